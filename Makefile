@@ -1,0 +1,80 @@
+# bitnet.h - build, test, fuzz, bench.  `make` builds build/bitnet and the examples;
+# `make test` runs every test optimized and under ASan/UBSan and ends with "N passed, N failed".
+CC       ?= cc
+CXX      ?= c++
+CLANG    ?= clang
+CFLAGS   ?= -O2 -g
+WFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror
+CXXFLAGS ?= -O2
+LDLIBS   := -lpthread -lm
+SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+FUZZ_SECONDS ?= 60
+B        := build
+
+CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c)
+EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
+TEST_SRC  := $(wildcard tests/test_*.c)
+TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+TEST_ASAN := $(TEST_SRC:tests/%.c=$(B)/asan/%)
+TEST_SH   := $(wildcard tests/test_*.sh)
+TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link
+BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
+
+.PHONY: all test asan fuzz bench run native clean clang-check
+all: $(B)/bitnet $(EXAMPLES)
+
+$(B)/bitnet: $(CLI_SRC) tools/cli.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
+
+$(B)/examples/%: examples/%.c bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+$(B)/tests/%: tests/%.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+$(B)/asan/%: tests/%.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(SANFLAGS) -I. -o $@ $< $(LDLIBS)
+
+# The declarations compile as C++; two C files with BITNET_STATIC link without clashing.
+$(B)/tests/cxx_header: tests/cxx_header.cpp bitnet.h
+	@mkdir -p $(@D)
+	$(CXX) -std=c++11 -Wall -Wextra -Wpedantic -Werror $(CXXFLAGS) -I. -o $@ $<
+
+$(B)/tests/static_link: tests/static_a.c tests/static_b.c bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ tests/static_a.c tests/static_b.c $(LDLIBS)
+
+test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK)
+	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
+
+asan: $(TEST_ASAN)
+	@tests/run.sh $(TEST_ASAN)
+
+# Everything also builds warning-free with clang.
+clang-check:
+	$(MAKE) --no-print-directory CC=$(CLANG) B=$(B)/clang all $(TEST_SRC:tests/%.c=$(B)/clang/tests/%)
+
+$(B)/bench/%: bench/%.c bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+
+bench: $(BENCHES)
+	$(B)/bench/kernels
+
+$(B)/fuzz/%: fuzz/%.c bitnet.h
+	@mkdir -p $(@D)
+	$(CLANG) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< -lpthread -lm
+
+fuzz: $(FUZZERS)
+	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)
+
+native:
+	$(MAKE) CFLAGS="$(CFLAGS) -march=native" all
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,58 @@
+/* check.h - the tiny test harness every tests/test_*.c uses.
+   CHECK(cond) counts a pass or prints the failed condition; check_report() prints
+   "name: N passed, N failed" and returns the exit status. */
+#ifndef CHECK_H
+#define CHECK_H
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#if defined(__GNUC__) || defined(__clang__)
+#define CHECK_UNUSED __attribute__((unused))
+#else
+#define CHECK_UNUSED
+#endif
+
+static int check_passed, check_failed;
+
+#define CHECK(cond) do { \
+    if (cond) check_passed++; \
+    else { check_failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } \
+} while (0)
+
+/* CHECK with a printf-style explanation on failure. */
+#define CHECKF(cond, ...) do { \
+    if (cond) check_passed++; \
+    else { check_failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+           fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } \
+} while (0)
+
+static CHECK_UNUSED int check_report(const char *name) {
+    printf("%s: %d passed, %d failed\n", name, check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+/* Path of a file in the shared test data (../shared/data beside the repo, or $BITNET_SHARED/data). */
+static CHECK_UNUSED const char *check_shared(const char *rel) {
+    static char buf[4][1024];
+    static int slot;
+    const char *root = getenv("BITNET_SHARED");
+    char *out = buf[slot++ & 3];
+    snprintf(out, sizeof buf[0], "%s/data/%s", root && *root ? root : "../shared", rel);
+    return out;
+}
+
+/* Reads a whole file into malloc'd memory; NULL if it cannot. */
+static CHECK_UNUSED unsigned char *check_read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    unsigned char *data = NULL;
+    long n;
+    if (!f) return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+        data = (unsigned char *)malloc((size_t)n + 1);
+        if (data && fread(data, 1, (size_t)n, f) != (size_t)n) { free(data); data = NULL; }
+        if (data) *size = (size_t)n;
+    }
+    fclose(f);
+    return data;
+}
+#endif
