@@ -7,7 +7,7 @@
    the implementation is C99 (compile it in a .c file).
 
    CONTENTS (grep for "=====" to jump between sections, in data-flow order)
-       platform · util (status, errors, logging, allocator, checked math) · pool · gguf ·
+       platform · util (status, errors, logging, allocator, checked math) · cpu · pool · gguf ·
        quant · kernels: ref · avx2 · avx512 · neon · dispatch · threads · model ·
        tokenizer · sampler · generate
 
@@ -172,6 +172,30 @@ BITNET_API bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool);
 /* ===== api: quant ===== */
 
 /* ===== api: kernels ===== */
+
+/* CPU features found at run time (cpuid + xgetbv on x86, hwcaps on aarch64). */
+typedef enum bitnet_cpu_feature {
+    BITNET_CPU_SSE3       = 1 << 0,
+    BITNET_CPU_SSSE3      = 1 << 1,
+    BITNET_CPU_AVX        = 1 << 2,
+    BITNET_CPU_AVX2       = 1 << 3,
+    BITNET_CPU_FMA        = 1 << 4,
+    BITNET_CPU_F16C       = 1 << 5,
+    BITNET_CPU_AVX512F    = 1 << 6,
+    BITNET_CPU_AVX512BW   = 1 << 7,
+    BITNET_CPU_AVX512VL   = 1 << 8,
+    BITNET_CPU_AVX512VNNI = 1 << 9,
+    BITNET_CPU_AVX512VBMI = 1 << 10,
+    BITNET_CPU_AVX512BF16 = 1 << 11,
+    BITNET_CPU_AVXVNNI    = 1 << 12,
+    BITNET_CPU_NEON       = 1 << 16,
+    BITNET_CPU_DOTPROD    = 1 << 17
+} bitnet_cpu_feature;
+
+/* Bitmask of bitnet_cpu_feature; detected once, OS support (XCR0) included. */
+BITNET_API uint32_t bitnet_cpu_features(void);
+/* Space-separated names of the features in `mask` ("avx2 fma avx512f ..."). */
+BITNET_API const char *bitnet_cpu_feature_names(uint32_t mask, char *buf, size_t cap);
 
 /* ===== api: threads ===== */
 
@@ -423,6 +447,109 @@ static BN__UNUSED float bn_load_f32(const void *p) {
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/* ===== cpu ===== */
+
+#if BN__X86
+#  if defined(_MSC_VER)
+#    include <intrin.h>
+static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
+    int regs[4];
+    __cpuidex(regs, (int)leaf, (int)sub);
+    memcpy(r, regs, sizeof regs);
+}
+static uint64_t bn_xgetbv0(void) { return _xgetbv(0); }
+#  else
+#    include <cpuid.h>
+static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
+    __cpuid_count(leaf, sub, r[0], r[1], r[2], r[3]);
+}
+static uint64_t bn_xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return (uint64_t)hi << 32 | lo;
+}
+#  endif
+
+static uint32_t bn_cpu_detect(void) {
+    uint32_t r[4], max_leaf, f = 0, ymm_ok = 0, zmm_ok = 0;
+    uint32_t ecx1, ebx7, ecx7, edx7, eax71 = 0;
+    bn_cpuid(0, 0, r);
+    max_leaf = r[0];
+    if (max_leaf < 1) return 0;
+    bn_cpuid(1, 0, r);
+    ecx1 = r[2];
+    if (ecx1 & (1u << 0)) f |= BITNET_CPU_SSE3;
+    if (ecx1 & (1u << 9)) f |= BITNET_CPU_SSSE3;
+    if (ecx1 & (1u << 27)) {                       /* OSXSAVE: the OS saves the wide registers? */
+        uint64_t xcr0 = bn_xgetbv0();
+        ymm_ok = (xcr0 & 0x6) == 0x6;
+        zmm_ok = (xcr0 & 0xe6) == 0xe6;
+    }
+    if (!ymm_ok) return f;
+    if (ecx1 & (1u << 28)) f |= BITNET_CPU_AVX;
+    if (ecx1 & (1u << 12)) f |= BITNET_CPU_FMA;
+    if (ecx1 & (1u << 29)) f |= BITNET_CPU_F16C;
+    if (max_leaf < 7) return f;
+    bn_cpuid(7, 0, r);
+    ebx7 = r[1]; ecx7 = r[2]; edx7 = r[3];
+    (void)edx7;
+    if (r[0] >= 1) { uint32_t r1[4]; bn_cpuid(7, 1, r1); eax71 = r1[0]; }
+    if (ebx7 & (1u << 5)) f |= BITNET_CPU_AVX2;
+    if (eax71 & (1u << 4)) f |= BITNET_CPU_AVXVNNI;
+    if (!zmm_ok) return f;
+    if (ebx7 & (1u << 16)) f |= BITNET_CPU_AVX512F;
+    if (ebx7 & (1u << 30)) f |= BITNET_CPU_AVX512BW;
+    if (ebx7 & (1u << 31)) f |= BITNET_CPU_AVX512VL;
+    if (ecx7 & (1u << 1)) f |= BITNET_CPU_AVX512VBMI;
+    if (ecx7 & (1u << 11)) f |= BITNET_CPU_AVX512VNNI;
+    if (eax71 & (1u << 5)) f |= BITNET_CPU_AVX512BF16;
+    return f;
+}
+#elif BN__ARM64 && defined(__linux__)
+#  include <sys/auxv.h>
+static uint32_t bn_cpu_detect(void) {
+    unsigned long hw = getauxval(AT_HWCAP);
+    uint32_t f = BITNET_CPU_NEON;
+    if (hw & (1ul << 20)) f |= BITNET_CPU_DOTPROD;   /* HWCAP_ASIMDDP */
+    return f;
+}
+#elif BN__ARM64
+static uint32_t bn_cpu_detect(void) { return BITNET_CPU_NEON; }
+#else
+static uint32_t bn_cpu_detect(void) { return 0; }
+#endif
+
+uint32_t bitnet_cpu_features(void) {
+    /* Detection is idempotent, so a race between threads only repeats it. */
+    static volatile uint32_t cached;
+    static volatile int done;
+    if (!done) { cached = bn_cpu_detect(); done = 1; }
+    return cached;
+}
+
+const char *bitnet_cpu_feature_names(uint32_t mask, char *buf, size_t cap) {
+    static const struct { uint32_t bit; const char *name; } names[] = {
+        { BITNET_CPU_SSE3, "sse3" }, { BITNET_CPU_SSSE3, "ssse3" }, { BITNET_CPU_AVX, "avx" },
+        { BITNET_CPU_AVX2, "avx2" }, { BITNET_CPU_FMA, "fma" }, { BITNET_CPU_F16C, "f16c" },
+        { BITNET_CPU_AVX512F, "avx512f" }, { BITNET_CPU_AVX512BW, "avx512bw" },
+        { BITNET_CPU_AVX512VL, "avx512vl" }, { BITNET_CPU_AVX512VNNI, "avx512vnni" },
+        { BITNET_CPU_AVX512VBMI, "avx512vbmi" }, { BITNET_CPU_AVX512BF16, "avx512bf16" },
+        { BITNET_CPU_AVXVNNI, "avxvnni" }, { BITNET_CPU_NEON, "neon" },
+        { BITNET_CPU_DOTPROD, "dotprod" },
+    };
+    size_t i, used = 0;
+    if (!buf || cap == 0) return "";
+    buf[0] = 0;
+    for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+        int n;
+        if (!(mask & names[i].bit)) continue;
+        n = snprintf(buf + used, cap - used, "%s%s", used ? " " : "", names[i].name);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+    return buf;
 }
 
 /* ===== pool ===== */
