@@ -169,6 +169,138 @@ BITNET_API bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool);
 
 /* ===== api: gguf ===== */
 
+/* Metadata value types, as numbered in the GGUF file. */
+typedef enum bitnet_gguf_type {
+    BITNET_GGUF_U8 = 0, BITNET_GGUF_I8 = 1, BITNET_GGUF_U16 = 2, BITNET_GGUF_I16 = 3,
+    BITNET_GGUF_U32 = 4, BITNET_GGUF_I32 = 5, BITNET_GGUF_F32 = 6, BITNET_GGUF_BOOL = 7,
+    BITNET_GGUF_STRING = 8, BITNET_GGUF_ARRAY = 9, BITNET_GGUF_U64 = 10, BITNET_GGUF_I64 = 11,
+    BITNET_GGUF_F64 = 12,
+    BITNET_GGUF_TYPE_COUNT = 13
+} bitnet_gguf_type;
+
+/* Tensor element types (ggml numbering; 36..39 as in the bitnet.cpp fork, see FORMATS.md). */
+typedef enum bitnet_type {
+    BITNET_TYPE_F32 = 0,   BITNET_TYPE_F16 = 1,   BITNET_TYPE_Q4_0 = 2,  BITNET_TYPE_Q4_1 = 3,
+    BITNET_TYPE_Q5_0 = 6,  BITNET_TYPE_Q5_1 = 7,  BITNET_TYPE_Q8_0 = 8,  BITNET_TYPE_Q8_1 = 9,
+    BITNET_TYPE_Q2_K = 10, BITNET_TYPE_Q3_K = 11, BITNET_TYPE_Q4_K = 12, BITNET_TYPE_Q5_K = 13,
+    BITNET_TYPE_Q6_K = 14, BITNET_TYPE_Q8_K = 15, BITNET_TYPE_I8 = 24,   BITNET_TYPE_I16 = 25,
+    BITNET_TYPE_I32 = 26,  BITNET_TYPE_I64 = 27,  BITNET_TYPE_F64 = 28,  BITNET_TYPE_BF16 = 30,
+    BITNET_TYPE_TQ1_0 = 34, BITNET_TYPE_TQ2_0 = 35, BITNET_TYPE_I2_S = 36,
+    BITNET_TYPE_TL1 = 38,  BITNET_TYPE_TL2 = 39,
+    BITNET_TYPE_COUNT = 40
+} bitnet_type;
+
+/* One metadata value. Strings and array data point into the file and are NOT NUL-terminated;
+   multi-byte array elements are little-endian and may be unaligned (read them with
+   bitnet_gguf_array_get). */
+typedef struct bitnet_gguf_value {
+    bitnet_gguf_type type;
+    union {
+        uint64_t u64;             /* U8, U16, U32, U64, BOOL (0/1) */
+        int64_t  i64;             /* I8, I16, I32, I64 */
+        double   f64;             /* F32, F64 */
+    } num;
+    struct { const char *ptr; uint64_t len; } str;
+    struct {
+        bitnet_gguf_type elem_type;
+        uint64_t count;
+        const void *data;         /* first element */
+        uint64_t bytes;           /* total bytes of the elements */
+        const uint64_t *index_;   /* private: element offsets of string arrays */
+    } arr;
+} bitnet_gguf_value;
+
+/* One tensor of the file. `data` points into the mapping or buffer. */
+typedef struct bitnet_gguf_tensor {
+    const char *name;             /* NUL-terminated copy */
+    bitnet_type type;
+    uint32_t n_dims;              /* 1..4 */
+    uint64_t ne[4];               /* ne[0] is contiguous; unused dims are 1 */
+    uint64_t n_elements;
+    uint64_t offset;              /* from the start of the data section */
+    uint64_t size;                /* bytes */
+    const void *data;
+} bitnet_gguf_tensor;
+
+typedef struct bitnet_gguf bitnet_gguf;
+
+/* Opens a GGUF file read-only (mmap; read() where mmap is unavailable) and checks all of it. */
+BITNET_API bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path,
+                                          const bitnet_allocator *allocator);
+/* Same from a caller's buffer, which must outlive the handle. */
+BITNET_API bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                                 const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_close(bitnet_gguf *gguf);
+
+BITNET_API uint32_t bitnet_gguf_version(const bitnet_gguf *gguf);
+BITNET_API uint32_t bitnet_gguf_alignment(const bitnet_gguf *gguf);
+BITNET_API uint64_t bitnet_gguf_data_offset(const bitnet_gguf *gguf);   /* start of tensor data */
+BITNET_API uint64_t bitnet_gguf_file_size(const bitnet_gguf *gguf);
+
+/* Metadata by index (0..n_kv-1) or by key. find returns -1 when the key is absent. */
+BITNET_API int64_t bitnet_gguf_n_kv(const bitnet_gguf *gguf);
+BITNET_API int64_t bitnet_gguf_find_key(const bitnet_gguf *gguf, const char *key);
+BITNET_API const char *bitnet_gguf_key(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *gguf, int64_t index);
+/* Element `index` of an array value (any element type, nested arrays included). */
+BITNET_API bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index,
+                                               bitnet_gguf_value *out);
+
+/* Typed getters. BITNET_ERR_NOT_FOUND if the key is absent, BITNET_ERR_TYPE if the stored value
+   cannot be represented exactly (integers of any width convert when the value fits; f32/f64
+   and integers convert to float). Outputs are untouched on failure. */
+BITNET_API bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *gguf, const char *key, uint32_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *gguf, const char *key, uint64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *gguf, const char *key, int64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *gguf, const char *key, float *out);
+BITNET_API bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *gguf, const char *key, int *out);
+BITNET_API bitnet_status bitnet_gguf_get_str(const bitnet_gguf *gguf, const char *key,
+                                             const char **ptr, size_t *len);
+BITNET_API bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *gguf, const char *key,
+                                             const bitnet_gguf_value **array);
+
+BITNET_API int64_t bitnet_gguf_n_tensors(const bitnet_gguf *gguf);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *gguf, const char *name);
+
+BITNET_API const char *bitnet_gguf_type_name(bitnet_gguf_type type);  /* "u32", "string", ... */
+BITNET_API const char *bitnet_type_name(bitnet_type type);            /* "F16", "I2_S", ... */
+/* Bytes of a tensor of `type` with shape ne[0..n_dims-1]; BITNET_ERR_FORMAT/UNSUPPORTED with a
+   message when the shape does not fit the type's blocks, overflows, or the size is unknown. */
+BITNET_API bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne,
+                                             uint64_t *bytes);
+
+/* Writer: collect metadata and tensor infos, then stream the tensor data in the order the
+   tensors were added (a tensor's bytes may arrive in several pieces; padding is automatic). */
+typedef struct bitnet_gguf_writer bitnet_gguf_writer;
+typedef int (*bitnet_write_fn)(const void *data, size_t size, void *user);   /* 0 = ok */
+
+BITNET_API bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_writer_free(bitnet_gguf_writer *writer);
+BITNET_API bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *writer, uint32_t version);
+/* Adds or replaces a key. Array values are copied from the value's (file-layout) data. A
+   "general.alignment" key sets the alignment of the data section. */
+BITNET_API bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *writer, const char *key,
+                                                const bitnet_gguf_value *value);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *writer, const char *key, uint32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *writer, const char *key, int32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *writer, const char *key, uint64_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *writer, const char *key, float v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *writer, const char *key, int v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *writer, const char *key, const char *v);
+/* An array of a fixed-size element type from native values (e.g. int32_t[] for I32). */
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *writer, const char *key,
+                                                    bitnet_gguf_type elem_type, const void *elems, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *writer, const char *key,
+                                                        const char *const *strs, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *writer, const char *name,
+                                                       bitnet_type type, uint32_t n_dims, const uint64_t *ne);
+BITNET_API bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *writer, const char *path);
+BITNET_API bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *writer, bitnet_write_fn fn, void *user);
+BITNET_API bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *writer, const void *data, size_t size);
+/* Checks that every tensor got all its bytes, writes the final padding, closes the file. */
+BITNET_API bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *writer);
+
 /* ===== api: quant ===== */
 
 /* ===== api: kernels ===== */
@@ -298,6 +430,17 @@ static BN__PRINTF(2, 3) bitnet_status bn_fail(bitnet_status status, const char *
     va_end(ap);
     if (bn_logger) bn_logger(BITNET_LOG_ERROR, bn_error_text, bn_logger_user);
     return status;
+}
+
+/* Adds context in front of the current error message: "tensor 'x': <message>". */
+static BN__UNUSED BN__PRINTF(2, 3) bitnet_status bn_fail_prefix(bitnet_status status, const char *fmt, ...) {
+    char previous[sizeof bn_error_text], prefix[256];
+    va_list ap;
+    memcpy(previous, bn_error_text, sizeof previous);
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return bn_fail(status, "%s: %s", prefix, previous);
 }
 
 static BN__UNUSED BN__PRINTF(2, 3) void bn_log(bitnet_log_level level, const char *fmt, ...) {
@@ -667,6 +810,1217 @@ bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool) {
 }
 
 /* ===== gguf ===== */
+
+#define BN__GGUF_MAGIC 0x46554747u          /* "GGUF" little-endian */
+#define BN__GGUF_DEFAULT_ALIGNMENT 32
+#define BN__GGUF_MAX_NAME 65535             /* longest key or tensor name accepted */
+#define BN__GGUF_MAX_DEPTH 8                /* nested arrays deeper than this are refused */
+
+struct bitnet_gguf {
+    bitnet_allocator allocator;
+    const unsigned char *data;               /* (size) the whole file */
+    uint64_t size;
+    int mapped;                              /* data is an mmap (else owned or borrowed) */
+    int owned;                               /* data was read into memory we free */
+    uint32_t version, alignment;
+    uint64_t data_offset;
+    int64_t n_kv, n_tensors;
+    char **keys;                             /* (n_kv) NUL-terminated copies */
+    bitnet_gguf_value *values;               /* (n_kv) */
+    bitnet_gguf_tensor *tensors;             /* (n_tensors) */
+    uint64_t *str_index;                     /* element offsets of all top-level string arrays */
+    char *names;                             /* storage of the keys and tensor names */
+};
+
+/* --- type tables --- */
+
+typedef struct bn_type_traits {
+    const char *name;
+    uint32_t block;                          /* elements per block; 0 = not a tensor type */
+    uint32_t bytes;                          /* bytes per block */
+} bn_type_traits;
+
+static const bn_type_traits bn_type_table[BITNET_TYPE_COUNT] = {
+    /*  0 */ { "F32", 1, 4 },    { "F16", 1, 2 },     { "Q4_0", 32, 18 },   { "Q4_1", 32, 20 },
+    /*  4 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "Q5_0", 32, 22 },   { "Q5_1", 32, 24 },
+    /*  8 */ { "Q8_0", 32, 34 }, { "Q8_1", 32, 36 },  { "Q2_K", 256, 84 },  { "Q3_K", 256, 110 },
+    /* 12 */ { "Q4_K", 256, 144 }, { "Q5_K", 256, 176 }, { "Q6_K", 256, 210 }, { "Q8_K", 256, 292 },
+    /* 16 */ { "IQ2_XXS", 256, 66 }, { "IQ2_XS", 256, 74 }, { "IQ3_XXS", 256, 98 }, { "IQ1_S", 256, 50 },
+    /* 20 */ { "IQ4_NL", 32, 18 }, { "IQ3_S", 256, 110 }, { "IQ2_S", 256, 82 }, { "IQ4_XS", 256, 136 },
+    /* 24 */ { "I8", 1, 1 },     { "I16", 1, 2 },     { "I32", 1, 4 },      { "I64", 1, 8 },
+    /* 28 */ { "F64", 1, 8 },    { "IQ1_M", 256, 56 }, { "BF16", 1, 2 },    { NULL, 0, 0 },
+    /* 32 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "TQ1_0", 256, 54 }, { "TQ2_0", 256, 66 },
+    /* 36 */ { "I2_S", 128, 32 }, { NULL, 0, 0 },     { "TL1", 0, 0 },      { "TL2", 0, 0 },
+};
+
+static int bn_type_known(uint32_t type) {
+    return type < BITNET_TYPE_COUNT && bn_type_table[type].name != NULL;
+}
+
+const char *bitnet_type_name(bitnet_type type) {
+    return bn_type_known((uint32_t)type) ? bn_type_table[type].name : "unknown";
+}
+
+const char *bitnet_gguf_type_name(bitnet_gguf_type type) {
+    static const char *const names[BITNET_GGUF_TYPE_COUNT] = {
+        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"
+    };
+    return (unsigned)type < BITNET_GGUF_TYPE_COUNT ? names[type] : "unknown";
+}
+
+/* Size in bytes of a fixed-size metadata value; 0 for string, array and unknown types. */
+static uint32_t bn_gguf_scalar_size(uint32_t type) {
+    static const uint8_t sizes[BITNET_GGUF_TYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+    return type < BITNET_GGUF_TYPE_COUNT ? sizes[type] : 0;
+}
+
+bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne, uint64_t *bytes) {
+    uint64_t n = 1, blocks, total;
+    uint32_t i;
+    const bn_type_traits *t;
+    if (!bn_type_known((uint32_t)type))
+        return bn_fail(BITNET_ERR_FORMAT, "unknown tensor type %d", (int)type);
+    t = &bn_type_table[type];
+    if (t->block == 0)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor type %s has no size rule (its layout is "
+                       "model-specific and not recorded in the file)", t->name);
+    if (n_dims < 1 || n_dims > 4) return bn_fail(BITNET_ERR_FORMAT, "%u dimensions (limit 1..4)", n_dims);
+    for (i = 0; i < n_dims; i++)
+        if (ne[i] == 0 || !bn_mul_u64(n, ne[i], &n) || n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "dimension %u = %llu: zero or element count overflows",
+                           i, (unsigned long long)ne[i]);
+    if (type == BITNET_TYPE_I2_S) {
+        /* 2 bits a weight over the flat index, then one f32 scale padded to 32 bytes */
+        if (n % 128) return bn_fail(BITNET_ERR_FORMAT, "I2_S needs a multiple of 128 elements, got %llu",
+                                    (unsigned long long)n);
+        *bytes = n / 4 + 32;
+        return BITNET_OK;
+    }
+    if (ne[0] % t->block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s needs ne[0] to be a multiple of %u, got %llu",
+                       t->name, t->block, (unsigned long long)ne[0]);
+    blocks = n / t->block;
+    if (!bn_mul_u64(blocks, t->bytes, &total))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor size overflows");
+    *bytes = total;
+    return BITNET_OK;
+}
+
+/* --- bounded cursor over the file --- */
+
+typedef struct bn_cursor {
+    const unsigned char *data;
+    uint64_t pos, size;
+} bn_cursor;
+
+static uint64_t bn_cursor_left(const bn_cursor *c) { return c->size - c->pos; }
+
+static int bn_cursor_take(bn_cursor *c, uint64_t n, const unsigned char **out) {
+    if (n > bn_cursor_left(c)) return 0;
+    *out = c->data + c->pos;
+    c->pos += n;
+    return 1;
+}
+
+static int bn_cursor_u32(bn_cursor *c, uint32_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 4, &p)) return 0;
+    *v = bn_load_u32(p);
+    return 1;
+}
+
+static int bn_cursor_u64(bn_cursor *c, uint64_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 8, &p)) return 0;
+    *v = bn_load_u64(p);
+    return 1;
+}
+
+/* A GGUF string: u64 length then bytes. `what` names it in the error message. */
+static bitnet_status bn_cursor_str(bn_cursor *c, const char **ptr, uint64_t *len, const char *what) {
+    uint64_t at = c->pos, n;
+    const unsigned char *p;
+    if (!bn_cursor_u64(c, &n))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string length at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (!bn_cursor_take(c, n, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string of %llu bytes at offset %llu runs past end of file "
+                       "(size %llu)", what, (unsigned long long)n, (unsigned long long)at + 8,
+                       (unsigned long long)c->size);
+    *ptr = (const char *)p;
+    *len = n;
+    return BITNET_OK;
+}
+
+/* --- values --- */
+
+static void bn_gguf_read_scalar(uint32_t type, const unsigned char *p, bitnet_gguf_value *v) {
+    memset(v, 0, sizeof *v);
+    v->type = (bitnet_gguf_type)type;
+    switch (type) {
+        case BITNET_GGUF_U8:   v->num.u64 = p[0]; break;
+        case BITNET_GGUF_BOOL: v->num.u64 = p[0] != 0; break;
+        case BITNET_GGUF_I8:   v->num.i64 = (int8_t)p[0]; break;
+        case BITNET_GGUF_U16:  v->num.u64 = bn_load_u16(p); break;
+        case BITNET_GGUF_I16:  v->num.i64 = (int16_t)bn_load_u16(p); break;
+        case BITNET_GGUF_U32:  v->num.u64 = bn_load_u32(p); break;
+        case BITNET_GGUF_I32:  v->num.i64 = (int32_t)bn_load_u32(p); break;
+        case BITNET_GGUF_U64:  v->num.u64 = bn_load_u64(p); break;
+        case BITNET_GGUF_I64:  v->num.i64 = (int64_t)bn_load_u64(p); break;
+        case BITNET_GGUF_F32:  v->num.f64 = bn_load_f32(p); break;
+        case BITNET_GGUF_F64: {
+            uint64_t bits = bn_load_u64(p);
+            memcpy(&v->num.f64, &bits, 8);
+            break;
+        }
+        default: break;
+    }
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth);
+
+/* Array payload: u32 element type, u64 count, elements. Every element is checked. */
+static bitnet_status bn_gguf_parse_array(bn_cursor *c, bitnet_gguf_value *v, const char *what, int depth) {
+    uint32_t elem;
+    uint64_t count, i, at = c->pos, bytes;
+    uint32_t esize;
+    const unsigned char *p;
+    if (depth >= BN__GGUF_MAX_DEPTH)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: arrays nested deeper than %d", what, BN__GGUF_MAX_DEPTH);
+    if (!bn_cursor_u32(c, &elem) || !bn_cursor_u64(c, &count))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: array header at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (elem >= BITNET_GGUF_TYPE_COUNT)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: unknown array element type %u (limit %d)",
+                       what, elem, BITNET_GGUF_TYPE_COUNT - 1);
+    memset(v, 0, sizeof *v);
+    v->type = BITNET_GGUF_ARRAY;
+    v->arr.elem_type = (bitnet_gguf_type)elem;
+    v->arr.count = count;
+    v->arr.data = c->data + c->pos;
+    esize = bn_gguf_scalar_size(elem);
+    if (esize) {
+        if (!bn_mul_u64(count, esize, &bytes) || !bn_cursor_take(c, bytes, &p))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array of %llu %s elements at offset %llu runs past end "
+                           "of file (size %llu)", what, (unsigned long long)count,
+                           bitnet_gguf_type_name((bitnet_gguf_type)elem), (unsigned long long)at,
+                           (unsigned long long)c->size);
+    } else {
+        /* each string or array element takes at least 8 bytes: refuse impossible counts early */
+        if (count > bn_cursor_left(c) / 8)
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array count %llu at offset %llu cannot fit in the %llu "
+                           "bytes left", what, (unsigned long long)count, (unsigned long long)at,
+                           (unsigned long long)bn_cursor_left(c));
+        for (i = 0; i < count; i++) {
+            bitnet_gguf_value e;
+            bitnet_status st = bn_gguf_parse_value(c, elem, &e, what, depth + 1);
+            if (st != BITNET_OK) return st;
+        }
+    }
+    v->arr.bytes = (uint64_t)(c->data + c->pos - (const unsigned char *)v->arr.data);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth) {
+    uint32_t size = bn_gguf_scalar_size(type);
+    const unsigned char *p;
+    if (type == BITNET_GGUF_STRING) {
+        memset(v, 0, sizeof *v);
+        v->type = BITNET_GGUF_STRING;
+        return bn_cursor_str(c, &v->str.ptr, &v->str.len, what);
+    }
+    if (type == BITNET_GGUF_ARRAY) return bn_gguf_parse_array(c, v, what, depth);
+    if (!size) return bn_fail(BITNET_ERR_FORMAT, "%s: unknown value type %u (limit %d)",
+                              what, type, BITNET_GGUF_TYPE_COUNT - 1);
+    if (!bn_cursor_take(c, size, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s value at offset %llu is past end of file (size %llu)",
+                       what, bitnet_gguf_type_name((bitnet_gguf_type)type), (unsigned long long)c->pos,
+                       (unsigned long long)c->size);
+    bn_gguf_read_scalar(type, p, v);
+    return BITNET_OK;
+}
+
+/* Reads element `index` of a validated array by walking variable-size elements. */
+static void bn_gguf_walk_element(const bitnet_gguf_value *a, uint64_t index, bitnet_gguf_value *out) {
+    bn_cursor c;
+    uint64_t i;
+    c.data = (const unsigned char *)a->arr.data;
+    c.pos = 0;
+    c.size = a->arr.bytes;
+    for (i = 0; i <= index; i++) bn_gguf_parse_value(&c, a->arr.elem_type, out, "array", 1);
+}
+
+bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index, bitnet_gguf_value *out) {
+    uint32_t esize;
+    if (!array || !out || array->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_array_get: not an array");
+    if (index >= array->arr.count)
+        return bn_fail(BITNET_ERR_ARGS, "array index %llu out of range (count %llu)",
+                       (unsigned long long)index, (unsigned long long)array->arr.count);
+    esize = bn_gguf_scalar_size(array->arr.elem_type);
+    if (esize) {
+        bn_gguf_read_scalar(array->arr.elem_type, (const unsigned char *)array->arr.data + index * esize, out);
+    } else if (array->arr.elem_type == BITNET_GGUF_STRING && array->arr.index_) {
+        const unsigned char *p = (const unsigned char *)array->arr.data + array->arr.index_[index];
+        memset(out, 0, sizeof *out);
+        out->type = BITNET_GGUF_STRING;
+        out->str.len = bn_load_u64(p);
+        out->str.ptr = (const char *)p + 8;
+    } else {
+        bn_gguf_walk_element(array, index, out);
+    }
+    return BITNET_OK;
+}
+
+/* --- header, metadata, tensor infos --- */
+
+/* Keys and tensor names are copied NUL-terminated into one block sized by a first pass. */
+static char *bn_gguf_copy_name(char **cursor, const char *ptr, uint64_t len) {
+    char *out = *cursor;
+    memcpy(out, ptr, (size_t)len);
+    out[len] = 0;
+    *cursor += len + 1;
+    return out;
+}
+
+static bitnet_status bn_gguf_check_name(const char *ptr, uint64_t len, const char *what, uint64_t i) {
+    if (len == 0 || len > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name length %llu (limit 1..%d)", what,
+                       (unsigned long long)i, (unsigned long long)len, BN__GGUF_MAX_NAME);
+    if (memchr(ptr, 0, (size_t)len))
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name contains a NUL byte", what, (unsigned long long)i);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_header(bitnet_gguf *g, bn_cursor *c, uint64_t *n_tensors, uint64_t *n_kv) {
+    uint32_t magic;
+    if (!bn_cursor_u32(c, &magic) || !bn_cursor_u32(c, &g->version))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    if (magic != BN__GGUF_MAGIC)
+        return bn_fail(BITNET_ERR_FORMAT, "bad magic 0x%08x (expected 0x%08x \"GGUF\")", magic, BN__GGUF_MAGIC);
+    if (g->version == 1)
+        return bn_fail(BITNET_ERR_FORMAT, "GGUF version 1 is not supported (only versions 2 and 3)");
+    if (g->version != 2 && g->version != 3)
+        return bn_fail(BITNET_ERR_FORMAT, "unknown GGUF version %u (supported: 2, 3)", g->version);
+    if (!bn_cursor_u64(c, n_tensors) || !bn_cursor_u64(c, n_kv))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    /* a key/value takes >= 13 bytes and a tensor info >= 32: counts beyond that cannot be real */
+    if (*n_kv > bn_cursor_left(c) / 13)
+        return bn_fail(BITNET_ERR_FORMAT, "metadata count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_kv, (unsigned long long)bn_cursor_left(c));
+    if (*n_tensors > bn_cursor_left(c) / 32)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_tensors, (unsigned long long)bn_cursor_left(c));
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_check_alignment(bitnet_gguf *g, const char *key, const bitnet_gguf_value *v) {
+    if (strcmp(key, "general.alignment") != 0) return BITNET_OK;
+    if (v->type != BITNET_GGUF_U32)
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': type %s, expected u32",
+                       bitnet_gguf_type_name(v->type));
+    if (v->num.u64 == 0 || (v->num.u64 & (v->num.u64 - 1)) || v->num.u64 > (1u << 30))
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': %llu is not a power of two "
+                       "(limit 1..2^30)", (unsigned long long)v->num.u64);
+    g->alignment = (uint32_t)v->num.u64;
+    return BITNET_OK;
+}
+
+/* First pass over the metadata: validates every value, returns name bytes and string-array
+   elements so the second pass can fill preallocated arrays. */
+static bitnet_status bn_gguf_scan_kv(bn_cursor *c, uint64_t n_kv, uint64_t *name_bytes, uint64_t *n_strs) {
+    uint64_t i;
+    for (i = 0; i < n_kv; i++) {
+        const char *key;
+        uint64_t len;
+        uint32_t type;
+        bitnet_gguf_value v;
+        char what[96];
+        bitnet_status st;
+        snprintf(what, sizeof what, "metadata #%llu", (unsigned long long)i);
+        if ((st = bn_cursor_str(c, &key, &len, what)) != BITNET_OK) return st;
+        if ((st = bn_gguf_check_name(key, len, "key", i)) != BITNET_OK) return st;
+        snprintf(what, sizeof what, "key '%.*s'", (int)(len > 60 ? 60 : len), key);
+        if (!bn_cursor_u32(c, &type))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: value type is past end of file", what);
+        if ((st = bn_gguf_parse_value(c, type, &v, what, 0)) != BITNET_OK) return st;
+        *name_bytes += len + 1;
+        if (v.type == BITNET_GGUF_ARRAY && v.arr.elem_type == BITNET_GGUF_STRING) *n_strs += v.arr.count;
+    }
+    return BITNET_OK;
+}
+
+static void bn_gguf_index_strings(bitnet_gguf_value *v, uint64_t *index) {
+    uint64_t i, off = 0;
+    const unsigned char *base = (const unsigned char *)v->arr.data;
+    for (i = 0; i < v->arr.count; i++) {
+        index[i] = off;
+        off += 8 + bn_load_u64(base + off);
+    }
+    v->arr.index_ = index;
+}
+
+/* Second pass: the data was validated by bn_gguf_scan_kv, so parsing cannot fail here. */
+static bitnet_status bn_gguf_fill_kv(bitnet_gguf *g, bn_cursor *c, char **names, uint64_t **str_index) {
+    int64_t i, j;
+    for (i = 0; i < g->n_kv; i++) {
+        const char *key = NULL;
+        uint64_t len = 0;
+        uint32_t type = 0;
+        bitnet_gguf_value *v = &g->values[i];
+        bitnet_status st;
+        bn_cursor_str(c, &key, &len, "key");
+        bn_cursor_u32(c, &type);
+        bn_gguf_parse_value(c, type, v, "key", 0);
+        g->keys[i] = bn_gguf_copy_name(names, key, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->keys[j], g->keys[i]) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
+                               (long long)j, (long long)i);
+        if ((st = bn_gguf_check_alignment(g, g->keys[i], v)) != BITNET_OK) return st;
+        if (v->type == BITNET_GGUF_ARRAY && v->arr.elem_type == BITNET_GGUF_STRING) {
+            bn_gguf_index_strings(v, *str_index);
+            *str_index += v->arr.count;
+        }
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_tensor_info(bn_cursor *c, bitnet_gguf_tensor *t, uint64_t i,
+                                               const char **name, uint64_t *name_len) {
+    uint32_t d, type;
+    char what[64];
+    bitnet_status st;
+    snprintf(what, sizeof what, "tensor #%llu", (unsigned long long)i);
+    if ((st = bn_cursor_str(c, name, name_len, what)) != BITNET_OK) return st;
+    if ((st = bn_gguf_check_name(*name, *name_len, "tensor", i)) != BITNET_OK) return st;
+    if (!bn_cursor_u32(c, &t->n_dims))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (t->n_dims < 1 || t->n_dims > 4)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': %u dimensions (limit 1..4)", (int)*name_len, *name,
+                       t->n_dims);
+    for (d = 0; d < 4; d++) t->ne[d] = 1;
+    for (d = 0; d < t->n_dims; d++)
+        if (!bn_cursor_u64(c, &t->ne[d]))
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_cursor_u32(c, &type) || !bn_cursor_u64(c, &t->offset))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_type_known(type))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': unknown type %u", (int)*name_len, *name, type);
+    t->type = (bitnet_type)type;
+    return BITNET_OK;
+}
+
+/* Size, element count and bounds of one tensor; TL1/TL2 sizes are settled after sorting. */
+static bitnet_status bn_gguf_size_tensor(bitnet_gguf *g, bitnet_gguf_tensor *t) {
+    uint64_t n = 1, data_size = g->size - g->data_offset, end;
+    uint32_t d;
+    bitnet_status st;
+    for (d = 0; d < t->n_dims; d++)
+        if (t->ne[d] == 0 || t->ne[d] > (uint64_t)INT64_MAX || !bn_mul_u64(n, t->ne[d], &n) ||
+            n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': ne[%u] = %llu is zero or the element count "
+                           "overflows", t->name, d, (unsigned long long)t->ne[d]);
+    t->n_elements = n;
+    if (t->offset % g->alignment)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is not a multiple of the alignment %u",
+                       t->name, (unsigned long long)t->offset, g->alignment);
+    if (t->offset > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is past end of file (data section "
+                       "is %llu bytes)", t->name, (unsigned long long)t->offset, (unsigned long long)data_size);
+    if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) { t->size = 0; return BITNET_OK; }
+    if ((st = bitnet_tensor_bytes(t->type, t->n_dims, t->ne, &t->size)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", t->name);
+    if (!bn_add_u64(t->offset, t->size, &end) || end > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu + %llu bytes is past end of file "
+                       "(data section is %llu bytes, file %llu)", t->name, (unsigned long long)t->offset,
+                       (unsigned long long)t->size, (unsigned long long)data_size,
+                       (unsigned long long)g->size);
+    return BITNET_OK;
+}
+
+/* Insertion sort of tensor pointers by offset (files hold a few hundred tensors). */
+static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n) {
+    int64_t i, j;
+    for (i = 1; i < n; i++) {
+        bitnet_gguf_tensor *t = p[i];
+        for (j = i; j > 0 && p[j - 1]->offset > t->offset; j--) p[j] = p[j - 1];
+        p[j] = t;
+    }
+}
+
+/* Tensors must not overlap; a TL1/TL2 tensor (no size rule) extends to the next tensor. */
+static bitnet_status bn_gguf_check_overlaps(bitnet_gguf *g) {
+    bitnet_gguf_tensor **order;
+    int64_t i;
+    bitnet_status st = BITNET_OK;
+    uint64_t data_size = g->size - g->data_offset;
+    if (g->n_tensors == 0) return BITNET_OK;
+    order = (bitnet_gguf_tensor **)bn_alloc(&g->allocator, (size_t)g->n_tensors * sizeof *order, 16);
+    if (!order) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory sorting %lld tensors", (long long)g->n_tensors);
+    for (i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
+    bn_gguf_sort_by_offset(order, g->n_tensors);
+    for (i = 0; i < g->n_tensors && st == BITNET_OK; i++) {
+        bitnet_gguf_tensor *t = order[i];
+        uint64_t next = i + 1 < g->n_tensors ? order[i + 1]->offset : data_size;
+        if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) t->size = next - t->offset;
+        if (t->offset + t->size > next)
+            st = bn_fail(BITNET_ERR_FORMAT, "tensor '%s' (offset %llu, %llu bytes) overlaps tensor '%s' at "
+                         "offset %llu", t->name, (unsigned long long)t->offset, (unsigned long long)t->size,
+                         order[i + 1]->name, (unsigned long long)next);
+    }
+    bn_free(&g->allocator, order);
+    return st;
+}
+
+static bitnet_status bn_gguf_parse_tensors(bitnet_gguf *g, bn_cursor *c, char **names) {
+    int64_t i, j;
+    bitnet_status st;
+    for (i = 0; i < g->n_tensors; i++) {
+        const char *name;
+        uint64_t len;
+        if ((st = bn_gguf_parse_tensor_info(c, &g->tensors[i], (uint64_t)i, &name, &len)) != BITNET_OK)
+            return st;
+        g->tensors[i].name = bn_gguf_copy_name(names, name, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->tensors[j].name, g->tensors[i].name) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
+                               g->tensors[i].name, (long long)j, (long long)i);
+    }
+    g->data_offset = bn_align_up_u64(c->pos, g->alignment);
+    if (g->data_offset > g->size) {
+        if (g->n_tensors > 0)
+            return bn_fail(BITNET_ERR_FORMAT, "data section would start at %llu, past end of file (size %llu)",
+                           (unsigned long long)g->data_offset, (unsigned long long)g->size);
+        g->data_offset = g->size;            /* vocab-only files may end without padding */
+    }
+    for (i = 0; i < g->n_tensors; i++) {
+        if ((st = bn_gguf_size_tensor(g, &g->tensors[i])) != BITNET_OK) return st;
+        g->tensors[i].data = g->data + g->data_offset + g->tensors[i].offset;
+    }
+    return bn_gguf_check_overlaps(g);
+}
+
+/* Tensor names need their bytes counted before the name block is allocated: a dry pass. */
+static bitnet_status bn_gguf_scan_tensor_names(bn_cursor c, uint64_t n_tensors, uint64_t *name_bytes) {
+    uint64_t i;
+    for (i = 0; i < n_tensors; i++) {
+        bitnet_gguf_tensor t;
+        const char *name;
+        uint64_t len;
+        bitnet_status st = bn_gguf_parse_tensor_info(&c, &t, i, &name, &len);
+        if (st != BITNET_OK) return st;
+        *name_bytes += len + 1;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_tensors,
+                                      uint64_t name_bytes, uint64_t n_strs) {
+    const bitnet_allocator *a = &g->allocator;
+    g->n_kv = (int64_t)n_kv;
+    g->n_tensors = (int64_t)n_tensors;
+    g->keys = (char **)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->keys);
+    g->values = (bitnet_gguf_value *)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->values);
+    g->tensors = (bitnet_gguf_tensor *)bn_zalloc(a, (size_t)(n_tensors ? n_tensors : 1) * sizeof *g->tensors);
+    g->str_index = (uint64_t *)bn_alloc(a, (size_t)(n_strs ? n_strs : 1) * sizeof *g->str_index, 16);
+    g->names = (char *)bn_alloc(a, (size_t)(name_bytes ? name_bytes : 1), 16);
+    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names)
+        return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory for %llu keys, %llu tensors, %llu strings",
+                       (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)n_strs);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse(bitnet_gguf *g) {
+    bn_cursor c, kv_start;
+    uint64_t n_tensors, n_kv, name_bytes = 0, n_strs = 0;
+    char *names;
+    uint64_t *str_index;
+    bitnet_status st;
+    c.data = g->data;
+    c.pos = 0;
+    c.size = g->size;
+    g->alignment = BN__GGUF_DEFAULT_ALIGNMENT;
+    if ((st = bn_gguf_parse_header(g, &c, &n_tensors, &n_kv)) != BITNET_OK) return st;
+    kv_start = c;
+    if ((st = bn_gguf_scan_kv(&c, n_kv, &name_bytes, &n_strs)) != BITNET_OK) return st;
+    if ((st = bn_gguf_scan_tensor_names(c, n_tensors, &name_bytes)) != BITNET_OK) return st;
+    if ((st = bn_gguf_allocate(g, n_kv, n_tensors, name_bytes, n_strs)) != BITNET_OK) return st;
+    c = kv_start;
+    names = g->names;
+    str_index = g->str_index;
+    if ((st = bn_gguf_fill_kv(g, &c, &names, &str_index)) != BITNET_OK) return st;
+    return bn_gguf_parse_tensors(g, &c, &names);
+}
+
+/* --- opening and closing --- */
+
+static bitnet_status bn_gguf_new(bitnet_gguf **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf *g = (bitnet_gguf *)bn_zalloc(&a, sizeof *g);
+    if (!g) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory");
+    g->allocator = a;
+    *out = g;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_finish_open(bitnet_gguf **out, bitnet_gguf *g) {
+    bitnet_status st = bn_gguf_parse(g);
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    *out = g;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                      const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open_memory: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+    g->data = (const unsigned char *)data;
+    g->size = size;
+    return bn_gguf_finish_open(out, g);
+}
+
+/* Reads the whole file into memory: the path where mmap is unavailable. */
+static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    unsigned char *buf;
+    if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
+    }
+    buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
+    if (!buf) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %ld bytes", path, n);
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        bn_free(&g->allocator, buf);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);
+    }
+    fclose(f);
+    g->data = buf;
+    g->size = (uint64_t)n;
+    g->owned = 1;
+    return BITNET_OK;
+}
+
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+/* Maps the file read-only; BITNET_ERR_UNSUPPORTED means "use the read() path". */
+static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
+    struct stat sb;
+    void *p;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    if (sb.st_size <= 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return BITNET_ERR_UNSUPPORTED;
+    }
+    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return BITNET_ERR_UNSUPPORTED;
+    g->data = (const unsigned char *)p;
+    g->size = (uint64_t)sb.st_size;
+    g->mapped = 1;
+    return BITNET_OK;
+}
+#endif
+
+bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    st = bn_gguf_map_file(g, path);
+    if (st == BITNET_ERR_UNSUPPORTED) st = bn_gguf_read_file(g, path);
+#else
+    st = bn_gguf_read_file(g, path);
+#endif
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    st = bn_gguf_finish_open(out, g);
+    if (st != BITNET_OK) return bn_fail_prefix(st, "%s", path);
+    return BITNET_OK;
+}
+
+void bitnet_gguf_close(bitnet_gguf *g) {
+    bitnet_allocator a;
+    if (!g) return;
+    a = g->allocator;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    if (g->mapped) munmap((void *)g->data, (size_t)g->size);
+#endif
+    if (g->owned) bn_free(&a, (void *)g->data);
+    bn_free(&a, g->keys);
+    bn_free(&a, g->values);
+    bn_free(&a, g->tensors);
+    bn_free(&a, g->str_index);
+    bn_free(&a, g->names);
+    bn_free(&a, g);
+}
+
+/* --- queries --- */
+
+uint32_t bitnet_gguf_version(const bitnet_gguf *g) { return g ? g->version : 0; }
+uint32_t bitnet_gguf_alignment(const bitnet_gguf *g) { return g ? g->alignment : 0; }
+uint64_t bitnet_gguf_data_offset(const bitnet_gguf *g) { return g ? g->data_offset : 0; }
+uint64_t bitnet_gguf_file_size(const bitnet_gguf *g) { return g ? g->size : 0; }
+int64_t bitnet_gguf_n_kv(const bitnet_gguf *g) { return g ? g->n_kv : 0; }
+int64_t bitnet_gguf_n_tensors(const bitnet_gguf *g) { return g ? g->n_tensors : 0; }
+
+int64_t bitnet_gguf_find_key(const bitnet_gguf *g, const char *key) {
+    int64_t i;
+    if (!g || !key) return -1;
+    for (i = 0; i < g->n_kv; i++)
+        if (strcmp(g->keys[i], key) == 0) return i;
+    return -1;
+}
+
+const char *bitnet_gguf_key(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? g->keys[i] : NULL;
+}
+
+const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? &g->values[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *g, const char *name) {
+    int64_t i;
+    if (!g || !name) return NULL;
+    for (i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
+    return NULL;
+}
+
+static bitnet_status bn_gguf_lookup(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **v) {
+    int64_t i = bitnet_gguf_find_key(g, key);
+    if (i < 0) return bn_fail(BITNET_ERR_NOT_FOUND, "key '%s' not found", key ? key : "(null)");
+    *v = &g->values[i];
+    return BITNET_OK;
+}
+
+static int bn_gguf_is_unsigned(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_U8 || t == BITNET_GGUF_U16 || t == BITNET_GGUF_U32 || t == BITNET_GGUF_U64;
+}
+
+static int bn_gguf_is_signed(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_I8 || t == BITNET_GGUF_I16 || t == BITNET_GGUF_I32 || t == BITNET_GGUF_I64;
+}
+
+/* Any integer value as u64 / i64 when it fits. */
+static bitnet_status bn_gguf_int(const bitnet_gguf *g, const char *key, uint64_t *u, int64_t *s, int want_signed,
+                                 uint64_t umax) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (bn_gguf_is_unsigned(v->type) && v->num.u64 <= umax) {
+        if (want_signed) *s = (int64_t)v->num.u64; else *u = v->num.u64;
+        return BITNET_OK;
+    }
+    if (bn_gguf_is_signed(v->type) && (want_signed || (v->num.i64 >= 0 && (uint64_t)v->num.i64 <= umax))) {
+        if (want_signed) *s = v->num.i64; else *u = (uint64_t)v->num.i64;
+        return BITNET_OK;
+    }
+    return bn_fail(BITNET_ERR_TYPE, "key '%s': %s value does not fit the integer asked for", key,
+                   bitnet_gguf_type_name(v->type));
+}
+
+bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *g, const char *key, uint32_t *out) {
+    uint64_t u;
+    bitnet_status st = bn_gguf_int(g, key, &u, NULL, 0, UINT32_MAX);
+    if (st == BITNET_OK) *out = (uint32_t)u;
+    return st;
+}
+
+bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *g, const char *key, uint64_t *out) {
+    return bn_gguf_int(g, key, out, NULL, 0, UINT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *g, const char *key, int64_t *out) {
+    return bn_gguf_int(g, key, NULL, out, 1, (uint64_t)INT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type == BITNET_GGUF_F32 || v->type == BITNET_GGUF_F64) *out = (float)v->num.f64;
+    else if (bn_gguf_is_unsigned(v->type)) *out = (float)v->num.u64;
+    else if (bn_gguf_is_signed(v->type)) *out = (float)v->num.i64;
+    else return bn_fail(BITNET_ERR_TYPE, "key '%s': %s is not a number", key, bitnet_gguf_type_name(v->type));
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_BOOL)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected bool", key, bitnet_gguf_type_name(v->type));
+    *out = (int)v->num.u64;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const char **ptr, size_t *len) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_STRING)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected string", key, bitnet_gguf_type_name(v->type));
+    *ptr = v->str.ptr;
+    if (len) *len = (size_t)v->str.len;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **array) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected array", key, bitnet_gguf_type_name(v->type));
+    *array = v;
+    return BITNET_OK;
+}
+
+/* --- writer --- */
+
+typedef struct bn_writer_kv {
+    char *key;
+    bitnet_gguf_type type;
+    unsigned char *payload;      /* (n_payload) the value exactly as it follows the type in the file */
+    uint64_t n_payload;
+} bn_writer_kv;
+
+typedef struct bn_writer_tensor {
+    char *name;
+    bitnet_type type;
+    uint32_t n_dims;
+    uint64_t ne[4];
+    uint64_t size, offset;
+} bn_writer_tensor;
+
+struct bitnet_gguf_writer {
+    bitnet_allocator allocator;
+    uint32_t version;
+    bn_writer_kv *kvs;
+    int64_t n_kvs, cap_kvs;
+    bn_writer_tensor *tensors;
+    int64_t n_tensors, cap_tensors;
+    /* streaming state */
+    bitnet_write_fn write;
+    void *user;
+    FILE *file;
+    int started, failed;
+    uint32_t alignment;
+    int64_t current;             /* tensor receiving bytes */
+    uint64_t written;            /* bytes of the current tensor so far */
+};
+
+bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf_writer *w;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_new: out is NULL");
+    w = (bitnet_gguf_writer *)bn_zalloc(&a, sizeof *w);
+    if (!w) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory");
+    w->allocator = a;
+    w->version = 3;
+    *out = w;
+    return BITNET_OK;
+}
+
+void bitnet_gguf_writer_free(bitnet_gguf_writer *w) {
+    int64_t i;
+    if (!w) return;
+    if (w->file) fclose(w->file);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_free(&w->allocator, w->kvs[i].key);
+        bn_free(&w->allocator, w->kvs[i].payload);
+    }
+    for (i = 0; i < w->n_tensors; i++) bn_free(&w->allocator, w->tensors[i].name);
+    bn_free(&w->allocator, w->kvs);
+    bn_free(&w->allocator, w->tensors);
+    bn_free(&w->allocator, w);
+}
+
+bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *w, uint32_t version) {
+    if (!w || (version != 2 && version != 3))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: version %u (supported: 2, 3)", version);
+    w->version = version;
+    return BITNET_OK;
+}
+
+/* Grows a writer array by doubling; elements are plain structs. */
+static int bn_writer_grow(const bitnet_allocator *a, void **items, int64_t n, int64_t *cap, size_t item) {
+    int64_t new_cap;
+    void *p;
+    if (n < *cap) return 1;
+    new_cap = *cap ? *cap * 2 : 16;
+    p = bn_alloc(a, (size_t)new_cap * item, 16);
+    if (!p) return 0;
+    if (n) memcpy(p, *items, (size_t)n * item);
+    bn_free(a, *items);
+    *items = p;
+    *cap = new_cap;
+    return 1;
+}
+
+static char *bn_writer_strdup(const bitnet_allocator *a, const char *s) {
+    size_t n = strlen(s);
+    char *p = (char *)bn_alloc(a, n + 1, 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                      unsigned char *payload, uint64_t n_payload) {
+    int64_t i;
+    char *copy;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, key) == 0) {
+            bn_free(&w->allocator, w->kvs[i].payload);
+            w->kvs[i].type = type;
+            w->kvs[i].payload = payload;
+            w->kvs[i].n_payload = n_payload;
+            return BITNET_OK;
+        }
+    copy = bn_writer_strdup(&w->allocator, key);
+    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs)) {
+        bn_free(&w->allocator, copy);
+        bn_free(&w->allocator, payload);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding key '%s'", key);
+    }
+    w->kvs[w->n_kvs].key = copy;
+    w->kvs[w->n_kvs].type = type;
+    w->kvs[w->n_kvs].payload = payload;
+    w->kvs[w->n_kvs].n_payload = n_payload;
+    w->n_kvs++;
+    return BITNET_OK;
+}
+
+static void bn_store_u32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+static void bn_store_u64(unsigned char *p, uint64_t v) {
+    bn_store_u32(p, (uint32_t)v);
+    bn_store_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Serialises a scalar value into its little-endian file form. */
+static void bn_writer_encode_scalar(const bitnet_gguf_value *v, unsigned char *p) {
+    uint64_t bits = v->num.u64;
+    float f;
+    uint32_t f32bits;
+    switch (v->type) {
+        case BITNET_GGUF_F32: f = (float)v->num.f64; memcpy(&f32bits, &f, 4); bn_store_u32(p, f32bits); return;
+        case BITNET_GGUF_F64: memcpy(&bits, &v->num.f64, 8); bn_store_u64(p, bits); return;
+        case BITNET_GGUF_I8: case BITNET_GGUF_I16: case BITNET_GGUF_I32: case BITNET_GGUF_I64:
+            bits = (uint64_t)v->num.i64; break;
+        default: break;
+    }
+    bn_store_u64(p, bits);   /* little-endian: the low bytes are the value at any width */
+}
+
+bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *w, const char *key, const bitnet_gguf_value *v) {
+    uint64_t n;
+    unsigned char *p;
+    uint32_t size;
+    if (!w || !key || !v || !*key || strlen(key) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad key or value");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    size = bn_gguf_scalar_size(v->type);
+    if (v->type == BITNET_GGUF_STRING) n = 8 + v->str.len;
+    else if (v->type == BITNET_GGUF_ARRAY) n = 12 + v->arr.bytes;
+    else if (size) n = 8;    /* scratch is 8 bytes; only `size` are written */
+    else return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': unknown value type %d", key, (int)v->type);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)n, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    if (v->type == BITNET_GGUF_STRING) {
+        bn_store_u64(p, v->str.len);
+        if (v->str.len) memcpy(p + 8, v->str.ptr, (size_t)v->str.len);
+    } else if (v->type == BITNET_GGUF_ARRAY) {
+        bn_store_u32(p, (uint32_t)v->arr.elem_type);
+        bn_store_u64(p + 4, v->arr.count);
+        if (v->arr.bytes) memcpy(p + 12, v->arr.data, (size_t)v->arr.bytes);
+    } else {
+        bn_writer_encode_scalar(v, p);
+        n = size;
+    }
+    if (strcmp(key, "general.alignment") == 0 &&
+        (v->type != BITNET_GGUF_U32 || !v->num.u64 || (v->num.u64 & (v->num.u64 - 1)))) {
+        bn_free(&w->allocator, p);
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: general.alignment must be a u32 power of two");
+    }
+    return bn_writer_put_kv(w, key, v->type, p, n);
+}
+
+static bitnet_status bn_writer_set_num(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                       uint64_t u, int64_t i, double f) {
+    bitnet_gguf_value v;
+    memset(&v, 0, sizeof v);
+    v.type = type;
+    if (type == BITNET_GGUF_F32 || type == BITNET_GGUF_F64) v.num.f64 = f;
+    else if (bn_gguf_is_signed(type)) v.num.i64 = i;
+    else v.num.u64 = u;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *w, const char *key, uint32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U32, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *w, const char *key, int32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_I32, 0, v, 0);
+}
+bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *w, const char *key, uint64_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U64, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *w, const char *key, float v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_F32, 0, 0, v);
+}
+bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *w, const char *key, int v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_BOOL, v != 0, 0, 0);
+}
+
+bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *w, const char *key, const char *s) {
+    bitnet_gguf_value v;
+    if (!s) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': NULL string", key ? key : "");
+    memset(&v, 0, sizeof v);
+    v.type = BITNET_GGUF_STRING;
+    v.str.ptr = s;
+    v.str.len = strlen(s);
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type elem_type,
+                                         const void *elems, uint64_t count) {
+    bitnet_gguf_value v;
+    uint32_t size = bn_gguf_scalar_size(elem_type);
+    if (!size || (!elems && count) || !bn_mul_u64(count, size, &v.arr.bytes))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': bad fixed-size array", key ? key : "");
+    v.type = BITNET_GGUF_ARRAY;
+    v.arr.elem_type = elem_type;
+    v.arr.count = count;
+    v.arr.data = elems;   /* native layout equals file layout on little-endian hosts */
+    v.arr.index_ = NULL;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *w, const char *key, const char *const *strs,
+                                             uint64_t count) {
+    uint64_t i, bytes = 12, pos = 12;
+    unsigned char *p;
+    if (!w || !key || (!strs && count)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad string array");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    for (i = 0; i < count; i++) bytes += 8 + (strs[i] ? strlen(strs[i]) : 0);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)bytes, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    bn_store_u32(p, BITNET_GGUF_STRING);
+    bn_store_u64(p + 4, count);
+    for (i = 0; i < count; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        bn_store_u64(p + pos, n);
+        if (n) memcpy(p + pos + 8, strs[i], n);
+        pos += 8 + n;
+    }
+    return bn_writer_put_kv(w, key, BITNET_GGUF_ARRAY, p, bytes);
+}
+
+bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *name, bitnet_type type,
+                                            uint32_t n_dims, const uint64_t *ne) {
+    bn_writer_tensor t;
+    int64_t i;
+    uint32_t d;
+    bitnet_status st;
+    if (!w || !name || !*name || !ne || strlen(name) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad tensor name or shape");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' added after begin", name);
+    for (i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->tensors[i].name, name) == 0)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
+    memset(&t, 0, sizeof t);
+    if ((st = bitnet_tensor_bytes(type, n_dims, ne, &t.size)) != BITNET_OK)
+        return bn_fail_prefix(st, "gguf writer: tensor '%s'", name);
+    t.type = type;
+    t.n_dims = n_dims;
+    for (d = 0; d < 4; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
+    t.name = bn_writer_strdup(&w->allocator, name);
+    if (!t.name || !bn_writer_grow(&w->allocator, (void **)&w->tensors, w->n_tensors, &w->cap_tensors,
+                                   sizeof *w->tensors)) {
+        bn_free(&w->allocator, t.name);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding tensor '%s'", name);
+    }
+    w->tensors[w->n_tensors++] = t;
+    return BITNET_OK;
+}
+
+/* --- streaming output --- */
+
+static bitnet_status bn_writer_emit(bitnet_gguf_writer *w, const void *data, size_t size) {
+    if (w->failed) return BITNET_ERR_IO;
+    if (size && w->write(data, size, w->user) != 0) {
+        w->failed = 1;
+        return bn_fail(BITNET_ERR_IO, "gguf writer: write of %zu bytes failed", size);
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_writer_emit_u32(bitnet_gguf_writer *w, uint32_t v) {
+    unsigned char b[4];
+    bn_store_u32(b, v);
+    return bn_writer_emit(w, b, 4);
+}
+
+static bitnet_status bn_writer_emit_u64(bitnet_gguf_writer *w, uint64_t v) {
+    unsigned char b[8];
+    bn_store_u64(b, v);
+    return bn_writer_emit(w, b, 8);
+}
+
+static bitnet_status bn_writer_emit_str(bitnet_gguf_writer *w, const char *s) {
+    size_t n = strlen(s);
+    bitnet_status st = bn_writer_emit_u64(w, n);
+    return st != BITNET_OK ? st : bn_writer_emit(w, s, n);
+}
+
+static bitnet_status bn_writer_emit_zeros(bitnet_gguf_writer *w, uint64_t n) {
+    static const unsigned char zeros[64];
+    bitnet_status st = BITNET_OK;
+    while (n && st == BITNET_OK) {
+        size_t k = n > sizeof zeros ? sizeof zeros : (size_t)n;
+        st = bn_writer_emit(w, zeros, k);
+        n -= k;
+    }
+    return st;
+}
+
+static uint32_t bn_writer_alignment(const bitnet_gguf_writer *w) {
+    int64_t i;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, "general.alignment") == 0 && w->kvs[i].type == BITNET_GGUF_U32)
+            return bn_load_u32(w->kvs[i].payload);
+    return BN__GGUF_DEFAULT_ALIGNMENT;
+}
+
+static bitnet_status bn_writer_emit_header(bitnet_gguf_writer *w) {
+    int64_t i;
+    uint64_t pos = 24, offset = 0;
+    uint32_t d;
+    bitnet_status st = BITNET_OK;
+    bn_writer_emit_u32(w, BN__GGUF_MAGIC);
+    bn_writer_emit_u32(w, w->version);
+    bn_writer_emit_u64(w, (uint64_t)w->n_tensors);
+    bn_writer_emit_u64(w, (uint64_t)w->n_kvs);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_writer_emit_str(w, w->kvs[i].key);
+        bn_writer_emit_u32(w, (uint32_t)w->kvs[i].type);
+        bn_writer_emit(w, w->kvs[i].payload, (size_t)w->kvs[i].n_payload);
+        pos += 8 + strlen(w->kvs[i].key) + 4 + w->kvs[i].n_payload;
+    }
+    for (i = 0; i < w->n_tensors; i++) {
+        bn_writer_tensor *t = &w->tensors[i];
+        t->offset = offset;
+        offset = bn_align_up_u64(offset + t->size, w->alignment);
+        bn_writer_emit_str(w, t->name);
+        bn_writer_emit_u32(w, t->n_dims);
+        for (d = 0; d < t->n_dims; d++) bn_writer_emit_u64(w, t->ne[d]);
+        bn_writer_emit_u32(w, (uint32_t)t->type);
+        st = bn_writer_emit_u64(w, t->offset);
+        pos += 8 + strlen(t->name) + 4 + 8 * (uint64_t)t->n_dims + 4 + 8;
+    }
+    if (st == BITNET_OK && w->n_tensors > 0) st = bn_writer_emit_zeros(w, bn_align_up_u64(pos, w->alignment) - pos);
+    return w->failed ? BITNET_ERR_IO : st;
+}
+
+static int bn_writer_file_fn(const void *data, size_t size, void *user) {
+    return fwrite(data, 1, size, (FILE *)user) == size ? 0 : -1;
+}
+
+bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *w, bitnet_write_fn fn, void *user) {
+    if (!w || !fn) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin_fn: NULL argument");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: already started");
+    w->write = fn;
+    w->user = user;
+    w->started = 1;
+    w->failed = 0;
+    w->alignment = bn_writer_alignment(w);
+    w->current = 0;
+    w->written = 0;
+    return bn_writer_emit_header(w);
+}
+
+bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *w, const char *path) {
+    if (!w || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin: NULL argument");
+    w->file = fopen(path, "wb");
+    if (!w->file) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    return bitnet_gguf_writer_begin_fn(w, bn_writer_file_fn, w->file);
+}
+
+bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *w, const void *data, size_t size) {
+    const unsigned char *p = (const unsigned char *)data;
+    if (!w || !w->started || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: write before begin");
+    while (size) {
+        bn_writer_tensor *t;
+        uint64_t room;
+        size_t k;
+        bitnet_status st;
+        if (w->current >= w->n_tensors)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: %zu bytes more than the tensors hold", size);
+        t = &w->tensors[w->current];
+        room = t->size - w->written;
+        k = room < size ? (size_t)room : size;
+        if ((st = bn_writer_emit(w, p, k)) != BITNET_OK) return st;
+        p += k;
+        size -= k;
+        w->written += k;
+        if (w->written == t->size) {
+            uint64_t end = t->offset + t->size;
+            if ((st = bn_writer_emit_zeros(w, bn_align_up_u64(end, w->alignment) - end)) != BITNET_OK) return st;
+            w->current++;
+            w->written = 0;
+        }
+    }
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *w) {
+    bitnet_status st = BITNET_OK;
+    if (!w || !w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: end before begin");
+    if (w->current < w->n_tensors)
+        st = bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' got %llu of its %llu bytes",
+                     w->tensors[w->current].name, (unsigned long long)w->written,
+                     (unsigned long long)w->tensors[w->current].size);
+    if (w->failed && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: an earlier write failed");
+    if (w->file) {
+        if (fclose(w->file) != 0 && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: close failed");
+        w->file = NULL;
+    }
+    w->started = 0;
+    return st;
+}
+
 
 /* ===== quant ===== */
 
