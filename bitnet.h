@@ -303,6 +303,40 @@ BITNET_API bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *writer);
 
 /* ===== api: quant ===== */
 
+/* Exact float conversions of n values (round to nearest even; Inf, NaN and subnormals kept;
+   a signalling NaN comes back quiet). Vectorised with F16C / AVX-512 where the CPU has them,
+   identical to the scalar code bit for bit. Pointers need only their type's alignment. */
+BITNET_API void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n);
+BITNET_API void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n);
+
+/* Decodes an n_rows x n_cols tensor (n_cols contiguous) of `type` into dst (n_rows*n_cols
+   floats). Types: F32 F16 BF16 Q8_0 Q6_K TQ1_0 TQ2_0 I2_S. `src` is the whole tensor as
+   stored (I2_S: codes, then its f32 alpha at byte n_rows*n_cols/4, then 28 padding bytes) and
+   may be unaligned; src_size must be at least the tensor's size. BITNET_ERR_FORMAT when the
+   shape does not fit the type's blocks, src is too short or an I2_S code is 3;
+   BITNET_ERR_UNSUPPORTED for other types. */
+BITNET_API bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                           uint64_t n_rows, uint64_t n_cols, float *dst);
+
+/* Encodes n_rows x n_cols floats as `type` into dst (dst_size bytes, at least the tensor's
+   size; may be unaligned), byte for byte as the reference engines do: Q8_0 / TQ1_0 / TQ2_0 as
+   llama.cpp's quantize_row_*_ref, I2_S as bitnet.cpp's quantize_i2_s (alpha = max|x| over the
+   whole tensor, codes = signs with |x| < 1e-6 as zero, 28 zero padding bytes after alpha).
+   Types: F32 F16 BF16 Q8_0 TQ1_0 TQ2_0 I2_S. Quantized types reject NaN/Inf input
+   (BITNET_ERR_ARGS). */
+BITNET_API bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                                         uint64_t n_cols, void *dst, uint64_t dst_size);
+
+/* Ternarizes n float weights of `type` (F32, F16 or BF16; src may be unaligned) into codes
+   -1/0/+1 and one scale (FORMATS.md 3.4): when every nonzero |w| is the same value (weights
+   stored already ternarized), alpha is that value and the codes are the signs; otherwise
+   alpha = mean|w| clamped to >= 1e-5 and codes = clamp(round_half_even(w/alpha), -1, 1).
+   An all-zero tensor gives alpha = 1e-5 and zero codes. NaN/Inf: BITNET_ERR_FORMAT. */
+BITNET_API bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n,
+                                          int8_t *codes, float *alpha);
+
 /* ===== api: kernels ===== */
 
 /* CPU features found at run time (cpuid + xgetbv on x86, hwcaps on aarch64). */
@@ -2023,6 +2057,583 @@ bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *w) {
 
 
 /* ===== quant ===== */
+
+#if BN__X86 && (defined(__GNUC__) || defined(__clang__))
+#  define BN__QUANT_X86 1
+#  include <immintrin.h>
+#endif
+
+#define BN__QK8_0 32            /* block_q8_0  { f16 d; i8 qs[32]; }                     34 B */
+#define BN__QK_K 256            /* block_q6_K  { u8 ql[128]; u8 qh[64]; i8 sc[16]; f16 d; } 210 B;
+                                   block_tq1_0 { u8 qs[48]; u8 qh[4]; f16 d; }          54 B;
+                                   block_tq2_0 { u8 qs[64]; f16 d; }                    66 B */
+#define BN__QK_I2S 128          /* I2_S: 128 codes in 32 bytes; tensor tail f32 alpha + 28 B */
+
+/* -- float rows: scalar code; the vector loops below do a prefix and return its length -- */
+
+static float bn_quant_h2f(uint16_t h) {
+    float f = bn_fp16_to_fp32(h);
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) {        /* NaN: quiet it, as F16C/NEON do */
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        bits |= 0x400000;
+        memcpy(&f, &bits, 4);
+    }
+    return f;
+}
+
+static void bn_fp16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_quant_h2f(src[i]);
+}
+
+static void bn_fp32_to_fp16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_fp16(src[i]);
+}
+
+static void bn_bf16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_bf16_to_fp32(src[i]);
+}
+
+static void bn_fp32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_bf16(src[i]);
+}
+
+#if BN__QUANT_X86
+#define BN__RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp16_to_fp32_f16c(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp32_to_fp16_f16c(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_fp16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx2")))
+static size_t bn_bf16_to_fp32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_si512((void *)(dst + i), _mm512_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+/* bn_fp32_to_bf16 on 8 lanes: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40. Values
+   end up in 0..0xffff, so an unsigned-saturating pack keeps them. */
+__attribute__((target("avx2")))
+static __m256i bn_bf16_round8_avx2(__m256i x) {
+    __m256i hi = _mm256_srli_epi32(x, 16);
+    __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i mag = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    __m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+    return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+}
+
+__attribute__((target("avx2")))
+static size_t bn_fp32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256i a = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i)));
+        __m256i b = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), p);
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_bf16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i x = _mm512_loadu_si512((const void *)(src + i));
+        __m512i hi = _mm512_srli_epi32(x, 16);
+        __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), lsb), 16);
+        __m512i mag = _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff));
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(mag, _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    return i;
+}
+#endif /* BN__QUANT_X86 */
+
+#if BN__ARM64
+#  include <arm_neon.h>
+/* aarch64 converts halves in hardware (FPCR default: round to nearest even, no flush). */
+static size_t bn_fp16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+    return i;
+}
+
+static size_t bn_fp32_to_fp16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    return i;
+}
+
+static size_t bn_bf16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(src + i), 16)));
+    return i;
+}
+
+static size_t bn_fp32_to_bf16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32x4_t x = vreinterpretq_u32_f32(vld1q_f32(src + i)), hi = vshrq_n_u32(x, 16);
+        uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(x, vdupq_n_u32(0x7fff)), vandq_u32(hi, vdupq_n_u32(1))), 16);
+        uint32x4_t nan = vcgtq_u32(vandq_u32(x, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+        vst1_u16(dst + i, vmovn_u32(vbslq_u32(nan, vorrq_u32(hi, vdupq_n_u32(0x40)), r)));
+    }
+    return i;
+}
+#endif /* BN__ARM64 */
+
+/* The widest vector loop this CPU runs for each conversion; the scalar code finishes. */
+#if BN__QUANT_X86
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon)                            \
+    do {                                                                              \
+        uint32_t f_ = bitnet_cpu_features();                                          \
+        if (f_ & BITNET_CPU_AVX512F) i = avx512(src, dst, n);                         \
+        else if (f_ & (avx2_feature)) i = avx2(src, dst, n);                          \
+    } while (0)
+#elif BN__ARM64
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) (i = neon(src, dst, n))
+#else
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) ((void)0)
+#endif
+
+void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp16_to_fp32_avx512, bn_fp16_to_fp32_f16c, BITNET_CPU_F16C, bn_fp16_to_fp32_neon);
+    bn_fp16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_fp16_avx512, bn_fp32_to_fp16_f16c, BITNET_CPU_F16C, bn_fp32_to_fp16_neon);
+    bn_fp32_to_fp16_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_bf16_to_fp32_avx512, bn_bf16_to_fp32_avx2, BITNET_CPU_AVX2, bn_bf16_to_fp32_neon);
+    bn_bf16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_bf16_avx512, bn_fp32_to_bf16_avx2, BITNET_CPU_AVX2, bn_fp32_to_bf16_neon);
+    bn_fp32_to_bf16_scalar(src + i, dst + i, n - i);
+}
+
+/* -- sizes -- */
+
+/* Bytes of an n_rows x n_cols tensor of `type`; `who` names the caller in messages. */
+static bitnet_status bn_quant_bytes(const char *who, bitnet_type type, uint64_t n_rows,
+                                    uint64_t n_cols, uint64_t *bytes) {
+    uint64_t block, block_bytes, n;
+    switch (type) {
+        case BITNET_TYPE_F32:   block = 1; block_bytes = 4; break;
+        case BITNET_TYPE_F16:
+        case BITNET_TYPE_BF16:  block = 1; block_bytes = 2; break;
+        case BITNET_TYPE_Q8_0:  block = BN__QK8_0; block_bytes = 34; break;
+        case BITNET_TYPE_Q6_K:  block = BN__QK_K; block_bytes = 210; break;
+        case BITNET_TYPE_TQ1_0: block = BN__QK_K; block_bytes = 54; break;
+        case BITNET_TYPE_TQ2_0: block = BN__QK_K; block_bytes = 66; break;
+        case BITNET_TYPE_I2_S:  block = BN__QK_I2S; block_bytes = 32; break;
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: tensor type %s (%d) is not supported",
+                           who, bitnet_type_name(type), (int)type);
+    }
+    if (n_cols % block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s rows need a multiple of %llu columns, got %llu",
+                       who, bitnet_type_name(type), (unsigned long long)block,
+                       (unsigned long long)n_cols);
+    if (!bn_mul_u64(n_rows, n_cols, &n) || n > SIZE_MAX / sizeof(float) ||
+        !bn_mul_u64(n / block, block_bytes, bytes) ||
+        (type == BITNET_TYPE_I2_S && !bn_add_u64(*bytes, 32, bytes)))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %llu x %llu tensor is too large", who,
+                       (unsigned long long)n_rows, (unsigned long long)n_cols);
+    return BITNET_OK;
+}
+
+/* -- dequantize: one block (or one I2_S tensor) at a time, from unaligned bytes -- */
+
+static void bn_dequant_q8_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += 34, y += BN__QK8_0) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x));
+        for (j = 0; j < BN__QK8_0; j++) y[j] = (float)(int8_t)x[2 + j] * d;
+    }
+}
+
+static void bn_dequant_q6_k(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int half, l;
+    for (i = 0; i < nb; i++, x += 210) {
+        const unsigned char *ql = x, *qh = x + 128;
+        const signed char *sc = (const signed char *)(x + 192);
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 208));
+        for (half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xf) | ((qh[l] >> 0 & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2 & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+static void bn_dequant_tq2_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j, l, m;
+    for (i = 0; i < nb; i++, x += 66) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 64));
+        for (j = 0; j < 64; j += 32)
+            for (l = 0; l < 4; l++)
+                for (m = 0; m < 32; m++) *y++ = (float)(((x[j + m] >> (2 * l)) & 3) - 1) * d;
+    }
+}
+
+/* Trit n (0 = most significant) of a TQ1_0 byte that stores ceil(v * 256 / 243). */
+static int bn_tq1_trit(unsigned char byte, int n) {
+    static const unsigned char pow3[5] = { 1, 3, 9, 27, 81 };
+    unsigned char q = (unsigned char)(byte * pow3[n]);
+    return ((uint16_t)q * 3) >> 8;
+}
+
+static void bn_dequant_tq1_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int n, m;
+    for (i = 0; i < nb; i++, x += 54) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 52));
+        for (n = 0; n < 5; n++)                                 /* qs[0..31]: elements 0..159 */
+            for (m = 0; m < 32; m++) *y++ = (float)(bn_tq1_trit(x[m], n) - 1) * d;
+        for (n = 0; n < 5; n++)                                 /* qs[32..47]: 160..239 */
+            for (m = 0; m < 16; m++) *y++ = (float)(bn_tq1_trit(x[32 + m], n) - 1) * d;
+        for (n = 0; n < 4; n++)                                 /* qh[0..3]: 240..255 */
+            for (m = 0; m < 4; m++) *y++ = (float)(bn_tq1_trit(x[48 + m], n) - 1) * d;
+    }
+}
+
+static bitnet_status bn_dequant_i2_s(const unsigned char *x, float *y, uint64_t n) {
+    float alpha = bn_load_f32(x + n / 4);
+    uint64_t f;
+    for (f = 0; f < n; f++) {
+        int c = x[f / 128 * 32 + f % 32] >> (6 - 2 * (int)(f % 128 / 32)) & 3;
+        if (c == 3)
+            return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: I2_S code 3 at element %llu "
+                           "(only 0, 1, 2 are valid)", (unsigned long long)f);
+        y[f] = (float)(c - 1) * alpha;
+    }
+    return BITNET_OK;
+}
+
+/* A 16-bit float row from possibly unaligned bytes (bounced through an aligned buffer). */
+static void bn_dequant_half(const unsigned char *src, float *dst, uint64_t n,
+                            void (*row)(const uint16_t *, float *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)src % sizeof(uint16_t) == 0) {
+        row((const uint16_t *)(const void *)src, dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        memcpy(tmp, src + 2 * i, (size_t)c * 2);
+        row(tmp, dst + i, (size_t)c);
+    }
+}
+
+bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                uint64_t n_rows, uint64_t n_cols, float *dst) {
+    const unsigned char *x = (const unsigned char *)src;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_dequantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (src_size < bytes)
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: %s %llu x %llu tensor needs %llu "
+                       "bytes, got %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)src_size);
+    if (n && (!src || !dst)) return bn_fail(BITNET_ERR_ARGS, "bitnet_dequantize: NULL buffer");
+    switch (type) {
+        case BITNET_TYPE_F32:   if (n) memcpy(dst, x, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_dequant_half(x, dst, n, bitnet_fp16_to_fp32_row); break;
+        case BITNET_TYPE_BF16:  bn_dequant_half(x, dst, n, bitnet_bf16_to_fp32_row); break;
+        case BITNET_TYPE_Q8_0:  bn_dequant_q8_0(x, dst, n / BN__QK8_0); break;
+        case BITNET_TYPE_Q6_K:  bn_dequant_q6_k(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ1_0: bn_dequant_tq1_0(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_dequant_tq2_0(x, dst, n / BN__QK_K); break;
+        default:                return bn_dequant_i2_s(x, dst, n);   /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- quantize: byte-exact re-implementations of the reference quantizers -- */
+
+static void bn_quant_q8_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += BN__QK8_0, y += 34) {
+        float amax = 0.0f, d, id;
+        uint16_t dh;
+        for (j = 0; j < BN__QK8_0; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        d = amax / 127;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        dh = bn_fp32_to_fp16(d);
+        memcpy(y, &dh, 2);                              /* the library targets little-endian */
+        for (j = 0; j < BN__QK8_0; j++) y[2 + j] = (unsigned char)(int8_t)roundf(x[j] * id);
+    }
+}
+
+/* llama.cpp's ternary block scale: d = max|x| of the block, trits lroundf(x/d) + 1. */
+static float bn_tq_scale(const float *x, unsigned char *d_out) {
+    float amax = 0.0f;
+    uint16_t dh;
+    int j;
+    for (j = 0; j < BN__QK_K; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    dh = bn_fp32_to_fp16(amax);
+    memcpy(d_out, &dh, 2);
+    return amax != 0.0f ? 1.0f / amax : 0.0f;
+}
+
+static int bn_tq_trit(float x, float id) { return (int)lroundf(x * id) + 1; }
+
+static void bn_quant_tq2_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j, m, n;
+    for (i = 0; i < nb; i++, y += 66) {
+        float id = bn_tq_scale(x, y + 64);
+        for (j = 0; j < 64; j += 32, x += 128)
+            for (m = 0; m < 32; m++) {
+                unsigned q = 0;
+                for (n = 0; n < 4; n++) q += (unsigned)(bn_tq_trit(x[m + n * 32], id) & 3) << (2 * n);
+                y[j + m] = (unsigned char)q;
+            }
+    }
+}
+
+/* Base-3 packing of `count` trits x[0], x[stride], ... (first most significant), padded to
+   5 trits, stored as ceil(v * 256 / 243). */
+static unsigned char bn_tq1_pack(const float *x, int stride, int count, float id) {
+    unsigned q = 0;
+    int n;
+    for (n = 0; n < count; n++) q = q * 3 + (unsigned)bn_tq_trit(x[n * stride], id);
+    for (; n < 5; n++) q *= 3;
+    return (unsigned char)(((q & 0xff) * 256 + 242) / 243);
+}
+
+static void bn_quant_tq1_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int m;
+    for (i = 0; i < nb; i++, x += BN__QK_K, y += 54) {
+        float id = bn_tq_scale(x, y + 52);
+        for (m = 0; m < 32; m++) y[m] = bn_tq1_pack(x + m, 32, 5, id);
+        for (m = 0; m < 16; m++) y[32 + m] = bn_tq1_pack(x + 160 + m, 16, 5, id);
+        for (m = 0; m < 4; m++) y[48 + m] = bn_tq1_pack(x + 240 + m, 4, 4, id);
+    }
+}
+
+/* bitnet.cpp: alpha = max|x| over the whole tensor (in double), code 1 for |x| < 1e-6,
+   else 2 for positive and 0 for negative; 4 codes of one 128-block per byte. */
+static void bn_quant_i2_s(const float *x, unsigned char *y, uint64_t n) {
+    double amax = 0;
+    float alpha;
+    uint64_t f;
+    for (f = 0; f < n; f++) amax = fmax(amax, fabs((double)x[f]));
+    memset(y, 0, (size_t)(n / 4 + 32));
+    for (f = 0; f < n; f++) {
+        double v = x[f];
+        unsigned c = fabs(v) < 1e-6 ? 1u : v * amax > 0 ? 2u : 0u;
+        y[f / 128 * 32 + f % 32] |= (unsigned char)(c << (6 - 2 * (f % 128 / 32)));
+    }
+    alpha = (float)amax;
+    memcpy(y + n / 4, &alpha, 4);
+}
+
+/* A 16-bit float row into possibly unaligned bytes. */
+static void bn_quant_half(const float *src, unsigned char *dst, uint64_t n,
+                          void (*row)(const float *, uint16_t *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)dst % sizeof(uint16_t) == 0) {
+        row(src, (uint16_t *)(void *)dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        row(src + i, tmp, (size_t)c);
+        memcpy(dst + 2 * i, tmp, (size_t)c * 2);
+    }
+}
+
+static bitnet_status bn_quant_check_finite(const char *who, const float *x, uint64_t n) {
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if (!(fabsf(x[i]) <= FLT_MAX))
+            return bn_fail(BITNET_ERR_ARGS, "%s: element %llu is %s; quantized types need finite "
+                           "values", who, (unsigned long long)i, x[i] != x[i] ? "NaN" : "Inf");
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                              uint64_t n_cols, void *dst, uint64_t dst_size) {
+    unsigned char *y = (unsigned char *)dst;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_quantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (type == BITNET_TYPE_Q6_K)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_quantize: Q6_K is read-only here "
+                       "(no Q6_K quantizer)");
+    if (dst_size < bytes)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: %s %llu x %llu tensor needs %llu bytes, "
+                       "dst has %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)dst_size);
+    if ((n && !src) || !dst) return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: NULL buffer");
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16 &&
+        (st = bn_quant_check_finite("bitnet_quantize", src, n)) != BITNET_OK)
+        return st;
+    switch (type) {
+        case BITNET_TYPE_F32:   if (n) memcpy(y, src, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_quant_half(src, y, n, bitnet_fp32_to_fp16_row); break;
+        case BITNET_TYPE_BF16:  bn_quant_half(src, y, n, bitnet_fp32_to_bf16_row); break;
+        case BITNET_TYPE_Q8_0:  bn_quant_q8_0(src, y, n / BN__QK8_0); break;
+        case BITNET_TYPE_TQ1_0: bn_quant_tq1_0(src, y, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_quant_tq2_0(src, y, n / BN__QK_K); break;
+        default:                bn_quant_i2_s(src, y, n); break;    /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- ternarize float master weights or already-ternary float weights -- */
+
+/* Calls fn on the weights as floats, 256 at a time (F16/BF16 converted, any alignment). */
+typedef int (*bn_tern_fn)(const float *w, uint64_t first, size_t count, void *user);
+
+static int bn_tern_each(bitnet_type type, const unsigned char *src, uint64_t n, bn_tern_fn fn,
+                        void *user) {
+    float buf[256];
+    uint64_t i;
+    size_t c;
+    size_t esize = type == BITNET_TYPE_F32 ? 4 : 2;
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? (size_t)(n - i) : 256;
+        if (type == BITNET_TYPE_F32) memcpy(buf, src + i * 4, c * 4);
+        else bn_dequant_half(src + i * esize, buf, c,
+                             type == BITNET_TYPE_F16 ? bitnet_fp16_to_fp32_row : bitnet_bf16_to_fp32_row);
+        if (!fn(buf, i, c, user)) return 0;
+    }
+    return 1;
+}
+
+typedef struct bn_tern_stats {
+    double sum_abs;
+    float mag;              /* first nonzero |w| seen; 0 = none yet */
+    int one_mag;            /* every nonzero |w| so far equals mag */
+    uint64_t bad;           /* index of the first NaN/Inf (valid when the walk stopped) */
+    float alpha;
+    int8_t *codes;
+} bn_tern_stats;
+
+static int bn_tern_scan(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float a = fabsf(w[i]);
+        if (!(a <= FLT_MAX)) { s->bad = first + i; return 0; }
+        s->sum_abs += a;
+        if (a == 0.0f) continue;
+        if (s->mag == 0.0f) s->mag = a;
+        else if (a != s->mag) s->one_mag = 0;
+    }
+    return 1;
+}
+
+static int bn_tern_codes(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float q = nearbyintf(w[i] / s->alpha);             /* round half to even */
+        s->codes[first + i] = (int8_t)(q > 1.0f ? 1 : q < -1.0f ? -1 : (int)q);
+    }
+    return 1;
+}
+
+bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, int8_t *codes,
+                               float *alpha) {
+    bn_tern_stats s;
+    const unsigned char *x = (const unsigned char *)src;
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_ternarize: type %s (%d) is not a float "
+                       "type (F32, F16, BF16)", bitnet_type_name(type), (int)type);
+    if ((n && (!src || !codes)) || !alpha) return bn_fail(BITNET_ERR_ARGS, "bitnet_ternarize: NULL buffer");
+    memset(&s, 0, sizeof s);
+    s.one_mag = 1;
+    if (!bn_tern_each(type, x, n, bn_tern_scan, &s))
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_ternarize: weight %llu is NaN or Inf",
+                       (unsigned long long)s.bad);
+    if (s.one_mag && s.mag != 0.0f) s.alpha = s.mag;       /* stored as c * alpha already */
+    else {
+        s.alpha = n ? (float)(s.sum_abs / (double)n) : 0.0f;
+        if (!(s.alpha >= 1e-5f)) s.alpha = 1e-5f;
+    }
+    s.codes = codes;
+    bn_tern_each(type, x, n, bn_tern_codes, &s);
+    *alpha = s.alpha;
+    return BITNET_OK;
+}
 
 /* ===== kernels: ref ===== */
 
