@@ -554,6 +554,83 @@ BITNET_API bitnet_status bitnet_chat_format(const bitnet_vocab *vocab, bitnet_ch
 
 /* ===== api: sampler ===== */
 
+/* Picks the next token from a row of logits, in the order of llama.cpp's common sampler chain:
+       penalties -> top_k -> top_p -> min_p -> temperature -> softmax -> draw
+   Greedy decoding (temperature <= 0 or `greedy`) is the argmax of the penalised logits, lowest
+   id on ties, as in llama.cpp and the reference BitNet engine. Every buffer is sized by
+   bitnet_sampler_new from n_vocab and the penalty window: sampling allocates nothing.
+   The random numbers come from the sampler's own PCG32 (integer arithmetic only), so a seed gives
+   the same tokens on every machine and compiler, up to expf rounding at exact draw boundaries.
+   A zeroed struct (or NULL) means greedy decoding without penalties; zero in any field means
+   the value named in its comment. */
+typedef struct bitnet_sampler_params {
+    float    temperature;       /* logits are divided by it before the softmax; <= 0: greedy */
+    int32_t  top_k;             /* keep the k most likely ids; <= 0: off */
+    float    top_p;             /* keep the fewest most-likely ids whose probability sums to at
+                                   least top_p (at temperature 1); 0 or >= 1: off; < 0: error */
+    float    min_p;             /* drop ids less likely than min_p times the most likely one
+                                   (at temperature 1); 0: off; must lie in [0, 1] */
+    float    repeat_penalty;    /* an id seen in the window has its logit divided by it (logit
+                                   > 0) or multiplied by it (logit <= 0); 0 or 1: off; < 0: error */
+    float    presence_penalty;  /* subtracted once from the logit of an id seen in the window */
+    float    frequency_penalty; /* subtracted from it once per occurrence in the window */
+    int32_t  penalty_last_n;    /* the window: the last N accepted ids; 0: 64; -1: all of them,
+                                   up to BITNET_SAMPLER_HISTORY_MAX */
+    uint64_t seed;              /* 0: BITNET_SAMPLER_DEFAULT_SEED, so runs are reproducible */
+    int      greedy;            /* nonzero: greedy whatever the temperature (draws no numbers) */
+} bitnet_sampler_params;
+
+#define BITNET_SAMPLER_DEFAULT_SEED 0x853c49e6748fea9bull
+#ifndef BITNET_SAMPLER_HISTORY_MAX
+#  define BITNET_SAMPLER_HISTORY_MAX 32768        /* longest penalty window (ids) */
+#endif
+
+typedef struct bitnet_sampler bitnet_sampler;
+
+/* The CLI defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off,
+   window 64, default seed. */
+BITNET_API bitnet_sampler_params bitnet_sampler_default_params(void);
+/* BITNET_ERR_ARGS on a NaN or infinite float, a value outside the range its comment gives,
+   n_vocab < 1 or penalty_last_n < -1 or > BITNET_SAMPLER_HISTORY_MAX; BITNET_ERR_NOMEM. */
+BITNET_API bitnet_status bitnet_sampler_new(bitnet_sampler **out, const bitnet_sampler_params *params,
+                                            int32_t n_vocab, const bitnet_allocator *allocator);
+BITNET_API void bitnet_sampler_free(bitnet_sampler *sampler);
+/* The next id in [0, n_vocab) from `logits` (n_vocab floats, left unmodified). NaN counts as
+   -inf; if every logit is -inf the result is 0. Returns -1 if sampler or logits is NULL. */
+BITNET_API int32_t bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits);
+/* Records an id that was emitted (it enters the penalty window); ids out of range are ignored. */
+BITNET_API void bitnet_sampler_accept(bitnet_sampler *sampler, int32_t id);
+/* Empties the penalty window and restarts the random numbers from the seed. */
+BITNET_API void bitnet_sampler_reset(bitnet_sampler *sampler);
+
+/* Stop strings over streamed text. Feed each generated piece (any bytes, split anywhere); the
+   matcher writes out what can be shown now and holds back a tail that could still begin a stop
+   string, or that ends inside a UTF-8 sequence. When a stop string completes, the text before it
+   is written out and the stop string and everything after it are dropped. If several stop
+   strings could match, the one that completes first wins (the longest of those ending at the same
+   byte), so the result does not depend on how the text was split. Buffers are sized at
+   bitnet_stop_new; feeding allocates nothing. */
+typedef struct bitnet_stop bitnet_stop;
+
+/* `stops`: n_stops non-empty NUL-terminated strings, copied. n_stops may be 0 (then only
+   incomplete UTF-8 is held back). BITNET_ERR_ARGS on an empty string or n_stops < 0. */
+BITNET_API bitnet_status bitnet_stop_new(bitnet_stop **out, const char *const *stops, int32_t n_stops,
+                                         const bitnet_allocator *allocator);
+BITNET_API void bitnet_stop_free(bitnet_stop *stop);
+/* Forgets the held tail and any match: ready for a new generation. */
+BITNET_API void bitnet_stop_reset(bitnet_stop *stop);
+/* The most bytes the matcher ever holds back: max(longest stop string - 1, 3). */
+BITNET_API size_t bitnet_stop_max_held(const bitnet_stop *stop);
+/* Feeds `len` bytes; writes the bytes that may be shown now to `out` (out_cap >= len +
+   bitnet_stop_max_held always suffices; it must not overlap piece) and their count to *out_len.
+   After a stop string completed, feeding writes nothing. BITNET_ERR_ARGS if out_cap is short. */
+BITNET_API bitnet_status bitnet_stop_feed(bitnet_stop *stop, const char *piece, size_t len,
+                                          char *out, size_t out_cap, size_t *out_len);
+/* At the end of generation: writes the held tail (at most bitnet_stop_max_held bytes). */
+BITNET_API bitnet_status bitnet_stop_flush(bitnet_stop *stop, char *out, size_t out_cap, size_t *out_len);
+/* Index of the stop string that completed, or -1 while none has. */
+BITNET_API int32_t bitnet_stop_matched(const bitnet_stop *stop);
+
 /* ===== api: generate ===== */
 
 /* ===== api: cuda ===== */
@@ -5775,6 +5852,411 @@ static int bn_unicode_class(uint32_t cp) {
 }
 
 /* ===== sampler ===== */
+
+typedef struct bn_sampler_cand {
+    float   logit;              /* a logit; a probability weight after the softmax */
+    int32_t id;
+} bn_sampler_cand;
+
+struct bitnet_sampler {
+    bitnet_sampler_params p;    /* as given, with the defaults filled in */
+    bitnet_allocator alloc;
+    int32_t n_vocab;
+    int32_t n_hist, hist_len, hist_pos;   /* ring capacity (the window), ids in it, next slot */
+    int greedy, penalize;
+    uint64_t rng;               /* PCG32 state */
+    bn_sampler_cand *cand;      /* (n_vocab) candidates of the current token */
+    int32_t *count;             /* (n_vocab) occurrences of each id in the ring */
+    int32_t *hist;              /* (n_hist) the last accepted ids */
+};
+
+/* PCG32 (O'Neill, pcg-random.org), default stream: integer-only, same bits everywhere. */
+static uint32_t bn_pcg32(uint64_t *state) {
+    uint64_t old = *state;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27), rot = (uint32_t)(old >> 59);
+    *state = old * 6364136223846793005ull + 1442695040888963407ull;
+    return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+}
+
+static void bn_pcg32_seed(uint64_t *state, uint64_t seed) {
+    *state = 0;
+    bn_pcg32(state);
+    *state += seed;
+    bn_pcg32(state);
+}
+
+/* Uniform in [0, 1) from 53 random bits: the conversion to double is exact. */
+static double bn_rng_unit(uint64_t *state) {
+    uint64_t hi = bn_pcg32(state) >> 5, lo = bn_pcg32(state) >> 6;      /* 27 + 26 bits */
+    return (double)(hi << 26 | lo) * (1.0 / 9007199254740992.0);
+}
+
+bitnet_sampler_params bitnet_sampler_default_params(void) {
+    bitnet_sampler_params p;
+    memset(&p, 0, sizeof p);
+    p.temperature = 0.8f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    p.repeat_penalty = 1.0f;
+    p.penalty_last_n = 64;
+    return p;
+}
+
+static bitnet_status bn_sampler_check(const bitnet_sampler_params *p, int32_t n_vocab) {
+    const float f[6] = { p->temperature, p->top_p, p->min_p, p->repeat_penalty,
+                         p->presence_penalty, p->frequency_penalty };
+    static const char *const name[6] = { "temperature", "top_p", "min_p", "repeat_penalty",
+                                         "presence_penalty", "frequency_penalty" };
+    int i;
+    for (i = 0; i < 6; i++)
+        if (!(f[i] > -FLT_MAX && f[i] < FLT_MAX))
+            return bn_fail(BITNET_ERR_ARGS, "sampler: %s is %g, not a finite number", name[i], (double)f[i]);
+    if (n_vocab < 1) return bn_fail(BITNET_ERR_ARGS, "sampler: n_vocab is %d, must be >= 1", (int)n_vocab);
+    if (p->top_p < 0) return bn_fail(BITNET_ERR_ARGS, "sampler: top_p is %g, must be >= 0", (double)p->top_p);
+    if (p->min_p < 0 || p->min_p > 1)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: min_p is %g, must lie in [0, 1]", (double)p->min_p);
+    if (p->repeat_penalty < 0)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: repeat_penalty is %g, must be >= 0", (double)p->repeat_penalty);
+    if (p->penalty_last_n < -1 || p->penalty_last_n > BITNET_SAMPLER_HISTORY_MAX)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: penalty_last_n is %d, must lie in [-1, %d]",
+                       (int)p->penalty_last_n, (int)BITNET_SAMPLER_HISTORY_MAX);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_sampler_new(bitnet_sampler **out, const bitnet_sampler_params *params,
+                                 int32_t n_vocab, const bitnet_allocator *allocator) {
+    bitnet_sampler_params p;
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_sampler *s;
+    uint64_t cand_bytes, count_bytes, hist_bytes, head = bn_align_up_u64(sizeof *s, 64), total;
+    int32_t n_hist;
+    bitnet_status st;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "sampler: out is NULL");
+    if (params) p = *params;
+    else memset(&p, 0, sizeof p);
+    if ((st = bn_sampler_check(&p, n_vocab)) != BITNET_OK) return st;
+    n_hist = p.penalty_last_n == 0 ? 64 : p.penalty_last_n < 0 ? BITNET_SAMPLER_HISTORY_MAX : p.penalty_last_n;
+    cand_bytes = (uint64_t)n_vocab * sizeof(bn_sampler_cand);
+    count_bytes = bn_align_up_u64((uint64_t)n_vocab * sizeof(int32_t), 64);
+    hist_bytes = (uint64_t)n_hist * sizeof(int32_t);
+    total = head + cand_bytes + count_bytes + hist_bytes;      /* < 2^36: no overflow in 64 bits */
+    if (total > SIZE_MAX)
+        return bn_fail(BITNET_ERR_NOMEM, "sampler: %llu bytes for n_vocab %d do not fit in size_t",
+                       (unsigned long long)total, (int)n_vocab);
+    s = (bitnet_sampler *)bn_alloc(&a, (size_t)total, 64);
+    if (!s) return bn_fail(BITNET_ERR_NOMEM, "sampler: cannot allocate %llu bytes", (unsigned long long)total);
+    memset(s, 0, sizeof *s);
+    s->alloc = a;
+    s->n_vocab = n_vocab;
+    s->n_hist = n_hist;
+    s->cand = (bn_sampler_cand *)((unsigned char *)s + head);
+    s->count = (int32_t *)((unsigned char *)s->cand + cand_bytes);
+    s->hist = (int32_t *)((unsigned char *)s->count + count_bytes);
+    if (p.repeat_penalty == 0) p.repeat_penalty = 1;
+    if (p.top_p >= 1) p.top_p = 0;
+    if (p.seed == 0) p.seed = BITNET_SAMPLER_DEFAULT_SEED;
+    p.penalty_last_n = n_hist;
+    s->p = p;
+    s->greedy = p.greedy || p.temperature <= 0;
+    s->penalize = p.repeat_penalty != 1 || p.presence_penalty != 0 || p.frequency_penalty != 0;
+    bitnet_sampler_reset(s);
+    *out = s;
+    return BITNET_OK;
+}
+
+void bitnet_sampler_free(bitnet_sampler *s) {
+    if (s) bn_free(&s->alloc, s);
+}
+
+void bitnet_sampler_reset(bitnet_sampler *s) {
+    if (!s) return;
+    memset(s->count, 0, (size_t)s->n_vocab * sizeof *s->count);
+    s->hist_len = s->hist_pos = 0;
+    bn_pcg32_seed(&s->rng, s->p.seed);
+}
+
+void bitnet_sampler_accept(bitnet_sampler *s, int32_t id) {
+    if (!s || id < 0 || id >= s->n_vocab) return;
+    if (s->hist_len == s->n_hist) s->count[s->hist[s->hist_pos]]--;     /* evict the oldest */
+    else s->hist_len++;
+    s->hist[s->hist_pos] = id;
+    s->count[id]++;
+    s->hist_pos = (s->hist_pos + 1) % s->n_hist;
+}
+
+/* NaN -> -inf and +inf -> FLT_MAX, so that logit - max is never NaN. */
+static float bn_sampler_clean(float x) {
+    return x != x ? -INFINITY : x > FLT_MAX ? FLT_MAX : x;
+}
+
+/* llama.cpp's penalties, once per distinct id of the window (its count is negated while done). */
+static void bn_sampler_penalize(bitnet_sampler *s) {
+    const float rp = s->p.repeat_penalty;
+    int32_t i;
+    for (i = 0; i < s->hist_len; i++) {
+        int32_t id = s->hist[i], n = s->count[id];
+        float l = s->cand[id].logit;
+        if (n <= 0) continue;
+        l = l <= 0 ? l * rp : l / rp;
+        l -= (float)n * s->p.frequency_penalty + s->p.presence_penalty;
+        s->cand[id].logit = bn_sampler_clean(l);
+        s->count[id] = -n;
+    }
+    for (i = 0; i < s->hist_len; i++)
+        if (s->count[s->hist[i]] < 0) s->count[s->hist[i]] = -s->count[s->hist[i]];
+}
+
+/* The total order of candidates: higher logit first, then lower id. */
+static int bn_sampler_before(const bn_sampler_cand *a, const bn_sampler_cand *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+/* Sifts h[i] down a heap of n whose root is the candidate that comes last. */
+static void bn_sampler_sift(bn_sampler_cand *h, int32_t n, int32_t i) {
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        bn_sampler_cand t;
+        if (c >= n) return;
+        if (c + 1 < n && bn_sampler_before(&h[c], &h[c + 1])) c++;
+        if (!bn_sampler_before(&h[i], &h[c])) return;
+        t = h[i], h[i] = h[c], h[c] = t;
+        i = c;
+    }
+}
+
+/* Partial selection: moves the k first candidates (in the order above) to c[0..k), sorted.
+   O(n log k) with a heap of k, instead of sorting all n. */
+static void bn_sampler_select(bn_sampler_cand *c, int32_t n, int32_t k) {
+    int32_t i;
+    bn_sampler_cand t;
+    for (i = k / 2 - 1; i >= 0; i--) bn_sampler_sift(c, k, i);
+    for (i = k; i < n; i++)
+        if (bn_sampler_before(&c[i], &c[0])) {
+            t = c[0], c[0] = c[i], c[i] = t;
+            bn_sampler_sift(c, k, 0);
+        }
+    for (i = k - 1; i > 0; i--) {
+        t = c[0], c[0] = c[i], c[i] = t;
+        bn_sampler_sift(c, i, 0);
+    }
+}
+
+static int32_t bn_sampler_argmax(const bn_sampler_cand *c, int32_t n) {
+    int32_t i, best = 0;
+    for (i = 1; i < n; i++)
+        if (bn_sampler_before(&c[i], &c[best])) best = i;
+    return best;
+}
+
+/* Keeps the fewest leading candidates whose softmax mass reaches p, selecting 64, 128, ... of
+   them until it does. Returns the new count; c[0..count) is then sorted. */
+static int32_t bn_sampler_top_p(bn_sampler_cand *c, int32_t n, float p, float max, int sorted) {
+    double sum = 0, cum = 0, target;
+    int32_t i, done = 0, k = sorted || n < 64 ? n : 64;
+    for (i = 0; i < n; i++) sum += expf(c[i].logit - max);
+    target = (double)p * sum;
+    for (;;) {
+        if (!sorted) bn_sampler_select(c, n, k);
+        for (i = done; i < k; i++) {
+            cum += expf(c[i].logit - max);
+            if (cum >= target) return i + 1;
+        }
+        if (k == n) return n;
+        done = k;
+        k = k > n / 2 ? n : 2 * k;
+    }
+}
+
+/* Softmax at the temperature over c[0..n), then one draw. */
+static int32_t bn_sampler_draw(bitnet_sampler *s, int32_t n, float max) {
+    bn_sampler_cand *c = s->cand;
+    double sum = 0, cum = 0, r;
+    int32_t i, last = 0;
+    for (i = 0; i < n; i++) {
+        c[i].logit = expf((c[i].logit - max) / s->p.temperature);
+        sum += c[i].logit;
+    }
+    r = bn_rng_unit(&s->rng) * sum;
+    for (i = 0; i < n; i++) {
+        if (c[i].logit <= 0) continue;
+        cum += c[i].logit;
+        last = i;
+        if (r < cum) break;
+    }
+    return c[last].id;
+}
+
+int32_t bitnet_sampler_sample(bitnet_sampler *s, const float *logits) {
+    bn_sampler_cand *c;
+    int32_t i, n, best;
+    int sorted = 0;
+    float max;
+    if (!s || !logits) return -1;
+    c = s->cand;
+    n = s->n_vocab;
+    for (i = 0; i < n; i++) {
+        c[i].logit = bn_sampler_clean(logits[i]);
+        c[i].id = i;
+    }
+    if (s->penalize) bn_sampler_penalize(s);
+    best = bn_sampler_argmax(c, n);
+    max = c[best].logit;
+    if (s->greedy || max == -INFINITY) return best;
+    if (s->p.top_k > 0) {
+        n = s->p.top_k < n ? s->p.top_k : n;
+        bn_sampler_select(c, s->n_vocab, n);
+        sorted = 1;
+    }
+    if (s->p.top_p > 0) {
+        n = bn_sampler_top_p(c, n, s->p.top_p, max, sorted);
+        sorted = 1;
+    }
+    if (s->p.min_p > 0) {       /* p_i >= min_p * p_max  <=>  logit_i >= max + log(min_p) */
+        const float floor = max + logf(s->p.min_p);
+        int32_t m = 0;
+        for (i = 0; i < n; i++)
+            if (c[i].logit >= floor) c[m++] = c[i];
+        n = m;
+    }
+    return bn_sampler_draw(s, n, max);
+}
+
+struct bitnet_stop {
+    bitnet_allocator alloc;
+    int32_t n_stops, matched;   /* matched: index of the completed stop string, -1 while none */
+    size_t max_held, n_held;
+    const char **stops;         /* (n_stops) copies, NUL-terminated */
+    size_t *lens;               /* (n_stops) their lengths */
+    char *held;                 /* (max_held) the tail held back */
+};
+
+bitnet_status bitnet_stop_new(bitnet_stop **out, const char *const *stops, int32_t n_stops,
+                              const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_stop *s;
+    size_t max_len = 0;
+    uint64_t strings = 0, total;
+    char *text;
+    int32_t i;
+    if (!out || n_stops < 0 || (n_stops > 0 && !stops))
+        return bn_fail(BITNET_ERR_ARGS, "stop: bad arguments (out %p, stops %p, n_stops %d)",
+                       (void *)out, (const void *)stops, (int)n_stops);
+    for (i = 0; i < n_stops; i++) {
+        size_t len = stops[i] ? strlen(stops[i]) : 0;
+        if (len == 0) return bn_fail(BITNET_ERR_ARGS, "stop: stop string %d is empty or NULL", (int)i);
+        if (len > max_len) max_len = len;
+        if (!bn_add_u64(strings, (uint64_t)len + 1, &strings)) break;
+    }
+    /* layout: struct, stops[n], lens[n], held[max_len + 3], the strings */
+    total = bn_align_up_u64(sizeof *s, 16) + (uint64_t)n_stops * (sizeof(char *) + sizeof(size_t));
+    if (i < n_stops || !bn_add_u64(total, (uint64_t)max_len + 3, &total) ||
+        !bn_add_u64(total, strings, &total) || total > SIZE_MAX)
+        return bn_fail(BITNET_ERR_NOMEM, "stop: %d stop strings of %llu bytes do not fit in memory",
+                       (int)n_stops, (unsigned long long)strings);
+    if (!(s = (bitnet_stop *)bn_alloc(&a, (size_t)total, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "stop: cannot allocate %llu bytes", (unsigned long long)total);
+    s->alloc = a;
+    s->n_stops = n_stops;
+    s->max_held = max_len > 4 ? max_len - 1 : 3;
+    s->stops = (const char **)(void *)((char *)s + bn_align_up_u64(sizeof *s, 16));
+    s->lens = (size_t *)(void *)(s->stops + n_stops);
+    s->held = (char *)(s->lens + n_stops);
+    text = s->held + s->max_held;
+    for (i = 0; i < n_stops; i++) {
+        s->lens[i] = strlen(stops[i]);
+        memcpy(text, stops[i], s->lens[i] + 1);
+        s->stops[i] = text;
+        text += s->lens[i] + 1;
+    }
+    bitnet_stop_reset(s);
+    *out = s;
+    return BITNET_OK;
+}
+
+void bitnet_stop_free(bitnet_stop *s) {
+    if (s) bn_free(&s->alloc, s);
+}
+
+void bitnet_stop_reset(bitnet_stop *s) {
+    if (!s) return;
+    s->n_held = 0;
+    s->matched = -1;
+}
+
+size_t bitnet_stop_max_held(const bitnet_stop *s) { return s ? s->max_held : 0; }
+int32_t bitnet_stop_matched(const bitnet_stop *s) { return s ? s->matched : -1; }
+
+/* Bytes at the end of t[0..n) that begin a UTF-8 sequence still missing bytes (0 to 3). */
+static size_t bn_stop_utf8_tail(const unsigned char *t, size_t n) {
+    size_t i, need;
+    for (i = 1; i <= 3 && i <= n; i++) {
+        unsigned char b = t[n - i];
+        if ((b & 0xc0) == 0x80) continue;                          /* continuation byte */
+        need = b >= 0xf8 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+        return need > i ? i : 0;
+    }
+    return 0;
+}
+
+/* How many bytes at the end of t[0..n) to hold back: the longest suffix that is a proper prefix
+   of a stop string, or an incomplete UTF-8 sequence, whichever is longer. */
+static size_t bn_stop_hold(const bitnet_stop *s, const char *t, size_t n) {
+    size_t keep = bn_stop_utf8_tail((const unsigned char *)t, n), k;
+    int32_t i;
+    for (i = 0; i < s->n_stops; i++)
+        for (k = s->lens[i] - 1 < n ? s->lens[i] - 1 : n; k > keep; k--)
+            if (memcmp(t + n - k, s->stops[i], k) == 0) {
+                keep = k;
+                break;
+            }
+    return keep;
+}
+
+bitnet_status bitnet_stop_feed(bitnet_stop *s, const char *piece, size_t len,
+                               char *out, size_t out_cap, size_t *out_len) {
+    size_t total, end, keep;
+    int32_t i, best;
+    if (out_len) *out_len = 0;
+    if (!s || !out || !out_len || (len && !piece))
+        return bn_fail(BITNET_ERR_ARGS, "stop: NULL argument to bitnet_stop_feed");
+    if (s->matched >= 0) return BITNET_OK;
+    if (len > SIZE_MAX - s->n_held || out_cap < s->n_held + len)
+        return bn_fail(BITNET_ERR_ARGS, "stop: out_cap %llu < %llu held + %llu new bytes",
+                       (unsigned long long)out_cap, (unsigned long long)s->n_held, (unsigned long long)len);
+    /* out = held ++ piece; a stop string ending in the held part would have been found before */
+    memcpy(out, s->held, s->n_held);
+    if (len) memcpy(out + s->n_held, piece, len);
+    total = s->n_held + len;
+    for (end = s->n_held + 1; end <= total; end++) {
+        for (i = 0, best = -1; i < s->n_stops; i++)
+            if (s->lens[i] <= end && (best < 0 || s->lens[i] > s->lens[best]) &&
+                memcmp(out + end - s->lens[i], s->stops[i], s->lens[i]) == 0) best = i;
+        if (best >= 0) {
+            s->matched = best;
+            s->n_held = 0;
+            *out_len = end - s->lens[best];
+            return BITNET_OK;
+        }
+    }
+    keep = bn_stop_hold(s, out, total);
+    memcpy(s->held, out + total - keep, keep);
+    s->n_held = keep;
+    *out_len = total - keep;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_stop_flush(bitnet_stop *s, char *out, size_t out_cap, size_t *out_len) {
+    if (out_len) *out_len = 0;
+    if (!s || !out || !out_len) return bn_fail(BITNET_ERR_ARGS, "stop: NULL argument to bitnet_stop_flush");
+    if (out_cap < s->n_held)
+        return bn_fail(BITNET_ERR_ARGS, "stop: out_cap %llu < %llu held bytes",
+                       (unsigned long long)out_cap, (unsigned long long)s->n_held);
+    memcpy(out, s->held, s->n_held);
+    *out_len = s->n_held;
+    s->n_held = 0;
+    return BITNET_OK;
+}
 
 /* ===== generate ===== */
 
