@@ -451,6 +451,8 @@ typedef enum bitnet_token_type {
    tokenizer.ggml.model. A special token id (bos, eos, ...) outside the vocabulary is dropped
    with a warning, as llama.cpp does. */
 
+BITNET_API bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *gguf,
+                                           const bitnet_allocator *allocator);
 BITNET_API void bitnet_vocab_free(bitnet_vocab *vocab);
 
 BITNET_API bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *vocab);
@@ -5335,7 +5337,7 @@ static void bn_vocab_bytes(bitnet_vocab *v) {
     }
 }
 
-static BN__UNUSED bitnet_status bn_vocab_build(bitnet_vocab **out, const bn_vocab_src *src, const bitnet_allocator *alloc) {
+static bitnet_status bn_vocab_build(bitnet_vocab **out, const bn_vocab_src *src, const bitnet_allocator *alloc) {
     bitnet_allocator a = bn_allocator_or_default(alloc);
     bitnet_vocab *v;
     bitnet_status st;
@@ -5380,7 +5382,7 @@ static BN__UNUSED bitnet_status bn_vocab_build(bitnet_vocab **out, const bn_voca
 }
 
 /* The split rule for tokenizer.ggml.pre (pre == NULL: key absent). */
-static BN__UNUSED bitnet_pretok bn_vocab_pre_rule(bitnet_vocab_type type, const char *pre, size_t len, int32_t n_tokens) {
+static bitnet_pretok bn_vocab_pre_rule(bitnet_vocab_type type, const char *pre, size_t len, int32_t n_tokens) {
     static const char *const llama3[] = { "llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral" };
     static const char *const gpt2[] = { "gpt-2", "gpt2", "phi-2", "roberta-bpe" };
     size_t k;
@@ -5397,6 +5399,151 @@ static BN__UNUSED bitnet_pretok bn_vocab_pre_rule(bitnet_vocab_type type, const 
     bn_log(BITNET_LOG_WARN, "tokenizer: tokenizer.ggml.pre '%.*s' is not supported; using the gpt-2 split rule "
            "(some texts may tokenize differently from the reference)", (int)(len > 64 ? 64 : len), pre);
     return BITNET_PRETOK_GPT2;
+}
+
+/* ---- reading tokenizer.* keys ---- */
+
+/* An optional array key of `n` elements (n = 0: any count >= 1) whose element type passes `ok`. */
+static bitnet_status bn_vocab_arr(const bitnet_gguf *g, const char *key, int required, uint64_t n,
+                                  int (*ok)(bitnet_gguf_type), const char *want, const bitnet_gguf_value **out) {
+    bitnet_status st = bitnet_gguf_get_arr(g, key, out);
+    *(out) = st == BITNET_OK ? *out : NULL;
+    if (st == BITNET_ERR_NOT_FOUND && !required) return BITNET_OK;
+    if (st == BITNET_ERR_NOT_FOUND) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is missing", key);
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not an array", key);
+    if (!ok((*out)->arr.elem_type))
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is an array of %s, expected %s", key,
+                       bitnet_gguf_type_name((*out)->arr.elem_type), want);
+    if (n && (*out)->arr.count != n)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' has %llu elements, tokenizer.ggml.tokens has %llu",
+                       key, (unsigned long long)(*out)->arr.count, (unsigned long long)n);
+    return BITNET_OK;
+}
+
+static int bn_vocab_is_str(bitnet_gguf_type t) { return t == BITNET_GGUF_STRING; }
+static int bn_vocab_is_float(bitnet_gguf_type t) { return t == BITNET_GGUF_F32 || t == BITNET_GGUF_F64; }
+static int bn_vocab_is_int(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_U8 || t == BITNET_GGUF_I8 || t == BITNET_GGUF_U16 || t == BITNET_GGUF_I16 ||
+           t == BITNET_GGUF_U32 || t == BITNET_GGUF_I32 || t == BITNET_GGUF_U64 || t == BITNET_GGUF_I64;
+}
+
+/* A token id key: absent -> def; negative -> -1 (none); not an integer -> error. */
+static bitnet_status bn_vocab_id_key(const bitnet_gguf *g, const char *key, int32_t def, int32_t *out) {
+    int64_t i;
+    bitnet_status st = bitnet_gguf_get_i64(g, key, &i);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = def; return BITNET_OK; }
+    if (st != BITNET_OK) {
+        uint64_t u;
+        if (bitnet_gguf_get_u64(g, key, &u) == BITNET_OK) { *out = u > INT32_MAX ? INT32_MAX : (int32_t)u; return BITNET_OK; }
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not an integer token id", key);
+    }
+    *out = i < 0 ? -1 : i > INT32_MAX ? INT32_MAX : (int32_t)i;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_bool_key(const bitnet_gguf *g, const char *key, int *out) {
+    bitnet_status st = bitnet_gguf_get_bool(g, key, out);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = -1; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not a bool", key);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_str_key(const bitnet_gguf *g, const char *key, bn_str *out) {
+    bitnet_status st = bitnet_gguf_get_str(g, key, &out->p, &out->n);
+    if (st == BITNET_ERR_NOT_FOUND) { out->p = NULL; out->n = 0; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not a string", key);
+    return BITNET_OK;
+}
+
+/* Fills the plain arrays of src from the GGUF arrays. */
+static bitnet_status bn_vocab_read_arrays(bn_vocab_src *src, const bitnet_gguf_value *toks, const bitnet_gguf_value *sc,
+                                          const bitnet_gguf_value *ty, const bitnet_gguf_value *mg,
+                                          bn_str *ts, float *scores, int32_t *types, bn_str *ms) {
+    int32_t i;
+    bitnet_gguf_value e;
+    for (i = 0; i < src->n_tokens; i++) {
+        if (bitnet_gguf_array_get(toks, (uint64_t)i, &e) != BITNET_OK)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens[%d] cannot be read", (int)i);
+        ts[i].p = e.str.ptr; ts[i].n = (size_t)e.str.len;
+        if (sc) {
+            if (bitnet_gguf_array_get(sc, (uint64_t)i, &e) != BITNET_OK)
+                return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.scores[%d] cannot be read", (int)i);
+            scores[i] = (float)e.num.f64;
+        }
+        if (ty) {
+            int64_t t;
+            if (bitnet_gguf_array_get(ty, (uint64_t)i, &e) != BITNET_OK)
+                return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.token_type[%d] cannot be read", (int)i);
+            t = (e.type == BITNET_GGUF_U8 || e.type == BITNET_GGUF_U16 || e.type == BITNET_GGUF_U32 ||
+                 e.type == BITNET_GGUF_U64) ? (e.num.u64 > 1000 ? 1000 : (int64_t)e.num.u64) : e.num.i64;
+            types[i] = t < -1000 ? -1000 : t > 1000 ? 1000 : (int32_t)t;
+        }
+    }
+    for (i = 0; i < src->n_merges; i++) {
+        if (bitnet_gguf_array_get(mg, (uint64_t)i, &e) != BITNET_OK)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] cannot be read", (int)i);
+        ms[i].p = e.str.ptr; ms[i].n = (size_t)e.str.len;
+    }
+    src->tokens = ts; src->scores = sc ? scores : NULL; src->types = ty ? types : NULL; src->merges = ms;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *g, const bitnet_allocator *alloc) {
+    bitnet_allocator a = bn_allocator_or_default(alloc);
+    const bitnet_gguf_value *toks, *sc, *ty, *mg;
+    bn_vocab_src src;
+    bn_str model, pre;
+    bn_str *ts = NULL, *ms = NULL;
+    float *scores = NULL;
+    int32_t *types = NULL;
+    bitnet_status st;
+    int spm;
+    if (!out || !g) return bn_fail(BITNET_ERR_ARGS, "bitnet_vocab_load: NULL argument");
+    memset(&src, 0, sizeof src);
+    if ((st = bn_vocab_str_key(g, "tokenizer.ggml.model", &model)) != BITNET_OK) return st;
+    if (!model.p) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key 'tokenizer.ggml.model' is missing");
+    if (model.n == 4 && memcmp(model.p, "gpt2", 4) == 0) src.type = BITNET_VOCAB_BPE;
+    else if (model.n == 5 && memcmp(model.p, "llama", 5) == 0) src.type = BITNET_VOCAB_SPM;
+    else return bn_fail(BITNET_ERR_UNSUPPORTED, "tokenizer.ggml.model '%.*s' is not supported (gpt2, llama)",
+                        (int)(model.n > 64 ? 64 : model.n), model.p);
+    spm = src.type == BITNET_VOCAB_SPM;
+    if ((st = bn_vocab_arr(g, "tokenizer.ggml.tokens", 1, 0, bn_vocab_is_str, "string", &toks)) != BITNET_OK) return st;
+    if (toks->arr.count == 0 || toks->arr.count > BN__TOK_MAX_TOKENS)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: %llu tokens (expected 1..%d)",
+                       (unsigned long long)toks->arr.count, BN__TOK_MAX_TOKENS);
+    src.n_tokens = (int32_t)toks->arr.count;
+    if ((st = bn_vocab_arr(g, "tokenizer.ggml.scores", 0, toks->arr.count, bn_vocab_is_float, "f32", &sc)) ||
+        (st = bn_vocab_arr(g, "tokenizer.ggml.token_type", 0, toks->arr.count, bn_vocab_is_int, "i32", &ty)) ||
+        (st = bn_vocab_arr(g, "tokenizer.ggml.merges", !spm, 0, bn_vocab_is_str, "string", &mg)))
+        return st;
+    if (mg && !spm) {
+        if (mg->arr.count > INT32_MAX / 4)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges: %llu merges (limit %d)",
+                           (unsigned long long)mg->arr.count, INT32_MAX / 4);
+        src.n_merges = (int32_t)mg->arr.count;
+    }
+    if ((st = bn_vocab_str_key(g, "tokenizer.ggml.pre", &pre)) ||
+        (st = bn_vocab_str_key(g, "tokenizer.chat_template", &src.chat_template)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, &src.bos)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, &src.eos)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eot_token_id", -1, &src.eot)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eom_token_id", -1, &src.eom)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, &src.unk)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.padding_token_id", -1, &src.pad)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_bos_token", &src.add_bos)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_eos_token", &src.add_eos)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_space_prefix", &src.add_space_prefix)))
+        return st;
+    src.pre = bn_vocab_pre_rule(src.type, pre.p, pre.n, src.n_tokens);
+    ts = (bn_str *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *ts, 16);
+    scores = (float *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *scores, 16);
+    types = (int32_t *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *types, 16);
+    ms = (bn_str *)bn_alloc(&a, ((size_t)src.n_merges + 1) * sizeof *ms, 16);
+    if (!ts || !scores || !types || !ms) st = bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d tokens", (int)src.n_tokens);
+    else st = bn_vocab_read_arrays(&src, toks, sc, ty, mg, ts, scores, types, ms);
+    if (st == BITNET_OK) st = bn_vocab_build(out, &src, &a);
+    bn_free(&a, ts); bn_free(&a, scores); bn_free(&a, types); bn_free(&a, ms);
+    return st;
 }
 
 /* ---- queries ---- */

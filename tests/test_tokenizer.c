@@ -45,7 +45,7 @@ static const char *split(bitnet_pretok rule, const char *text) {
     return start == n ? out : "(pieces do not cover the text)";
 }
 
-static CHECK_UNUSED int ids_eq(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
+static int ids_eq(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
@@ -401,6 +401,214 @@ static void test_bad_utf8(void) {
     bitnet_vocab_free(spm);
 }
 
+
+/* ---- real vocabularies (../shared/data) ---- */
+
+static bitnet_vocab *load_vocab(const char *rel, bitnet_gguf **g) {
+    bitnet_vocab *v = NULL;
+    *g = NULL;
+    if (bitnet_gguf_open(g, check_shared(rel), NULL) != BITNET_OK) {
+        CHECKF(0, "cannot open %s: %s", check_shared(rel), bitnet_last_error());
+        return NULL;
+    }
+    CHECKF(bitnet_vocab_load(&v, *g, NULL) == BITNET_OK, "%s: %s", rel, bitnet_last_error());
+    return v;
+}
+
+/* The llama.cpp test vectors: strings separated by "\n__ggml_vocab_test__\n", one line of ids
+   each; also detokenize(tokenize(s)) == s. Returns the number of strings that matched. */
+static int vocab_vectors(const char *name, int lossless) {
+    char rel[128];
+    bitnet_gguf *g;
+    bitnet_vocab *v;
+    unsigned char *inp, *outp;
+    size_t n_in, n_out;
+    char *s, *o;
+    int pass = 0, total = 0, trips = 0, trip_total = 0;
+    const char *sep = "\n__ggml_vocab_test__\n";
+    static int32_t ids[4096], want[4096];
+    static char text[8192];
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf", name);
+    v = load_vocab(rel, &g);
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf.inp", name);
+    inp = check_read_file(check_shared(rel), &n_in);
+    snprintf(rel, sizeof rel, "vocab/ggml-vocab-%s.gguf.out", name);
+    outp = check_read_file(check_shared(rel), &n_out);
+    if (!v || !inp || !outp) { CHECKF(0, "%s: test data missing", name); goto done; }
+    inp[n_in] = 0; outp[n_out] = 0;
+    for (s = (char *)inp, o = (char *)outp;;) {
+        char *e = strstr(s, sep), *oe = strchr(o, '\n'), *q;
+        size_t n_ids = 0, n_want = 0, len;
+        if (!e || !oe) break;
+        *e = 0; *oe = 0;
+        for (q = o; *q;) {
+            while (*q == ' ') q++;
+            if (*q) want[n_want++] = (int32_t)strtol(q, &q, 10);
+        }
+        total++;
+        if (bitnet_tokenize(v, s, strlen(s), 0, 0, ids, 4096, &n_ids) == BITNET_OK && ids_eq(ids, n_ids, want, n_want)) pass++;
+        else CHECKF(0, "%s: '%s' tokenizes differently (%zu ids, want %zu)", name, s, n_ids, n_want);
+        if (lossless) {
+            trip_total++;
+            if (bitnet_detokenize(v, ids, n_ids, BITNET_DETOK_STRIP_SPACE, text, sizeof text, &len) == BITNET_OK &&
+                len == strlen(s) && memcmp(text, s, len) == 0) trips++;
+            else CHECKF(0, "%s: '%s' does not round-trip", name, s);
+        }
+        s = e + strlen(sep);
+        o = oe + 1;
+    }
+    CHECKF(total == 46 && pass == 46, "%s: %d/%d", name, pass, total);
+    printf("vocab %-10s %d/%d test vectors", name, pass, total);
+    if (lossless) printf(", %d/%d round trips", trips, trip_total);
+    printf("\n");
+done:
+    free(inp); free(outp);
+    bitnet_vocab_free(v);
+    bitnet_gguf_close(g);
+    return pass;
+}
+
+static void test_vocab_files(void) {
+    bitnet_gguf *g;
+    bitnet_vocab *v;
+    int32_t ids[64];
+    size_t n, len;
+    char buf[1024];
+    vocab_vectors("llama-bpe", 1);
+    vocab_vectors("gpt-2", 1);
+    vocab_vectors("llama-spm", 1);
+    vocab_vectors("phi-3", 1);
+    /* Llama 3 specials */
+    if ((v = load_vocab("vocab/ggml-vocab-llama-bpe.gguf", &g)) != NULL) {
+        const char *t = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+        CHECK(bitnet_vocab_pretok(v) == BITNET_PRETOK_LLAMA3 && bitnet_vocab_size(v) == 128256);
+        CHECK(bitnet_tokenize(v, t, strlen(t), 1, 1, ids, 64, &n) == BITNET_OK);
+        CHECK(n == 7 && ids[0] == 128000 && ids[1] == 128006 && ids[3] == 128007 && ids[6] == 128009);
+        CHECK(bitnet_tokenize(v, t, strlen(t), 0, 0, ids, 64, &n) == BITNET_OK && n > 7 && ids[0] != 128006);
+        /* Llama 3.0 vocabulary: 128008 is <|reserved_special_token_4|>, there is no <|eom_id|> */
+        CHECK(bitnet_vocab_eot(v) == 128009 && bitnet_vocab_eom(v) == -1);
+        CHECK(bitnet_vocab_is_eog(v, 128001) && bitnet_vocab_is_eog(v, 128009) && !bitnet_vocab_is_eog(v, 128008));
+        CHECK(bitnet_vocab_chat_format(v) == BITNET_CHAT_LLAMA3);
+        bitnet_vocab_free(v);
+        bitnet_gguf_close(g);
+    }
+    /* The BitNet 2B-4T layout: no `pre` key, 128256 tokens -> the Llama 3 rule */
+    if ((v = load_vocab("models/tiny-2b4t-vocab-i2_s.gguf", &g)) != NULL) {
+        static const int32_t want[] = { 128000, 9906, 6631, 7099, 11, 3371, 757, 264, 3446, 922, 279, 9581, 13 };
+        const char *t = "Hello BitNet, tell me a story about the sea.";
+        bitnet_chat_message m[2];
+        bitnet_detok d;
+        size_t i, k, total = 0;
+        CHECK(bitnet_vocab_pretok(v) == BITNET_PRETOK_LLAMA3 && bitnet_vocab_add_bos(v));
+        CHECK(bitnet_tokenize(v, t, strlen(t), 1, 0, ids, 64, &n) == BITNET_OK);
+        CHECKF(ids_eq(ids, n, want, sizeof want / sizeof want[0]), "2B-4T prompt: %zu ids", n);
+        CHECK(bitnet_vocab_bos(v) == 128000 && bitnet_vocab_eos(v) == 128001 && bitnet_vocab_pad(v) == 128001);
+        CHECK(bitnet_vocab_is_eog(v, 128001) && bitnet_vocab_is_eog(v, 128009));
+        CHECK(!bitnet_vocab_is_eog(v, 128000) && !bitnet_vocab_is_eog(v, 13));
+        /* streaming back, with room for the largest piece */
+        bitnet_detok_init(&d, v, 0);
+        for (i = 0; i < n; i++) {
+            CHECK(bitnet_detok_push(&d, ids[i], buf + total, sizeof buf - total, &k) == BITNET_OK);
+            total += k;
+        }
+        CHECK(total == strlen(t) && memcmp(buf, t, total) == 0);
+        CHECK(3 * (bitnet_vocab_max_piece(v) + 4) <= sizeof buf);
+        /* chat: the template marker picks the BitNet format */
+        CHECK(bitnet_vocab_chat_format(v) == BITNET_CHAT_BITNET);
+        m[0].role = "user"; m[0].content = "Hi";
+        CHECK(bitnet_chat_format(v, BITNET_CHAT_AUTO, m, 1, 1, buf, sizeof buf, &len) == BITNET_OK);
+        CHECK(strcmp(buf, "<|begin_of_text|>User: Hi<|eot_id|>Assistant: ") == 0);
+        CHECK(bitnet_tokenize(v, buf, len, 0, 1, ids, 64, &n) == BITNET_OK);
+        CHECK(n == 8 && ids[0] == 128000 && ids[4] == 128009 && ids[6] == 25 && ids[7] == 220);
+        bitnet_vocab_free(v);
+        bitnet_gguf_close(g);
+    }
+}
+
+/* ---- hostile GGUF metadata ---- */
+
+typedef struct mem_sink { unsigned char *p; size_t n, cap; } mem_sink;
+
+static int mem_write(const void *data, size_t size, void *user) {
+    mem_sink *m = (mem_sink *)user;
+    if (m->n + size > m->cap) {
+        size_t cap = (m->n + size) * 2;
+        unsigned char *q = (unsigned char *)realloc(m->p, cap);
+        if (!q) return 1;
+        m->p = q; m->cap = cap;
+    }
+    memcpy(m->p + m->n, data, size);
+    m->n += size;
+    return 0;
+}
+
+enum { H_OK, H_TOKENS_I32, H_SCORES_SHORT, H_TYPES_STR, H_NO_MERGES, H_MODEL_BERT, H_NUL_TOKEN, H_MERGE_NOTHING,
+       H_NO_MODEL, H_BOS_STRING, H_BAD_TYPE, H_COUNT };
+
+/* A 3-token gpt2 vocabulary with one defect; returns the status of bitnet_vocab_load. */
+static bitnet_status hostile(int defect) {
+    const char *toks[3] = { "a", "b", "ab" }, *merges[1] = { "a b" };
+    const char *bad_merges[1] = { "a zz" };
+    float scores[3] = { 0, 0, 0 };
+    int32_t types[3] = { 1, 1, 1 };
+    bitnet_gguf_writer *w = NULL;
+    bitnet_gguf *g = NULL;
+    bitnet_vocab *v = NULL;
+    mem_sink m = { NULL, 0, 0 };
+    bitnet_status st;
+    if (bitnet_gguf_writer_new(&w, NULL) != BITNET_OK) return BITNET_ERR_NOMEM;
+    if (defect != H_NO_MODEL) bitnet_gguf_writer_set_str(w, "tokenizer.ggml.model", defect == H_MODEL_BERT ? "bert" : "gpt2");
+    bitnet_gguf_writer_set_str(w, "tokenizer.ggml.pre", "gpt-2");
+    if (defect == H_TOKENS_I32) bitnet_gguf_writer_set_arr(w, "tokenizer.ggml.tokens", BITNET_GGUF_I32, types, 3);
+    else if (defect == H_NUL_TOKEN) {
+        static const unsigned char raw[] = { 1,0,0,0,0,0,0,0, 'a', 3,0,0,0,0,0,0,0, 'b',0,'c', 2,0,0,0,0,0,0,0, 'a','b' };
+        bitnet_gguf_value val;
+        memset(&val, 0, sizeof val);
+        val.type = BITNET_GGUF_ARRAY; val.arr.elem_type = BITNET_GGUF_STRING; val.arr.count = 3;
+        val.arr.data = raw; val.arr.bytes = sizeof raw;
+        bitnet_gguf_writer_set(w, "tokenizer.ggml.tokens", &val);
+    } else bitnet_gguf_writer_set_arr_str(w, "tokenizer.ggml.tokens", toks, 3);
+    bitnet_gguf_writer_set_arr(w, "tokenizer.ggml.scores", BITNET_GGUF_F32, scores, defect == H_SCORES_SHORT ? 2 : 3);
+    if (defect == H_TYPES_STR) bitnet_gguf_writer_set_arr_str(w, "tokenizer.ggml.token_type", toks, 3);
+    else {
+        if (defect == H_BAD_TYPE) types[1] = 77;
+        bitnet_gguf_writer_set_arr(w, "tokenizer.ggml.token_type", BITNET_GGUF_I32, types, 3);
+    }
+    if (defect != H_NO_MERGES)
+        bitnet_gguf_writer_set_arr_str(w, "tokenizer.ggml.merges", defect == H_MERGE_NOTHING ? bad_merges : merges, 1);
+    if (defect == H_BOS_STRING) bitnet_gguf_writer_set_str(w, "tokenizer.ggml.bos_token_id", "zero");
+    else bitnet_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", 0);
+    if (bitnet_gguf_writer_begin_fn(w, mem_write, &m) != BITNET_OK || bitnet_gguf_writer_end(w) != BITNET_OK) {
+        bitnet_gguf_writer_free(w);
+        free(m.p);
+        return BITNET_ERR_IO;
+    }
+    bitnet_gguf_writer_free(w);
+    if ((st = bitnet_gguf_open_memory(&g, m.p, m.n, NULL)) == BITNET_OK) {
+        st = bitnet_vocab_load(&v, g, NULL);
+        if (st == BITNET_OK) {
+            int32_t ids[8];
+            size_t n;
+            if (bitnet_tokenize(v, "ab", 2, 0, 0, ids, 8, &n) != BITNET_OK || n != 1 || ids[0] != 2) st = BITNET_ERR_CANCELLED;
+        }
+        bitnet_vocab_free(v);
+        bitnet_gguf_close(g);
+    }
+    free(m.p);
+    return st;
+}
+
+static void test_hostile_gguf(void) {
+    int d;
+    static const bitnet_status want[H_COUNT] = {
+        BITNET_OK, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_UNSUPPORTED,
+        BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT, BITNET_ERR_FORMAT };
+    for (d = 0; d < H_COUNT; d++) {
+        bitnet_status st = hostile(d);
+        CHECKF(st == want[d], "defect %d: status %d (%s), want %d", d, (int)st, bitnet_last_error(), (int)want[d]);
+    }
+}
+
 int main(void) {
     test_unicode();
     test_split();
@@ -410,5 +618,7 @@ int main(void) {
     test_chat();
     test_hostile();
     test_bad_utf8();
+    test_vocab_files();
+    test_hostile_gguf();
     return check_report("tokenizer");
 }
