@@ -500,8 +500,10 @@ static void test_errors(void) {
     /* an I2_S code 3 is not valid */
     memset(q, 0x55, 32); q[5] = 0x57;
     memset(q + 32, 0, 32);
+    y[0] = 42.0f;
     CHECK(bitnet_dequantize(BITNET_TYPE_I2_S, q, 64, 1, 128, y) == BITNET_ERR_FORMAT);
     CHECK(strstr(bitnet_last_error(), "element 101") != NULL);
+    CHECK(y[0] == 42.0f);                                        /* dst untouched on failure */
     /* non-finite input to quantized types */
     memset(x, 0, sizeof x);
     x[40] = INFINITY;
