@@ -21,8 +21,9 @@ trap 'rm -rf "$tmp"' EXIT
 # general.file_type. gguf_cmp --type FILE NAME: prints the type of tensor NAME.
 # gguf_cmp --whole OUT REF: the two files are identical except REF's I2_S padding bytes.
 # gguf_cmp --make-master OUT: writes a small model whose attn_q holds master (non-ternary)
-# F32 weights and whose ffn_down holds ternary F16 weights. gguf_cmp --check-master IN OUT:
-# each projection of OUT is exactly bitnet_quantize(bitnet_ternarize(IN's weights)).
+# F32 weights (rows of different scales) and whose ffn_down holds ternary F16 weights;
+# --make-master-tq: the same with attn_q quantized straight to TQ2_0 (block scales differ). gguf_cmp --check-master IN OUT:
+# each projection of OUT is exactly bitnet_quantize(bitnet_ternarize(IN's decoded weights)).
 cat > "$tmp/gguf_cmp.c" <<'EOF'
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
@@ -39,25 +40,28 @@ static unsigned char *read_all(const char *path, size_t *n) {
     if (f) fclose(f);
     return p;
 }
-static int make_master(const char *path) {
+static int make_master(const char *path, bitnet_type q_type) {
     bitnet_gguf_writer *w;
     static float q[256 * 8], e[256 * 4], norm[256];
+    static unsigned char q_bytes[256 * 8 * 4];
+    uint64_t q_size = q_type == BITNET_TYPE_F32 ? sizeof q : 8 * 66;
     static uint16_t d[128 * 4];
     uint64_t ne_q[2] = { 256, 8 }, ne_e[2] = { 256, 4 }, ne_d[2] = { 256, 2 }, ne_n[1] = { 256 };
     uint32_t s = 1;
     int i;
-    for (i = 0; i < 256 * 8; i++) { s = s * 1103515245u + 12345u; q[i] = ((float)(s >> 8 & 0xffff) - 32768.0f) / 65536.0f; }
+    for (i = 0; i < 256 * 8; i++) { s = s * 1103515245u + 12345u; q[i] = ((float)(s >> 8 & 0xffff) - 32768.0f) / 65536.0f * (float)(i / 256 + 1); }
     for (i = 0; i < 256 * 4; i++) e[i] = q[i] * 0.5f;
     for (i = 0; i < 128 * 4; i++) d[i] = (uint16_t)(i % 3 == 0 ? 0x2800 : i % 3 == 1 ? 0xa800 : 0);  /* +-1/32, 0 */
     for (i = 0; i < 256; i++) norm[i] = 1.0f;
+    if (bitnet_quantize(q_type, q, 8, 256, q_bytes, sizeof q_bytes)) return 2;
     if (bitnet_gguf_writer_new(&w, NULL) || bitnet_gguf_writer_set_str(w, "general.architecture", "bitnet-b1.58") ||
         bitnet_gguf_writer_set_u32(w, "general.file_type", 0) ||
         bitnet_gguf_writer_add_tensor(w, "token_embd.weight", BITNET_TYPE_F32, 2, ne_e) ||
-        bitnet_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", BITNET_TYPE_F32, 2, ne_q) ||
+        bitnet_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", q_type, 2, ne_q) ||
         bitnet_gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", BITNET_TYPE_F32, 1, ne_n) ||
         bitnet_gguf_writer_add_tensor(w, "blk.0.ffn_down.weight", BITNET_TYPE_F16, 2, ne_d) ||
         bitnet_gguf_writer_begin(w, path) || bitnet_gguf_writer_write(w, e, sizeof e) ||
-        bitnet_gguf_writer_write(w, q, sizeof q) || bitnet_gguf_writer_write(w, norm, sizeof norm) ||
+        bitnet_gguf_writer_write(w, q_bytes, (size_t)q_size) || bitnet_gguf_writer_write(w, norm, sizeof norm) ||
         bitnet_gguf_writer_write(w, d, sizeof d) || bitnet_gguf_writer_end(w)) {
         fprintf(stderr, "gguf_cmp: %s\n", bitnet_last_error());
         return 2;
@@ -79,7 +83,8 @@ static int check_master(const char *in_path, const char *out_path) {
         float alpha;
         uint64_t i;
         if (!a || !b || a->n_elements > 4096 || b->size > sizeof want ||
-            bitnet_ternarize(a->type, a->data, a->n_elements, codes, &alpha)) return 2;
+            bitnet_dequantize(a->type, a->data, a->size, a->n_elements / a->ne[0], a->ne[0], v) ||
+            bitnet_ternarize(BITNET_TYPE_F32, v, a->n_elements, codes, &alpha)) return 2;
         for (i = 0; i < a->n_elements; i++) v[i] = codes[i] * alpha;
         if (bitnet_quantize(b->type, v, a->n_elements / a->ne[0], a->ne[0], want, b->size) ||
             memcmp(want, b->data, (size_t)b->size)) {
@@ -99,7 +104,8 @@ int main(int argc, char **argv) {
         printf("%u\n", ft);
         return 0;
     }
-    if (argc == 3 && !strcmp(argv[1], "--make-master")) return make_master(argv[2]);
+    if (argc == 3 && !strcmp(argv[1], "--make-master")) return make_master(argv[2], BITNET_TYPE_F32);
+    if (argc == 3 && !strcmp(argv[1], "--make-master-tq")) return make_master(argv[2], BITNET_TYPE_TQ2_0);
     if (argc == 4 && !strcmp(argv[1], "--check-master")) return check_master(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "--type")) {
         const bitnet_gguf_tensor *t;
@@ -209,8 +215,13 @@ for type in i2_s tq2_0 tq1_0; do
     msg=$("$BITNET" quantize "$tmp/master.gguf" "$tmp/master-q.gguf" $type 2>&1)
     check "master -> $type: exit 0 ($msg)" test -s "$tmp/master-q.gguf"
     check "master -> $type: projections = quantize(ternarize(W))" "$tmp/gguf_cmp" --check-master "$tmp/master.gguf" "$tmp/master-q.gguf"
-    check "master -> $type: reports one absmean tensor" grep -q "(1 by absmean" <<< "$msg"
+    check "master -> $type: reports one absmean tensor" grep -q "(1 ternarized by absmean" <<< "$msg"
 done
+# TQ blocks of different scales going to I2_S (one scale) are ternarized too
+"$tmp/gguf_cmp" --make-master-tq "$tmp/master-tq.gguf"
+msg=$("$BITNET" quantize "$tmp/master-tq.gguf" "$tmp/master-q.gguf" i2_s 2>&1)
+check "master tq2_0 -> i2_s: projections = quantize(ternarize(W))" "$tmp/gguf_cmp" --check-master "$tmp/master-tq.gguf" "$tmp/master-q.gguf"
+check "master tq2_0 -> i2_s: reports one absmean tensor ($msg)" grep -q "(1 ternarized by absmean" <<< "$msg"
 "$BITNET" quantize "$tmp/master.gguf" "$tmp/master-q.gguf" bf16 > /dev/null 2>&1
 check "master -> bf16 keeps the master weights (no ternarization)" \
     test "$("$tmp/gguf_cmp" --type "$tmp/master-q.gguf" blk.0.attn_q.weight)" = BF16
