@@ -2628,17 +2628,26 @@ static void bn_dequant_tq1_0(const unsigned char *x, float *y, uint64_t nb) {
     }
 }
 
-static bitnet_status bn_dequant_i2_s(const unsigned char *x, float *y, uint64_t n) {
+/* Checked before decoding, so that dst stays untouched on failure. */
+static bitnet_status bn_i2_s_check_codes(const unsigned char *x, uint64_t n) {
+    uint64_t i;
+    int g;
+    for (i = 0; i < n / 4; i++) {
+        if (!(x[i] & x[i] >> 1 & 0x55)) continue;
+        for (g = 0; (x[i] >> (6 - 2 * g) & 3) != 3; g++) {}
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: I2_S code 3 at element %llu "
+                       "(only 0, 1, 2 are valid)", (unsigned long long)(i / 32 * 128 + (uint64_t)g * 32 + i % 32));
+    }
+    return BITNET_OK;
+}
+
+static void bn_dequant_i2_s(const unsigned char *x, float *y, uint64_t n) {
     float alpha = bn_load_f32(x + n / 4);
     uint64_t f;
     for (f = 0; f < n; f++) {
         int c = x[f / 128 * 32 + f % 32] >> (6 - 2 * (int)(f % 128 / 32)) & 3;
-        if (c == 3)
-            return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: I2_S code 3 at element %llu "
-                           "(only 0, 1, 2 are valid)", (unsigned long long)f);
         y[f] = (float)(c - 1) * alpha;
     }
-    return BITNET_OK;
 }
 
 /* A 16-bit float row from possibly unaligned bytes (bounced through an aligned buffer). */
@@ -2668,16 +2677,18 @@ bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_
                        "bytes, got %llu", bitnet_type_name(type), (unsigned long long)n_rows,
                        (unsigned long long)n_cols, (unsigned long long)bytes,
                        (unsigned long long)src_size);
-    if (n && (!src || !dst)) return bn_fail(BITNET_ERR_ARGS, "bitnet_dequantize: NULL buffer");
+    if (!n) return BITNET_OK;
+    if (!src || !dst) return bn_fail(BITNET_ERR_ARGS, "bitnet_dequantize: NULL buffer");
+    if (type == BITNET_TYPE_I2_S && (st = bn_i2_s_check_codes(x, n)) != BITNET_OK) return st;
     switch (type) {
-        case BITNET_TYPE_F32:   if (n) memcpy(dst, x, (size_t)n * 4); break;
+        case BITNET_TYPE_F32:   memcpy(dst, x, (size_t)n * 4); break;
         case BITNET_TYPE_F16:   bn_dequant_half(x, dst, n, bitnet_fp16_to_fp32_row); break;
         case BITNET_TYPE_BF16:  bn_dequant_half(x, dst, n, bitnet_bf16_to_fp32_row); break;
         case BITNET_TYPE_Q8_0:  bn_dequant_q8_0(x, dst, n / BN__QK8_0); break;
         case BITNET_TYPE_Q6_K:  bn_dequant_q6_k(x, dst, n / BN__QK_K); break;
         case BITNET_TYPE_TQ1_0: bn_dequant_tq1_0(x, dst, n / BN__QK_K); break;
         case BITNET_TYPE_TQ2_0: bn_dequant_tq2_0(x, dst, n / BN__QK_K); break;
-        default:                return bn_dequant_i2_s(x, dst, n);   /* I2_S: the only other */
+        default:                bn_dequant_i2_s(x, dst, n); break;   /* I2_S: the only other */
     }
     return BITNET_OK;
 }

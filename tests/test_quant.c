@@ -453,6 +453,10 @@ static void test_ternarize(void) {
         bad += codes[i] != c;
     }
     CHECKF(bad == 0, "%d master-weight codes wrong", bad);
+    /* two magnitudes, the larger one later: not ternary, so absmean 0.75 */
+    w[0] = 0.5f; w[1] = 0.0f; w[2] = 2.0f; w[3] = -0.5f;
+    CHECK(bitnet_ternarize(BITNET_TYPE_F32, w, 4, codes, &alpha) == BITNET_OK && alpha == 0.75f);
+    CHECK(codes[0] == 1 && codes[1] == 0 && codes[2] == 1 && codes[3] == -1);
     /* all zero: clamped alpha, zero codes; unaligned F16 source */
     memset(h, 0, sizeof h);
     CHECK(bitnet_ternarize(BITNET_TYPE_F16, (unsigned char *)h + 1, 10, codes, &alpha) == BITNET_OK);
@@ -496,8 +500,10 @@ static void test_errors(void) {
     /* an I2_S code 3 is not valid */
     memset(q, 0x55, 32); q[5] = 0x57;
     memset(q + 32, 0, 32);
+    y[0] = 42.0f;
     CHECK(bitnet_dequantize(BITNET_TYPE_I2_S, q, 64, 1, 128, y) == BITNET_ERR_FORMAT);
     CHECK(strstr(bitnet_last_error(), "element 101") != NULL);
+    CHECK(y[0] == 42.0f);                                        /* dst untouched on failure */
     /* non-finite input to quantized types */
     memset(x, 0, sizeof x);
     x[40] = INFINITY;

@@ -20,6 +20,10 @@ trap 'rm -rf "$tmp"' EXIT
 # other tensors. gguf_cmp OUT REF NAME: only tensor NAME. gguf_cmp --file-type FILE: prints
 # general.file_type. gguf_cmp --type FILE NAME: prints the type of tensor NAME.
 # gguf_cmp --whole OUT REF: the two files are identical except REF's I2_S padding bytes.
+# gguf_cmp --make-master OUT: writes a small model whose attn_q holds master (non-ternary)
+# F32 weights (rows of different scales) and whose ffn_down holds ternary F16 weights;
+# --make-master-tq: the same with attn_q quantized straight to TQ2_0 (block scales differ). gguf_cmp --check-master IN OUT:
+# each projection of OUT is exactly bitnet_quantize(bitnet_ternarize(IN's decoded weights)).
 cat > "$tmp/gguf_cmp.c" <<'EOF'
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
@@ -36,6 +40,61 @@ static unsigned char *read_all(const char *path, size_t *n) {
     if (f) fclose(f);
     return p;
 }
+static int make_master(const char *path, bitnet_type q_type) {
+    bitnet_gguf_writer *w;
+    static float q[256 * 8], e[256 * 4], norm[256];
+    static unsigned char q_bytes[256 * 8 * 4];
+    uint64_t q_size = q_type == BITNET_TYPE_F32 ? sizeof q : 8 * 66;
+    static uint16_t d[128 * 4];
+    uint64_t ne_q[2] = { 256, 8 }, ne_e[2] = { 256, 4 }, ne_d[2] = { 256, 2 }, ne_n[1] = { 256 };
+    uint32_t s = 1;
+    int i;
+    for (i = 0; i < 256 * 8; i++) { s = s * 1103515245u + 12345u; q[i] = ((float)(s >> 8 & 0xffff) - 32768.0f) / 65536.0f * (float)(i / 256 + 1); }
+    for (i = 0; i < 256 * 4; i++) e[i] = q[i] * 0.5f;
+    for (i = 0; i < 128 * 4; i++) d[i] = (uint16_t)(i % 3 == 0 ? 0x2800 : i % 3 == 1 ? 0xa800 : 0);  /* +-1/32, 0 */
+    for (i = 0; i < 256; i++) norm[i] = 1.0f;
+    if (bitnet_quantize(q_type, q, 8, 256, q_bytes, sizeof q_bytes)) return 2;
+    if (bitnet_gguf_writer_new(&w, NULL) || bitnet_gguf_writer_set_str(w, "general.architecture", "bitnet-b1.58") ||
+        bitnet_gguf_writer_set_u32(w, "general.file_type", 0) ||
+        bitnet_gguf_writer_add_tensor(w, "token_embd.weight", BITNET_TYPE_F32, 2, ne_e) ||
+        bitnet_gguf_writer_add_tensor(w, "blk.0.attn_q.weight", q_type, 2, ne_q) ||
+        bitnet_gguf_writer_add_tensor(w, "blk.0.attn_norm.weight", BITNET_TYPE_F32, 1, ne_n) ||
+        bitnet_gguf_writer_add_tensor(w, "blk.0.ffn_down.weight", BITNET_TYPE_F16, 2, ne_d) ||
+        bitnet_gguf_writer_begin(w, path) || bitnet_gguf_writer_write(w, e, sizeof e) ||
+        bitnet_gguf_writer_write(w, q_bytes, (size_t)q_size) || bitnet_gguf_writer_write(w, norm, sizeof norm) ||
+        bitnet_gguf_writer_write(w, d, sizeof d) || bitnet_gguf_writer_end(w)) {
+        fprintf(stderr, "gguf_cmp: %s\n", bitnet_last_error());
+        return 2;
+    }
+    bitnet_gguf_writer_free(w);
+    return 0;
+}
+
+static int check_master(const char *in_path, const char *out_path) {
+    bitnet_gguf *in = NULL, *out = NULL;
+    const char *names[2] = { "blk.0.attn_q.weight", "blk.0.ffn_down.weight" };
+    int k, bad = 0;
+    if (bitnet_gguf_open(&in, in_path, NULL) || bitnet_gguf_open(&out, out_path, NULL)) return 2;
+    for (k = 0; k < 2; k++) {
+        const bitnet_gguf_tensor *a = bitnet_gguf_find_tensor(in, names[k]), *b = bitnet_gguf_find_tensor(out, names[k]);
+        static int8_t codes[4096];
+        static float v[4096];
+        static unsigned char want[4096];
+        float alpha;
+        uint64_t i;
+        if (!a || !b || a->n_elements > 4096 || b->size > sizeof want ||
+            bitnet_dequantize(a->type, a->data, a->size, a->n_elements / a->ne[0], a->ne[0], v) ||
+            bitnet_ternarize(BITNET_TYPE_F32, v, a->n_elements, codes, &alpha)) return 2;
+        for (i = 0; i < a->n_elements; i++) v[i] = codes[i] * alpha;
+        if (bitnet_quantize(b->type, v, a->n_elements / a->ne[0], a->ne[0], want, b->size) ||
+            memcmp(want, b->data, (size_t)b->size)) {
+            fprintf(stderr, "gguf_cmp: %s is not the ternarized input\n", names[k]);
+            bad++;
+        }
+    }
+    return bad ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
     bitnet_gguf *a = NULL, *b = NULL;
     int64_t i, bad = 0;
@@ -45,6 +104,9 @@ int main(int argc, char **argv) {
         printf("%u\n", ft);
         return 0;
     }
+    if (argc == 3 && !strcmp(argv[1], "--make-master")) return make_master(argv[2], BITNET_TYPE_F32);
+    if (argc == 3 && !strcmp(argv[1], "--make-master-tq")) return make_master(argv[2], BITNET_TYPE_TQ2_0);
+    if (argc == 4 && !strcmp(argv[1], "--check-master")) return check_master(argv[2], argv[3]);
     if (argc == 4 && !strcmp(argv[1], "--type")) {
         const bitnet_gguf_tensor *t;
         if (bitnet_gguf_open(&a, argv[2], NULL) || !(t = bitnet_gguf_find_tensor(a, argv[3]))) return 2;
@@ -139,6 +201,30 @@ check "f32 -> f16 writes tiny-b158-f16.gguf byte for byte" cmp -s "$tmp/whole.gg
 check "f32 -> i2_s writes tiny-b158-i2_s.gguf byte for byte (but its uninitialised padding)" \
     "$tmp/gguf_cmp" --whole "$tmp/whole.gguf" "$DATA/tiny-b158-i2_s.gguf"
 check "... and the padding really differs (the comparison is not vacuous)" not cmp -s "$tmp/whole.gguf" "$DATA/tiny-b158-i2_s.gguf"
+
+# a progress bar only on a terminal (`script` gives the command one)
+if command -v script > /dev/null 2>&1; then
+    tty_out=$(script -qec "$BITNET quantize $DATA/tiny-b158-f32.gguf $tmp/tty.gguf i2_s" /dev/null 2>&1)
+    check "progress bar on a terminal" grep -q '\[100%\]' <<< "$tty_out"
+fi
+
+# master (non-ternary) float weights are ternarized with absmean first; ternary ones kept
+"$tmp/gguf_cmp" --make-master "$tmp/master.gguf"
+for type in i2_s tq2_0 tq1_0; do
+    rm -f "$tmp/master-q.gguf"
+    msg=$("$BITNET" quantize "$tmp/master.gguf" "$tmp/master-q.gguf" $type 2>&1)
+    check "master -> $type: exit 0 ($msg)" test -s "$tmp/master-q.gguf"
+    check "master -> $type: projections = quantize(ternarize(W))" "$tmp/gguf_cmp" --check-master "$tmp/master.gguf" "$tmp/master-q.gguf"
+    check "master -> $type: reports one absmean tensor" grep -q "(1 ternarized by absmean" <<< "$msg"
+done
+# TQ blocks of different scales going to I2_S (one scale) are ternarized too
+"$tmp/gguf_cmp" --make-master-tq "$tmp/master-tq.gguf"
+msg=$("$BITNET" quantize "$tmp/master-tq.gguf" "$tmp/master-q.gguf" i2_s 2>&1)
+check "master tq2_0 -> i2_s: projections = quantize(ternarize(W))" "$tmp/gguf_cmp" --check-master "$tmp/master-tq.gguf" "$tmp/master-q.gguf"
+check "master tq2_0 -> i2_s: reports one absmean tensor ($msg)" grep -q "(1 ternarized by absmean" <<< "$msg"
+"$BITNET" quantize "$tmp/master.gguf" "$tmp/master-q.gguf" bf16 > /dev/null 2>&1
+check "master -> bf16 keeps the master weights (no ternarization)" \
+    test "$("$tmp/gguf_cmp" --type "$tmp/master-q.gguf" blk.0.attn_q.weight)" = BF16
 
 # bad arguments and files: exit 1, one line on stderr, no output file left behind
 bad() {

@@ -5,9 +5,10 @@
    tensors and all metadata are copied (general.file_type updated). token_embd / output become
    F16 when they are F32 and TYPE is ternary (what bitnet.cpp's I2_S quantize does), and TYPE
    when TYPE is a float type; the two options override that (f32, f16, bf16, q8_0).
-   Float projections going to a ternary type pass through bitnet_ternarize first: already
-   ternary weights (c * alpha) come out exactly as the reference quantizers write them; master
-   weights get the absmean rule. Works tensor by tensor: memory stays about one tensor. */
+   Float projections going to a ternary type, and any projection going to I2_S (one scale per
+   tensor), pass through bitnet_ternarize first: already ternary weights (c * alpha) come out
+   exactly as the reference quantizers write them; master weights (and TQ blocks of different
+   scales) get the absmean rule. Works tensor by tensor: memory stays about one tensor. */
 #define _POSIX_C_SOURCE 200809L
 #include "cli.h"
 #include <ctype.h>
@@ -41,7 +42,7 @@ typedef struct quant_job {
     float *values;              /* (largest converted tensor) */
     int8_t *codes;              /* (largest ternarized tensor) */
     unsigned char *packed;      /* (largest converted output) */
-    uint64_t max_values, max_packed;
+    uint64_t max_values, max_codes, max_packed;
     int n_projections, n_other, n_absmean;  /* tensors converted */
     int begun;                  /* the output file exists: remove it on failure */
 } quant_job;
@@ -52,6 +53,11 @@ static int quant_is_ternary(bitnet_type t) {
 
 static int quant_is_float(bitnet_type t) {
     return t == BITNET_TYPE_F32 || t == BITNET_TYPE_F16 || t == BITNET_TYPE_BF16;
+}
+
+/* Whether a tensor going from `from` to `to` is ternarized on the way (see the top). */
+static int quant_needs_ternarize(bitnet_type from, bitnet_type to) {
+    return quant_is_ternary(to) && (quant_is_float(from) || to == BITNET_TYPE_I2_S);
 }
 
 static const quant_name *quant_lookup(const char *s, size_t n_allowed) {
@@ -170,12 +176,13 @@ static int quant_plan(quant_job *job) {
             return cli_fail(what);
         if (ty == t->type) continue;
         if (t->n_elements > job->max_values) job->max_values = t->n_elements;
+        if (quant_needs_ternarize(t->type, ty) && t->n_elements > job->max_codes) job->max_codes = t->n_elements;
         if (bytes > job->max_packed) job->max_packed = bytes;
     }
     if (job->max_values > SIZE_MAX / sizeof(float))
         return fprintf(stderr, "bitnet: quantize: tensor too large for this machine\n"), 1;
     job->values = (float *)malloc((size_t)job->max_values * sizeof(float) + 1);
-    job->codes = (int8_t *)malloc((size_t)job->max_values + 1);
+    job->codes = (int8_t *)malloc((size_t)job->max_codes + 1);
     job->packed = (unsigned char *)malloc((size_t)job->max_packed + 1);
     if (!job->values || !job->codes || !job->packed)
         return fprintf(stderr, "bitnet: quantize: out of memory (%llu-element tensor)\n",
@@ -206,7 +213,7 @@ static int quant_convert(quant_job *job, const bitnet_gguf_tensor *t, bitnet_typ
              bitnet_type_name(t->type), bitnet_type_name(ty));
     st = bitnet_tensor_bytes(ty, t->n_dims, t->ne, &bytes);
     if (st == BITNET_OK) st = bitnet_dequantize(t->type, t->data, t->size, rows, cols, job->values);
-    if (st == BITNET_OK && quant_is_ternary(ty) && quant_is_float(t->type))
+    if (st == BITNET_OK && quant_needs_ternarize(t->type, ty))
         st = quant_ternarize(job, t->n_elements);
     if (st == BITNET_OK) st = bitnet_quantize(ty, job->values, rows, cols, job->packed, bytes);
     if (st == BITNET_OK) st = bitnet_gguf_writer_write(job->w, job->packed, (size_t)bytes);
@@ -256,7 +263,7 @@ int cmd_quantize(int argc, char **argv) {
     if (!rc) rc = quant_tensors(&job);
     if (!rc)
         printf("bitnet quantize: %s -> %s: %lld tensors, %d projections converted to %s "
-               "(%d by absmean from master weights), %d other tensors converted\n", job.in_path,
+               "(%d ternarized by absmean), %d other tensors converted\n", job.in_path,
                job.out_path, (long long)bitnet_gguf_n_tensors(job.in), job.n_projections,
                bitnet_type_name(job.target->type), job.n_absmean, job.n_other);
     bitnet_gguf_writer_free(job.w);
