@@ -126,6 +126,9 @@ static void test_greedy(void) {
     p = plain(1); s = make(&p, 3);
     CHECK(bitnet_sampler_sample(s, dead) == 0);                  /* all -inf: 0, also when sampling */
     bitnet_sampler_free(s);
+    p.top_k = 2; s = make(&p, 3);
+    CHECK(bitnet_sampler_sample(s, dead) == 0);
+    bitnet_sampler_free(s);
 }
 
 static void fill_random(float *l, int32_t n, uint64_t *rng, float scale) {
