@@ -272,6 +272,52 @@ static void test_top_p_large(void) {
     bitnet_sampler_free(s);
 }
 
+static int cand_cmp(const void *a, const void *b) {
+    const bn_sampler_cand *x = (const bn_sampler_cand *)a, *y = (const bn_sampler_cand *)b;
+    return bn_sampler_before(x, y) ? -1 : bn_sampler_before(y, x) ? 1 : 0;
+}
+
+/* top_k selection and the top_p quickselect against a full qsort, on random sizes and logits
+   with many ties: same members, and the top_p count is the first to reach the mass. */
+static void test_select_reference(void) {
+    enum { N = 3000 };
+    static bn_sampler_cand c[N], ref[N];
+    static unsigned char in_ref[N];
+    uint64_t rng;
+    int iter, bad_k = 0, bad_p = 0;
+    bn_pcg32_seed(&rng, 5);
+    for (iter = 0; iter < 300; iter++) {
+        int32_t n = 1 + (int32_t)(bn_pcg32(&rng) % N), k = 1 + (int32_t)(bn_pcg32(&rng) % n), i, m;
+        int levels = iter % 3 == 0 ? 4 : iter % 3 == 1 ? 50 : 0;    /* 0: continuous */
+        float p = (float)bn_rng_unit(&rng), max;
+        double cum = 0, sum = 0;
+        for (i = 0; i < n; i++) {
+            c[i].logit = levels ? (float)(bn_pcg32(&rng) % levels) * 0.5f : (float)(bn_rng_unit(&rng) * 20);
+            c[i].id = i;
+        }
+        memcpy(ref, c, (size_t)n * sizeof *c);
+        qsort(ref, (size_t)n, sizeof *ref, cand_cmp);
+        bn_sampler_select(c, n, k);
+        for (i = 0; i < k; i++) bad_k += c[i].id != ref[i].id;
+        memcpy(c, ref, (size_t)n * sizeof *c);
+        for (i = n - 1; i > 0; i--) {                                      /* shuffle */
+            int32_t j = (int32_t)(bn_pcg32(&rng) % (uint32_t)(i + 1));
+            bn_sampler_cand t = c[i]; c[i] = c[j]; c[j] = t;
+        }
+        max = ref[0].logit;
+        m = bn_sampler_top_p(c, n, p, max, 0);
+        memset(in_ref, 0, (size_t)n);
+        for (i = 0; i < n; i++) sum += exp((double)ref[i].logit - max);
+        for (i = 0; i < m; i++) in_ref[ref[i].id] = 1;
+        for (i = 0; i < m; i++) bad_p += !in_ref[c[i].id];
+        for (i = 0; i < m - 1; i++) cum += exp((double)ref[i].logit - max);
+        bad_p += m < 1 || m > n || cum >= p * sum * (1 + 1e-6);             /* one fewer is short */
+        bad_p += m < n && cum + exp((double)ref[m - 1].logit - max) < p * sum * (1 - 1e-6);
+    }
+    CHECKF(bad_k == 0, "top_k selection differs from the sort in %d places", bad_k);
+    CHECKF(bad_p == 0, "top_p quickselect differs from the sort %d times", bad_p);
+}
+
 /* The logits after the penalties, by the sampler's own first step. */
 static void penalized(bitnet_sampler *s, const float *l, float *out) {
     int32_t i;
@@ -578,6 +624,7 @@ int main(void) {
     test_distributions();
     test_top_p_min_p();
     test_top_p_large();
+    test_select_reference();
     test_penalties();
     test_no_alloc_after_init();
     test_golden();
