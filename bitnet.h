@@ -823,7 +823,7 @@ static bitnet_status bn_sampler_check(const bitnet_sampler_params *p, int32_t n_
                                          "presence_penalty", "frequency_penalty" };
     int i;
     for (i = 0; i < 6; i++)
-        if (!(f[i] > -FLT_MAX && f[i] < FLT_MAX))
+        if (!(f[i] >= -FLT_MAX && f[i] <= FLT_MAX))
             return bn_fail(BITNET_ERR_ARGS, "sampler: %s is %g, not a finite number", name[i], (double)f[i]);
     if (n_vocab < 1) return bn_fail(BITNET_ERR_ARGS, "sampler: n_vocab is %d, must be >= 1", (int)n_vocab);
     if (p->top_p < 0) return bn_fail(BITNET_ERR_ARGS, "sampler: top_p is %g, must be >= 0", (double)p->top_p);

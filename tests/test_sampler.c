@@ -318,6 +318,42 @@ static void test_select_reference(void) {
     CHECKF(bad_p == 0, "top_p quickselect differs from the sort %d times", bad_p);
 }
 
+/* Random valid parameters on logits full of NaN, infinities and huge values: always an id. */
+static void test_robust(void) {
+    static const float special[6] = { NAN, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 1e-38f };
+    enum { N = 200 };
+    float l[N];
+    uint64_t rng;
+    int iter, bad = 0, t;
+    bn_pcg32_seed(&rng, 9);
+    for (iter = 0; iter < 400; iter++) {
+        bitnet_sampler_params sp;
+        bitnet_sampler *s = NULL;
+        int32_t n = 1 + (int32_t)(bn_pcg32(&rng) % N), i;
+        sp.temperature = (float)(bn_rng_unit(&rng) * 3 - 0.5);
+        sp.top_k = (int32_t)(bn_pcg32(&rng) % 300) - 50;
+        sp.top_p = (float)(bn_rng_unit(&rng) * 1.2);
+        sp.min_p = (float)bn_rng_unit(&rng) * (iter % 2);
+        sp.repeat_penalty = (float)(bn_rng_unit(&rng) * 3);
+        sp.presence_penalty = (float)(bn_rng_unit(&rng) * 4 - 2);
+        sp.frequency_penalty = iter % 5 ? (float)(bn_rng_unit(&rng) * 4 - 2) : 3e38f;
+        sp.penalty_last_n = (int32_t)(bn_pcg32(&rng) % 100) - 1;
+        sp.seed = bn_pcg32(&rng);
+        sp.greedy = iter % 7 == 0;
+        if (bitnet_sampler_new(&s, &sp, n, NULL) != BITNET_OK) { bad++; continue; }
+        for (t = 0; t < 20; t++) {
+            int32_t id;
+            for (i = 0; i < n; i++)
+                l[i] = bn_pcg32(&rng) % 4 ? (float)(bn_rng_unit(&rng) * 40 - 20) : special[bn_pcg32(&rng) % 6];
+            id = bitnet_sampler_sample(s, l);
+            bad += id < 0 || id >= n;
+            bitnet_sampler_accept(s, id);
+        }
+        bitnet_sampler_free(s);
+    }
+    CHECKF(bad == 0, "%d bad results on odd logits", bad);
+}
+
 /* The logits after the penalties, by the sampler's own first step. */
 static void penalized(bitnet_sampler *s, const float *l, float *out) {
     int32_t i;
@@ -625,6 +661,7 @@ int main(void) {
     test_top_p_min_p();
     test_top_p_large();
     test_select_reference();
+    test_robust();
     test_penalties();
     test_no_alloc_after_init();
     test_golden();
