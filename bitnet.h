@@ -169,7 +169,173 @@ BITNET_API bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool);
 
 /* ===== api: gguf ===== */
 
+/* Metadata value types, as numbered in the GGUF file. */
+typedef enum bitnet_gguf_type {
+    BITNET_GGUF_U8 = 0, BITNET_GGUF_I8 = 1, BITNET_GGUF_U16 = 2, BITNET_GGUF_I16 = 3,
+    BITNET_GGUF_U32 = 4, BITNET_GGUF_I32 = 5, BITNET_GGUF_F32 = 6, BITNET_GGUF_BOOL = 7,
+    BITNET_GGUF_STRING = 8, BITNET_GGUF_ARRAY = 9, BITNET_GGUF_U64 = 10, BITNET_GGUF_I64 = 11,
+    BITNET_GGUF_F64 = 12,
+    BITNET_GGUF_TYPE_COUNT = 13
+} bitnet_gguf_type;
+
+/* Tensor element types (ggml numbering; 36..39 as in the bitnet.cpp fork, see FORMATS.md). */
+typedef enum bitnet_type {
+    BITNET_TYPE_F32 = 0,   BITNET_TYPE_F16 = 1,   BITNET_TYPE_Q4_0 = 2,  BITNET_TYPE_Q4_1 = 3,
+    BITNET_TYPE_Q5_0 = 6,  BITNET_TYPE_Q5_1 = 7,  BITNET_TYPE_Q8_0 = 8,  BITNET_TYPE_Q8_1 = 9,
+    BITNET_TYPE_Q2_K = 10, BITNET_TYPE_Q3_K = 11, BITNET_TYPE_Q4_K = 12, BITNET_TYPE_Q5_K = 13,
+    BITNET_TYPE_Q6_K = 14, BITNET_TYPE_Q8_K = 15, BITNET_TYPE_I8 = 24,   BITNET_TYPE_I16 = 25,
+    BITNET_TYPE_I32 = 26,  BITNET_TYPE_I64 = 27,  BITNET_TYPE_F64 = 28,  BITNET_TYPE_BF16 = 30,
+    BITNET_TYPE_TQ1_0 = 34, BITNET_TYPE_TQ2_0 = 35, BITNET_TYPE_I2_S = 36,
+    BITNET_TYPE_TL1 = 38,  BITNET_TYPE_TL2 = 39,
+    BITNET_TYPE_COUNT = 40
+} bitnet_type;
+
+/* One metadata value. Strings and array data point into the file and are NOT NUL-terminated;
+   multi-byte array elements are little-endian and may be unaligned (read them with
+   bitnet_gguf_array_get). */
+typedef struct bitnet_gguf_value {
+    bitnet_gguf_type type;
+    union {
+        uint64_t u64;             /* U8, U16, U32, U64, BOOL (0/1) */
+        int64_t  i64;             /* I8, I16, I32, I64 */
+        double   f64;             /* F32, F64 */
+    } num;
+    struct { const char *ptr; uint64_t len; } str;
+    struct {
+        bitnet_gguf_type elem_type;
+        uint64_t count;
+        const void *data;         /* first element */
+        uint64_t bytes;           /* total bytes of the elements */
+        const uint64_t *index_;   /* private: element offsets of string arrays */
+    } arr;
+} bitnet_gguf_value;
+
+/* One tensor of the file. `data` points into the mapping or buffer. */
+typedef struct bitnet_gguf_tensor {
+    const char *name;             /* NUL-terminated copy */
+    bitnet_type type;
+    uint32_t n_dims;              /* 1..4 */
+    uint64_t ne[4];               /* ne[0] is contiguous; unused dims are 1 */
+    uint64_t n_elements;
+    uint64_t offset;              /* from the start of the data section */
+    uint64_t size;                /* bytes */
+    const void *data;
+} bitnet_gguf_tensor;
+
+typedef struct bitnet_gguf bitnet_gguf;
+
+/* Opens a GGUF file read-only (mmap; read() where mmap is unavailable) and checks all of it. */
+BITNET_API bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path,
+                                          const bitnet_allocator *allocator);
+/* Same from a caller's buffer, which must outlive the handle. */
+BITNET_API bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                                 const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_close(bitnet_gguf *gguf);
+
+BITNET_API uint32_t bitnet_gguf_version(const bitnet_gguf *gguf);
+BITNET_API uint32_t bitnet_gguf_alignment(const bitnet_gguf *gguf);
+BITNET_API uint64_t bitnet_gguf_data_offset(const bitnet_gguf *gguf);   /* start of tensor data */
+BITNET_API uint64_t bitnet_gguf_file_size(const bitnet_gguf *gguf);
+
+/* Metadata by index (0..n_kv-1) or by key. find returns -1 when the key is absent. */
+BITNET_API int64_t bitnet_gguf_n_kv(const bitnet_gguf *gguf);
+BITNET_API int64_t bitnet_gguf_find_key(const bitnet_gguf *gguf, const char *key);
+BITNET_API const char *bitnet_gguf_key(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *gguf, int64_t index);
+/* Element `index` of an array value (any element type, nested arrays included). */
+BITNET_API bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index,
+                                               bitnet_gguf_value *out);
+
+/* Typed getters. BITNET_ERR_NOT_FOUND if the key is absent, BITNET_ERR_TYPE if the stored value
+   cannot be represented exactly (integers of any width convert when the value fits; f32/f64
+   and integers convert to float). Outputs are untouched on failure. */
+BITNET_API bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *gguf, const char *key, uint32_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *gguf, const char *key, uint64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *gguf, const char *key, int64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *gguf, const char *key, float *out);
+BITNET_API bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *gguf, const char *key, int *out);
+BITNET_API bitnet_status bitnet_gguf_get_str(const bitnet_gguf *gguf, const char *key,
+                                             const char **ptr, size_t *len);
+BITNET_API bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *gguf, const char *key,
+                                             const bitnet_gguf_value **array);
+
+BITNET_API int64_t bitnet_gguf_n_tensors(const bitnet_gguf *gguf);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *gguf, const char *name);
+
+BITNET_API const char *bitnet_gguf_type_name(bitnet_gguf_type type);  /* "u32", "string", ... */
+BITNET_API const char *bitnet_type_name(bitnet_type type);            /* "F16", "I2_S", ... */
+/* Bytes of a tensor of `type` with shape ne[0..n_dims-1]; BITNET_ERR_FORMAT/UNSUPPORTED with a
+   message when the shape does not fit the type's blocks, overflows, or the size is unknown. */
+BITNET_API bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne,
+                                             uint64_t *bytes);
+
+/* Writer: collect metadata and tensor infos, then stream the tensor data in the order the
+   tensors were added (a tensor's bytes may arrive in several pieces; padding is automatic). */
+typedef struct bitnet_gguf_writer bitnet_gguf_writer;
+typedef int (*bitnet_write_fn)(const void *data, size_t size, void *user);   /* 0 = ok */
+
+BITNET_API bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_writer_free(bitnet_gguf_writer *writer);
+BITNET_API bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *writer, uint32_t version);
+/* Adds or replaces a key. Array values are copied from the value's (file-layout) data. A
+   "general.alignment" key sets the alignment of the data section. */
+BITNET_API bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *writer, const char *key,
+                                                const bitnet_gguf_value *value);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *writer, const char *key, uint32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *writer, const char *key, int32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *writer, const char *key, uint64_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *writer, const char *key, float v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *writer, const char *key, int v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *writer, const char *key, const char *v);
+/* An array of a fixed-size element type from native values (e.g. int32_t[] for I32). */
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *writer, const char *key,
+                                                    bitnet_gguf_type elem_type, const void *elems, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *writer, const char *key,
+                                                        const char *const *strs, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *writer, const char *name,
+                                                       bitnet_type type, uint32_t n_dims, const uint64_t *ne);
+BITNET_API bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *writer, const char *path);
+BITNET_API bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *writer, bitnet_write_fn fn, void *user);
+BITNET_API bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *writer, const void *data, size_t size);
+/* Checks that every tensor got all its bytes, writes the final padding, closes the file. */
+BITNET_API bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *writer);
+
 /* ===== api: quant ===== */
+
+/* Exact float conversions of n values (round to nearest even; Inf, NaN and subnormals kept;
+   a signalling NaN comes back quiet). Vectorised with F16C / AVX-512 where the CPU has them,
+   identical to the scalar code bit for bit. Pointers need only their type's alignment. */
+BITNET_API void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n);
+BITNET_API void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n);
+
+/* Decodes an n_rows x n_cols tensor (n_cols contiguous) of `type` into dst (n_rows*n_cols
+   floats). Types: F32 F16 BF16 Q8_0 Q6_K TQ1_0 TQ2_0 I2_S. `src` is the whole tensor as
+   stored (I2_S: codes, then its f32 alpha at byte n_rows*n_cols/4, then 28 padding bytes) and
+   may be unaligned; src_size must be at least the tensor's size. BITNET_ERR_FORMAT when the
+   shape does not fit the type's blocks, src is too short or an I2_S code is 3;
+   BITNET_ERR_UNSUPPORTED for other types. */
+BITNET_API bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                           uint64_t n_rows, uint64_t n_cols, float *dst);
+
+/* Encodes n_rows x n_cols floats as `type` into dst (dst_size bytes, at least the tensor's
+   size; may be unaligned), byte for byte as the reference engines do: Q8_0 / TQ1_0 / TQ2_0 as
+   llama.cpp's quantize_row_*_ref, I2_S as bitnet.cpp's quantize_i2_s (alpha = max|x| over the
+   whole tensor, codes = signs with |x| < 1e-6 as zero, 28 zero padding bytes after alpha).
+   Types: F32 F16 BF16 Q8_0 TQ1_0 TQ2_0 I2_S. Quantized types reject NaN/Inf input
+   (BITNET_ERR_ARGS). */
+BITNET_API bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                                         uint64_t n_cols, void *dst, uint64_t dst_size);
+
+/* Ternarizes n float weights of `type` (F32, F16 or BF16; src may be unaligned) into codes
+   -1/0/+1 and one scale (FORMATS.md 3.4): when every nonzero |w| is the same value (weights
+   stored already ternarized), alpha is that value and the codes are the signs; otherwise
+   alpha = mean|w| clamped to >= 1e-5 and codes = clamp(round_half_even(w/alpha), -1, 1).
+   An all-zero tensor gives alpha = 1e-5 and zero codes. NaN/Inf: BITNET_ERR_FORMAT. */
+BITNET_API bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n,
+                                          int8_t *codes, float *alpha);
 
 /* ===== api: kernels ===== */
 
@@ -197,11 +363,194 @@ BITNET_API uint32_t bitnet_cpu_features(void);
 /* Space-separated names of the features in `mask` ("avx2 fma avx512f ..."). */
 BITNET_API const char *bitnet_cpu_feature_names(uint32_t mask, char *buf, size_t cap);
 
+/* Instruction sets a kernel table can use. AUTO = the best one this CPU supports. */
+typedef enum bitnet_isa {
+    BITNET_ISA_AUTO   = 0,
+    BITNET_ISA_REF    = 1,      /* portable scalar C: the oracle every other table is tested against */
+    BITNET_ISA_AVX2   = 2,      /* AVX2 + FMA + F16C (AVX-VNNI when present) */
+    BITNET_ISA_AVX512 = 3,      /* AVX-512 F/BW/VL + VNNI */
+    BITNET_ISA_NEON   = 4       /* aarch64 NEON (sdot when the CPU has dotprod) */
+} bitnet_isa;
+
+/* "ref", "avx2", "avx512", "neon" ("auto" for AUTO). */
+BITNET_API const char *bitnet_isa_name(bitnet_isa isa);
+/* 1 when this CPU (and build) can run a kernel table for `isa`. */
+BITNET_API int bitnet_isa_supported(bitnet_isa isa);
+/* The ISA that AUTO resolves to here. */
+BITNET_API bitnet_isa bitnet_isa_best(void);
+/* One line for `bitnet info`: CPU features, the table chosen for `isa` and the ISA each kernel of
+   it really uses ("cpu: avx2 fma ... | table: avx512 | quant_i8=avx512 gemv_tern=avx512-vnni ...").
+   Writes at most `cap` bytes (NUL included) and returns `buf`. */
+BITNET_API const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t cap);
+
 /* ===== api: threads ===== */
+
+/* A persistent pool of worker threads (spin, then sleep). bitnet_threadpool_run splits the rows
+   [0, n_rows) into one contiguous range per thread and returns when all are done; every row is
+   computed by the same code whatever the split, so results are bit-identical for any thread
+   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller. One
+   thread at a time may call run on a given pool. */
+typedef struct bitnet_threadpool bitnet_threadpool;
+
+/* Work over the rows [r0, r1); `thread` is 0 (the caller) .. n_threads-1. */
+typedef void (*bitnet_task_fn)(void *arg, int64_t r0, int64_t r1, int thread);
+
+/* n_threads <= 0 means the number of online cores. */
+BITNET_API bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
+                                               const bitnet_allocator *allocator);
+BITNET_API void bitnet_threadpool_free(bitnet_threadpool *pool);
+BITNET_API int bitnet_threadpool_size(const bitnet_threadpool *pool);      /* 1 for NULL */
+/* Runs fn over [0, n_rows) split into ranges whose starts are multiples of `grain` (>= 1).
+   A NULL pool runs fn(arg, 0, n_rows, 0) on the caller. */
+BITNET_API void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
+                                      bitnet_task_fn fn, void *arg);
+/* Online cores (sysconf), at least 1. */
+BITNET_API int bitnet_online_cores(void);
 
 /* ===== api: model ===== */
 
 /* ===== api: tokenizer ===== */
+
+/* Tokenizers read from a GGUF's tokenizer.* metadata:
+     tokenizer.ggml.model = "gpt2"   byte-level BPE (GPT-2 byte mapping, merges ranks). Split rule
+                                     from tokenizer.ggml.pre: "llama-bpe" (also "llama3", "llama-v3",
+                                     "falcon3", "pixtral") = the Llama 3 rule with ignore_merges;
+                                     "gpt-2" (also "phi-2", "roberta-bpe") = the GPT-2 rule. A missing
+                                     `pre` with 128256 tokens is the Llama 3 rule (the BitNet 2B-4T
+                                     file); any other value falls back to the GPT-2 rule with a
+                                     logged warning.
+     tokenizer.ggml.model = "llama"  SentencePiece (score-based merging, <0xXX> byte fallback,
+                                     dummy-prefix space, ' ' -> U+2581).
+   Results are token for token those of llama.cpp's tokenizer for these rules. Invalid UTF-8 in
+   the text becomes U+FFFD for BPE (as llama.cpp) and byte tokens for SPM; it never fails.
+   A vocabulary is read-only after loading and may be shared between threads. */
+typedef struct bitnet_vocab bitnet_vocab;
+
+typedef enum bitnet_vocab_type {
+    BITNET_VOCAB_BPE = 1,               /* tokenizer.ggml.model = gpt2 */
+    BITNET_VOCAB_SPM = 2                /* tokenizer.ggml.model = llama */
+} bitnet_vocab_type;
+
+typedef enum bitnet_pretok {
+    BITNET_PRETOK_NONE   = 0,           /* SentencePiece: no split rule */
+    BITNET_PRETOK_LLAMA3 = 1,
+    BITNET_PRETOK_GPT2   = 2
+} bitnet_pretok;
+
+/* tokenizer.ggml.token_type values. */
+typedef enum bitnet_token_type {
+    BITNET_TOKEN_UNDEFINED = 0, BITNET_TOKEN_NORMAL = 1, BITNET_TOKEN_UNKNOWN = 2,
+    BITNET_TOKEN_CONTROL = 3, BITNET_TOKEN_USER_DEFINED = 4, BITNET_TOKEN_UNUSED = 5,
+    BITNET_TOKEN_BYTE = 6
+} bitnet_token_type;
+
+/* Reads the vocabulary of `gguf` into memory owned by the vocab (the gguf may be closed after).
+   BITNET_ERR_FORMAT with a message naming the key, the index and the value for inconsistent
+   metadata (wrong array types, counts that disagree, token strings with NUL bytes, merges without
+   a space or naming no token, token types out of range); BITNET_ERR_UNSUPPORTED for an unknown
+   tokenizer.ggml.model. A special token id (bos, eos, ...) outside the vocabulary is dropped
+   with a warning, as llama.cpp does. */
+
+BITNET_API void bitnet_vocab_free(bitnet_vocab *vocab);
+
+BITNET_API bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *vocab);
+BITNET_API bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_size(const bitnet_vocab *vocab);
+/* Special ids; -1 when the vocabulary has none. eot is tokenizer.ggml.eot_token_id or else the
+   token "<|eot_id|>" (or "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>");
+   eom is tokenizer.ggml.eom_token_id or "<|eom_id|>". */
+BITNET_API int32_t bitnet_vocab_bos(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eos(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eot(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eom(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_unk(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_pad(const bitnet_vocab *vocab);
+/* 1 when tokenizer.ggml.add_bos_token (default: SPM and Llama 3 rule yes, GPT-2 rule no). */
+BITNET_API int bitnet_vocab_add_bos(const bitnet_vocab *vocab);
+/* 1 when `id` ends generation: eos, eot, eom and any end-of-turn token found by text. */
+BITNET_API int bitnet_vocab_is_eog(const bitnet_vocab *vocab, int32_t id);
+/* The token's text as stored (NUL-terminated, owned by the vocab); NULL if `id` is out of range. */
+BITNET_API const char *bitnet_vocab_text(const bitnet_vocab *vocab, int32_t id, size_t *len);
+BITNET_API bitnet_token_type bitnet_vocab_token_type(const bitnet_vocab *vocab, int32_t id);
+/* Id of the token whose stored text is exactly text[0..len); -1 if none. */
+BITNET_API int32_t bitnet_vocab_find(const bitnet_vocab *vocab, const char *text, size_t len);
+/* Longest piece bitnet_token_piece can return; 3 * (max_piece + 4) bytes always hold the
+   output of one bitnet_detok_push. */
+BITNET_API size_t bitnet_vocab_max_piece(const bitnet_vocab *vocab);
+
+/* Tokenizes text[0..len) (any bytes). add_special: prepend BOS / append EOS as the vocabulary's
+   add_bos_token / add_eos_token say. parse_special: text spelling a control, unknown or
+   user-defined token ("<|eot_id|>") becomes that token; without it only user-defined tokens are
+   matched (as llama.cpp). Writes min(count, cap) ids and sets *n_ids to the full count; returns
+   BITNET_ERR_ARGS when cap is too small (call again with *n_ids slots). Allocates scratch memory
+   from the vocab's allocator for the duration of the call. */
+BITNET_API bitnet_status bitnet_tokenize(const bitnet_vocab *vocab, const char *text, size_t len,
+                                         int add_special, int parse_special,
+                                         int32_t *ids, size_t cap, size_t *n_ids);
+
+/* The bytes of one token (possibly part of a UTF-8 character): byte-level decoding for BPE,
+   U+2581 -> ' ' and <0xXX> -> byte for SPM. Control and unknown tokens give their text only with
+   `special`, else nothing; user-defined tokens always give their text. Writes at most cap bytes,
+   sets *len to the piece length, BITNET_ERR_ARGS if it did not fit or id is out of range. */
+BITNET_API bitnet_status bitnet_token_piece(const bitnet_vocab *vocab, int32_t id, int special,
+                                            char *buf, size_t cap, size_t *len);
+
+/* Flags of the detokenizers. */
+#define BITNET_DETOK_SPECIAL     1      /* write control/unknown tokens as their text */
+#define BITNET_DETOK_STRIP_SPACE 2      /* SPM: drop the dummy-prefix space of the first piece */
+
+/* Concatenates the raw pieces of ids[0..n) (no UTF-8 repair: exact inverse of bitnet_tokenize
+   for lossless text). A BOS first token is skipped unless BITNET_DETOK_SPECIAL. Sets *len to
+   the full length and returns BITNET_ERR_ARGS if it exceeds cap (nothing written past cap). */
+BITNET_API bitnet_status bitnet_detokenize(const bitnet_vocab *vocab, const int32_t *ids, size_t n,
+                                           int flags, char *out, size_t cap, size_t *len);
+
+/* Streaming detokenizer: push one token at a time and get only complete, valid UTF-8 back. A
+   character split across tokens is held until complete; an invalid sequence becomes U+FFFD
+   (maximal-subpart rule). No allocation; the struct may live on the stack. */
+typedef struct bitnet_detok {
+    const bitnet_vocab *vocab;
+    int flags;
+    int started;                        /* a non-empty piece was seen (for STRIP_SPACE) */
+    int n_pending, need;                /* bytes held of an incomplete character, bytes it needs */
+    unsigned char pending[4];
+} bitnet_detok;
+
+BITNET_API void bitnet_detok_init(bitnet_detok *d, const bitnet_vocab *vocab, int flags);
+/* Appends the complete UTF-8 that token `id` finishes to out; *n_out = bytes written. Returns
+   BITNET_ERR_ARGS (state unchanged, *n_out = bytes needed) when cap < 3 * (piece + 4). */
+BITNET_API bitnet_status bitnet_detok_push(bitnet_detok *d, int32_t id, char *out, size_t cap,
+                                           size_t *n_out);
+/* Ends the stream: an incomplete character held becomes U+FFFD. Needs cap >= 3. */
+BITNET_API size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap);
+
+/* Chat prompt formats. */
+typedef enum bitnet_chat_format_id {
+    BITNET_CHAT_AUTO   = 0,             /* from tokenizer.chat_template / the vocabulary */
+    BITNET_CHAT_BITNET = 1,             /* BitNet 2B-4T: "User: ...<|eot_id|>Assistant: " */
+    BITNET_CHAT_LLAMA3 = 2              /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+} bitnet_chat_format_id;
+
+typedef struct bitnet_chat_message {
+    const char *role;                   /* "system", "user", "assistant" (NUL-terminated) */
+    const char *content;                /* NUL-terminated */
+} bitnet_chat_message;
+
+/* The format AUTO resolves to: a chat_template containing "BITNET" -> BITNET, containing
+   "start_header_id" (or no template and a "<|start_header_id|>" token) -> LLAMA3; else AUTO
+   (unknown). */
+BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vocab);
+
+/* Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
+   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener. Tokenize
+   it with add_special = 0 and parse_special = 1. *len = full length without the NUL;
+   BITNET_ERR_ARGS if len + 1 > cap; BITNET_ERR_UNSUPPORTED if AUTO finds no known format.
+   BITNET: each message is "System: " / "User: " / "Assistant: " (other roles: the role with
+   its first letter upper-cased + ": ") + content + "<|eot_id|>". LLAMA3: contents are trimmed
+   of surrounding whitespace, as the Llama 3 template does. */
+BITNET_API bitnet_status bitnet_chat_format(const bitnet_vocab *vocab, bitnet_chat_format_id format,
+                                            const bitnet_chat_message *msgs, size_t n,
+                                            int add_assistant, char *out, size_t cap, size_t *len);
 
 /* ===== api: sampler ===== */
 
@@ -375,6 +724,17 @@ static BN__PRINTF(2, 3) bitnet_status bn_fail(bitnet_status status, const char *
     va_end(ap);
     if (bn_logger) bn_logger(BITNET_LOG_ERROR, bn_error_text, bn_logger_user);
     return status;
+}
+
+/* Adds context in front of the current error message: "tensor 'x': <message>". */
+static BN__UNUSED BN__PRINTF(2, 3) bitnet_status bn_fail_prefix(bitnet_status status, const char *fmt, ...) {
+    char previous[sizeof bn_error_text], prefix[256];
+    va_list ap;
+    memcpy(previous, bn_error_text, sizeof previous);
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return bn_fail(status, "%s: %s", prefix, previous);
 }
 
 static BN__UNUSED BN__PRINTF(2, 3) void bn_log(bitnet_log_level level, const char *fmt, ...) {
@@ -745,23 +1105,4751 @@ bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool) {
 
 /* ===== gguf ===== */
 
+#define BN__GGUF_MAGIC 0x46554747u          /* "GGUF" little-endian */
+#define BN__GGUF_DEFAULT_ALIGNMENT 32
+#define BN__GGUF_MAX_NAME 65535             /* longest key or tensor name accepted */
+#define BN__GGUF_MAX_DEPTH 8                /* nested arrays deeper than this are refused */
+
+struct bitnet_gguf {
+    bitnet_allocator allocator;
+    const unsigned char *data;               /* (size) the whole file */
+    uint64_t size;
+    int mapped;                              /* data is an mmap (else owned or borrowed) */
+    int owned;                               /* data was read into memory we free */
+    uint32_t version, alignment;
+    uint64_t data_offset;
+    int64_t n_kv, n_tensors;
+    char **keys;                             /* (n_kv) NUL-terminated copies */
+    bitnet_gguf_value *values;               /* (n_kv) */
+    bitnet_gguf_tensor *tensors;             /* (n_tensors) */
+    uint64_t *str_index;                     /* element offsets of all top-level string arrays */
+    char *names;                             /* storage of the keys and tensor names */
+};
+
+/* --- type tables --- */
+
+typedef struct bn_type_traits {
+    const char *name;
+    uint32_t block;                          /* elements per block; 0 = not a tensor type */
+    uint32_t bytes;                          /* bytes per block */
+} bn_type_traits;
+
+static const bn_type_traits bn_type_table[BITNET_TYPE_COUNT] = {
+    /*  0 */ { "F32", 1, 4 },    { "F16", 1, 2 },     { "Q4_0", 32, 18 },   { "Q4_1", 32, 20 },
+    /*  4 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "Q5_0", 32, 22 },   { "Q5_1", 32, 24 },
+    /*  8 */ { "Q8_0", 32, 34 }, { "Q8_1", 32, 36 },  { "Q2_K", 256, 84 },  { "Q3_K", 256, 110 },
+    /* 12 */ { "Q4_K", 256, 144 }, { "Q5_K", 256, 176 }, { "Q6_K", 256, 210 }, { "Q8_K", 256, 292 },
+    /* 16 */ { "IQ2_XXS", 256, 66 }, { "IQ2_XS", 256, 74 }, { "IQ3_XXS", 256, 98 }, { "IQ1_S", 256, 50 },
+    /* 20 */ { "IQ4_NL", 32, 18 }, { "IQ3_S", 256, 110 }, { "IQ2_S", 256, 82 }, { "IQ4_XS", 256, 136 },
+    /* 24 */ { "I8", 1, 1 },     { "I16", 1, 2 },     { "I32", 1, 4 },      { "I64", 1, 8 },
+    /* 28 */ { "F64", 1, 8 },    { "IQ1_M", 256, 56 }, { "BF16", 1, 2 },    { NULL, 0, 0 },
+    /* 32 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "TQ1_0", 256, 54 }, { "TQ2_0", 256, 66 },
+    /* 36 */ { "I2_S", 128, 32 }, { NULL, 0, 0 },     { "TL1", 0, 0 },      { "TL2", 0, 0 },
+};
+
+static int bn_type_known(uint32_t type) {
+    return type < BITNET_TYPE_COUNT && bn_type_table[type].name != NULL;
+}
+
+const char *bitnet_type_name(bitnet_type type) {
+    return bn_type_known((uint32_t)type) ? bn_type_table[type].name : "unknown";
+}
+
+const char *bitnet_gguf_type_name(bitnet_gguf_type type) {
+    static const char *const names[BITNET_GGUF_TYPE_COUNT] = {
+        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"
+    };
+    return (unsigned)type < BITNET_GGUF_TYPE_COUNT ? names[type] : "unknown";
+}
+
+/* Size in bytes of a fixed-size metadata value; 0 for string, array and unknown types. */
+static uint32_t bn_gguf_scalar_size(uint32_t type) {
+    static const uint8_t sizes[BITNET_GGUF_TYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+    return type < BITNET_GGUF_TYPE_COUNT ? sizes[type] : 0;
+}
+
+bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne, uint64_t *bytes) {
+    uint64_t n = 1, blocks, total;
+    uint32_t i;
+    const bn_type_traits *t;
+    if (!bn_type_known((uint32_t)type))
+        return bn_fail(BITNET_ERR_FORMAT, "unknown tensor type %d", (int)type);
+    t = &bn_type_table[type];
+    if (t->block == 0)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor type %s has no size rule (its layout is "
+                       "model-specific and not recorded in the file)", t->name);
+    if (n_dims < 1 || n_dims > 4) return bn_fail(BITNET_ERR_FORMAT, "%u dimensions (limit 1..4)", n_dims);
+    for (i = 0; i < n_dims; i++)
+        if (ne[i] == 0 || !bn_mul_u64(n, ne[i], &n) || n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "dimension %u = %llu: zero or element count overflows",
+                           i, (unsigned long long)ne[i]);
+    if (type == BITNET_TYPE_I2_S) {
+        /* 2 bits a weight over the flat index, then one f32 scale padded to 32 bytes */
+        if (n % 128) return bn_fail(BITNET_ERR_FORMAT, "I2_S needs a multiple of 128 elements, got %llu",
+                                    (unsigned long long)n);
+        *bytes = n / 4 + 32;
+        return BITNET_OK;
+    }
+    if (ne[0] % t->block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s needs ne[0] to be a multiple of %u, got %llu",
+                       t->name, t->block, (unsigned long long)ne[0]);
+    blocks = n / t->block;
+    if (!bn_mul_u64(blocks, t->bytes, &total))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor size overflows");
+    *bytes = total;
+    return BITNET_OK;
+}
+
+/* --- bounded cursor over the file --- */
+
+typedef struct bn_cursor {
+    const unsigned char *data;
+    uint64_t pos, size;
+} bn_cursor;
+
+static uint64_t bn_cursor_left(const bn_cursor *c) { return c->size - c->pos; }
+
+static int bn_cursor_take(bn_cursor *c, uint64_t n, const unsigned char **out) {
+    if (n > bn_cursor_left(c)) return 0;
+    *out = c->data + c->pos;
+    c->pos += n;
+    return 1;
+}
+
+static int bn_cursor_u32(bn_cursor *c, uint32_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 4, &p)) return 0;
+    *v = bn_load_u32(p);
+    return 1;
+}
+
+static int bn_cursor_u64(bn_cursor *c, uint64_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 8, &p)) return 0;
+    *v = bn_load_u64(p);
+    return 1;
+}
+
+/* A GGUF string: u64 length then bytes. `what` names it in the error message. */
+static bitnet_status bn_cursor_str(bn_cursor *c, const char **ptr, uint64_t *len, const char *what) {
+    uint64_t at = c->pos, n;
+    const unsigned char *p;
+    if (!bn_cursor_u64(c, &n))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string length at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (!bn_cursor_take(c, n, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string of %llu bytes at offset %llu runs past end of file "
+                       "(size %llu)", what, (unsigned long long)n, (unsigned long long)at + 8,
+                       (unsigned long long)c->size);
+    *ptr = (const char *)p;
+    *len = n;
+    return BITNET_OK;
+}
+
+/* --- values --- */
+
+static void bn_gguf_read_scalar(uint32_t type, const unsigned char *p, bitnet_gguf_value *v) {
+    memset(v, 0, sizeof *v);
+    v->type = (bitnet_gguf_type)type;
+    switch (type) {
+        case BITNET_GGUF_U8:   v->num.u64 = p[0]; break;
+        case BITNET_GGUF_BOOL: v->num.u64 = p[0] != 0; break;
+        case BITNET_GGUF_I8:   v->num.i64 = (int8_t)p[0]; break;
+        case BITNET_GGUF_U16:  v->num.u64 = bn_load_u16(p); break;
+        case BITNET_GGUF_I16:  v->num.i64 = (int16_t)bn_load_u16(p); break;
+        case BITNET_GGUF_U32:  v->num.u64 = bn_load_u32(p); break;
+        case BITNET_GGUF_I32:  v->num.i64 = (int32_t)bn_load_u32(p); break;
+        case BITNET_GGUF_U64:  v->num.u64 = bn_load_u64(p); break;
+        case BITNET_GGUF_I64:  v->num.i64 = (int64_t)bn_load_u64(p); break;
+        case BITNET_GGUF_F32:  v->num.f64 = bn_load_f32(p); break;
+        case BITNET_GGUF_F64: {
+            uint64_t bits = bn_load_u64(p);
+            memcpy(&v->num.f64, &bits, 8);
+            break;
+        }
+        default: break;
+    }
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth);
+
+/* Array payload: u32 element type, u64 count, elements. Every element is checked. */
+static bitnet_status bn_gguf_parse_array(bn_cursor *c, bitnet_gguf_value *v, const char *what, int depth) {
+    uint32_t elem;
+    uint64_t count, i, at = c->pos, bytes;
+    uint32_t esize;
+    const unsigned char *p;
+    if (depth >= BN__GGUF_MAX_DEPTH)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: arrays nested deeper than %d", what, BN__GGUF_MAX_DEPTH);
+    if (!bn_cursor_u32(c, &elem) || !bn_cursor_u64(c, &count))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: array header at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (elem >= BITNET_GGUF_TYPE_COUNT)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: unknown array element type %u (limit %d)",
+                       what, elem, BITNET_GGUF_TYPE_COUNT - 1);
+    memset(v, 0, sizeof *v);
+    v->type = BITNET_GGUF_ARRAY;
+    v->arr.elem_type = (bitnet_gguf_type)elem;
+    v->arr.count = count;
+    v->arr.data = c->data + c->pos;
+    esize = bn_gguf_scalar_size(elem);
+    if (esize) {
+        if (!bn_mul_u64(count, esize, &bytes) || !bn_cursor_take(c, bytes, &p))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array of %llu %s elements at offset %llu runs past end "
+                           "of file (size %llu)", what, (unsigned long long)count,
+                           bitnet_gguf_type_name((bitnet_gguf_type)elem), (unsigned long long)at,
+                           (unsigned long long)c->size);
+    } else {
+        /* each string or array element takes at least 8 bytes: refuse impossible counts early */
+        if (count > bn_cursor_left(c) / 8)
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array count %llu at offset %llu cannot fit in the %llu "
+                           "bytes left", what, (unsigned long long)count, (unsigned long long)at,
+                           (unsigned long long)bn_cursor_left(c));
+        for (i = 0; i < count; i++) {
+            bitnet_gguf_value e;
+            bitnet_status st = bn_gguf_parse_value(c, elem, &e, what, depth + 1);
+            if (st != BITNET_OK) return st;
+        }
+    }
+    v->arr.bytes = (uint64_t)(c->data + c->pos - (const unsigned char *)v->arr.data);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth) {
+    uint32_t size = bn_gguf_scalar_size(type);
+    const unsigned char *p;
+    if (type == BITNET_GGUF_STRING) {
+        memset(v, 0, sizeof *v);
+        v->type = BITNET_GGUF_STRING;
+        return bn_cursor_str(c, &v->str.ptr, &v->str.len, what);
+    }
+    if (type == BITNET_GGUF_ARRAY) return bn_gguf_parse_array(c, v, what, depth);
+    if (!size) return bn_fail(BITNET_ERR_FORMAT, "%s: unknown value type %u (limit %d)",
+                              what, type, BITNET_GGUF_TYPE_COUNT - 1);
+    if (!bn_cursor_take(c, size, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s value at offset %llu is past end of file (size %llu)",
+                       what, bitnet_gguf_type_name((bitnet_gguf_type)type), (unsigned long long)c->pos,
+                       (unsigned long long)c->size);
+    bn_gguf_read_scalar(type, p, v);
+    return BITNET_OK;
+}
+
+/* Reads element `index` of a validated array by walking variable-size elements. */
+static void bn_gguf_walk_element(const bitnet_gguf_value *a, uint64_t index, bitnet_gguf_value *out) {
+    bn_cursor c;
+    uint64_t i;
+    c.data = (const unsigned char *)a->arr.data;
+    c.pos = 0;
+    c.size = a->arr.bytes;
+    for (i = 0; i <= index; i++) bn_gguf_parse_value(&c, a->arr.elem_type, out, "array", 1);
+}
+
+bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index, bitnet_gguf_value *out) {
+    uint32_t esize;
+    if (!array || !out || array->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_array_get: not an array");
+    if (index >= array->arr.count)
+        return bn_fail(BITNET_ERR_ARGS, "array index %llu out of range (count %llu)",
+                       (unsigned long long)index, (unsigned long long)array->arr.count);
+    esize = bn_gguf_scalar_size(array->arr.elem_type);
+    if (esize) {
+        bn_gguf_read_scalar(array->arr.elem_type, (const unsigned char *)array->arr.data + index * esize, out);
+    } else if (array->arr.elem_type == BITNET_GGUF_STRING && array->arr.index_) {
+        const unsigned char *p = (const unsigned char *)array->arr.data + array->arr.index_[index];
+        memset(out, 0, sizeof *out);
+        out->type = BITNET_GGUF_STRING;
+        out->str.len = bn_load_u64(p);
+        out->str.ptr = (const char *)p + 8;
+    } else {
+        bn_gguf_walk_element(array, index, out);
+    }
+    return BITNET_OK;
+}
+
+/* --- header, metadata, tensor infos --- */
+
+/* Keys and tensor names are copied NUL-terminated into one block sized by a first pass. */
+static char *bn_gguf_copy_name(char **cursor, const char *ptr, uint64_t len) {
+    char *out = *cursor;
+    memcpy(out, ptr, (size_t)len);
+    out[len] = 0;
+    *cursor += len + 1;
+    return out;
+}
+
+static bitnet_status bn_gguf_check_name(const char *ptr, uint64_t len, const char *what, uint64_t i) {
+    if (len == 0 || len > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name length %llu (limit 1..%d)", what,
+                       (unsigned long long)i, (unsigned long long)len, BN__GGUF_MAX_NAME);
+    if (memchr(ptr, 0, (size_t)len))
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name contains a NUL byte", what, (unsigned long long)i);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_header(bitnet_gguf *g, bn_cursor *c, uint64_t *n_tensors, uint64_t *n_kv) {
+    uint32_t magic;
+    if (!bn_cursor_u32(c, &magic) || !bn_cursor_u32(c, &g->version))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    if (magic != BN__GGUF_MAGIC)
+        return bn_fail(BITNET_ERR_FORMAT, "bad magic 0x%08x (expected 0x%08x \"GGUF\")", magic, BN__GGUF_MAGIC);
+    if (g->version == 1)
+        return bn_fail(BITNET_ERR_FORMAT, "GGUF version 1 is not supported (only versions 2 and 3)");
+    if (g->version != 2 && g->version != 3)
+        return bn_fail(BITNET_ERR_FORMAT, "unknown GGUF version %u (supported: 2, 3)", g->version);
+    if (!bn_cursor_u64(c, n_tensors) || !bn_cursor_u64(c, n_kv))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    /* a key/value takes >= 13 bytes and a tensor info >= 32: counts beyond that cannot be real */
+    if (*n_kv > bn_cursor_left(c) / 13)
+        return bn_fail(BITNET_ERR_FORMAT, "metadata count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_kv, (unsigned long long)bn_cursor_left(c));
+    if (*n_tensors > bn_cursor_left(c) / 32)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_tensors, (unsigned long long)bn_cursor_left(c));
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_check_alignment(bitnet_gguf *g, const char *key, const bitnet_gguf_value *v) {
+    if (strcmp(key, "general.alignment") != 0) return BITNET_OK;
+    if (v->type != BITNET_GGUF_U32)
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': type %s, expected u32",
+                       bitnet_gguf_type_name(v->type));
+    if (v->num.u64 == 0 || (v->num.u64 & (v->num.u64 - 1)) || v->num.u64 > (1u << 30))
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': %llu is not a power of two "
+                       "(limit 1..2^30)", (unsigned long long)v->num.u64);
+    g->alignment = (uint32_t)v->num.u64;
+    return BITNET_OK;
+}
+
+/* First pass over the metadata: validates every value, returns name bytes and string-array
+   elements so the second pass can fill preallocated arrays. */
+static bitnet_status bn_gguf_scan_kv(bn_cursor *c, uint64_t n_kv, uint64_t *name_bytes, uint64_t *n_strs) {
+    uint64_t i;
+    for (i = 0; i < n_kv; i++) {
+        const char *key;
+        uint64_t len;
+        uint32_t type;
+        bitnet_gguf_value v;
+        char what[96];
+        bitnet_status st;
+        snprintf(what, sizeof what, "metadata #%llu", (unsigned long long)i);
+        if ((st = bn_cursor_str(c, &key, &len, what)) != BITNET_OK) return st;
+        if ((st = bn_gguf_check_name(key, len, "key", i)) != BITNET_OK) return st;
+        snprintf(what, sizeof what, "key '%.*s'", (int)(len > 60 ? 60 : len), key);
+        if (!bn_cursor_u32(c, &type))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: value type is past end of file", what);
+        if ((st = bn_gguf_parse_value(c, type, &v, what, 0)) != BITNET_OK) return st;
+        *name_bytes += len + 1;
+        if (v.type == BITNET_GGUF_ARRAY && v.arr.elem_type == BITNET_GGUF_STRING) *n_strs += v.arr.count;
+    }
+    return BITNET_OK;
+}
+
+static void bn_gguf_index_strings(bitnet_gguf_value *v, uint64_t *index) {
+    uint64_t i, off = 0;
+    const unsigned char *base = (const unsigned char *)v->arr.data;
+    for (i = 0; i < v->arr.count; i++) {
+        index[i] = off;
+        off += 8 + bn_load_u64(base + off);
+    }
+    v->arr.index_ = index;
+}
+
+/* Second pass: the data was validated by bn_gguf_scan_kv, so parsing cannot fail here. */
+static bitnet_status bn_gguf_fill_kv(bitnet_gguf *g, bn_cursor *c, char **names, uint64_t **str_index) {
+    int64_t i, j;
+    for (i = 0; i < g->n_kv; i++) {
+        const char *key = NULL;
+        uint64_t len = 0;
+        uint32_t type = 0;
+        bitnet_gguf_value *v = &g->values[i];
+        bitnet_status st;
+        bn_cursor_str(c, &key, &len, "key");
+        bn_cursor_u32(c, &type);
+        bn_gguf_parse_value(c, type, v, "key", 0);
+        g->keys[i] = bn_gguf_copy_name(names, key, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->keys[j], g->keys[i]) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
+                               (long long)j, (long long)i);
+        if ((st = bn_gguf_check_alignment(g, g->keys[i], v)) != BITNET_OK) return st;
+        if (v->type == BITNET_GGUF_ARRAY && v->arr.elem_type == BITNET_GGUF_STRING) {
+            bn_gguf_index_strings(v, *str_index);
+            *str_index += v->arr.count;
+        }
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_tensor_info(bn_cursor *c, bitnet_gguf_tensor *t, uint64_t i,
+                                               const char **name, uint64_t *name_len) {
+    uint32_t d, type;
+    char what[64];
+    bitnet_status st;
+    snprintf(what, sizeof what, "tensor #%llu", (unsigned long long)i);
+    if ((st = bn_cursor_str(c, name, name_len, what)) != BITNET_OK) return st;
+    if ((st = bn_gguf_check_name(*name, *name_len, "tensor", i)) != BITNET_OK) return st;
+    if (!bn_cursor_u32(c, &t->n_dims))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (t->n_dims < 1 || t->n_dims > 4)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': %u dimensions (limit 1..4)", (int)*name_len, *name,
+                       t->n_dims);
+    for (d = 0; d < 4; d++) t->ne[d] = 1;
+    for (d = 0; d < t->n_dims; d++)
+        if (!bn_cursor_u64(c, &t->ne[d]))
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_cursor_u32(c, &type) || !bn_cursor_u64(c, &t->offset))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_type_known(type))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': unknown type %u", (int)*name_len, *name, type);
+    t->type = (bitnet_type)type;
+    return BITNET_OK;
+}
+
+/* Size, element count and bounds of one tensor; TL1/TL2 sizes are settled after sorting. */
+static bitnet_status bn_gguf_size_tensor(bitnet_gguf *g, bitnet_gguf_tensor *t) {
+    uint64_t n = 1, data_size = g->size - g->data_offset, end;
+    uint32_t d;
+    bitnet_status st;
+    for (d = 0; d < t->n_dims; d++)
+        if (t->ne[d] == 0 || t->ne[d] > (uint64_t)INT64_MAX || !bn_mul_u64(n, t->ne[d], &n) ||
+            n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': ne[%u] = %llu is zero or the element count "
+                           "overflows", t->name, d, (unsigned long long)t->ne[d]);
+    t->n_elements = n;
+    if (t->offset % g->alignment)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is not a multiple of the alignment %u",
+                       t->name, (unsigned long long)t->offset, g->alignment);
+    if (t->offset > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is past end of file (data section "
+                       "is %llu bytes)", t->name, (unsigned long long)t->offset, (unsigned long long)data_size);
+    if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) { t->size = 0; return BITNET_OK; }
+    if ((st = bitnet_tensor_bytes(t->type, t->n_dims, t->ne, &t->size)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", t->name);
+    if (!bn_add_u64(t->offset, t->size, &end) || end > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu + %llu bytes is past end of file "
+                       "(data section is %llu bytes, file %llu)", t->name, (unsigned long long)t->offset,
+                       (unsigned long long)t->size, (unsigned long long)data_size,
+                       (unsigned long long)g->size);
+    return BITNET_OK;
+}
+
+/* Insertion sort of tensor pointers by offset (files hold a few hundred tensors). */
+static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n) {
+    int64_t i, j;
+    for (i = 1; i < n; i++) {
+        bitnet_gguf_tensor *t = p[i];
+        for (j = i; j > 0 && p[j - 1]->offset > t->offset; j--) p[j] = p[j - 1];
+        p[j] = t;
+    }
+}
+
+/* Tensors must not overlap; a TL1/TL2 tensor (no size rule) extends to the next tensor. */
+static bitnet_status bn_gguf_check_overlaps(bitnet_gguf *g) {
+    bitnet_gguf_tensor **order;
+    int64_t i;
+    bitnet_status st = BITNET_OK;
+    uint64_t data_size = g->size - g->data_offset;
+    if (g->n_tensors == 0) return BITNET_OK;
+    order = (bitnet_gguf_tensor **)bn_alloc(&g->allocator, (size_t)g->n_tensors * sizeof *order, 16);
+    if (!order) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory sorting %lld tensors", (long long)g->n_tensors);
+    for (i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
+    bn_gguf_sort_by_offset(order, g->n_tensors);
+    for (i = 0; i < g->n_tensors && st == BITNET_OK; i++) {
+        bitnet_gguf_tensor *t = order[i];
+        uint64_t next = i + 1 < g->n_tensors ? order[i + 1]->offset : data_size;
+        if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) t->size = next - t->offset;
+        if (t->offset + t->size > next)
+            st = bn_fail(BITNET_ERR_FORMAT, "tensor '%s' (offset %llu, %llu bytes) overlaps tensor '%s' at "
+                         "offset %llu", t->name, (unsigned long long)t->offset, (unsigned long long)t->size,
+                         order[i + 1]->name, (unsigned long long)next);
+    }
+    bn_free(&g->allocator, order);
+    return st;
+}
+
+static bitnet_status bn_gguf_parse_tensors(bitnet_gguf *g, bn_cursor *c, char **names) {
+    int64_t i, j;
+    bitnet_status st;
+    for (i = 0; i < g->n_tensors; i++) {
+        const char *name;
+        uint64_t len;
+        if ((st = bn_gguf_parse_tensor_info(c, &g->tensors[i], (uint64_t)i, &name, &len)) != BITNET_OK)
+            return st;
+        g->tensors[i].name = bn_gguf_copy_name(names, name, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->tensors[j].name, g->tensors[i].name) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
+                               g->tensors[i].name, (long long)j, (long long)i);
+    }
+    g->data_offset = bn_align_up_u64(c->pos, g->alignment);
+    if (g->data_offset > g->size) {
+        if (g->n_tensors > 0)
+            return bn_fail(BITNET_ERR_FORMAT, "data section would start at %llu, past end of file (size %llu)",
+                           (unsigned long long)g->data_offset, (unsigned long long)g->size);
+        g->data_offset = g->size;            /* vocab-only files may end without padding */
+    }
+    for (i = 0; i < g->n_tensors; i++) {
+        if ((st = bn_gguf_size_tensor(g, &g->tensors[i])) != BITNET_OK) return st;
+        g->tensors[i].data = g->data + g->data_offset + g->tensors[i].offset;
+    }
+    return bn_gguf_check_overlaps(g);
+}
+
+/* Tensor names need their bytes counted before the name block is allocated: a dry pass. */
+static bitnet_status bn_gguf_scan_tensor_names(bn_cursor c, uint64_t n_tensors, uint64_t *name_bytes) {
+    uint64_t i;
+    for (i = 0; i < n_tensors; i++) {
+        bitnet_gguf_tensor t;
+        const char *name;
+        uint64_t len;
+        bitnet_status st = bn_gguf_parse_tensor_info(&c, &t, i, &name, &len);
+        if (st != BITNET_OK) return st;
+        *name_bytes += len + 1;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_tensors,
+                                      uint64_t name_bytes, uint64_t n_strs) {
+    const bitnet_allocator *a = &g->allocator;
+    g->n_kv = (int64_t)n_kv;
+    g->n_tensors = (int64_t)n_tensors;
+    g->keys = (char **)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->keys);
+    g->values = (bitnet_gguf_value *)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->values);
+    g->tensors = (bitnet_gguf_tensor *)bn_zalloc(a, (size_t)(n_tensors ? n_tensors : 1) * sizeof *g->tensors);
+    g->str_index = (uint64_t *)bn_alloc(a, (size_t)(n_strs ? n_strs : 1) * sizeof *g->str_index, 16);
+    g->names = (char *)bn_alloc(a, (size_t)(name_bytes ? name_bytes : 1), 16);
+    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names)
+        return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory for %llu keys, %llu tensors, %llu strings",
+                       (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)n_strs);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse(bitnet_gguf *g) {
+    bn_cursor c, kv_start;
+    uint64_t n_tensors, n_kv, name_bytes = 0, n_strs = 0;
+    char *names;
+    uint64_t *str_index;
+    bitnet_status st;
+    c.data = g->data;
+    c.pos = 0;
+    c.size = g->size;
+    g->alignment = BN__GGUF_DEFAULT_ALIGNMENT;
+    if ((st = bn_gguf_parse_header(g, &c, &n_tensors, &n_kv)) != BITNET_OK) return st;
+    kv_start = c;
+    if ((st = bn_gguf_scan_kv(&c, n_kv, &name_bytes, &n_strs)) != BITNET_OK) return st;
+    if ((st = bn_gguf_scan_tensor_names(c, n_tensors, &name_bytes)) != BITNET_OK) return st;
+    if ((st = bn_gguf_allocate(g, n_kv, n_tensors, name_bytes, n_strs)) != BITNET_OK) return st;
+    c = kv_start;
+    names = g->names;
+    str_index = g->str_index;
+    if ((st = bn_gguf_fill_kv(g, &c, &names, &str_index)) != BITNET_OK) return st;
+    return bn_gguf_parse_tensors(g, &c, &names);
+}
+
+/* --- opening and closing --- */
+
+static bitnet_status bn_gguf_new(bitnet_gguf **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf *g = (bitnet_gguf *)bn_zalloc(&a, sizeof *g);
+    if (!g) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory");
+    g->allocator = a;
+    *out = g;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_finish_open(bitnet_gguf **out, bitnet_gguf *g) {
+    bitnet_status st = bn_gguf_parse(g);
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    *out = g;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                      const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open_memory: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+    g->data = (const unsigned char *)data;
+    g->size = size;
+    return bn_gguf_finish_open(out, g);
+}
+
+/* Reads the whole file into memory: the path where mmap is unavailable. */
+static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    unsigned char *buf;
+    if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
+    }
+    buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
+    if (!buf) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %ld bytes", path, n);
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        bn_free(&g->allocator, buf);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);
+    }
+    fclose(f);
+    g->data = buf;
+    g->size = (uint64_t)n;
+    g->owned = 1;
+    return BITNET_OK;
+}
+
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+/* Maps the file read-only; BITNET_ERR_UNSUPPORTED means "use the read() path". */
+static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
+    struct stat sb;
+    void *p;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    if (sb.st_size <= 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return BITNET_ERR_UNSUPPORTED;
+    }
+    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return BITNET_ERR_UNSUPPORTED;
+    g->data = (const unsigned char *)p;
+    g->size = (uint64_t)sb.st_size;
+    g->mapped = 1;
+    return BITNET_OK;
+}
+#endif
+
+bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    st = bn_gguf_map_file(g, path);
+    if (st == BITNET_ERR_UNSUPPORTED) st = bn_gguf_read_file(g, path);
+#else
+    st = bn_gguf_read_file(g, path);
+#endif
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    st = bn_gguf_finish_open(out, g);
+    if (st != BITNET_OK) return bn_fail_prefix(st, "%s", path);
+    return BITNET_OK;
+}
+
+void bitnet_gguf_close(bitnet_gguf *g) {
+    bitnet_allocator a;
+    if (!g) return;
+    a = g->allocator;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    if (g->mapped) munmap((void *)g->data, (size_t)g->size);
+#endif
+    if (g->owned) bn_free(&a, (void *)g->data);
+    bn_free(&a, g->keys);
+    bn_free(&a, g->values);
+    bn_free(&a, g->tensors);
+    bn_free(&a, g->str_index);
+    bn_free(&a, g->names);
+    bn_free(&a, g);
+}
+
+/* --- queries --- */
+
+uint32_t bitnet_gguf_version(const bitnet_gguf *g) { return g ? g->version : 0; }
+uint32_t bitnet_gguf_alignment(const bitnet_gguf *g) { return g ? g->alignment : 0; }
+uint64_t bitnet_gguf_data_offset(const bitnet_gguf *g) { return g ? g->data_offset : 0; }
+uint64_t bitnet_gguf_file_size(const bitnet_gguf *g) { return g ? g->size : 0; }
+int64_t bitnet_gguf_n_kv(const bitnet_gguf *g) { return g ? g->n_kv : 0; }
+int64_t bitnet_gguf_n_tensors(const bitnet_gguf *g) { return g ? g->n_tensors : 0; }
+
+int64_t bitnet_gguf_find_key(const bitnet_gguf *g, const char *key) {
+    int64_t i;
+    if (!g || !key) return -1;
+    for (i = 0; i < g->n_kv; i++)
+        if (strcmp(g->keys[i], key) == 0) return i;
+    return -1;
+}
+
+const char *bitnet_gguf_key(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? g->keys[i] : NULL;
+}
+
+const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? &g->values[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *g, const char *name) {
+    int64_t i;
+    if (!g || !name) return NULL;
+    for (i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
+    return NULL;
+}
+
+static bitnet_status bn_gguf_lookup(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **v) {
+    int64_t i = bitnet_gguf_find_key(g, key);
+    if (i < 0) return bn_fail(BITNET_ERR_NOT_FOUND, "key '%s' not found", key ? key : "(null)");
+    *v = &g->values[i];
+    return BITNET_OK;
+}
+
+static int bn_gguf_is_unsigned(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_U8 || t == BITNET_GGUF_U16 || t == BITNET_GGUF_U32 || t == BITNET_GGUF_U64;
+}
+
+static int bn_gguf_is_signed(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_I8 || t == BITNET_GGUF_I16 || t == BITNET_GGUF_I32 || t == BITNET_GGUF_I64;
+}
+
+/* Any integer value as u64 / i64 when it fits. */
+static bitnet_status bn_gguf_int(const bitnet_gguf *g, const char *key, uint64_t *u, int64_t *s, int want_signed,
+                                 uint64_t umax) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (bn_gguf_is_unsigned(v->type) && v->num.u64 <= umax) {
+        if (want_signed) *s = (int64_t)v->num.u64; else *u = v->num.u64;
+        return BITNET_OK;
+    }
+    if (bn_gguf_is_signed(v->type) && (want_signed || (v->num.i64 >= 0 && (uint64_t)v->num.i64 <= umax))) {
+        if (want_signed) *s = v->num.i64; else *u = (uint64_t)v->num.i64;
+        return BITNET_OK;
+    }
+    return bn_fail(BITNET_ERR_TYPE, "key '%s': %s value does not fit the integer asked for", key,
+                   bitnet_gguf_type_name(v->type));
+}
+
+bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *g, const char *key, uint32_t *out) {
+    uint64_t u;
+    bitnet_status st = bn_gguf_int(g, key, &u, NULL, 0, UINT32_MAX);
+    if (st == BITNET_OK) *out = (uint32_t)u;
+    return st;
+}
+
+bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *g, const char *key, uint64_t *out) {
+    return bn_gguf_int(g, key, out, NULL, 0, UINT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *g, const char *key, int64_t *out) {
+    return bn_gguf_int(g, key, NULL, out, 1, (uint64_t)INT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type == BITNET_GGUF_F32 || v->type == BITNET_GGUF_F64) *out = (float)v->num.f64;
+    else if (bn_gguf_is_unsigned(v->type)) *out = (float)v->num.u64;
+    else if (bn_gguf_is_signed(v->type)) *out = (float)v->num.i64;
+    else return bn_fail(BITNET_ERR_TYPE, "key '%s': %s is not a number", key, bitnet_gguf_type_name(v->type));
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_BOOL)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected bool", key, bitnet_gguf_type_name(v->type));
+    *out = (int)v->num.u64;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const char **ptr, size_t *len) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_STRING)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected string", key, bitnet_gguf_type_name(v->type));
+    *ptr = v->str.ptr;
+    if (len) *len = (size_t)v->str.len;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **array) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected array", key, bitnet_gguf_type_name(v->type));
+    *array = v;
+    return BITNET_OK;
+}
+
+/* --- writer --- */
+
+typedef struct bn_writer_kv {
+    char *key;
+    bitnet_gguf_type type;
+    unsigned char *payload;      /* (n_payload) the value exactly as it follows the type in the file */
+    uint64_t n_payload;
+} bn_writer_kv;
+
+typedef struct bn_writer_tensor {
+    char *name;
+    bitnet_type type;
+    uint32_t n_dims;
+    uint64_t ne[4];
+    uint64_t size, offset;
+} bn_writer_tensor;
+
+struct bitnet_gguf_writer {
+    bitnet_allocator allocator;
+    uint32_t version;
+    bn_writer_kv *kvs;
+    int64_t n_kvs, cap_kvs;
+    bn_writer_tensor *tensors;
+    int64_t n_tensors, cap_tensors;
+    /* streaming state */
+    bitnet_write_fn write;
+    void *user;
+    FILE *file;
+    int started, failed;
+    uint32_t alignment;
+    int64_t current;             /* tensor receiving bytes */
+    uint64_t written;            /* bytes of the current tensor so far */
+};
+
+bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf_writer *w;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_new: out is NULL");
+    w = (bitnet_gguf_writer *)bn_zalloc(&a, sizeof *w);
+    if (!w) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory");
+    w->allocator = a;
+    w->version = 3;
+    *out = w;
+    return BITNET_OK;
+}
+
+void bitnet_gguf_writer_free(bitnet_gguf_writer *w) {
+    int64_t i;
+    if (!w) return;
+    if (w->file) fclose(w->file);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_free(&w->allocator, w->kvs[i].key);
+        bn_free(&w->allocator, w->kvs[i].payload);
+    }
+    for (i = 0; i < w->n_tensors; i++) bn_free(&w->allocator, w->tensors[i].name);
+    bn_free(&w->allocator, w->kvs);
+    bn_free(&w->allocator, w->tensors);
+    bn_free(&w->allocator, w);
+}
+
+bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *w, uint32_t version) {
+    if (!w || (version != 2 && version != 3))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: version %u (supported: 2, 3)", version);
+    w->version = version;
+    return BITNET_OK;
+}
+
+/* Grows a writer array by doubling; elements are plain structs. */
+static int bn_writer_grow(const bitnet_allocator *a, void **items, int64_t n, int64_t *cap, size_t item) {
+    int64_t new_cap;
+    void *p;
+    if (n < *cap) return 1;
+    new_cap = *cap ? *cap * 2 : 16;
+    p = bn_alloc(a, (size_t)new_cap * item, 16);
+    if (!p) return 0;
+    if (n) memcpy(p, *items, (size_t)n * item);
+    bn_free(a, *items);
+    *items = p;
+    *cap = new_cap;
+    return 1;
+}
+
+static char *bn_writer_strdup(const bitnet_allocator *a, const char *s) {
+    size_t n = strlen(s);
+    char *p = (char *)bn_alloc(a, n + 1, 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                      unsigned char *payload, uint64_t n_payload) {
+    int64_t i;
+    char *copy;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, key) == 0) {
+            bn_free(&w->allocator, w->kvs[i].payload);
+            w->kvs[i].type = type;
+            w->kvs[i].payload = payload;
+            w->kvs[i].n_payload = n_payload;
+            return BITNET_OK;
+        }
+    copy = bn_writer_strdup(&w->allocator, key);
+    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs)) {
+        bn_free(&w->allocator, copy);
+        bn_free(&w->allocator, payload);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding key '%s'", key);
+    }
+    w->kvs[w->n_kvs].key = copy;
+    w->kvs[w->n_kvs].type = type;
+    w->kvs[w->n_kvs].payload = payload;
+    w->kvs[w->n_kvs].n_payload = n_payload;
+    w->n_kvs++;
+    return BITNET_OK;
+}
+
+static void bn_store_u32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+static void bn_store_u64(unsigned char *p, uint64_t v) {
+    bn_store_u32(p, (uint32_t)v);
+    bn_store_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Serialises a scalar value into its little-endian file form. */
+static void bn_writer_encode_scalar(const bitnet_gguf_value *v, unsigned char *p) {
+    uint64_t bits = v->num.u64;
+    float f;
+    uint32_t f32bits;
+    switch (v->type) {
+        case BITNET_GGUF_F32: f = (float)v->num.f64; memcpy(&f32bits, &f, 4); bn_store_u32(p, f32bits); return;
+        case BITNET_GGUF_F64: memcpy(&bits, &v->num.f64, 8); bn_store_u64(p, bits); return;
+        case BITNET_GGUF_I8: case BITNET_GGUF_I16: case BITNET_GGUF_I32: case BITNET_GGUF_I64:
+            bits = (uint64_t)v->num.i64; break;
+        default: break;
+    }
+    bn_store_u64(p, bits);   /* little-endian: the low bytes are the value at any width */
+}
+
+bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *w, const char *key, const bitnet_gguf_value *v) {
+    uint64_t n;
+    unsigned char *p;
+    uint32_t size;
+    if (!w || !key || !v || !*key || strlen(key) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad key or value");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    size = bn_gguf_scalar_size(v->type);
+    if (v->type == BITNET_GGUF_STRING) n = 8 + v->str.len;
+    else if (v->type == BITNET_GGUF_ARRAY) n = 12 + v->arr.bytes;
+    else if (size) n = 8;    /* scratch is 8 bytes; only `size` are written */
+    else return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': unknown value type %d", key, (int)v->type);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)n, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    if (v->type == BITNET_GGUF_STRING) {
+        bn_store_u64(p, v->str.len);
+        if (v->str.len) memcpy(p + 8, v->str.ptr, (size_t)v->str.len);
+    } else if (v->type == BITNET_GGUF_ARRAY) {
+        bn_store_u32(p, (uint32_t)v->arr.elem_type);
+        bn_store_u64(p + 4, v->arr.count);
+        if (v->arr.bytes) memcpy(p + 12, v->arr.data, (size_t)v->arr.bytes);
+    } else {
+        bn_writer_encode_scalar(v, p);
+        n = size;
+    }
+    if (strcmp(key, "general.alignment") == 0 &&
+        (v->type != BITNET_GGUF_U32 || !v->num.u64 || (v->num.u64 & (v->num.u64 - 1)))) {
+        bn_free(&w->allocator, p);
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: general.alignment must be a u32 power of two");
+    }
+    return bn_writer_put_kv(w, key, v->type, p, n);
+}
+
+static bitnet_status bn_writer_set_num(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                       uint64_t u, int64_t i, double f) {
+    bitnet_gguf_value v;
+    memset(&v, 0, sizeof v);
+    v.type = type;
+    if (type == BITNET_GGUF_F32 || type == BITNET_GGUF_F64) v.num.f64 = f;
+    else if (bn_gguf_is_signed(type)) v.num.i64 = i;
+    else v.num.u64 = u;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *w, const char *key, uint32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U32, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *w, const char *key, int32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_I32, 0, v, 0);
+}
+bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *w, const char *key, uint64_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U64, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *w, const char *key, float v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_F32, 0, 0, v);
+}
+bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *w, const char *key, int v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_BOOL, v != 0, 0, 0);
+}
+
+bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *w, const char *key, const char *s) {
+    bitnet_gguf_value v;
+    if (!s) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': NULL string", key ? key : "");
+    memset(&v, 0, sizeof v);
+    v.type = BITNET_GGUF_STRING;
+    v.str.ptr = s;
+    v.str.len = strlen(s);
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type elem_type,
+                                         const void *elems, uint64_t count) {
+    bitnet_gguf_value v;
+    uint32_t size = bn_gguf_scalar_size(elem_type);
+    if (!size || (!elems && count) || !bn_mul_u64(count, size, &v.arr.bytes))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': bad fixed-size array", key ? key : "");
+    v.type = BITNET_GGUF_ARRAY;
+    v.arr.elem_type = elem_type;
+    v.arr.count = count;
+    v.arr.data = elems;   /* native layout equals file layout on little-endian hosts */
+    v.arr.index_ = NULL;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *w, const char *key, const char *const *strs,
+                                             uint64_t count) {
+    uint64_t i, bytes = 12, pos = 12;
+    unsigned char *p;
+    if (!w || !key || (!strs && count)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad string array");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    for (i = 0; i < count; i++) bytes += 8 + (strs[i] ? strlen(strs[i]) : 0);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)bytes, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    bn_store_u32(p, BITNET_GGUF_STRING);
+    bn_store_u64(p + 4, count);
+    for (i = 0; i < count; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        bn_store_u64(p + pos, n);
+        if (n) memcpy(p + pos + 8, strs[i], n);
+        pos += 8 + n;
+    }
+    return bn_writer_put_kv(w, key, BITNET_GGUF_ARRAY, p, bytes);
+}
+
+bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *name, bitnet_type type,
+                                            uint32_t n_dims, const uint64_t *ne) {
+    bn_writer_tensor t;
+    int64_t i;
+    uint32_t d;
+    bitnet_status st;
+    if (!w || !name || !*name || !ne || strlen(name) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad tensor name or shape");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' added after begin", name);
+    for (i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->tensors[i].name, name) == 0)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
+    memset(&t, 0, sizeof t);
+    if ((st = bitnet_tensor_bytes(type, n_dims, ne, &t.size)) != BITNET_OK)
+        return bn_fail_prefix(st, "gguf writer: tensor '%s'", name);
+    t.type = type;
+    t.n_dims = n_dims;
+    for (d = 0; d < 4; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
+    t.name = bn_writer_strdup(&w->allocator, name);
+    if (!t.name || !bn_writer_grow(&w->allocator, (void **)&w->tensors, w->n_tensors, &w->cap_tensors,
+                                   sizeof *w->tensors)) {
+        bn_free(&w->allocator, t.name);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding tensor '%s'", name);
+    }
+    w->tensors[w->n_tensors++] = t;
+    return BITNET_OK;
+}
+
+/* --- streaming output --- */
+
+static bitnet_status bn_writer_emit(bitnet_gguf_writer *w, const void *data, size_t size) {
+    if (w->failed) return BITNET_ERR_IO;
+    if (size && w->write(data, size, w->user) != 0) {
+        w->failed = 1;
+        return bn_fail(BITNET_ERR_IO, "gguf writer: write of %zu bytes failed", size);
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_writer_emit_u32(bitnet_gguf_writer *w, uint32_t v) {
+    unsigned char b[4];
+    bn_store_u32(b, v);
+    return bn_writer_emit(w, b, 4);
+}
+
+static bitnet_status bn_writer_emit_u64(bitnet_gguf_writer *w, uint64_t v) {
+    unsigned char b[8];
+    bn_store_u64(b, v);
+    return bn_writer_emit(w, b, 8);
+}
+
+static bitnet_status bn_writer_emit_str(bitnet_gguf_writer *w, const char *s) {
+    size_t n = strlen(s);
+    bitnet_status st = bn_writer_emit_u64(w, n);
+    return st != BITNET_OK ? st : bn_writer_emit(w, s, n);
+}
+
+static bitnet_status bn_writer_emit_zeros(bitnet_gguf_writer *w, uint64_t n) {
+    static const unsigned char zeros[64];
+    bitnet_status st = BITNET_OK;
+    while (n && st == BITNET_OK) {
+        size_t k = n > sizeof zeros ? sizeof zeros : (size_t)n;
+        st = bn_writer_emit(w, zeros, k);
+        n -= k;
+    }
+    return st;
+}
+
+static uint32_t bn_writer_alignment(const bitnet_gguf_writer *w) {
+    int64_t i;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, "general.alignment") == 0 && w->kvs[i].type == BITNET_GGUF_U32)
+            return bn_load_u32(w->kvs[i].payload);
+    return BN__GGUF_DEFAULT_ALIGNMENT;
+}
+
+static bitnet_status bn_writer_emit_header(bitnet_gguf_writer *w) {
+    int64_t i;
+    uint64_t pos = 24, offset = 0;
+    uint32_t d;
+    bitnet_status st = BITNET_OK;
+    bn_writer_emit_u32(w, BN__GGUF_MAGIC);
+    bn_writer_emit_u32(w, w->version);
+    bn_writer_emit_u64(w, (uint64_t)w->n_tensors);
+    bn_writer_emit_u64(w, (uint64_t)w->n_kvs);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_writer_emit_str(w, w->kvs[i].key);
+        bn_writer_emit_u32(w, (uint32_t)w->kvs[i].type);
+        bn_writer_emit(w, w->kvs[i].payload, (size_t)w->kvs[i].n_payload);
+        pos += 8 + strlen(w->kvs[i].key) + 4 + w->kvs[i].n_payload;
+    }
+    for (i = 0; i < w->n_tensors; i++) {
+        bn_writer_tensor *t = &w->tensors[i];
+        t->offset = offset;
+        offset = bn_align_up_u64(offset + t->size, w->alignment);
+        bn_writer_emit_str(w, t->name);
+        bn_writer_emit_u32(w, t->n_dims);
+        for (d = 0; d < t->n_dims; d++) bn_writer_emit_u64(w, t->ne[d]);
+        bn_writer_emit_u32(w, (uint32_t)t->type);
+        st = bn_writer_emit_u64(w, t->offset);
+        pos += 8 + strlen(t->name) + 4 + 8 * (uint64_t)t->n_dims + 4 + 8;
+    }
+    if (st == BITNET_OK && w->n_tensors > 0) st = bn_writer_emit_zeros(w, bn_align_up_u64(pos, w->alignment) - pos);
+    return w->failed ? BITNET_ERR_IO : st;
+}
+
+static int bn_writer_file_fn(const void *data, size_t size, void *user) {
+    return fwrite(data, 1, size, (FILE *)user) == size ? 0 : -1;
+}
+
+bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *w, bitnet_write_fn fn, void *user) {
+    if (!w || !fn) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin_fn: NULL argument");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: already started");
+    w->write = fn;
+    w->user = user;
+    w->started = 1;
+    w->failed = 0;
+    w->alignment = bn_writer_alignment(w);
+    w->current = 0;
+    w->written = 0;
+    return bn_writer_emit_header(w);
+}
+
+bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *w, const char *path) {
+    if (!w || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin: NULL argument");
+    w->file = fopen(path, "wb");
+    if (!w->file) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    return bitnet_gguf_writer_begin_fn(w, bn_writer_file_fn, w->file);
+}
+
+bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *w, const void *data, size_t size) {
+    const unsigned char *p = (const unsigned char *)data;
+    if (!w || !w->started || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: write before begin");
+    while (size) {
+        bn_writer_tensor *t;
+        uint64_t room;
+        size_t k;
+        bitnet_status st;
+        if (w->current >= w->n_tensors)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: %zu bytes more than the tensors hold", size);
+        t = &w->tensors[w->current];
+        room = t->size - w->written;
+        k = room < size ? (size_t)room : size;
+        if ((st = bn_writer_emit(w, p, k)) != BITNET_OK) return st;
+        p += k;
+        size -= k;
+        w->written += k;
+        if (w->written == t->size) {
+            uint64_t end = t->offset + t->size;
+            if ((st = bn_writer_emit_zeros(w, bn_align_up_u64(end, w->alignment) - end)) != BITNET_OK) return st;
+            w->current++;
+            w->written = 0;
+        }
+    }
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *w) {
+    bitnet_status st = BITNET_OK;
+    if (!w || !w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: end before begin");
+    if (w->current < w->n_tensors)
+        st = bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' got %llu of its %llu bytes",
+                     w->tensors[w->current].name, (unsigned long long)w->written,
+                     (unsigned long long)w->tensors[w->current].size);
+    if (w->failed && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: an earlier write failed");
+    if (w->file) {
+        if (fclose(w->file) != 0 && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: close failed");
+        w->file = NULL;
+    }
+    w->started = 0;
+    return st;
+}
+
+
 /* ===== quant ===== */
+
+#if BN__X86 && (defined(__GNUC__) || defined(__clang__))
+#  define BN__QUANT_X86 1
+#  include <immintrin.h>
+#endif
+
+#define BN__QK8_0 32            /* block_q8_0  { f16 d; i8 qs[32]; }                     34 B */
+#define BN__QK_K 256            /* block_q6_K  { u8 ql[128]; u8 qh[64]; i8 sc[16]; f16 d; } 210 B;
+                                   block_tq1_0 { u8 qs[48]; u8 qh[4]; f16 d; }          54 B;
+                                   block_tq2_0 { u8 qs[64]; f16 d; }                    66 B */
+#define BN__QK_I2S 128          /* I2_S: 128 codes in 32 bytes; tensor tail f32 alpha + 28 B */
+
+/* -- float rows: scalar code; the vector loops below do a prefix and return its length -- */
+
+static float bn_quant_h2f(uint16_t h) {
+    float f = bn_fp16_to_fp32(h);
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) {        /* NaN: quiet it, as F16C/NEON do */
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        bits |= 0x400000;
+        memcpy(&f, &bits, 4);
+    }
+    return f;
+}
+
+static void bn_fp16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_quant_h2f(src[i]);
+}
+
+static void bn_fp32_to_fp16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_fp16(src[i]);
+}
+
+static void bn_bf16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_bf16_to_fp32(src[i]);
+}
+
+static void bn_fp32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_bf16(src[i]);
+}
+
+#if BN__QUANT_X86
+#define BN__RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp16_to_fp32_f16c(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp32_to_fp16_f16c(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_fp16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx2")))
+static size_t bn_bf16_to_fp32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_si512((void *)(dst + i), _mm512_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+/* bn_fp32_to_bf16 on 8 lanes: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40. Values
+   end up in 0..0xffff, so an unsigned-saturating pack keeps them. */
+__attribute__((target("avx2")))
+static __m256i bn_bf16_round8_avx2(__m256i x) {
+    __m256i hi = _mm256_srli_epi32(x, 16);
+    __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i mag = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    __m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+    return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+}
+
+__attribute__((target("avx2")))
+static size_t bn_fp32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256i a = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i)));
+        __m256i b = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), p);
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_bf16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i x = _mm512_loadu_si512((const void *)(src + i));
+        __m512i hi = _mm512_srli_epi32(x, 16);
+        __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), lsb), 16);
+        __m512i mag = _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff));
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(mag, _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    return i;
+}
+#endif /* BN__QUANT_X86 */
+
+#if BN__ARM64
+#  include <arm_neon.h>
+/* aarch64 converts halves in hardware (FPCR default: round to nearest even, no flush). */
+static size_t bn_fp16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+    return i;
+}
+
+static size_t bn_fp32_to_fp16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    return i;
+}
+
+static size_t bn_bf16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(src + i), 16)));
+    return i;
+}
+
+static size_t bn_fp32_to_bf16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32x4_t x = vreinterpretq_u32_f32(vld1q_f32(src + i)), hi = vshrq_n_u32(x, 16);
+        uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(x, vdupq_n_u32(0x7fff)), vandq_u32(hi, vdupq_n_u32(1))), 16);
+        uint32x4_t nan = vcgtq_u32(vandq_u32(x, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+        vst1_u16(dst + i, vmovn_u32(vbslq_u32(nan, vorrq_u32(hi, vdupq_n_u32(0x40)), r)));
+    }
+    return i;
+}
+#endif /* BN__ARM64 */
+
+/* The widest vector loop this CPU runs for each conversion; the scalar code finishes. */
+#if BN__QUANT_X86
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon)                            \
+    do {                                                                              \
+        uint32_t f_ = bitnet_cpu_features();                                          \
+        if (f_ & BITNET_CPU_AVX512F) i = avx512(src, dst, n);                         \
+        else if (f_ & (avx2_feature)) i = avx2(src, dst, n);                          \
+    } while (0)
+#elif BN__ARM64
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) (i = neon(src, dst, n))
+#else
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) ((void)0)
+#endif
+
+void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp16_to_fp32_avx512, bn_fp16_to_fp32_f16c, BITNET_CPU_F16C, bn_fp16_to_fp32_neon);
+    bn_fp16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_fp16_avx512, bn_fp32_to_fp16_f16c, BITNET_CPU_F16C, bn_fp32_to_fp16_neon);
+    bn_fp32_to_fp16_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_bf16_to_fp32_avx512, bn_bf16_to_fp32_avx2, BITNET_CPU_AVX2, bn_bf16_to_fp32_neon);
+    bn_bf16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_bf16_avx512, bn_fp32_to_bf16_avx2, BITNET_CPU_AVX2, bn_fp32_to_bf16_neon);
+    bn_fp32_to_bf16_scalar(src + i, dst + i, n - i);
+}
+
+/* -- sizes -- */
+
+/* Bytes of an n_rows x n_cols tensor of `type`; `who` names the caller in messages. */
+static bitnet_status bn_quant_bytes(const char *who, bitnet_type type, uint64_t n_rows,
+                                    uint64_t n_cols, uint64_t *bytes) {
+    uint64_t block, block_bytes, n;
+    switch (type) {
+        case BITNET_TYPE_F32:   block = 1; block_bytes = 4; break;
+        case BITNET_TYPE_F16:
+        case BITNET_TYPE_BF16:  block = 1; block_bytes = 2; break;
+        case BITNET_TYPE_Q8_0:  block = BN__QK8_0; block_bytes = 34; break;
+        case BITNET_TYPE_Q6_K:  block = BN__QK_K; block_bytes = 210; break;
+        case BITNET_TYPE_TQ1_0: block = BN__QK_K; block_bytes = 54; break;
+        case BITNET_TYPE_TQ2_0: block = BN__QK_K; block_bytes = 66; break;
+        case BITNET_TYPE_I2_S:  block = BN__QK_I2S; block_bytes = 32; break;
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: tensor type %s (%d) is not supported",
+                           who, bitnet_type_name(type), (int)type);
+    }
+    if (n_cols % block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s rows need a multiple of %llu columns, got %llu",
+                       who, bitnet_type_name(type), (unsigned long long)block,
+                       (unsigned long long)n_cols);
+    if (!bn_mul_u64(n_rows, n_cols, &n) || n > SIZE_MAX / sizeof(float) ||
+        !bn_mul_u64(n / block, block_bytes, bytes) ||
+        (type == BITNET_TYPE_I2_S && !bn_add_u64(*bytes, 32, bytes)))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %llu x %llu tensor is too large", who,
+                       (unsigned long long)n_rows, (unsigned long long)n_cols);
+    return BITNET_OK;
+}
+
+/* -- dequantize: one block (or one I2_S tensor) at a time, from unaligned bytes -- */
+
+static void bn_dequant_q8_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += 34, y += BN__QK8_0) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x));
+        for (j = 0; j < BN__QK8_0; j++) y[j] = (float)(int8_t)x[2 + j] * d;
+    }
+}
+
+static void bn_dequant_q6_k(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int half, l;
+    for (i = 0; i < nb; i++, x += 210) {
+        const unsigned char *ql = x, *qh = x + 128;
+        const signed char *sc = (const signed char *)(x + 192);
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 208));
+        for (half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xf) | ((qh[l] >> 0 & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2 & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+static void bn_dequant_tq2_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j, l, m;
+    for (i = 0; i < nb; i++, x += 66) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 64));
+        for (j = 0; j < 64; j += 32)
+            for (l = 0; l < 4; l++)
+                for (m = 0; m < 32; m++) *y++ = (float)(((x[j + m] >> (2 * l)) & 3) - 1) * d;
+    }
+}
+
+/* Trit n (0 = most significant) of a TQ1_0 byte that stores ceil(v * 256 / 243). */
+static int bn_tq1_trit(unsigned char byte, int n) {
+    static const unsigned char pow3[5] = { 1, 3, 9, 27, 81 };
+    unsigned char q = (unsigned char)(byte * pow3[n]);
+    return ((uint16_t)q * 3) >> 8;
+}
+
+static void bn_dequant_tq1_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int n, m;
+    for (i = 0; i < nb; i++, x += 54) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 52));
+        for (n = 0; n < 5; n++)                                 /* qs[0..31]: elements 0..159 */
+            for (m = 0; m < 32; m++) *y++ = (float)(bn_tq1_trit(x[m], n) - 1) * d;
+        for (n = 0; n < 5; n++)                                 /* qs[32..47]: 160..239 */
+            for (m = 0; m < 16; m++) *y++ = (float)(bn_tq1_trit(x[32 + m], n) - 1) * d;
+        for (n = 0; n < 4; n++)                                 /* qh[0..3]: 240..255 */
+            for (m = 0; m < 4; m++) *y++ = (float)(bn_tq1_trit(x[48 + m], n) - 1) * d;
+    }
+}
+
+static bitnet_status bn_dequant_i2_s(const unsigned char *x, float *y, uint64_t n) {
+    float alpha = bn_load_f32(x + n / 4);
+    uint64_t f;
+    for (f = 0; f < n; f++) {
+        int c = x[f / 128 * 32 + f % 32] >> (6 - 2 * (int)(f % 128 / 32)) & 3;
+        if (c == 3)
+            return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: I2_S code 3 at element %llu "
+                           "(only 0, 1, 2 are valid)", (unsigned long long)f);
+        y[f] = (float)(c - 1) * alpha;
+    }
+    return BITNET_OK;
+}
+
+/* A 16-bit float row from possibly unaligned bytes (bounced through an aligned buffer). */
+static void bn_dequant_half(const unsigned char *src, float *dst, uint64_t n,
+                            void (*row)(const uint16_t *, float *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)src % sizeof(uint16_t) == 0) {
+        row((const uint16_t *)(const void *)src, dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        memcpy(tmp, src + 2 * i, (size_t)c * 2);
+        row(tmp, dst + i, (size_t)c);
+    }
+}
+
+bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                uint64_t n_rows, uint64_t n_cols, float *dst) {
+    const unsigned char *x = (const unsigned char *)src;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_dequantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (src_size < bytes)
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: %s %llu x %llu tensor needs %llu "
+                       "bytes, got %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)src_size);
+    if (n && (!src || !dst)) return bn_fail(BITNET_ERR_ARGS, "bitnet_dequantize: NULL buffer");
+    switch (type) {
+        case BITNET_TYPE_F32:   if (n) memcpy(dst, x, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_dequant_half(x, dst, n, bitnet_fp16_to_fp32_row); break;
+        case BITNET_TYPE_BF16:  bn_dequant_half(x, dst, n, bitnet_bf16_to_fp32_row); break;
+        case BITNET_TYPE_Q8_0:  bn_dequant_q8_0(x, dst, n / BN__QK8_0); break;
+        case BITNET_TYPE_Q6_K:  bn_dequant_q6_k(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ1_0: bn_dequant_tq1_0(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_dequant_tq2_0(x, dst, n / BN__QK_K); break;
+        default:                return bn_dequant_i2_s(x, dst, n);   /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- quantize: byte-exact re-implementations of the reference quantizers -- */
+
+static void bn_quant_q8_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += BN__QK8_0, y += 34) {
+        float amax = 0.0f, d, id;
+        uint16_t dh;
+        for (j = 0; j < BN__QK8_0; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        d = amax / 127;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        dh = bn_fp32_to_fp16(d);
+        memcpy(y, &dh, 2);                              /* the library targets little-endian */
+        for (j = 0; j < BN__QK8_0; j++) y[2 + j] = (unsigned char)(int8_t)roundf(x[j] * id);
+    }
+}
+
+/* llama.cpp's ternary block scale: d = max|x| of the block, trits lroundf(x/d) + 1. */
+static float bn_tq_scale(const float *x, unsigned char *d_out) {
+    float amax = 0.0f;
+    uint16_t dh;
+    int j;
+    for (j = 0; j < BN__QK_K; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    dh = bn_fp32_to_fp16(amax);
+    memcpy(d_out, &dh, 2);
+    return amax != 0.0f ? 1.0f / amax : 0.0f;
+}
+
+static int bn_tq_trit(float x, float id) { return (int)lroundf(x * id) + 1; }
+
+static void bn_quant_tq2_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j, m, n;
+    for (i = 0; i < nb; i++, y += 66) {
+        float id = bn_tq_scale(x, y + 64);
+        for (j = 0; j < 64; j += 32, x += 128)
+            for (m = 0; m < 32; m++) {
+                unsigned q = 0;
+                for (n = 0; n < 4; n++) q += (unsigned)(bn_tq_trit(x[m + n * 32], id) & 3) << (2 * n);
+                y[j + m] = (unsigned char)q;
+            }
+    }
+}
+
+/* Base-3 packing of `count` trits x[0], x[stride], ... (first most significant), padded to
+   5 trits, stored as ceil(v * 256 / 243). */
+static unsigned char bn_tq1_pack(const float *x, int stride, int count, float id) {
+    unsigned q = 0;
+    int n;
+    for (n = 0; n < count; n++) q = q * 3 + (unsigned)bn_tq_trit(x[n * stride], id);
+    for (; n < 5; n++) q *= 3;
+    return (unsigned char)(((q & 0xff) * 256 + 242) / 243);
+}
+
+static void bn_quant_tq1_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int m;
+    for (i = 0; i < nb; i++, x += BN__QK_K, y += 54) {
+        float id = bn_tq_scale(x, y + 52);
+        for (m = 0; m < 32; m++) y[m] = bn_tq1_pack(x + m, 32, 5, id);
+        for (m = 0; m < 16; m++) y[32 + m] = bn_tq1_pack(x + 160 + m, 16, 5, id);
+        for (m = 0; m < 4; m++) y[48 + m] = bn_tq1_pack(x + 240 + m, 4, 4, id);
+    }
+}
+
+/* bitnet.cpp: alpha = max|x| over the whole tensor (in double), code 1 for |x| < 1e-6,
+   else 2 for positive and 0 for negative; 4 codes of one 128-block per byte. */
+static void bn_quant_i2_s(const float *x, unsigned char *y, uint64_t n) {
+    double amax = 0;
+    float alpha;
+    uint64_t f;
+    for (f = 0; f < n; f++) amax = fmax(amax, fabs((double)x[f]));
+    memset(y, 0, (size_t)(n / 4 + 32));
+    for (f = 0; f < n; f++) {
+        double v = x[f];
+        unsigned c = fabs(v) < 1e-6 ? 1u : v * amax > 0 ? 2u : 0u;
+        y[f / 128 * 32 + f % 32] |= (unsigned char)(c << (6 - 2 * (f % 128 / 32)));
+    }
+    alpha = (float)amax;
+    memcpy(y + n / 4, &alpha, 4);
+}
+
+/* A 16-bit float row into possibly unaligned bytes. */
+static void bn_quant_half(const float *src, unsigned char *dst, uint64_t n,
+                          void (*row)(const float *, uint16_t *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)dst % sizeof(uint16_t) == 0) {
+        row(src, (uint16_t *)(void *)dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        row(src + i, tmp, (size_t)c);
+        memcpy(dst + 2 * i, tmp, (size_t)c * 2);
+    }
+}
+
+static bitnet_status bn_quant_check_finite(const char *who, const float *x, uint64_t n) {
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if (!(fabsf(x[i]) <= FLT_MAX))
+            return bn_fail(BITNET_ERR_ARGS, "%s: element %llu is %s; quantized types need finite "
+                           "values", who, (unsigned long long)i, x[i] != x[i] ? "NaN" : "Inf");
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                              uint64_t n_cols, void *dst, uint64_t dst_size) {
+    unsigned char *y = (unsigned char *)dst;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_quantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (type == BITNET_TYPE_Q6_K)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_quantize: Q6_K is read-only here "
+                       "(no Q6_K quantizer)");
+    if (dst_size < bytes)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: %s %llu x %llu tensor needs %llu bytes, "
+                       "dst has %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)dst_size);
+    if ((n && !src) || !dst) return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: NULL buffer");
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16 &&
+        (st = bn_quant_check_finite("bitnet_quantize", src, n)) != BITNET_OK)
+        return st;
+    switch (type) {
+        case BITNET_TYPE_F32:   if (n) memcpy(y, src, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_quant_half(src, y, n, bitnet_fp32_to_fp16_row); break;
+        case BITNET_TYPE_BF16:  bn_quant_half(src, y, n, bitnet_fp32_to_bf16_row); break;
+        case BITNET_TYPE_Q8_0:  bn_quant_q8_0(src, y, n / BN__QK8_0); break;
+        case BITNET_TYPE_TQ1_0: bn_quant_tq1_0(src, y, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_quant_tq2_0(src, y, n / BN__QK_K); break;
+        default:                bn_quant_i2_s(src, y, n); break;    /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- ternarize float master weights or already-ternary float weights -- */
+
+/* Calls fn on the weights as floats, 256 at a time (F16/BF16 converted, any alignment). */
+typedef int (*bn_tern_fn)(const float *w, uint64_t first, size_t count, void *user);
+
+static int bn_tern_each(bitnet_type type, const unsigned char *src, uint64_t n, bn_tern_fn fn,
+                        void *user) {
+    float buf[256];
+    uint64_t i;
+    size_t c;
+    size_t esize = type == BITNET_TYPE_F32 ? 4 : 2;
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? (size_t)(n - i) : 256;
+        if (type == BITNET_TYPE_F32) memcpy(buf, src + i * 4, c * 4);
+        else bn_dequant_half(src + i * esize, buf, c,
+                             type == BITNET_TYPE_F16 ? bitnet_fp16_to_fp32_row : bitnet_bf16_to_fp32_row);
+        if (!fn(buf, i, c, user)) return 0;
+    }
+    return 1;
+}
+
+typedef struct bn_tern_stats {
+    double sum_abs;
+    float mag;              /* first nonzero |w| seen; 0 = none yet */
+    int one_mag;            /* every nonzero |w| so far equals mag */
+    uint64_t bad;           /* index of the first NaN/Inf (valid when the walk stopped) */
+    float alpha;
+    int8_t *codes;
+} bn_tern_stats;
+
+static int bn_tern_scan(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float a = fabsf(w[i]);
+        if (!(a <= FLT_MAX)) { s->bad = first + i; return 0; }
+        s->sum_abs += a;
+        if (a == 0.0f) continue;
+        if (s->mag == 0.0f) s->mag = a;
+        else if (a != s->mag) s->one_mag = 0;
+    }
+    return 1;
+}
+
+static int bn_tern_codes(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float q = nearbyintf(w[i] / s->alpha);             /* round half to even */
+        s->codes[first + i] = (int8_t)(q > 1.0f ? 1 : q < -1.0f ? -1 : (int)q);
+    }
+    return 1;
+}
+
+bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, int8_t *codes,
+                               float *alpha) {
+    bn_tern_stats s;
+    const unsigned char *x = (const unsigned char *)src;
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_ternarize: type %s (%d) is not a float "
+                       "type (F32, F16, BF16)", bitnet_type_name(type), (int)type);
+    if ((n && (!src || !codes)) || !alpha) return bn_fail(BITNET_ERR_ARGS, "bitnet_ternarize: NULL buffer");
+    memset(&s, 0, sizeof s);
+    s.one_mag = 1;
+    if (!bn_tern_each(type, x, n, bn_tern_scan, &s))
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_ternarize: weight %llu is NaN or Inf",
+                       (unsigned long long)s.bad);
+    if (s.one_mag && s.mag != 0.0f) s.alpha = s.mag;       /* stored as c * alpha already */
+    else {
+        s.alpha = n ? (float)(s.sum_abs / (double)n) : 0.0f;
+        if (!(s.alpha >= 1e-5f)) s.alpha = 1e-5f;
+    }
+    s.codes = codes;
+    bn_tern_each(type, x, n, bn_tern_codes, &s);
+    *alpha = s.alpha;
+    return BITNET_OK;
+}
 
 /* ===== kernels: ref ===== */
 
+/* How the model calls the kernels (everything here is internal to the implementation):
+
+   Ternary weights (every BitLinear projection) live in one internal layout, bn_tern: the I2_S
+   layout of FORMATS.md 3.1 (blocks of 128 codes c = w+1 in 32 bytes, byte p holding elements
+   p, p+32, p+64, p+96 at shifts 6, 4, 2, 0), rows kp/4 bytes apart, kp = K rounded up to 128.
+   An I2_S tensor is borrowed as is (no copy); TQ2_0, TQ1_0 and int8 codes are repacked into
+   owned memory (w.bytes_owned says how much).
+       bn_tern w;
+       st = bn_tern_from_tensor(&w, t->type, t->data, t->size, t->ne[0], t->ne[1], alloc);
+                                                     (I2_S, TQ2_0 or TQ1_0; K = ne[0], M = ne[1])
+       st = bn_tern_from_codes(&w, codes, alpha, K, M, alloc);   (codes int8 -1/0/+1, (M, K))
+       bn_tern_free(&w);
+   Float weights (head, embeddings) are borrowed views: bn_fmat m;
+       st = bn_fmat_init(&m, t->type, t->data, t->size, t->ne[0], t->ne[1]);
+                                                     (F32, F16, BF16, Q8_0 or Q6_K)
+   The kernel table (in the model/context, never global):
+       bn_kernels kt; st = bn_kernels_init(&kt, BITNET_ISA_AUTO);   (or force REF/AVX2/AVX512/NEON)
+   BitLinear y = W x for one token x (K floats):
+       int8_t q[kp];  (kp = bn_tern_kpad(K); 64-byte aligned is best)   float s; int32_t sum;
+       kt.quant_i8(x, K, q, &s, &sum);             (FORMATS.md 4; q is in the table's own order,
+                                                    zero-padded to kp: only pass it to kt's kernels)
+       kt.gemv_tern(&w, q, s, sum, y, r0, r1);     (y[r] for rows r in [r0, r1))
+   For n tokens: q (n, ldq >= kp), s[n], sum[n], y (n, ldy >= M):
+       kt.gemm_tern(&w, q, ldq, s, sum, n, y, ldy, r0, r1);
+   Float GEMV/GEMM (y = W x, x has K floats): kt.gemv_f[m.ft](&m, x, y, r0, r1) and
+       kt.gemm_f[m.ft](&m, x, ldx, n, y, ldy, r0, r1); or the same through bn_fmat_gemv/_gemm.
+   Threaded (pool may be NULL; bit-identical for every thread count):
+       bn_par_gemv_tern(pool, &kt, &w, q, s, sum, y);
+       bn_par_gemm_tern(pool, &kt, &w, q, ldq, s, sum, n, y, ldy);
+       bn_par_gemv_f(pool, &kt, &m, x, y);   bn_par_gemm_f(pool, &kt, &m, x, ldx, n, y, ldy);
+       bitnet_threadpool_run(pool, n_rows, grain, fn, arg) for anything else.
+   Vector ops (one vector; split heads/tokens across threads yourself):
+       kt.rmsnorm(x, w_or_NULL, n, eps, out)        out = x / sqrt(mean(x^2) + eps) * w
+       kt.rope(x, n_heads, head_dim, n_rot, pos, base, neox)   in place, theta = pos*base^(-2i/n_rot)
+       kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)
+       kt.dot_f32(a, b, n)  kt.axpy_f32(y, a, x, n)   y += a*x
+       kt.dot_f16(a16, b, n)  kt.axpy_f16(y, a, x16, n)   (F16 KV cache rows)
+   bitnet_kernels_describe() prints what each field resolved to. */
+
+#define BN__TERN_ALIGN 128          /* kp: K rounded up to this many codes */
+
+/* Float weight types the head kernels take (index of kt.gemv_f / kt.gemm_f). */
+enum { BN__FT_F32, BN__FT_F16, BN__FT_BF16, BN__FT_Q8_0, BN__FT_Q6_K, BN__FT_COUNT };
+
+typedef struct bn_tern {
+    int64_t rows, cols, kp;     /* M, K, K rounded up to 128 */
+    const uint8_t *codes;       /* (rows, kp/4): I2_S layout, borrowed or owned */
+    float alpha;                /* every weight is (c-1)*alpha when block_scale is NULL */
+    float *block_scale;         /* (rows, kp/256) per-256-block scale, or NULL */
+    void *owned;                /* memory to free (codes and/or block_scale), or NULL */
+    size_t bytes_owned;         /* its size: the repacking cost to report */
+    bitnet_allocator allocator;
+} bn_tern;
+
+typedef struct bn_fmat {
+    int ft;                     /* BN__FT_* */
+    int64_t rows, cols;         /* M, K */
+    const uint8_t *data;        /* borrowed file data, any alignment */
+    size_t row_bytes;
+} bn_fmat;
+
+typedef struct bn_kernels {
+    bitnet_isa isa;
+    int act_order;              /* 0: q in natural order; 1: 256-chunks in AVX-512 order */
+    void (*quant_i8)(const float *x, int64_t k, int8_t *q, float *s, int32_t *sum);
+    void (*gemv_tern)(const bn_tern *w, const int8_t *q, float s, int32_t sum, float *y,
+                      int64_t r0, int64_t r1);
+    void (*gemm_tern)(const bn_tern *w, const int8_t *q, int64_t ldq, const float *s,
+                      const int32_t *sum, int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1);
+    void (*gemv_f[BN__FT_COUNT])(const bn_fmat *w, const float *x, float *y, int64_t r0, int64_t r1);
+    void (*gemm_f[BN__FT_COUNT])(const bn_fmat *w, const float *x, int64_t ldx, int64_t n,
+                                 float *y, int64_t ldy, int64_t r0, int64_t r1);
+    void (*rmsnorm)(const float *x, const float *w, int64_t n, float eps, float *out);
+    void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
+                 float base, int neox);
+    void (*softmax)(float *x, int64_t n);
+    void (*relu2_mul)(const float *g, const float *u, int64_t n, float *out);
+    void (*silu_mul)(const float *g, const float *u, int64_t n, float *out);
+    float (*dot_f32)(const float *a, const float *b, int64_t n);
+    void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
+    float (*dot_f16)(const uint16_t *a, const float *b, int64_t n);
+    void (*axpy_f16)(float *y, float a, const uint16_t *x, int64_t n);
+    const char *names[24];      /* ISA of each field, for bitnet_kernels_describe */
+} bn_kernels;
+
+static BN__UNUSED int64_t bn_tern_kpad(int64_t k) {
+    return (k + BN__TERN_ALIGN - 1) / BN__TERN_ALIGN * BN__TERN_ALIGN;
+}
+
+/* Code of element `col` of row `r` (0..3; the weight is (code-1)*scale). */
+static BN__UNUSED int bn_tern_code(const bn_tern *w, int64_t r, int64_t col) {
+    const uint8_t *row = w->codes + r * (w->kp / 4);
+    int64_t b = col / 128, e = col % 128;
+    return (row[b * 32 + e % 32] >> (6 - 2 * (e / 32))) & 3;
+}
+
+static BN__UNUSED float bn_tern_scale(const bn_tern *w, int64_t r, int64_t col) {
+    return w->block_scale ? w->block_scale[r * (w->kp / 256) + col / 256] : w->alpha;
+}
+
+static void bn_tern_set(uint8_t *row, int64_t col, int code) {
+    int64_t b = col / 128, e = col % 128;
+    int sh = 6 - 2 * (int)(e / 32);
+    uint8_t *p = &row[b * 32 + e % 32];
+    *p = (uint8_t)((*p & ~(3 << sh)) | (code << sh));
+}
+
+/* Position of natural element i of a q vector in the table's order. AVX-512 reads a 64-byte
+   chunk of codes (two 128-blocks) at once, so inside each full 256-chunk it wants the 32-element
+   pieces in the order 0,4,1,5,2,6,3,7; a final half chunk stays in natural order. */
+static BN__UNUSED int64_t bn_act_pos(int order, int64_t i, int64_t kp) {
+    int64_t c = i / 256, p, piece, e;
+    if (!order || (c + 1) * 256 > kp) return i;
+    p = i % 256; piece = p / 32; e = p % 32;
+    return c * 256 + ((piece % 4) * 2 + piece / 4) * 32 + e;
+}
+
+/* ---- weight preparation ---- */
+
+static void bn_tern_clear(bn_tern *w) { memset(w, 0, sizeof *w); }
+
+static BN__UNUSED void bn_tern_free(bn_tern *w) {
+    if (!w) return;
+    if (w->owned) bn_free(&w->allocator, w->owned);
+    bn_tern_clear(w);
+}
+
+static bitnet_status bn_tern_check_shape(const char *what, uint64_t k, uint64_t m, uint64_t mult) {
+    if (k == 0 || m == 0 || k > ((uint64_t)1 << 31) || m > ((uint64_t)1 << 31))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: shape %llu x %llu is empty or larger than 2^31",
+                       what, (unsigned long long)m, (unsigned long long)k);
+    if (k % mult)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: row length %llu is not a multiple of %llu",
+                       what, (unsigned long long)k, (unsigned long long)mult);
+    return BITNET_OK;
+}
+
+/* Allocates owned codes (filled with code 1 = weight 0) and, when n_scales > 0, a scale array. */
+static bitnet_status bn_tern_alloc(bn_tern *w, int64_t k, int64_t m, int64_t n_scales,
+                                   const bitnet_allocator *a) {
+    uint64_t code_bytes, total;
+    bn_tern_clear(w);
+    w->allocator = bn_allocator_or_default(a);
+    w->rows = m; w->cols = k; w->kp = bn_tern_kpad(k);
+    code_bytes = (uint64_t)m * (uint64_t)(w->kp / 4);
+    total = bn_align_up_u64(code_bytes, 64) + (uint64_t)n_scales * 4;
+    if (total > SIZE_MAX)
+        return bn_fail(BITNET_ERR_NOMEM, "ternary weights: %llu bytes do not fit in memory",
+                       (unsigned long long)total);
+    w->owned = bn_alloc(&w->allocator, (size_t)total, 64);
+    if (!w->owned)
+        return bn_fail(BITNET_ERR_NOMEM, "ternary weights: cannot allocate %llu bytes",
+                       (unsigned long long)total);
+    w->bytes_owned = (size_t)total;
+    memset(w->owned, 0x55, (size_t)code_bytes);
+    w->codes = (const uint8_t *)w->owned;
+    if (n_scales)
+        w->block_scale = (float *)((uint8_t *)w->owned + bn_align_up_u64(code_bytes, 64));
+    return BITNET_OK;
+}
+
+static BN__UNUSED bitnet_status bn_tern_from_codes(bn_tern *w, const int8_t *codes, float alpha, int64_t k, int64_t m,
+                                 const bitnet_allocator *a) {
+    bitnet_status st;
+    int64_t r, c;
+    if (!w || !codes) return bn_fail(BITNET_ERR_ARGS, "bn_tern_from_codes: NULL argument");
+    if (k <= 0 || m <= 0) return bn_fail(BITNET_ERR_ARGS, "bn_tern_from_codes: shape %lld x %lld",
+                                         (long long)m, (long long)k);
+    if ((st = bn_tern_check_shape("ternary codes", (uint64_t)k, (uint64_t)m, 1))) return st;
+    if ((st = bn_tern_alloc(w, k, m, 0, a))) return st;
+    for (r = 0; r < m; r++) {
+        uint8_t *row = (uint8_t *)w->owned + r * (w->kp / 4);
+        for (c = 0; c < k; c++) {
+            int v = codes[r * k + c];
+            bn_tern_set(row, c, v < 0 ? 0 : v > 0 ? 2 : 1);
+        }
+    }
+    w->alpha = alpha;
+    return BITNET_OK;
+}
+
+/* TQ2_0 block (66 bytes): qs[64] then f16 d. Element j*4 + l*32 + m (j in {0,32}) is
+   (qs[j+m] >> 2l) & 3. */
+static int bn_tq2_code(const uint8_t *blk, int e) {
+    int j = e / 128 * 32, l = e % 128 / 32, mm = e % 32;
+    return (blk[j + mm] >> (2 * l)) & 3;
+}
+
+/* TQ1_0 block (54 bytes): qs[48], qh[4], f16 d. Base-3 digits, first trit most significant. */
+static int bn_tq1_code(const uint8_t *blk, int e) {
+    static const uint8_t pow3[5] = { 1, 3, 9, 27, 81 };
+    int byte, n;
+    uint8_t q;
+    if (e < 160) { byte = e % 32; n = e / 32; }
+    else if (e < 240) { byte = 32 + (e - 160) % 16; n = (e - 160) / 16; }
+    else { byte = 48 + (e - 240) % 4; n = (e - 240) / 4; }
+    q = (uint8_t)(blk[byte] * pow3[n]);
+    return ((uint16_t)q * 3) >> 8;
+}
+
+static BN__UNUSED bitnet_status bn_tern_from_tensor(bn_tern *w, int type, const void *data, uint64_t size,
+                                  uint64_t k, uint64_t m, const bitnet_allocator *a) {
+    const uint8_t *src = (const uint8_t *)data;
+    bitnet_status st;
+    uint64_t need, nb, bsz, r, b;
+    int e, uniform = 1, have = 0;
+    float alpha = 0.0f;
+    if (!w || !data) return bn_fail(BITNET_ERR_ARGS, "bn_tern_from_tensor: NULL argument");
+    if (type == 36) {                                        /* I2_S: borrowed */
+        if ((st = bn_tern_check_shape("I2_S tensor", k, m, 128))) return st;
+        need = m * (k / 4) + 4;
+        if (size < need)
+            return bn_fail(BITNET_ERR_FORMAT, "I2_S tensor: %llu bytes, need %llu for %llu x %llu",
+                           (unsigned long long)size, (unsigned long long)need,
+                           (unsigned long long)m, (unsigned long long)k);
+        bn_tern_clear(w);
+        w->allocator = bn_allocator_or_default(a);
+        w->rows = (int64_t)m; w->cols = (int64_t)k; w->kp = (int64_t)k;
+        w->codes = src;
+        w->alpha = bn_load_f32(src + m * (k / 4));
+        return BITNET_OK;
+    }
+    if (type != 34 && type != 35)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "ternary weights: tensor type %d is not I2_S (36), "
+                       "TQ2_0 (35) or TQ1_0 (34)", type);
+    if ((st = bn_tern_check_shape(type == 35 ? "TQ2_0 tensor" : "TQ1_0 tensor", k, m, 256))) return st;
+    bsz = type == 35 ? 66 : 54;
+    nb = k / 256;
+    need = m * nb * bsz;
+    if (size < need)
+        return bn_fail(BITNET_ERR_FORMAT, "%s tensor: %llu bytes, need %llu for %llu x %llu",
+                       type == 35 ? "TQ2_0" : "TQ1_0", (unsigned long long)size,
+                       (unsigned long long)need, (unsigned long long)m, (unsigned long long)k);
+    /* One scale for the tensor when every block with a nonzero weight has the same d. */
+    for (b = 0; b < m * nb && uniform; b++) {
+        const uint8_t *blk = src + b * bsz;
+        float d = bn_fp16_to_fp32(bn_load_u16(blk + bsz - 2));
+        int nonzero = 0;
+        for (e = 0; e < 256 && !nonzero; e++)
+            nonzero = (type == 35 ? bn_tq2_code(blk, e) : bn_tq1_code(blk, e)) != 1;
+        if (!nonzero) continue;
+        if (!have) { alpha = d; have = 1; }
+        else if (memcmp(&d, &alpha, 4) != 0) uniform = 0;
+    }
+    if ((st = bn_tern_alloc(w, (int64_t)k, (int64_t)m, uniform ? 0 : (int64_t)(m * nb), a))) return st;
+    w->alpha = alpha;
+    for (r = 0; r < m; r++) {
+        uint8_t *row = (uint8_t *)w->owned + r * (k / 4);
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = src + (r * nb + b) * bsz;
+            for (e = 0; e < 256; e++)
+                bn_tern_set(row, (int64_t)(b * 256) + e,
+                            type == 35 ? bn_tq2_code(blk, e) : bn_tq1_code(blk, e));
+            if (!uniform) w->block_scale[r * nb + b] = bn_fp16_to_fp32(bn_load_u16(blk + bsz - 2));
+        }
+    }
+    return BITNET_OK;
+}
+
+static BN__UNUSED bitnet_status bn_fmat_init(bn_fmat *m, int type, const void *data, uint64_t size, uint64_t k,
+                           uint64_t rows) {
+    uint64_t rb, need;
+    int ft;
+    if (!m || !data) return bn_fail(BITNET_ERR_ARGS, "bn_fmat_init: NULL argument");
+    switch (type) {
+        case 0: ft = BN__FT_F32; rb = k * 4; break;
+        case 1: ft = BN__FT_F16; rb = k * 2; break;
+        case 30: ft = BN__FT_BF16; rb = k * 2; break;
+        case 8: ft = BN__FT_Q8_0; rb = k / 32 * 34; break;
+        case 14: ft = BN__FT_Q6_K; rb = k / 256 * 210; break;
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "float weights: tensor type %d is not F32, F16, "
+                           "BF16, Q8_0 or Q6_K", type);
+    }
+    if (k == 0 || rows == 0 || k > ((uint64_t)1 << 31) || rows > ((uint64_t)1 << 31))
+        return bn_fail(BITNET_ERR_FORMAT, "float weights: shape %llu x %llu is empty or too large",
+                       (unsigned long long)rows, (unsigned long long)k);
+    if ((ft == BN__FT_Q8_0 && k % 32) || (ft == BN__FT_Q6_K && k % 256))
+        return bn_fail(BITNET_ERR_FORMAT, "float weights: row length %llu is not a multiple of %d",
+                       (unsigned long long)k, ft == BN__FT_Q8_0 ? 32 : 256);
+    need = rb * rows;
+    if (size < need)
+        return bn_fail(BITNET_ERR_FORMAT, "float weights: %llu bytes, need %llu for %llu x %llu",
+                       (unsigned long long)size, (unsigned long long)need,
+                       (unsigned long long)rows, (unsigned long long)k);
+    m->ft = ft; m->rows = (int64_t)rows; m->cols = (int64_t)k;
+    m->data = (const uint8_t *)data; m->row_bytes = (size_t)rb;
+    return BITNET_OK;
+}
+
+/* ---- activation quantizer (FORMATS.md 4) ---- */
+
+/* Round half to even of |v| <= ~128, independent of the FPU rounding mode. */
+static float bn_round_even(float v) {
+    float r = floorf(v), d = v - r;
+    if (d > 0.5f || (d == 0.5f && fmodf(r, 2.0f) != 0.0f)) r += 1.0f;
+    return r;
+}
+
+/* s = 127 / max(1e-5, amax) with amax in double, stored as float. */
+static float bn_act_scale(float amax) {
+    double a = (double)amax;
+    if (!(a >= 1e-5)) a = 1e-5;
+    return (float)(127.0 / a);
+}
+
+/* One element: clamp in float first (a NaN becomes 127, as min(v, 127) does in SIMD). */
+static int bn_quant_one(float v) {
+    if (!(v <= 127.0f)) v = 127.0f;
+    if (v < -128.0f) v = -128.0f;
+    return (int)bn_round_even(v);
+}
+
+static void bn_quant_i8_ref(const float *x, int64_t k, int8_t *q, float *s_out, int32_t *sum_out) {
+    float amax = 0.0f, s;
+    int32_t sum = 0;
+    int64_t i, kp = bn_tern_kpad(k);
+    for (i = 0; i < k; i++) {
+        float a = fabsf(x[i]);
+        if (a > amax) amax = a;
+    }
+    s = bn_act_scale(amax);
+    for (i = 0; i < k; i++) {
+        int v = bn_quant_one(x[i] * s);
+        q[i] = (int8_t)v;
+        sum += v;
+    }
+    for (; i < kp; i++) q[i] = 0;
+    *s_out = s;
+    *sum_out = sum;
+}
+
+/* ---- ternary GEMV / GEMM ---- */
+
+static float bn_tern_out(int32_t acc, int32_t sum, float s, float alpha) {
+    return ((float)acc - (float)sum) / s * alpha;
+}
+
+/* Row r with per-block scales: y = sum_b (acc_b - sumq_b) * d_b / s, q in `order`. */
+static float bn_tern_row_blocked(const bn_tern *w, int64_t r, const int8_t *q, int order, float s) {
+    int64_t nb = w->kp / 256, b, i;
+    float y = 0.0f;
+    for (b = 0; b < nb; b++) {
+        int32_t acc = 0, sq = 0;
+        for (i = b * 256; i < b * 256 + 256; i++) {
+            int v = q[bn_act_pos(order, i, w->kp)];
+            acc += bn_tern_code(w, r, i) * v;
+            sq += v;
+        }
+        y += ((float)acc - (float)sq) / s * w->block_scale[r * nb + b];
+    }
+    return y;
+}
+
+static int32_t bn_tern_dot_ref(const uint8_t *row, const int8_t *q, int64_t kp) {
+    int64_t b, p;
+    int32_t acc = 0;
+    for (b = 0; b < kp / 128; b++) {
+        const uint8_t *c = row + b * 32;
+        const int8_t *x = q + b * 128;
+        for (p = 0; p < 32; p++)
+            acc += (c[p] >> 6) * x[p] + (c[p] >> 4 & 3) * x[p + 32] + (c[p] >> 2 & 3) * x[p + 64]
+                 + (c[p] & 3) * x[p + 96];
+    }
+    return acc;
+}
+
+static void bn_gemv_tern_i8_ref(const bn_tern *w, const int8_t *q, float s, int32_t sum, float *y,
+                                int64_t r0, int64_t r1) {
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
+        else y[r] = bn_tern_out(bn_tern_dot_ref(w->codes + r * (w->kp / 4), q, w->kp), sum, s, w->alpha);
+    }
+}
+
+static void bn_gemm_tern_i8_ref(const bn_tern *w, const int8_t *q, int64_t ldq, const float *s,
+                                const int32_t *sum, int64_t n, float *y, int64_t ldy,
+                                int64_t r0, int64_t r1) {
+    int64_t t;
+    for (t = 0; t < n; t++) bn_gemv_tern_i8_ref(w, q + t * ldq, s[t], sum[t], y + t * ldy, r0, r1);
+}
+
+/* ---- float GEMV / GEMM (y = W x), accumulated in double: the oracle ---- */
+
+static void bn_q6k_dequant(const uint8_t *blk, float *out) {   /* 256 weights from 210 bytes */
+    const uint8_t *ql = blk, *qh = blk + 128;
+    const int8_t *sc = (const int8_t *)(blk + 192);
+    float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+    int n, l;
+    for (n = 0; n < 2; n++) {
+        for (l = 0; l < 32; l++) {
+            int is = l / 16;
+            int q1 = ((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32;
+            int q2 = ((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32;
+            int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+            int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+            out[l] = d * (float)sc[is] * (float)q1;
+            out[l + 32] = d * (float)sc[is + 2] * (float)q2;
+            out[l + 64] = d * (float)sc[is + 4] * (float)q3;
+            out[l + 96] = d * (float)sc[is + 6] * (float)q4;
+        }
+        out += 128; ql += 64; qh += 32; sc += 8;
+    }
+}
+
+/* Weight (r, c) of any float type, as float. */
+static float bn_fmat_at(const bn_fmat *m, int64_t r, int64_t c) {
+    const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+    switch (m->ft) {
+        case BN__FT_F32: return bn_load_f32(row + c * 4);
+        case BN__FT_F16: return bn_fp16_to_fp32(bn_load_u16(row + c * 2));
+        case BN__FT_BF16: return bn_bf16_to_fp32(bn_load_u16(row + c * 2));
+        case BN__FT_Q8_0: {
+            const uint8_t *blk = row + c / 32 * 34;
+            return bn_fp16_to_fp32(bn_load_u16(blk)) * (float)(int8_t)blk[2 + c % 32];
+        }
+        default: {
+            float tmp[256];
+            bn_q6k_dequant(row + c / 256 * 210, tmp);
+            return tmp[c % 256];
+        }
+    }
+}
+
+static void bn_gemv_f_ref(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    float tmp[256];
+    int64_t r, c, i;
+    for (r = r0; r < r1; r++) {
+        double acc = 0.0;
+        if (m->ft == BN__FT_Q6_K) {
+            for (c = 0; c < m->cols; c += 256) {
+                bn_q6k_dequant(m->data + (size_t)r * m->row_bytes + c / 256 * 210, tmp);
+                for (i = 0; i < 256; i++) acc += (double)tmp[i] * x[c + i];
+            }
+        } else {
+            for (c = 0; c < m->cols; c++) acc += (double)bn_fmat_at(m, r, c) * x[c];
+        }
+        y[r] = (float)acc;
+    }
+}
+
+static void bn_gemm_f_ref(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
+                          int64_t ldy, int64_t r0, int64_t r1) {
+    int64_t t;
+    for (t = 0; t < n; t++) bn_gemv_f_ref(m, x + t * ldx, y + t * ldy, r0, r1);
+}
+
+/* Row-blocked GEMM from any GEMV: a block of rows stays in cache while every token uses it. */
+#define BN__GEMM_FROM_GEMV(name, gemv) \
+    static void name(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, \
+                     int64_t ldy, int64_t r0, int64_t r1) { \
+        int64_t rb, t, step = (int64_t)(32768 / (m->row_bytes + 1)) + 1; \
+        for (rb = r0; rb < r1; rb += step) { \
+            int64_t re = rb + step < r1 ? rb + step : r1; \
+            for (t = 0; t < n; t++) gemv(m, x + t * ldx, y + t * ldy, rb, re); \
+        } \
+    }
+
+/* ---- vector ops ---- */
+
+static void bn_rmsnorm_ref(const float *x, const float *w, int64_t n, float eps, float *out) {
+    double sum = 0.0;
+    float scale;
+    int64_t i;
+    for (i = 0; i < n; i++) sum += (double)(x[i] * x[i]);
+    scale = 1.0f / sqrtf((float)(sum / (double)n) + eps);
+    for (i = 0; i < n; i++) out[i] = w ? x[i] * scale * w[i] : x[i] * scale;
+}
+
+static void bn_rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
+                        float base, int neox) {
+    float cs[512], sn[512];        /* (n_rot/2); n_rot <= 1024 */
+    int64_t h, i, half = n_rot / 2;
+    if (half > 512) half = 512;
+    for (i = 0; i < half; i++) {
+        double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
+        cs[i] = (float)cos(theta);
+        sn[i] = (float)sin(theta);
+    }
+    for (h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        for (i = 0; i < half; i++) {
+            int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+            float x0 = v[a], x1 = v[b];
+            v[a] = x0 * cs[i] - x1 * sn[i];
+            v[b] = x0 * sn[i] + x1 * cs[i];
+        }
+    }
+}
+
+static void bn_softmax_ref(float *x, int64_t n) {
+    float mx = -INFINITY, inv;
+    double sum = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++) if (x[i] > mx) mx = x[i];
+    for (i = 0; i < n; i++) { x[i] = expf(x[i] - mx); sum += x[i]; }
+    inv = (float)(1.0 / sum);
+    for (i = 0; i < n; i++) x[i] *= inv;
+}
+
+static void bn_relu2_mul_ref(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i++) {
+        float r = g[i] > 0.0f ? g[i] : 0.0f;
+        out[i] = r * r * u[i];
+    }
+}
+
+static void bn_silu_mul_ref(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i++) out[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+}
+
+static float bn_dot_f32_ref(const float *a, const float *b, int64_t n) {
+    double acc = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++) acc += (double)a[i] * b[i];
+    return (float)acc;
+}
+
+static void bn_axpy_f32_ref(float *y, float a, const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+static float bn_dot_f16_ref(const uint16_t *a, const float *b, int64_t n) {
+    double acc = 0.0;
+    int64_t i;
+    for (i = 0; i < n; i++) acc += (double)bn_fp16_to_fp32(a[i]) * b[i];
+    return (float)acc;
+}
+
+static void bn_axpy_f16_ref(float *y, float a, const uint16_t *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
+}
+
 /* ===== kernels: avx2 ===== */
+
+#if BN__X86
+#include <immintrin.h>
+#define BN__AVX2 __attribute__((target("avx2,fma,f16c")))
+
+static BN__AVX2 float bn_hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+static BN__AVX2 int32_t bn_hsum256_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static BN__AVX2 void bn_quant_i8_avx2(const float *x, int64_t k, int8_t *q, float *s_out,
+                                      int32_t *sum_out) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 mx = _mm256_setzero_ps(), vs;
+    __m256i sum = _mm256_setzero_si256();
+    float amax, tmp[8];
+    int64_t i, kp = bn_tern_kpad(k);
+    int32_t tail = 0;
+    for (i = 0; i + 8 <= k; i += 8)
+        mx = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), mx);
+    _mm256_storeu_ps(tmp, mx);
+    amax = 0.0f;
+    for (i = 0; i < 8; i++) if (tmp[i] > amax) amax = tmp[i];
+    for (i = k / 8 * 8; i < k; i++) if (fabsf(x[i]) > amax) amax = fabsf(x[i]);
+    *s_out = bn_act_scale(amax);
+    vs = _mm256_set1_ps(*s_out);
+    for (i = 0; i + 16 <= k; i += 16) {
+        __m256 v0 = _mm256_mul_ps(_mm256_loadu_ps(x + i), vs), v1 = _mm256_mul_ps(_mm256_loadu_ps(x + i + 8), vs);
+        __m256i i0, i1;
+        __m128i p;
+        v0 = _mm256_max_ps(_mm256_min_ps(v0, _mm256_set1_ps(127.0f)), _mm256_set1_ps(-128.0f));
+        v1 = _mm256_max_ps(_mm256_min_ps(v1, _mm256_set1_ps(127.0f)), _mm256_set1_ps(-128.0f));
+        i0 = _mm256_cvtps_epi32(_mm256_round_ps(v0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        i1 = _mm256_cvtps_epi32(_mm256_round_ps(v1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+        sum = _mm256_add_epi32(sum, _mm256_add_epi32(i0, i1));
+        p = _mm_packs_epi16(_mm_packs_epi32(_mm256_castsi256_si128(i0), _mm256_extracti128_si256(i0, 1)),
+                            _mm_packs_epi32(_mm256_castsi256_si128(i1), _mm256_extracti128_si256(i1, 1)));
+        _mm_storeu_si128((__m128i *)(q + i), p);
+    }
+    for (; i < k; i++) { int v = bn_quant_one(x[i] * *s_out); q[i] = (int8_t)v; tail += v; }
+    for (; i < kp; i++) q[i] = 0;
+    *sum_out = bn_hsum256_epi32(sum) + tail;
+}
+
+/* acc of one row: per 128-block, planes (v >> 2j) & 3 times 32 activations with maddubs
+   (|code*q| pairs <= 762, no saturation), four planes summed in 16 bits, then widened. */
+static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int64_t kp) {
+    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
+    __m256i acc = _mm256_setzero_si256();
+    int64_t b;
+    for (b = 0; b < kp / 128; b++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
+        const int8_t *x = q + b * 128;
+        __m256i s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+                                         _mm256_loadu_si256((const __m256i *)x));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
+                                                     _mm256_loadu_si256((const __m256i *)(x + 32))));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
+                                                     _mm256_loadu_si256((const __m256i *)(x + 64))));
+        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(v, m3),
+                                                     _mm256_loadu_si256((const __m256i *)(x + 96))));
+        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
+    }
+    return bn_hsum256_epi32(acc);
+}
+
+static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, float s, int32_t sum,
+                                          float *y, int64_t r0, int64_t r1) {
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
+        else y[r] = bn_tern_out(bn_tern_dot_avx2(w->codes + r * (w->kp / 4), q, w->kp), sum, s, w->alpha);
+    }
+}
+
+static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                          const float *s, const int32_t *sum, int64_t n, float *y,
+                                          int64_t ldy, int64_t r0, int64_t r1) {
+    int64_t rblk = 131072 / (w->kp / 4) + 1, b0, t;
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (t = 0; t < n; t++) bn_gemv_tern_i8_avx2(w, q + t * ldq, s[t], sum[t], y + t * ldy, b0, b1);
+    }
+}
+
+/* Float GEMV: per row two 8-lane accumulators over 16 columns, then the leftover columns
+   one by one; the same order for every row. */
+#define BN__FGEMV_AVX2(name, LOAD8, AT) \
+    static BN__AVX2 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
+        int64_t k = m->cols, r = r0, i; \
+        for (; r + 2 <= r1; r += 2) { \
+            const uint8_t *w0 = m->data + (size_t)r * m->row_bytes, *w1 = w0 + m->row_bytes; \
+            __m256 a0 = _mm256_setzero_ps(), b0 = a0, a1 = a0, b1 = a0; \
+            float s0, s1; \
+            for (i = 0; i + 16 <= k; i += 16) { \
+                __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8); \
+                a0 = _mm256_fmadd_ps(LOAD8(w0, i), x0, a0); b0 = _mm256_fmadd_ps(LOAD8(w0, i + 8), x1, b0); \
+                a1 = _mm256_fmadd_ps(LOAD8(w1, i), x0, a1); b1 = _mm256_fmadd_ps(LOAD8(w1, i + 8), x1, b1); \
+            } \
+            s0 = bn_hsum256(_mm256_add_ps(a0, b0)); s1 = bn_hsum256(_mm256_add_ps(a1, b1)); \
+            for (; i < k; i++) { s0 += AT(w0, i) * x[i]; s1 += AT(w1, i) * x[i]; } \
+            y[r] = s0; y[r + 1] = s1; \
+        } \
+        for (; r < r1; r++) { \
+            const uint8_t *w0 = m->data + (size_t)r * m->row_bytes; \
+            __m256 a0 = _mm256_setzero_ps(), b0 = a0; \
+            float s0; \
+            for (i = 0; i + 16 <= k; i += 16) { \
+                a0 = _mm256_fmadd_ps(LOAD8(w0, i), _mm256_loadu_ps(x + i), a0); \
+                b0 = _mm256_fmadd_ps(LOAD8(w0, i + 8), _mm256_loadu_ps(x + i + 8), b0); \
+            } \
+            s0 = bn_hsum256(_mm256_add_ps(a0, b0)); \
+            for (; i < k; i++) s0 += AT(w0, i) * x[i]; \
+            y[r] = s0; \
+        } \
+    }
+
+#define BN__LD_F32_256(p, i) _mm256_loadu_ps((const float *)(p) + (i))
+#define BN__LD_F16_256(p, i) _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)(p) + (i))))
+#define BN__LD_BF16_256(p, i) _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32( \
+    _mm_loadu_si128((const __m128i *)((const uint16_t *)(p) + (i)))), 16))
+#define BN__AT_F32(p, i) bn_load_f32((const uint8_t *)(p) + (i) * 4)
+#define BN__AT_F16(p, i) bn_fp16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
+#define BN__AT_BF16(p, i) bn_bf16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
+BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32)
+BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16)
+BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16)
+
+static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
+                                           int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 32, j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m256 acc = _mm256_setzero_ps();
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 34;
+            __m256 p = _mm256_setzero_ps();
+            for (j = 0; j < 32; j += 8)
+                p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                        _mm_loadl_epi64((const __m128i *)(blk + 2 + j)))), _mm256_loadu_ps(x + b * 32 + j), p);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk))), p, acc);
+        }
+        y[r] = bn_hsum256(acc);
+    }
+}
+
+BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx2, bn_gemv_f32_f32_avx2)
+BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx2, bn_gemv_f16_f32_avx2)
+BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx2, bn_gemv_bf16_f32_avx2)
+BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx2, bn_gemv_q8_0_f32_avx2)
+
+static BN__AVX2 float bn_dot_f32_avx2(const float *a, const float *b, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    float s;
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+    s = bn_hsum256(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static BN__AVX2 void bn_axpy_f32_avx2(float *y, float a, const float *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+
+static BN__AVX2 float bn_dot_f16_avx2(const uint16_t *a, const float *b, int64_t n) {
+    __m256 acc = _mm256_setzero_ps();
+    float s;
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(BN__LD_F16_256(a, i), _mm256_loadu_ps(b + i), acc);
+    s = bn_hsum256(acc);
+    for (; i < n; i++) s += bn_fp16_to_fp32(a[i]) * b[i];
+    return s;
+}
+
+static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int64_t n) {
+    __m256 va = _mm256_set1_ps(a);
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, BN__LD_F16_256(x, i), _mm256_loadu_ps(y + i)));
+    for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
+}
+#endif /* BN__X86 */
 
 /* ===== kernels: avx512 ===== */
 
+#if BN__X86
+#include <immintrin.h>
+#define BN__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+/* Quantizer: writes q in the AVX-512 order (bn_act_pos), 16 elements at a time. */
+static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, float *s_out,
+                                          int32_t *sum_out) {
+    __m512 mx = _mm512_setzero_ps(), vs;
+    __m512i sum = _mm512_setzero_si512();
+    int64_t i, kp = bn_tern_kpad(k);
+    for (i = 0; i < k; i += 16) {
+        __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+        mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + i)), mx);   /* NaN ignored */
+    }
+    *s_out = bn_act_scale(_mm512_reduce_max_ps(mx));
+    vs = _mm512_set1_ps(*s_out);
+    for (i = 0; i < kp; i += 16) {
+        int64_t left = k - i;
+        __mmask16 m = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+        __m512i iv;
+        v = _mm512_max_ps(_mm512_min_ps(v, _mm512_set1_ps(127.0f)), _mm512_set1_ps(-128.0f));
+        iv = _mm512_cvt_roundps_epi32(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        sum = _mm512_add_epi32(sum, iv);
+        _mm_storeu_si128((__m128i *)(q + bn_act_pos(1, i, kp)), _mm512_cvtepi32_epi8(iv));
+    }
+    *sum_out = _mm512_reduce_add_epi32(sum);
+}
+
+/* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
+#define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
+
+/* acc of one row over the final half chunk (128 codes, natural order), 256-bit. */
+static BN__AVX512 int32_t bn_tern_tail_avx512(const uint8_t *c, const int8_t *q) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)c), m3 = _mm256_set1_epi8(3), a;
+    a = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+                            _mm256_loadu_si256((const __m256i *)q));
+    a = _mm256_dpbusd_epi32(a, _mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
+                            _mm256_loadu_si256((const __m256i *)(q + 32)));
+    a = _mm256_dpbusd_epi32(a, _mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
+                            _mm256_loadu_si256((const __m256i *)(q + 64)));
+    a = _mm256_dpbusd_epi32(a, _mm256_and_si256(v, m3), _mm256_loadu_si256((const __m256i *)(q + 96)));
+    a = _mm256_add_epi32(a, _mm256_permute2x128_si256(a, a, 1));
+    a = _mm256_add_epi32(a, _mm256_shuffle_epi32(a, 0x4e));
+    a = _mm256_add_epi32(a, _mm256_shuffle_epi32(a, 0xb1));
+    return _mm256_cvtsi256_si32(a);
+}
+
+/* Sum of the four plane accumulators, each lane scaled back by its plane's power of 4. */
+static BN__AVX512 int32_t bn_tern_planes_sum(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+    __m512i t = _mm512_add_epi32(_mm512_srai_epi32(a0, 6), _mm512_srai_epi32(a1, 4));
+    t = _mm512_add_epi32(t, _mm512_add_epi32(_mm512_srai_epi32(a2, 2), a3));
+    return _mm512_reduce_add_epi32(t);
+}
+
+/* GEMV: the planes are masked in place (code << 2j), so one load and four ANDs feed four VNNI
+   dot products per 256 codes; 4 rows at a time share the activation loads. */
+static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q, float s,
+                                              int32_t sum, float *y, int64_t r0, int64_t r1) {
+    const __m512i k3 = _mm512_set1_epi8(0x03), kc = _mm512_set1_epi8(0x0c),
+                  k30 = _mm512_set1_epi8(0x30), kc0 = _mm512_set1_epi8((char)0xc0);
+    int64_t rs = w->kp / 4, nch = w->kp / 256, r = r0, ch;
+    int half = (w->kp % 256) != 0;
+    if (w->block_scale) {
+        for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 1, s);
+        return;
+    }
+    for (; r + 4 <= r1; r += 4) {
+        const uint8_t *c0 = w->codes + r * rs, *c1 = c0 + rs, *c2 = c1 + rs, *c3 = c2 + rs;
+        __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
+        __m512i a10 = a00, a11 = a00, a12 = a00, a13 = a00, a20 = a00, a21 = a00, a22 = a00;
+        __m512i a23 = a00, a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+        int32_t acc[4];
+        for (ch = 0; ch < nch; ch++) {
+            const int8_t *qp = q + ch * 256;
+            __m512i v0 = _mm512_loadu_si512(c0 + ch * 64), v1 = _mm512_loadu_si512(c1 + ch * 64);
+            __m512i v2 = _mm512_loadu_si512(c2 + ch * 64), v3 = _mm512_loadu_si512(c3 + ch * 64);
+            BN__DP(a00, _mm512_and_si512(v0, kc0), qp); BN__DP(a10, _mm512_and_si512(v1, kc0), qp);
+            BN__DP(a20, _mm512_and_si512(v2, kc0), qp); BN__DP(a30, _mm512_and_si512(v3, kc0), qp);
+            BN__DP(a01, _mm512_and_si512(v0, k30), qp + 64); BN__DP(a11, _mm512_and_si512(v1, k30), qp + 64);
+            BN__DP(a21, _mm512_and_si512(v2, k30), qp + 64); BN__DP(a31, _mm512_and_si512(v3, k30), qp + 64);
+            BN__DP(a02, _mm512_and_si512(v0, kc), qp + 128); BN__DP(a12, _mm512_and_si512(v1, kc), qp + 128);
+            BN__DP(a22, _mm512_and_si512(v2, kc), qp + 128); BN__DP(a32, _mm512_and_si512(v3, kc), qp + 128);
+            BN__DP(a03, _mm512_and_si512(v0, k3), qp + 192); BN__DP(a13, _mm512_and_si512(v1, k3), qp + 192);
+            BN__DP(a23, _mm512_and_si512(v2, k3), qp + 192); BN__DP(a33, _mm512_and_si512(v3, k3), qp + 192);
+        }
+        acc[0] = bn_tern_planes_sum(a00, a01, a02, a03);
+        acc[1] = bn_tern_planes_sum(a10, a11, a12, a13);
+        acc[2] = bn_tern_planes_sum(a20, a21, a22, a23);
+        acc[3] = bn_tern_planes_sum(a30, a31, a32, a33);
+        if (half) {
+            acc[0] += bn_tern_tail_avx512(c0 + nch * 64, q + nch * 256);
+            acc[1] += bn_tern_tail_avx512(c1 + nch * 64, q + nch * 256);
+            acc[2] += bn_tern_tail_avx512(c2 + nch * 64, q + nch * 256);
+            acc[3] += bn_tern_tail_avx512(c3 + nch * 64, q + nch * 256);
+        }
+        y[r] = bn_tern_out(acc[0], sum, s, w->alpha);
+        y[r + 1] = bn_tern_out(acc[1], sum, s, w->alpha);
+        y[r + 2] = bn_tern_out(acc[2], sum, s, w->alpha);
+        y[r + 3] = bn_tern_out(acc[3], sum, s, w->alpha);
+    }
+    for (; r < r1; r++) {
+        const uint8_t *c0 = w->codes + r * rs;
+        __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+        int32_t acc;
+        for (ch = 0; ch < nch; ch++) {
+            const int8_t *qp = q + ch * 256;
+            __m512i v0 = _mm512_loadu_si512(c0 + ch * 64);
+            BN__DP(a0, _mm512_and_si512(v0, kc0), qp);
+            BN__DP(a1, _mm512_and_si512(v0, k30), qp + 64);
+            BN__DP(a2, _mm512_and_si512(v0, kc), qp + 128);
+            BN__DP(a3, _mm512_and_si512(v0, k3), qp + 192);
+        }
+        acc = bn_tern_planes_sum(a0, a1, a2, a3);
+        if (half) acc += bn_tern_tail_avx512(c0 + nch * 64, q + nch * 256);
+        y[r] = bn_tern_out(acc, sum, s, w->alpha);
+    }
+}
+
+/* GEMM tile: rows ra and rb (rb may repeat ra) against BN__GT tokens. The codes are decoded
+   (shift + mask) once per 256 and used by every token of the tile. */
+#define BN__GT 8
+static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                                int nt, int64_t ra, int64_t rb, int32_t *acc_a,
+                                                int32_t *acc_b) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    __m512i aa[BN__GT], ab[BN__GT];
+    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
+    const uint8_t *ca = w->codes + ra * rs, *cb = w->codes + rb * rs;
+    int t;
+    for (t = 0; t < BN__GT; t++) { aa[t] = _mm512_setzero_si512(); ab[t] = aa[t]; }
+    for (ch = 0; ch < nch; ch++) {
+        __m512i va = _mm512_loadu_si512(ca + ch * 64), vb = _mm512_loadu_si512(cb + ch * 64);
+        __m512i pa0 = _mm512_and_si512(_mm512_srli_epi16(va, 6), m3);
+        __m512i pa1 = _mm512_and_si512(_mm512_srli_epi16(va, 4), m3);
+        __m512i pa2 = _mm512_and_si512(_mm512_srli_epi16(va, 2), m3);
+        __m512i pa3 = _mm512_and_si512(va, m3);
+        __m512i pb0 = _mm512_and_si512(_mm512_srli_epi16(vb, 6), m3);
+        __m512i pb1 = _mm512_and_si512(_mm512_srli_epi16(vb, 4), m3);
+        __m512i pb2 = _mm512_and_si512(_mm512_srli_epi16(vb, 2), m3);
+        __m512i pb3 = _mm512_and_si512(vb, m3);
+#if defined(__clang__)
+#pragma unroll
+#else
+#pragma GCC unroll 8
+#endif
+        for (t = 0; t < BN__GT; t++) {
+            const int8_t *qp = q + (t < nt ? t : 0) * ldq + ch * 256;
+            __m512i x0 = _mm512_loadu_si512(qp), x1 = _mm512_loadu_si512(qp + 64);
+            __m512i x2 = _mm512_loadu_si512(qp + 128), x3 = _mm512_loadu_si512(qp + 192);
+            aa[t] = _mm512_dpbusd_epi32(aa[t], pa0, x0); ab[t] = _mm512_dpbusd_epi32(ab[t], pb0, x0);
+            aa[t] = _mm512_dpbusd_epi32(aa[t], pa1, x1); ab[t] = _mm512_dpbusd_epi32(ab[t], pb1, x1);
+            aa[t] = _mm512_dpbusd_epi32(aa[t], pa2, x2); ab[t] = _mm512_dpbusd_epi32(ab[t], pb2, x2);
+            aa[t] = _mm512_dpbusd_epi32(aa[t], pa3, x3); ab[t] = _mm512_dpbusd_epi32(ab[t], pb3, x3);
+        }
+    }
+    for (t = 0; t < nt; t++) {
+        acc_a[t] = _mm512_reduce_add_epi32(aa[t]);
+        acc_b[t] = _mm512_reduce_add_epi32(ab[t]);
+        if (w->kp % 256) {
+            const int8_t *qp = q + t * ldq + nch * 256;
+            acc_a[t] += bn_tern_tail_avx512(ca + nch * 64, qp);
+            acc_b[t] += bn_tern_tail_avx512(cb + nch * 64, qp);
+        }
+    }
+}
+
+static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                              const float *s, const int32_t *sum, int64_t n,
+                                              float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    /* rows in blocks whose codes stay in L2 while all token tiles pass over them */
+    int64_t rblk = (int64_t)(262144 / (w->kp / 4)) / 2 * 2 + 2, b0, t0, r;
+    int32_t acc_a[BN__GT], acc_b[BN__GT];
+    if (w->block_scale) {
+        for (t0 = 0; t0 < n; t0++)
+            for (r = r0; r < r1; r++) y[t0 * ldy + r] = bn_tern_row_blocked(w, r, q + t0 * ldq, 1, s[t0]);
+        return;
+    }
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (t0 = 0; t0 < n; t0 += BN__GT) {
+            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t;
+            for (r = b0; r < b1; r += 2) {
+                int64_t rb = r + 1 < b1 ? r + 1 : r;
+                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, r, rb, acc_a, acc_b);
+                for (t = 0; t < nt; t++) {
+                    float *yt = y + (t0 + t) * ldy;
+                    yt[r] = bn_tern_out(acc_a[t], sum[t0 + t], s[t0 + t], w->alpha);
+                    if (rb != r) yt[rb] = bn_tern_out(acc_b[t], sum[t0 + t], s[t0 + t], w->alpha);
+                }
+            }
+        }
+    }
+}
+
+/* Float GEMV: per row two 16-lane accumulators over 32 columns, the last partial step masked;
+   4 rows share each x load. Every row sees the same operation order in both loops. */
+#define BN__FGEMV_AVX512(name, LOAD16) \
+    static BN__AVX512 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
+        int64_t k = m->cols, r = r0, i; \
+        for (; r + 4 <= r1; r += 4) { \
+            const uint8_t *w0 = m->data + (size_t)r * m->row_bytes, *w1 = w0 + m->row_bytes; \
+            const uint8_t *w2 = w1 + m->row_bytes, *w3 = w2 + m->row_bytes; \
+            __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
+            for (i = 0; i + 32 <= k; i += 32) { \
+                __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16); \
+                a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), x0, a0); b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), x1, b0); \
+                a1 = _mm512_fmadd_ps(LOAD16(w1, i, 0xffff), x0, a1); b1 = _mm512_fmadd_ps(LOAD16(w1, i + 16, 0xffff), x1, b1); \
+                a2 = _mm512_fmadd_ps(LOAD16(w2, i, 0xffff), x0, a2); b2 = _mm512_fmadd_ps(LOAD16(w2, i + 16, 0xffff), x1, b2); \
+                a3 = _mm512_fmadd_ps(LOAD16(w3, i, 0xffff), x0, a3); b3 = _mm512_fmadd_ps(LOAD16(w3, i + 16, 0xffff), x1, b3); \
+            } \
+            for (; i < k; i += 16) { \
+                __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1); \
+                __m512 x0 = _mm512_maskz_loadu_ps(mk, x + i); \
+                a0 = _mm512_fmadd_ps(LOAD16(w0, i, mk), x0, a0); a1 = _mm512_fmadd_ps(LOAD16(w1, i, mk), x0, a1); \
+                a2 = _mm512_fmadd_ps(LOAD16(w2, i, mk), x0, a2); a3 = _mm512_fmadd_ps(LOAD16(w3, i, mk), x0, a3); \
+            } \
+            y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)); \
+            y[r + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1)); \
+            y[r + 2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2)); \
+            y[r + 3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)); \
+        } \
+        for (; r < r1; r++) { \
+            const uint8_t *w0 = m->data + (size_t)r * m->row_bytes; \
+            __m512 a0 = _mm512_setzero_ps(), b0 = a0; \
+            for (i = 0; i + 32 <= k; i += 32) { \
+                a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), _mm512_loadu_ps(x + i), a0); \
+                b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), _mm512_loadu_ps(x + i + 16), b0); \
+            } \
+            for (; i < k; i += 16) { \
+                __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1); \
+                a0 = _mm512_fmadd_ps(LOAD16(w0, i, mk), _mm512_maskz_loadu_ps(mk, x + i), a0); \
+            } \
+            y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)); \
+        } \
+    }
+
+#define BN__LD_F32_512(p, i, mk) _mm512_maskz_loadu_ps((__mmask16)(mk), (const float *)(p) + (i))
+#define BN__LD_F16_512(p, i, mk) \
+    _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i)))
+#define BN__LD_BF16_512(p, i, mk) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32( \
+    _mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i))), 16))
+BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512)
+BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512)
+BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512)
+
+/* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
+static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
+    __m512 d = _mm512_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk)));
+    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
+    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
+    __m512 p = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
+    return _mm512_fmadd_ps(d, p, acc);
+}
+
+static BN__AVX512 void bn_gemv_q8_0_f32_avx512(const bn_fmat *m, const float *x, float *y,
+                                               int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 32;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (b = 0; b + 2 <= nb; b += 2) {
+            a0 = bn_q8_block_avx512(row + b * 34, x + b * 32, a0);
+            a1 = bn_q8_block_avx512(row + (b + 1) * 34, x + (b + 1) * 32, a1);
+        }
+        if (b < nb) a0 = bn_q8_block_avx512(row + b * 34, x + b * 32, a0);
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+}
+
+BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx512, bn_gemv_f32_f32_avx512)
+BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx512, bn_gemv_f16_f32_avx512)
+BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx512, bn_gemv_bf16_f32_avx512)
+BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx512, bn_gemv_q8_0_f32_avx512)
+
+static BN__AVX512 float bn_dot_f32_avx512(const float *a, const float *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + i), _mm512_maskz_loadu_ps(mk, b + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+static BN__AVX512 void bn_axpy_f32_avx512(float *y, float a, const float *x, int64_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mk, x + i),
+                                                         _mm512_maskz_loadu_ps(mk, y + i)));
+    }
+}
+
+static BN__AVX512 float bn_dot_f16_avx512(const uint16_t *a, const float *b, int64_t n) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        acc = _mm512_fmadd_ps(BN__LD_F16_512(a, i, mk), _mm512_maskz_loadu_ps(mk, b + i), acc);
+    }
+    return _mm512_reduce_add_ps(acc);
+}
+
+static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, int64_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, BN__LD_F16_512(x, i, mk),
+                                                         _mm512_maskz_loadu_ps(mk, y + i)));
+    }
+}
+#endif /* BN__X86 */
+
 /* ===== kernels: neon ===== */
+
+#if BN__ARM64
+#include <arm_neon.h>
+
+static void bn_quant_i8_neon(const float *x, int64_t k, int8_t *q, float *s_out, int32_t *sum_out) {
+    float32x4_t mx = vdupq_n_f32(0.0f), vs, hi = vdupq_n_f32(127.0f), lo = vdupq_n_f32(-128.0f);
+    int32x4_t sum = vdupq_n_s32(0);
+    float amax;
+    int64_t i, kp = bn_tern_kpad(k);
+    int32_t tail = 0;
+    for (i = 0; i + 4 <= k; i += 4) mx = vmaxnmq_f32(mx, vabsq_f32(vld1q_f32(x + i)));
+    amax = vmaxnmvq_f32(mx);
+    for (; i < k; i++) if (fabsf(x[i]) > amax) amax = fabsf(x[i]);
+    *s_out = bn_act_scale(amax);
+    vs = vdupq_n_f32(*s_out);
+    for (i = 0; i + 8 <= k; i += 8) {
+        float32x4_t v0 = vmaxnmq_f32(vminnmq_f32(vmulq_f32(vld1q_f32(x + i), vs), hi), lo);
+        float32x4_t v1 = vmaxnmq_f32(vminnmq_f32(vmulq_f32(vld1q_f32(x + i + 4), vs), hi), lo);
+        int32x4_t i0 = vcvtnq_s32_f32(v0), i1 = vcvtnq_s32_f32(v1);
+        sum = vaddq_s32(sum, vaddq_s32(i0, i1));
+        vst1_s8(q + i, vqmovn_s16(vcombine_s16(vqmovn_s32(i0), vqmovn_s32(i1))));
+    }
+    for (; i < k; i++) { int v = bn_quant_one(x[i] * *s_out); q[i] = (int8_t)v; tail += v; }
+    for (; i < kp; i++) q[i] = 0;
+    *sum_out = vaddvq_s32(sum) + tail;
+}
+
+/* Planes of 16 code bytes: (v >> 6), (v >> 4) & 3, (v >> 2) & 3, v & 3 against activations
+   at +0, +32, +64, +96 of the 128-block. */
+#define BN__NEON_PLANES(v, m3) \
+    int8x16_t p0 = vreinterpretq_s8_u8(vshrq_n_u8(v, 6)); \
+    int8x16_t p1 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 4), m3)); \
+    int8x16_t p2 = vreinterpretq_s8_u8(vandq_u8(vshrq_n_u8(v, 2), m3)); \
+    int8x16_t p3 = vreinterpretq_s8_u8(vandq_u8(v, m3))
+
+static int32x4_t bn_mla_s8(int32x4_t acc, int8x16_t a, int8x16_t b) {
+    int16x8_t p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    p = vmlal_s8(p, vget_high_s8(a), vget_high_s8(b));
+    return vpadalq_s16(acc, p);
+}
+
+static int32_t bn_tern_dot_neon(const uint8_t *c, const int8_t *q, int64_t kp) {
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    int32x4_t acc = vdupq_n_s32(0);
+    int64_t b, h;
+    for (b = 0; b < kp / 128; b++)
+        for (h = 0; h < 32; h += 16) {
+            uint8x16_t v = vld1q_u8(c + b * 32 + h);
+            const int8_t *x = q + b * 128 + h;
+            BN__NEON_PLANES(v, m3);
+            acc = bn_mla_s8(acc, p0, vld1q_s8(x));
+            acc = bn_mla_s8(acc, p1, vld1q_s8(x + 32));
+            acc = bn_mla_s8(acc, p2, vld1q_s8(x + 64));
+            acc = bn_mla_s8(acc, p3, vld1q_s8(x + 96));
+        }
+    return vaddvq_s32(acc);
+}
+
+#define BN__DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+static BN__DOTPROD int32_t bn_tern_dot_neon_dotprod(const uint8_t *c, const int8_t *q, int64_t kp) {
+    const uint8x16_t m3 = vdupq_n_u8(3);
+    int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
+    int64_t b, h;
+    for (b = 0; b < kp / 128; b++)
+        for (h = 0; h < 32; h += 16) {
+            uint8x16_t v = vld1q_u8(c + b * 32 + h);
+            const int8_t *x = q + b * 128 + h;
+            BN__NEON_PLANES(v, m3);
+            a0 = vdotq_s32(a0, p0, vld1q_s8(x));
+            a1 = vdotq_s32(a1, p1, vld1q_s8(x + 32));
+            a0 = vdotq_s32(a0, p2, vld1q_s8(x + 64));
+            a1 = vdotq_s32(a1, p3, vld1q_s8(x + 96));
+        }
+    return vaddvq_s32(vaddq_s32(a0, a1));
+}
+
+static void bn_gemv_tern_i8_neon(const bn_tern *w, const int8_t *q, float s, int32_t sum, float *y,
+                                 int64_t r0, int64_t r1) {
+    int dp = (bitnet_cpu_features() & BITNET_CPU_DOTPROD) != 0;
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *c = w->codes + r * (w->kp / 4);
+        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
+        else y[r] = bn_tern_out(dp ? bn_tern_dot_neon_dotprod(c, q, w->kp) : bn_tern_dot_neon(c, q, w->kp),
+                                sum, s, w->alpha);
+    }
+}
+
+static void bn_gemm_tern_i8_neon(const bn_tern *w, const int8_t *q, int64_t ldq, const float *s,
+                                 const int32_t *sum, int64_t n, float *y, int64_t ldy,
+                                 int64_t r0, int64_t r1) {
+    int64_t rblk = 65536 / (w->kp / 4) + 1, b0, t;
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (t = 0; t < n; t++) bn_gemv_tern_i8_neon(w, q + t * ldq, s[t], sum[t], y + t * ldy, b0, b1);
+    }
+}
+
+/* Float GEMV: per row two 4-lane accumulators over 8 columns, leftovers one by one. */
+#define BN__FGEMV_NEON(name, LOAD4, AT) \
+    static void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
+        int64_t k = m->cols, r, i; \
+        for (r = r0; r < r1; r++) { \
+            const uint8_t *w0 = m->data + (size_t)r * m->row_bytes; \
+            float32x4_t a0 = vdupq_n_f32(0.0f), b0 = a0; \
+            float s0; \
+            for (i = 0; i + 8 <= k; i += 8) { \
+                a0 = vfmaq_f32(a0, LOAD4(w0, i), vld1q_f32(x + i)); \
+                b0 = vfmaq_f32(b0, LOAD4(w0, i + 4), vld1q_f32(x + i + 4)); \
+            } \
+            s0 = vaddvq_f32(vaddq_f32(a0, b0)); \
+            for (; i < k; i++) s0 += AT(w0, i) * x[i]; \
+            y[r] = s0; \
+        } \
+    }
+#define BN__LD_F32_128(p, i) vld1q_f32((const float *)(const void *)(p) + (i))
+#define BN__LD_F16_128(p, i) vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)(const void *)(p) + (i))))
+#define BN__LD_BF16_128(p, i) \
+    vreinterpretq_f32_u32(vshll_n_u16(vld1_u16((const uint16_t *)(const void *)(p) + (i)), 16))
+#define BN__AT_F32N(p, i) bn_load_f32((const uint8_t *)(p) + (i) * 4)
+#define BN__AT_F16N(p, i) bn_fp16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
+#define BN__AT_BF16N(p, i) bn_bf16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
+BN__FGEMV_NEON(bn_gemv_f32_f32_neon, BN__LD_F32_128, BN__AT_F32N)
+BN__FGEMV_NEON(bn_gemv_f16_f32_neon, BN__LD_F16_128, BN__AT_F16N)
+BN__FGEMV_NEON(bn_gemv_bf16_f32_neon, BN__LD_BF16_128, BN__AT_BF16N)
+BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_neon, bn_gemv_f32_f32_neon)
+BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_neon, bn_gemv_f16_f32_neon)
+BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_neon, bn_gemv_bf16_f32_neon)
+
+static float bn_dot_f32_neon(const float *a, const float *b, int64_t n) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float s;
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, vld1q_f32(a + i), vld1q_f32(b + i));
+    s = vaddvq_f32(acc);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
+}
+
+static void bn_axpy_f32_neon(float *y, float a, const float *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+    for (; i < n; i++) y[i] += a * x[i];
+}
+#endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
 
+/* Field names of bn_kernels.names, in order. */
+static const char *const bn_kernel_fields[] = {
+    "quant_i8", "gemv_tern", "gemm_tern",
+    "gemv_f32", "gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q6_k",
+    "gemm_f32", "gemm_f16", "gemm_bf16", "gemm_q8_0", "gemm_q6_k",
+    "rmsnorm", "rope", "softmax", "relu2_mul", "silu_mul",
+    "dot_f32", "axpy_f32", "dot_f16", "axpy_f16",
+};
+#define BN__N_FIELDS (sizeof bn_kernel_fields / sizeof bn_kernel_fields[0])
+
+const char *bitnet_isa_name(bitnet_isa isa) {
+    switch (isa) {
+        case BITNET_ISA_AUTO: return "auto";
+        case BITNET_ISA_REF: return "ref";
+        case BITNET_ISA_AVX2: return "avx2";
+        case BITNET_ISA_AVX512: return "avx512";
+        case BITNET_ISA_NEON: return "neon";
+        default: return "unknown";
+    }
+}
+
+int bitnet_isa_supported(bitnet_isa isa) {
+    uint32_t f = bitnet_cpu_features();
+    const uint32_t avx2 = BITNET_CPU_AVX2 | BITNET_CPU_FMA | BITNET_CPU_F16C;
+    const uint32_t avx512 = avx2 | BITNET_CPU_AVX512F | BITNET_CPU_AVX512BW | BITNET_CPU_AVX512VL |
+                            BITNET_CPU_AVX512VNNI;
+    switch (isa) {
+        case BITNET_ISA_AUTO: case BITNET_ISA_REF: return 1;
+#if BN__X86
+        case BITNET_ISA_AVX2: return (f & avx2) == avx2;
+        case BITNET_ISA_AVX512: return (f & avx512) == avx512;
+#endif
+#if BN__ARM64
+        case BITNET_ISA_NEON: return (f & BITNET_CPU_NEON) != 0;
+#endif
+        default: (void)f; (void)avx512; return 0;
+    }
+}
+
+bitnet_isa bitnet_isa_best(void) {
+    if (bitnet_isa_supported(BITNET_ISA_AVX512)) return BITNET_ISA_AVX512;
+    if (bitnet_isa_supported(BITNET_ISA_AVX2)) return BITNET_ISA_AVX2;
+    if (bitnet_isa_supported(BITNET_ISA_NEON)) return BITNET_ISA_NEON;
+    return BITNET_ISA_REF;
+}
+
+static void bn_kernels_set_ref(bn_kernels *kt) {
+    size_t i;
+    memset(kt, 0, sizeof *kt);
+    kt->isa = BITNET_ISA_REF;
+    kt->quant_i8 = bn_quant_i8_ref;
+    kt->gemv_tern = bn_gemv_tern_i8_ref;
+    kt->gemm_tern = bn_gemm_tern_i8_ref;
+    for (i = 0; i < BN__FT_COUNT; i++) { kt->gemv_f[i] = bn_gemv_f_ref; kt->gemm_f[i] = bn_gemm_f_ref; }
+    kt->rmsnorm = bn_rmsnorm_ref;
+    kt->rope = bn_rope_ref;
+    kt->softmax = bn_softmax_ref;
+    kt->relu2_mul = bn_relu2_mul_ref;
+    kt->silu_mul = bn_silu_mul_ref;
+    kt->dot_f32 = bn_dot_f32_ref;
+    kt->axpy_f32 = bn_axpy_f32_ref;
+    kt->dot_f16 = bn_dot_f16_ref;
+    kt->axpy_f16 = bn_axpy_f16_ref;
+    for (i = 0; i < BN__N_FIELDS; i++) kt->names[i] = "ref";
+}
+
+/* Sets field `f` (an index into bn_kernel_fields) to name `n`. */
+#define BN__KSET(kt, idx, field, fn, n) do { (kt)->field = fn; (kt)->names[idx] = n; } while (0)
+
+/* Fills `kt` for `isa` (AUTO = best here); BITNET_ERR_UNSUPPORTED if this CPU cannot run it. */
+static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) {
+    if (!kt) return bn_fail(BITNET_ERR_ARGS, "bn_kernels_init: kt is NULL");
+    if (isa == BITNET_ISA_AUTO) isa = bitnet_isa_best();
+    if (isa < BITNET_ISA_REF || isa > BITNET_ISA_NEON)
+        return bn_fail(BITNET_ERR_ARGS, "kernels: unknown ISA %d", (int)isa);
+    if (!bitnet_isa_supported(isa))
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "kernels: this CPU or build cannot run the %s kernels",
+                       bitnet_isa_name(isa));
+    bn_kernels_set_ref(kt);
+    kt->isa = isa;
+#if BN__X86
+    if (isa == BITNET_ISA_AVX2) {
+        BN__KSET(kt, 0, quant_i8, bn_quant_i8_avx2, "avx2");
+        BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_avx2, "avx2");
+        BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avx2, "avx2");
+        BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_avx2, "avx2");
+        BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_avx2, "avx2-f16c");
+        BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_avx2, "avx2");
+        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_avx2, "avx2");
+        BN__KSET(kt, 8, gemm_f[BN__FT_F32], bn_gemm_f32_f32_avx2, "avx2");
+        BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx2, "avx2-f16c");
+        BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx2, "avx2");
+        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx2, "avx2");
+        BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx2, "avx2");
+        BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
+        BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
+        BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx2, "avx2-f16c");
+    }
+    if (isa == BITNET_ISA_AVX512) {
+        kt->act_order = 1;
+        BN__KSET(kt, 0, quant_i8, bn_quant_i8_avx512, "avx512");
+        BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_avx512, "avx512-vnni");
+        BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avx512, "avx512-vnni");
+        BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_avx512, "avx512");
+        BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_avx512, "avx512");
+        BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_avx512, "avx512");
+        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_avx512, "avx512");
+        BN__KSET(kt, 8, gemm_f[BN__FT_F32], bn_gemm_f32_f32_avx512, "avx512");
+        BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx512, "avx512");
+        BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx512, "avx512");
+        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx512, "avx512");
+        BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx512, "avx512");
+        BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
+        BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
+        BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx512, "avx512");
+    }
+#endif
+#if BN__ARM64
+    if (isa == BITNET_ISA_NEON) {
+        int dp = (bitnet_cpu_features() & BITNET_CPU_DOTPROD) != 0;
+        BN__KSET(kt, 0, quant_i8, bn_quant_i8_neon, "neon");
+        BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_neon, dp ? "neon-dotprod" : "neon");
+        BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_neon, dp ? "neon-dotprod" : "neon");
+        BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_neon, "neon");
+        BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_neon, "neon");
+        BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_neon, "neon");
+        BN__KSET(kt, 8, gemm_f[BN__FT_F32], bn_gemm_f32_f32_neon, "neon");
+        BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_neon, "neon");
+        BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_neon, "neon");
+        BN__KSET(kt, 18, dot_f32, bn_dot_f32_neon, "neon");
+        BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_neon, "neon");
+    }
+#endif
+    return BITNET_OK;
+}
+
+const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t cap) {
+    char feat[256];
+    bn_kernels kt;
+    size_t used = 0, i;
+    int n;
+    if (!buf || cap == 0) return "";
+    bitnet_cpu_feature_names(bitnet_cpu_features(), feat, sizeof feat);
+    if (isa == BITNET_ISA_AUTO) isa = bitnet_isa_best();
+    if (bn_kernels_init(&kt, isa) != BITNET_OK) {
+        snprintf(buf, cap, "cpu: %s | table: %s (not supported here)", feat, bitnet_isa_name(isa));
+        return buf;
+    }
+    n = snprintf(buf, cap, "cpu: %s | table: %s |", feat[0] ? feat : "-", bitnet_isa_name(isa));
+    if (n < 0 || (size_t)n >= cap) return buf;
+    used = (size_t)n;
+    for (i = 0; i < BN__N_FIELDS; i++) {
+        n = snprintf(buf + used, cap - used, " %s=%s", bn_kernel_fields[i], kt.names[i]);
+        if (n < 0 || (size_t)n >= cap - used) break;
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* Float GEMV/GEMM through the table. */
+static BN__UNUSED void bn_fmat_gemv(const bn_kernels *kt, const bn_fmat *m, const float *x, float *y,
+                                    int64_t r0, int64_t r1) {
+    kt->gemv_f[m->ft](m, x, y, r0, r1);
+}
+
+static BN__UNUSED void bn_fmat_gemm(const bn_kernels *kt, const bn_fmat *m, const float *x, int64_t ldx,
+                                    int64_t n, float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    kt->gemm_f[m->ft](m, x, ldx, n, y, ldy, r0, r1);
+}
+
 /* ===== threads ===== */
+
+int bitnet_online_cores(void) {
+#if defined(_SC_NPROCESSORS_ONLN)
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
+#else
+    return 1;
+#endif
+}
+
+/* Rows of thread t out of n: units of `grain` rows dealt out contiguously. */
+static void bn_split_rows(int64_t n_rows, int64_t grain, int t, int n, int64_t *r0, int64_t *r1) {
+    int64_t units = (n_rows + grain - 1) / grain;
+    int64_t u0 = units * t / n, u1 = units * (t + 1) / n;
+    *r0 = u0 * grain < n_rows ? u0 * grain : n_rows;
+    *r1 = u1 * grain < n_rows ? u1 * grain : n_rows;
+}
+
+#if defined(BITNET_NO_THREADS)
+struct bitnet_threadpool { int n_threads; bitnet_allocator allocator; };
+
+bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
+                                    const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_threadpool *p;
+    (void)n_threads;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_threadpool_new: out is NULL");
+    p = (bitnet_threadpool *)bn_alloc(&a, sizeof *p, 64);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %zu bytes", sizeof *p);
+    p->n_threads = 1;
+    p->allocator = a;
+    *out = p;
+    return BITNET_OK;
+}
+
+void bitnet_threadpool_free(bitnet_threadpool *pool) {
+    if (pool) { bitnet_allocator a = pool->allocator; bn_free(&a, pool); }
+}
+
+int bitnet_threadpool_size(const bitnet_threadpool *pool) { (void)pool; return 1; }
+
+void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
+                           bitnet_task_fn fn, void *arg) {
+    (void)pool; (void)grain;
+    if (n_rows > 0) fn(arg, 0, n_rows, 0);
+}
+#else
+
+#if BN__X86
+#  define BN__PAUSE() __builtin_ia32_pause()
+#elif BN__ARM64
+#  define BN__PAUSE() __asm__ __volatile__("yield")
+#else
+#  define BN__PAUSE() ((void)0)
+#endif
+#define BN__SPIN_ROUNDS 20000   /* pauses before a waiting thread sleeps (~0.1-1 ms) */
+
+typedef struct bn_worker {
+    struct bitnet_threadpool *pool;
+    pthread_t thread;
+    int index;
+} bn_worker;
+
+struct bitnet_threadpool {
+    int n_threads;                  /* including the caller */
+    bitnet_allocator allocator;
+    bn_worker *workers;             /* (n_threads - 1) */
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
+    unsigned generation;            /* bumped for every run (atomic) */
+    int pending;                    /* workers still busy with this run (atomic) */
+    int sleepers, caller_sleeping, stop;   /* under mu */
+    bitnet_task_fn fn;
+    void *arg;
+    int64_t n_rows, grain;
+};
+
+static void bn_pool_do(struct bitnet_threadpool *p, int t) {
+    int64_t r0, r1;
+    bn_split_rows(p->n_rows, p->grain, t, p->n_threads, &r0, &r1);
+    if (r1 > r0) p->fn(p->arg, r0, r1, t);
+}
+
+static void *bn_worker_main(void *arg) {
+    bn_worker *w = (bn_worker *)arg;
+    struct bitnet_threadpool *p = w->pool;
+    unsigned seen = 0;
+    for (;;) {
+        int i;
+        unsigned g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+        for (i = 0; g == seen && i < BN__SPIN_ROUNDS; i++) {
+            BN__PAUSE();
+            g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+        }
+        if (g == seen) {
+            pthread_mutex_lock(&p->mu);
+            p->sleepers++;
+            while ((g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen && !p->stop)
+                pthread_cond_wait(&p->wake, &p->mu);
+            p->sleepers--;
+            pthread_mutex_unlock(&p->mu);
+        }
+        if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
+        seen = g;
+        bn_pool_do(p, w->index);
+        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping) pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
+void bitnet_threadpool_free(bitnet_threadpool *pool);
+
+bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
+                                    const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_threadpool *p;
+    int i;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_threadpool_new: out is NULL");
+    *out = NULL;
+    if (n_threads <= 0) n_threads = bitnet_online_cores();
+    if (n_threads > 1024)
+        return bn_fail(BITNET_ERR_ARGS, "thread pool: %d threads is more than the limit 1024", n_threads);
+    p = (bitnet_threadpool *)bn_alloc(&a, sizeof *p, 64);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %zu bytes", sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->allocator = a;
+    p->n_threads = 1;
+    if (pthread_mutex_init(&p->mu, NULL)) { bn_free(&a, p); return bn_fail(BITNET_ERR_NOMEM, "thread pool: mutex"); }
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    if (n_threads > 1) {
+        p->workers = (bn_worker *)bn_alloc(&a, sizeof(bn_worker) * (size_t)(n_threads - 1), 64);
+        if (!p->workers) {
+            bitnet_threadpool_free(p);
+            return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d workers", n_threads - 1);
+        }
+        for (i = 1; i < n_threads; i++) {
+            bn_worker *w = &p->workers[i - 1];
+            w->pool = p;
+            w->index = i;
+            if (pthread_create(&w->thread, NULL, bn_worker_main, w)) {
+                bitnet_threadpool_free(p);
+                return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i, n_threads);
+            }
+            p->n_threads = i + 1;
+        }
+    }
+    *out = p;
+    return BITNET_OK;
+}
+
+void bitnet_threadpool_free(bitnet_threadpool *pool) {
+    bitnet_allocator a;
+    int i;
+    if (!pool) return;
+    pthread_mutex_lock(&pool->mu);
+    __atomic_store_n(&pool->stop, 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    for (i = 1; i < pool->n_threads; i++) pthread_join(pool->workers[i - 1].thread, NULL);
+    pthread_cond_destroy(&pool->wake);
+    pthread_cond_destroy(&pool->done);
+    pthread_mutex_destroy(&pool->mu);
+    a = pool->allocator;
+    if (pool->workers) bn_free(&a, pool->workers);
+    bn_free(&a, pool);
+}
+
+int bitnet_threadpool_size(const bitnet_threadpool *pool) { return pool ? pool->n_threads : 1; }
+
+void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
+                           bitnet_task_fn fn, void *arg) {
+    int i;
+    if (n_rows <= 0 || !fn) return;
+    if (grain < 1) grain = 1;
+    if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
+    pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows; pool->grain = grain;
+    __atomic_store_n(&pool->pending, pool->n_threads - 1, __ATOMIC_RELEASE);
+    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    pthread_mutex_lock(&pool->mu);
+    if (pool->sleepers) pthread_cond_broadcast(&pool->wake);
+    pthread_mutex_unlock(&pool->mu);
+    bn_pool_do(pool, 0);
+    for (i = 0; __atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE) && i < BN__SPIN_ROUNDS; i++) BN__PAUSE();
+    if (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&pool->mu);
+        pool->caller_sleeping = 1;
+        while (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) pthread_cond_wait(&pool->done, &pool->mu);
+        pool->caller_sleeping = 0;
+        pthread_mutex_unlock(&pool->mu);
+    }
+}
+#endif /* BITNET_NO_THREADS */
+
+/* ---- the kernels split over the pool (pool may be NULL) ---- */
+
+typedef struct bn_par_args {
+    const bn_kernels *kt;
+    const bn_tern *w;
+    const bn_fmat *m;
+    const int8_t *q;
+    const float *x, *s;
+    const int32_t *sum;
+    float s1;
+    int32_t sum1;
+    int64_t ldq, ldx, n, ldy;
+    float *y;
+} bn_par_args;
+
+static void bn_par_gemv_tern_task(void *arg, int64_t r0, int64_t r1, int t) {
+    const bn_par_args *a = (const bn_par_args *)arg;
+    (void)t;
+    a->kt->gemv_tern(a->w, a->q, a->s1, a->sum1, a->y, r0, r1);
+}
+
+static void bn_par_gemm_tern_task(void *arg, int64_t r0, int64_t r1, int t) {
+    const bn_par_args *a = (const bn_par_args *)arg;
+    (void)t;
+    a->kt->gemm_tern(a->w, a->q, a->ldq, a->s, a->sum, a->n, a->y, a->ldy, r0, r1);
+}
+
+static void bn_par_gemv_f_task(void *arg, int64_t r0, int64_t r1, int t) {
+    const bn_par_args *a = (const bn_par_args *)arg;
+    (void)t;
+    a->kt->gemv_f[a->m->ft](a->m, a->x, a->y, r0, r1);
+}
+
+static void bn_par_gemm_f_task(void *arg, int64_t r0, int64_t r1, int t) {
+    const bn_par_args *a = (const bn_par_args *)arg;
+    (void)t;
+    a->kt->gemm_f[a->m->ft](a->m, a->x, a->ldx, a->n, a->y, a->ldy, r0, r1);
+}
+
+static BN__UNUSED void bn_par_gemv_tern(bitnet_threadpool *pool, const bn_kernels *kt, const bn_tern *w,
+                                        const int8_t *q, float s, int32_t sum, float *y) {
+    bn_par_args a;
+    memset(&a, 0, sizeof a);
+    a.kt = kt; a.w = w; a.q = q; a.s1 = s; a.sum1 = sum; a.y = y;
+    bitnet_threadpool_run(pool, w->rows, 16, bn_par_gemv_tern_task, &a);
+}
+
+static BN__UNUSED void bn_par_gemm_tern(bitnet_threadpool *pool, const bn_kernels *kt, const bn_tern *w,
+                                        const int8_t *q, int64_t ldq, const float *s, const int32_t *sum,
+                                        int64_t n, float *y, int64_t ldy) {
+    bn_par_args a;
+    memset(&a, 0, sizeof a);
+    a.kt = kt; a.w = w; a.q = q; a.ldq = ldq; a.s = s; a.sum = sum; a.n = n; a.y = y; a.ldy = ldy;
+    bitnet_threadpool_run(pool, w->rows, 16, bn_par_gemm_tern_task, &a);
+}
+
+static BN__UNUSED void bn_par_gemv_f(bitnet_threadpool *pool, const bn_kernels *kt, const bn_fmat *m,
+                                     const float *x, float *y) {
+    bn_par_args a;
+    memset(&a, 0, sizeof a);
+    a.kt = kt; a.m = m; a.x = x; a.y = y;
+    bitnet_threadpool_run(pool, m->rows, 16, bn_par_gemv_f_task, &a);
+}
+
+static BN__UNUSED void bn_par_gemm_f(bitnet_threadpool *pool, const bn_kernels *kt, const bn_fmat *m,
+                                     const float *x, int64_t ldx, int64_t n, float *y, int64_t ldy) {
+    bn_par_args a;
+    memset(&a, 0, sizeof a);
+    a.kt = kt; a.m = m; a.x = x; a.ldx = ldx; a.n = n; a.y = y; a.ldy = ldy;
+    bitnet_threadpool_run(pool, m->rows, 16, bn_par_gemm_f_task, &a);
+}
 
 /* ===== model ===== */
 
 /* ===== tokenizer ===== */
+
+/* Token texts live in one blob (each NUL-terminated); two open-addressing hash tables map text
+   -> id and (left id, right id) -> merge rank. Everything is built once at load: no quadratic
+   work, 280k merges load in milliseconds. */
+
+#define BN__TOK_MAX_TOKENS  (1 << 24)
+#define BN__TOK_MAX_TEXT    ((size_t)1 << 28)    /* bytes of text one bitnet_tokenize accepts */
+#define BN__TOK_MAX_EOG     16
+
+enum { BN__UC_LETTER = 1, BN__UC_NUMBER = 2, BN__UC_SPACE = 4, BN__UC_ANY = 8 };
+
+typedef struct bn_unicode_range { uint32_t first, last; uint8_t cls; } bn_unicode_range;
+static int bn_unicode_class(uint32_t cp);     /* after the generated table at the end */
+
+typedef struct bn_str { const char *p; size_t n; } bn_str;
+
+typedef struct bn_merge_slot { uint64_t key; int32_t rank, result; } bn_merge_slot;
+
+struct bitnet_vocab {
+    bitnet_allocator a;
+    bitnet_vocab_type type;
+    bitnet_pretok pre;
+    int32_t n_tokens;
+    char *text;                 /* token texts, each NUL-terminated */
+    uint32_t *off;              /* (n_tokens + 1) offsets into text */
+    float *scores;              /* (n_tokens) */
+    uint8_t *types;             /* (n_tokens) bitnet_token_type */
+    int32_t *tok_slots;         /* (tok_mask + 1) ids, -1 empty */
+    uint32_t tok_mask;
+    bn_merge_slot *merge_slots; /* (merge_mask + 1), key UINT64_MAX empty */
+    uint32_t merge_mask;
+    int32_t *special;           /* (n_special) control/unknown/user-defined ids, longest text first */
+    int32_t n_special;
+    int32_t byte_tok[256];      /* SPM <0xXX> token / BPE one-byte token, -1 none */
+    uint16_t byte_cp[256];      /* GPT-2 byte -> code point */
+    int16_t cp_byte[324];       /* GPT-2 code point -> byte, -1 none */
+    int32_t bos, eos, eot, eom, unk, pad;
+    int32_t eog[BN__TOK_MAX_EOG];
+    int n_eog;
+    int add_bos, add_eos, add_space_prefix, ignore_merges;
+    size_t max_piece;
+    bitnet_chat_format_id chat;
+};
+
+/* What a vocabulary is built from, whether read from GGUF or given by a test. */
+typedef struct bn_vocab_src {
+    bitnet_vocab_type type;
+    bitnet_pretok pre;
+    int32_t n_tokens;
+    const bn_str *tokens;       /* (n_tokens) */
+    const float *scores;        /* (n_tokens) or NULL = 0 */
+    const int32_t *types;       /* (n_tokens) or NULL = normal */
+    int32_t n_merges;
+    const bn_str *merges;       /* (n_merges) "left right" */
+    int32_t bos, eos, eot, eom, unk, pad;   /* -1 = none (eot/eom: look the text up) */
+    int add_bos, add_eos, add_space_prefix; /* -1 = the default of the type and rule */
+    bn_str chat_template;
+} bn_vocab_src;
+
+static uint64_t bn_tok_hash(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ull;                 /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t bn_tok_mix(uint64_t x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static int bn_tok_eq(const bitnet_vocab *v, int32_t id, const char *p, size_t n) {
+    return (size_t)(v->off[id + 1] - v->off[id] - 1) == n && memcmp(v->text + v->off[id], p, n) == 0;
+}
+
+int32_t bitnet_vocab_find(const bitnet_vocab *v, const char *p, size_t n) {
+    uint32_t i;
+    if (!v || (!p && n)) return -1;
+    for (i = (uint32_t)bn_tok_hash(p, n) & v->tok_mask; v->tok_slots[i] >= 0; i = (i + 1) & v->tok_mask)
+        if (bn_tok_eq(v, v->tok_slots[i], p, n)) return v->tok_slots[i];
+    return -1;
+}
+
+/* Inserts token `id`; a later duplicate text replaces the earlier id (as llama.cpp's map). */
+static void bn_tok_insert(bitnet_vocab *v, int32_t id) {
+    const char *p = v->text + v->off[id];
+    size_t n = v->off[id + 1] - v->off[id] - 1;
+    uint32_t i;
+    for (i = (uint32_t)bn_tok_hash(p, n) & v->tok_mask; v->tok_slots[i] >= 0; i = (i + 1) & v->tok_mask)
+        if (bn_tok_eq(v, v->tok_slots[i], p, n)) break;
+    v->tok_slots[i] = id;
+}
+
+static bn_merge_slot *bn_merge_find(const bitnet_vocab *v, int32_t left, int32_t right) {
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    uint32_t i;
+    if (!v->merge_slots) return NULL;
+    for (i = (uint32_t)bn_tok_mix(key) & v->merge_mask; v->merge_slots[i].key != UINT64_MAX;
+         i = (i + 1) & v->merge_mask)
+        if (v->merge_slots[i].key == key) return &v->merge_slots[i];
+    return NULL;
+}
+
+static uint32_t bn_pow2_at_least(uint64_t n) {
+    uint32_t c = 16;
+    while (c < n) c <<= 1;
+    return c;
+}
+
+/* GPT-2's byte <-> code point map: printable bytes map to themselves, the rest to 256 + k. */
+static void bn_vocab_init_bytes(bitnet_vocab *v) {
+    int b, k = 0;
+    for (b = 0; b < 324; b++) v->cp_byte[b] = -1;
+    for (b = 0; b < 256; b++) {
+        int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        v->byte_cp[b] = (uint16_t)(keep ? b : 256 + k++);
+        v->cp_byte[v->byte_cp[b]] = (int16_t)b;
+    }
+}
+
+/* UTF-8 length from the lead byte, as llama.cpp's unicode_len_utf8 (no validation). */
+static size_t bn_utf8_len(unsigned char c) {
+    static const unsigned char lens[16] = { 1,1,1,1,1,1,1,1,1,1,1,1,2,2,3,4 };
+    return lens[c >> 4];
+}
+
+static size_t bn_utf8_put(uint32_t cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18); out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes one code point as llama.cpp's unicode_cpt_from_utf8 (continuation bytes checked,
+   overlong forms accepted); an invalid sequence consumes one byte and gives U+FFFD. Code points
+   past U+10FFFF also give U+FFFD (llama.cpp would throw re-encoding them). */
+static uint32_t bn_utf8_next(const unsigned char *s, size_t n, size_t *i) {
+    size_t k = *i, need, j;
+    uint32_t cp;
+    unsigned char c = s[k];
+    if (c < 0x80) { *i = k + 1; return c; }
+    if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
+    else { *i = k + 1; return 0xFFFD; }
+    if (need >= n - k) { *i = k + 1; return 0xFFFD; }
+    for (j = 1; j <= need; j++) {
+        if ((s[k + j] & 0xC0) != 0x80) { *i = k + 1; return 0xFFFD; }
+        cp = cp << 6 | (s[k + j] & 0x3F);
+    }
+    *i = k + need + 1;
+    return cp > 0x10FFFF ? 0xFFFD : cp;
+}
+
+/* ---- split rules (hand-written matchers equal to llama.cpp's custom regex splitters) ---- */
+
+typedef struct bn_split {
+    const uint32_t *cp;         /* (n) code points of one text fragment */
+    size_t n;
+    size_t *ends;               /* (<= n) end of each piece, in code points */
+    size_t n_pieces;
+    size_t prev_end;
+} bn_split;
+
+#define BN__CP_NONE 0xFFFFFFFFu
+
+static uint32_t bn_split_cp(const bn_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
+static int bn_split_cls(const bn_split *s, size_t pos) {
+    return pos < s->n ? bn_unicode_class(s->cp[pos]) | BN__UC_ANY : 0;
+}
+
+static size_t bn_split_add(bn_split *s, size_t end) {
+    size_t len = end - s->prev_end;
+    if (len > 0) s->ends[s->n_pieces++] = end;
+    s->prev_end = end;
+    return len;
+}
+
+static uint32_t bn_ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* 's 't 're 've 'm 'll 'd at pos (pos holds '\''): the piece length or 0. */
+static size_t bn_split_contraction(const bn_split *s, size_t pos, int fold) {
+    uint32_t a, b;
+    if (pos + 1 >= s->n) return 0;
+    a = bn_split_cp(s, pos + 1);
+    if (fold) a = bn_ascii_lower(a);
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+    if (pos + 2 >= s->n) return 0;
+    b = bn_split_cp(s, pos + 2);
+    if (fold) b = bn_ascii_lower(b);
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+    return 0;
+}
+
+/* Trailing whitespace rules shared by both splitters: \s+(?!\S) then \s+. */
+static void bn_split_spaces(bn_split *s, size_t *pos, size_t n_ws) {
+    if (n_ws > 1 && bn_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_split_add(s, *pos); }
+    else if (n_ws > 0) { *pos += n_ws; bn_split_add(s, *pos); }
+    else bn_split_add(s, ++*pos);
+}
+
+/* Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+static void bn_split_llama3(bn_split *s) {
+    size_t pos = 0;
+    while (pos < s->n) {
+        uint32_t c = bn_split_cp(s, pos);
+        int f = bn_split_cls(s, pos), f2;
+        size_t k, n_ws, last_nl;
+        if (c == '\'' && (k = bn_split_contraction(s, pos, 1)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (!(c == '\r' || c == '\n' || (f & BN__UC_NUMBER)) &&
+            ((f & BN__UC_LETTER) || (bn_split_cls(s, pos + 1) & BN__UC_LETTER))) {
+            pos++;
+            while (bn_split_cls(s, pos) & BN__UC_LETTER) pos++;
+            bn_split_add(s, pos);
+            continue;
+        }
+        if (f & BN__UC_NUMBER) {
+            size_t ini = pos;
+            while (bn_split_cls(s, pos) & BN__UC_NUMBER)
+                if (++pos - ini >= 3) { bn_split_add(s, pos); ini = pos; }
+            bn_split_add(s, pos);
+            continue;
+        }
+        f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f) {
+            uint32_t c2;
+            pos += c == ' ';
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
+            for (c2 = bn_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_split_cp(s, ++pos)) {}
+            bn_split_add(s, pos);
+            continue;
+        }
+        n_ws = 0;
+        last_nl = 0;
+        while (bn_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
+            uint32_t c2 = bn_split_cp(s, pos + n_ws);
+            if (c2 == '\r' || c2 == '\n') last_nl = pos + n_ws + 1;
+            n_ws++;
+        }
+        if (last_nl > 0) { pos = last_nl; bn_split_add(s, pos); continue; }
+        bn_split_spaces(s, &pos, n_ws);
+    }
+}
+
+/* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+static void bn_split_gpt2(bn_split *s) {
+    size_t pos = 0;
+    while (pos < s->n) {
+        uint32_t c = bn_split_cp(s, pos);
+        int f = bn_split_cls(s, pos);
+        int f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        size_t k, n_ws;
+        if (c == '\'' && (k = bn_split_contraction(s, pos, 0)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (f2 & (BN__UC_LETTER | BN__UC_NUMBER)) {
+            int want = f2 & BN__UC_LETTER ? BN__UC_LETTER : BN__UC_NUMBER;
+            pos += c == ' ';
+            while (f2 & want) f2 = bn_split_cls(s, ++pos);
+            bn_split_add(s, pos);
+            continue;
+        }
+        if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) {
+            pos += c == ' ';
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
+            bn_split_add(s, pos);
+            continue;
+        }
+        for (n_ws = 0; bn_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
+        bn_split_spaces(s, &pos, n_ws);
+    }
+}
+
+/* ---- merging (one priority queue for both: larger key first, then smaller left) ---- */
+
+typedef struct bn_bigram { double key; int32_t left, right; size_t size; } bn_bigram;
+
+typedef struct bn_sym { size_t start, n; int32_t prev, next, id; } bn_sym;
+
+/* Scratch memory of one bitnet_tokenize call, grown on demand. */
+typedef struct bn_tok_work {
+    const bitnet_vocab *v;
+    bitnet_allocator a;
+    int32_t *ids; size_t cap, n_ids;        /* output */
+    uint32_t *cp; size_t cp_cap;            /* code points of a fragment */
+    size_t *ends; size_t ends_cap;          /* piece ends */
+    char *buf; size_t buf_cap;              /* byte-encoded word / escaped SPM text */
+    bn_sym *sym; size_t sym_cap;
+    bn_bigram *heap; size_t heap_cap, heap_n;
+} bn_tok_work;
+
+static int bn_tok_grow(bn_tok_work *w, void **p, size_t *cap, size_t need, size_t elem) {
+    void *q;
+    if (need <= *cap) return 1;
+    if (need > SIZE_MAX / elem / 2) return 0;
+    need = need < 64 ? 64 : need + need / 2;
+    if (!(q = bn_alloc(&w->a, need * elem, 16))) return 0;
+    bn_free(&w->a, *p);
+    *p = q;
+    *cap = need;
+    return 1;
+}
+
+#define BN__TOK_GROW(w, field, capf, need) \
+    bn_tok_grow((w), (void **)&(w)->field, &(w)->capf, (need), sizeof *(w)->field)
+
+static void bn_tok_emit(bn_tok_work *w, int32_t id) {
+    if (w->n_ids < w->cap) w->ids[w->n_ids] = id;
+    w->n_ids++;
+}
+
+static int bn_bigram_before(const bn_bigram *x, const bn_bigram *y) {
+    return x->key > y->key || (x->key == y->key && x->left < y->left);
+}
+
+static void bn_heap_push(bn_tok_work *w, bn_bigram b) {
+    size_t i = w->heap_n++;
+    while (i > 0 && bn_bigram_before(&b, &w->heap[(i - 1) / 2])) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = b;
+}
+
+static bn_bigram bn_heap_pop(bn_tok_work *w) {
+    bn_bigram top = w->heap[0], last = w->heap[--w->heap_n];
+    size_t i = 0, n = w->heap_n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && bn_bigram_before(&w->heap[c + 1], &w->heap[c])) c++;
+        if (!bn_bigram_before(&w->heap[c], &last)) break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n) w->heap[i] = last;
+    return top;
+}
+
+/* Splits buf[0..len) into UTF-8 characters (lead-byte lengths) as the initial symbols. */
+static size_t bn_tok_symbols(bn_tok_work *w, size_t len) {
+    size_t off = 0, n = 0;
+    while (off < len) {
+        size_t cl = bn_utf8_len((unsigned char)w->buf[off]);
+        bn_sym *s = &w->sym[n];
+        if (cl > len - off) cl = len - off;
+        s->start = off; s->n = cl;
+        s->prev = (int32_t)n - 1;
+        off += cl;
+        s->next = off == len ? -1 : (int32_t)n + 1;
+        s->id = bitnet_vocab_find(w->v, w->buf + s->start, cl);
+        n++;
+    }
+    return n;
+}
+
+static void bn_bpe_add(bn_tok_work *w, int32_t l, int32_t r) {
+    const bn_merge_slot *m;
+    bn_bigram b;
+    if (l < 0 || r < 0 || w->sym[l].id < 0 || w->sym[r].id < 0) return;
+    if (!(m = bn_merge_find(w->v, w->sym[l].id, w->sym[r].id))) return;
+    b.key = -(double)m->rank; b.left = l; b.right = r; b.size = w->sym[l].n + w->sym[r].n;
+    bn_heap_push(w, b);
+}
+
+static void bn_spm_add(bn_tok_work *w, int32_t l, int32_t r) {
+    int32_t id;
+    bn_bigram b;
+    if (l < 0 || r < 0) return;
+    b.size = w->sym[l].n + w->sym[r].n;
+    if ((id = bitnet_vocab_find(w->v, w->buf + w->sym[l].start, b.size)) < 0) return;
+    b.key = w->v->scores[id]; b.left = l; b.right = r;
+    bn_heap_push(w, b);
+}
+
+/* Runs the queue to the end: merges the best pair while it is still current. */
+static void bn_tok_merge(bn_tok_work *w, int bpe) {
+    while (w->heap_n) {
+        bn_bigram b = bn_heap_pop(w);
+        bn_sym *l = &w->sym[b.left], *r = &w->sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
+        if (bpe) l->id = bn_merge_find(w->v, l->id, r->id)->result;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) w->sym[r->next].prev = b.left;
+        if (bpe) { bn_bpe_add(w, l->prev, b.left); bn_bpe_add(w, b.left, l->next); }
+        else { bn_spm_add(w, l->prev, b.left); bn_spm_add(w, b.left, l->next); }
+    }
+}
+
+/* Byte-level BPE of one pre-token, already byte-encoded in w->buf[0..len). */
+static int bn_bpe_word(bn_tok_work *w, size_t len) {
+    const bitnet_vocab *v = w->v;
+    size_t n, i;
+    int32_t id;
+    if (v->ignore_merges && (id = bitnet_vocab_find(v, w->buf, len)) >= 0) { bn_tok_emit(w, id); return 1; }
+    if (!BN__TOK_GROW(w, sym, sym_cap, len) || !BN__TOK_GROW(w, heap, heap_cap, 3 * len)) return 0;
+    n = bn_tok_symbols(w, len);
+    w->heap_n = 0;
+    for (i = 1; i < n; i++) bn_bpe_add(w, (int32_t)i - 1, (int32_t)i);
+    bn_tok_merge(w, 1);
+    for (i = 0; i < n; i = (size_t)w->sym[i].next) {
+        const bn_sym *s = &w->sym[i];
+        if (s->id >= 0) bn_tok_emit(w, s->id);
+        else {                              /* as llama.cpp: each byte that is itself a token */
+            size_t j;
+            for (j = 0; j < s->n; j++) {
+                int32_t b = v->byte_tok[(unsigned char)w->buf[s->start + j]];
+                if (b >= 0) bn_tok_emit(w, b);
+            }
+        }
+        if (s->next < 0) break;
+    }
+    return 1;
+}
+
+/* Byte-level BPE of a text fragment: decode, split, byte-encode each piece, merge. */
+static int bn_bpe_fragment(bn_tok_work *w, const unsigned char *t, size_t len) {
+    const bitnet_vocab *v = w->v;
+    bn_split s;
+    size_t i = 0, n = 0, p, start = 0;
+    if (!BN__TOK_GROW(w, cp, cp_cap, len) || !BN__TOK_GROW(w, ends, ends_cap, len)) return 0;
+    while (i < len) w->cp[n++] = bn_utf8_next(t, len, &i);
+    s.cp = w->cp; s.n = n; s.ends = w->ends; s.n_pieces = 0; s.prev_end = 0;
+    if (v->pre == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s);
+    else bn_split_gpt2(&s);
+    for (p = 0; p < s.n_pieces; p++) {
+        size_t k, m = 0;
+        if (!BN__TOK_GROW(w, buf, buf_cap, 8 * (s.ends[p] - start))) return 0;
+        for (k = start; k < s.ends[p]; k++) {
+            char u[4];
+            size_t ul = bn_utf8_put(w->cp[k], u), j;
+            for (j = 0; j < ul; j++) m += bn_utf8_put(v->byte_cp[(unsigned char)u[j]], w->buf + m);
+        }
+        start = s.ends[p];
+        if (!bn_bpe_word(w, m)) return 0;
+    }
+    return 1;
+}
+
+/* SentencePiece of a fragment: optional dummy-prefix space, ' ' -> U+2581, score merging,
+   unknown characters as <0xXX> byte tokens. */
+static int bn_spm_fragment(bn_tok_work *w, const unsigned char *t, size_t len, int prefix) {
+    const bitnet_vocab *v = w->v;
+    size_t i, m = 0, n;
+    if (!BN__TOK_GROW(w, buf, buf_cap, 3 * (len + 1))) return 0;
+    for (i = 0; i < len + (prefix != 0); i++) {
+        unsigned char c = prefix ? (i == 0 ? ' ' : t[i - 1]) : t[i];
+        if (c == ' ') { w->buf[m++] = (char)0xE2; w->buf[m++] = (char)0x96; w->buf[m++] = (char)0x81; }
+        else w->buf[m++] = (char)c;
+    }
+    if (!BN__TOK_GROW(w, sym, sym_cap, m) || !BN__TOK_GROW(w, heap, heap_cap, 3 * m)) return 0;
+    n = bn_tok_symbols(w, m);
+    w->heap_n = 0;
+    for (i = 1; i < n; i++) bn_spm_add(w, (int32_t)i - 1, (int32_t)i);
+    bn_tok_merge(w, 0);
+    for (i = 0; n > 0; i = (size_t)w->sym[i].next) {
+        const bn_sym *s = &w->sym[i];
+        int32_t id = bitnet_vocab_find(v, w->buf + s->start, s->n);
+        if (id >= 0) bn_tok_emit(w, id);
+        else {
+            size_t j;
+            for (j = 0; j < s->n; j++) {
+                int32_t b = v->byte_tok[(unsigned char)w->buf[s->start + j]];
+                if (b < 0) b = v->unk;
+                if (b >= 0) bn_tok_emit(w, b);
+            }
+        }
+        if (s->next < 0) break;
+    }
+    return 1;
+}
+
+/* Marks special-token matches as llama.cpp's tokenizer_st_partition: longest tokens first,
+   each taking its leftmost non-overlapping occurrences inside still-unmatched text.
+   mark[i]: -1 text, -2 inside a match, else the id of a match starting at i. */
+static void bn_tok_mark_special(const bitnet_vocab *v, const char *t, size_t len, int parse_special,
+                                int32_t *mark) {
+    int32_t k;
+    size_t i;
+    for (i = 0; i < len; i++) mark[i] = -1;
+    for (k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        const char *s = v->text + v->off[id];
+        size_t sl = v->off[id + 1] - v->off[id] - 1, j;
+        if (!parse_special && v->types[id] != BITNET_TOKEN_USER_DEFINED) continue;
+        if (sl == 0 || sl > len) continue;
+        for (i = 0; i + sl <= len; i++) {
+            if (mark[i] != -1 || t[i] != s[0] || mark[i + sl - 1] != -1) continue;
+            if (memcmp(t + i, s, sl) != 0) continue;
+            for (j = 1; j < sl && mark[i + j] == -1; j++) {}
+            if (j < sl) continue;
+            mark[i] = id;
+            for (j = 1; j < sl; j++) mark[i + j] = -2;
+            i += sl - 1;
+        }
+    }
+}
+
+static int bn_tok_has_special(const bitnet_vocab *v, int parse_special) {
+    int32_t k;
+    if (parse_special) return v->n_special > 0;
+    for (k = 0; k < v->n_special; k++)
+        if (v->types[v->special[k]] == BITNET_TOKEN_USER_DEFINED) return 1;
+    return 0;
+}
+
+static int bn_tok_text(bn_tok_work *w, const unsigned char *t, size_t len, int *prev_special) {
+    int ok;
+    if (len == 0) return 1;
+    if (w->v->type == BITNET_VOCAB_BPE) ok = bn_bpe_fragment(w, t, len);
+    else ok = bn_spm_fragment(w, t, len, w->v->add_space_prefix && *prev_special);
+    *prev_special = 0;
+    return ok;
+}
+
+static void bn_tok_work_free(bn_tok_work *w) {
+    bn_free(&w->a, w->cp); bn_free(&w->a, w->ends); bn_free(&w->a, w->buf);
+    bn_free(&w->a, w->sym); bn_free(&w->a, w->heap);
+}
+
+bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t len, int add_special,
+                              int parse_special, int32_t *ids, size_t cap, size_t *n_ids) {
+    bn_tok_work w;
+    const unsigned char *t = (const unsigned char *)text;
+    int32_t *mark = NULL;
+    int prev_special = 1, ok = 1;
+    if (!v || (!text && len) || (!ids && cap) || !n_ids)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: NULL vocab, text, ids or n_ids");
+    if (len > BN__TOK_MAX_TEXT)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: text of %zu bytes is over the limit of %zu",
+                       len, BN__TOK_MAX_TEXT);
+    memset(&w, 0, sizeof w);
+    w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
+    if (add_special && v->add_bos && v->bos >= 0) bn_tok_emit(&w, v->bos);
+    if (len && bn_tok_has_special(v, parse_special)) {
+        size_t i, start = 0;
+        if (!(mark = (int32_t *)bn_alloc(&w.a, len * sizeof *mark, 16))) ok = 0;
+        else {
+            bn_tok_mark_special(v, text, len, parse_special, mark);
+            for (i = 0; ok && i < len; i++) {
+                if (mark[i] < 0) continue;
+                ok = bn_tok_text(&w, t + start, i - start, &prev_special);
+                bn_tok_emit(&w, mark[i]);
+                prev_special = 1;
+                for (start = i + 1; start < len && mark[start] == -2; start++) {}
+                i = start - 1;
+            }
+            if (ok) ok = bn_tok_text(&w, t + start, len - start, &prev_special);
+        }
+    } else if (ok) {
+        ok = bn_tok_text(&w, t, len, &prev_special);
+    }
+    if (ok && add_special && v->add_eos && v->eos >= 0) bn_tok_emit(&w, v->eos);
+    bn_free(&w.a, mark);
+    bn_tok_work_free(&w);
+    if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_tokenize: out of memory for %zu bytes of text", len);
+    *n_ids = w.n_ids;
+    if (w.n_ids > cap)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: %zu tokens do not fit in %zu slots", w.n_ids, cap);
+    return BITNET_OK;
+}
+
+/* ---- building a vocabulary ---- */
+
+void bitnet_vocab_free(bitnet_vocab *v) {
+    bitnet_allocator a;
+    if (!v) return;
+    a = v->a;
+    bn_free(&a, v->text); bn_free(&a, v->off); bn_free(&a, v->scores); bn_free(&a, v->types);
+    bn_free(&a, v->tok_slots); bn_free(&a, v->merge_slots); bn_free(&a, v->special);
+    bn_free(&a, v);
+}
+
+static size_t bn_tok_len(const bitnet_vocab *v, int32_t id) { return v->off[id + 1] - v->off[id] - 1; }
+
+static int32_t bn_vocab_check_id(const char *what, int32_t id, int32_t n) {
+    if (id >= n || id < -1) {
+        bn_log(BITNET_LOG_WARN, "tokenizer: %s id %d is outside the vocabulary of %d tokens; ignored",
+               what, (int)id, (int)n);
+        return -1;
+    }
+    return id;
+}
+
+static bitnet_status bn_vocab_copy_tokens(bitnet_vocab *v, const bn_vocab_src *src) {
+    int32_t i, n = src->n_tokens;
+    uint64_t total = 0;
+    for (i = 0; i < n; i++) {
+        const bn_str *s = &src->tokens[i];
+        if ((!s->p && s->n) || memchr(s->p ? s->p : "", 0, s->n))
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens[%d]: %s", (int)i,
+                           s->p ? "contains a NUL byte" : "missing");
+        total += s->n + 1;
+        if (total > UINT32_MAX - 1)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: more than %u bytes of text in all",
+                           (unsigned)(UINT32_MAX - 1));
+        if (s->n > v->max_piece) v->max_piece = s->n;
+    }
+    v->text = (char *)bn_alloc(&v->a, (size_t)total, 16);
+    v->off = (uint32_t *)bn_alloc(&v->a, ((size_t)n + 1) * sizeof *v->off, 16);
+    v->scores = (float *)bn_alloc(&v->a, (size_t)n * sizeof *v->scores, 16);
+    v->types = (uint8_t *)bn_alloc(&v->a, (size_t)n, 16);
+    if (!v->text || !v->off || !v->scores || !v->types)
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d tokens", (int)n);
+    total = 0;
+    for (i = 0; i < n; i++) {
+        int32_t ty = src->types ? src->types[i] : BITNET_TOKEN_NORMAL;
+        float sc = src->scores ? src->scores[i] : 0.0f;
+        if (ty < 0 || ty > BITNET_TOKEN_BYTE)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.token_type[%d] = %d is not a token type (0..6)",
+                           (int)i, (int)ty);
+        if (sc != sc) return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.scores[%d] is NaN", (int)i);
+        v->off[i] = (uint32_t)total;
+        if (src->tokens[i].n) memcpy(v->text + total, src->tokens[i].p, src->tokens[i].n);
+        v->text[total + src->tokens[i].n] = 0;
+        total += src->tokens[i].n + 1;
+        v->types[i] = (uint8_t)ty;
+        v->scores[i] = sc;
+    }
+    v->off[n] = (uint32_t)total;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_hash_tokens(bitnet_vocab *v) {
+    int32_t i;
+    uint32_t cap = bn_pow2_at_least(2 * (uint64_t)v->n_tokens);
+    if (!(v->tok_slots = (int32_t *)bn_alloc(&v->a, (size_t)cap * sizeof *v->tok_slots, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for the token hash table");
+    memset(v->tok_slots, 0xff, (size_t)cap * sizeof *v->tok_slots);
+    v->tok_mask = cap - 1;
+    for (i = 0; i < v->n_tokens; i++) bn_tok_insert(v, i);
+    return BITNET_OK;
+}
+
+/* Merge i is "left right" (split at the first space after the first byte, as llama.cpp); both
+   sides must be tokens. The first of duplicate merges keeps its rank. */
+static bitnet_status bn_vocab_hash_merges(bitnet_vocab *v, const bn_str *merges, int32_t n) {
+    int32_t i;
+    uint32_t cap;
+    if (n == 0) return BITNET_OK;
+    cap = bn_pow2_at_least(2 * (uint64_t)n);
+    if (!(v->merge_slots = (bn_merge_slot *)bn_alloc(&v->a, (size_t)cap * sizeof *v->merge_slots, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d merges", (int)n);
+    memset(v->merge_slots, 0xff, (size_t)cap * sizeof *v->merge_slots);
+    v->merge_mask = cap - 1;
+    for (i = 0; i < n; i++) {
+        const char *p = merges[i].p, *sp = NULL;
+        size_t len = merges[i].n, k;
+        int32_t l, r;
+        uint64_t key;
+        uint32_t h;
+        if (p && len > 1) sp = (const char *)memchr(p + 1, ' ', len - 1);
+        if (!sp)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] (%zu bytes) has no 'left right' space",
+                           (int)i, len);
+        k = (size_t)(sp - p);
+        l = bitnet_vocab_find(v, p, k);
+        r = bitnet_vocab_find(v, sp + 1, len - k - 1);
+        if (l < 0 || r < 0)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] '%.*s': '%.*s' is not a token",
+                           (int)i, (int)(len > 64 ? 64 : len), p,
+                           (int)(l < 0 ? (k > 64 ? 64 : k) : (len - k - 1 > 64 ? 64 : len - k - 1)),
+                           l < 0 ? p : sp + 1);
+        key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
+        for (h = (uint32_t)bn_tok_mix(key) & v->merge_mask; v->merge_slots[h].key != UINT64_MAX;
+             h = (h + 1) & v->merge_mask)
+            if (v->merge_slots[h].key == key) break;
+        if (v->merge_slots[h].key == key) continue;
+        v->merge_slots[h].key = key;
+        v->merge_slots[h].rank = i;
+        v->merge_slots[h].result = -1;
+    }
+    return BITNET_OK;
+}
+
+/* The id each merge produces: the token spelled left + right, or -1. */
+static bitnet_status bn_vocab_merge_results(bitnet_vocab *v) {
+    uint32_t h;
+    char *tmp;
+    if (!v->merge_slots) return BITNET_OK;
+    if (!(tmp = (char *)bn_alloc(&v->a, v->max_piece + 1, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory");
+    for (h = 0; h <= v->merge_mask; h++) {
+        bn_merge_slot *m = &v->merge_slots[h];
+        int32_t l, r;
+        size_t ln, rn;
+        if (m->key == UINT64_MAX) continue;
+        l = (int32_t)(m->key >> 32); r = (int32_t)(uint32_t)m->key;
+        ln = bn_tok_len(v, l); rn = bn_tok_len(v, r);
+        if (ln + rn > v->max_piece) continue;       /* longer than any token: stays -1 */
+        memcpy(tmp, v->text + v->off[l], ln);
+        memcpy(tmp + ln, v->text + v->off[r], rn);
+        m->result = bitnet_vocab_find(v, tmp, ln + rn);
+    }
+    bn_free(&v->a, tmp);
+    return BITNET_OK;
+}
+
+static int bn_special_longer(const bitnet_vocab *v, int32_t a, int32_t b) {
+    size_t la = bn_tok_len(v, a), lb = bn_tok_len(v, b);
+    return la > lb || (la == lb && a < b);
+}
+
+/* Control, unknown and user-defined tokens, longest first (insertion sort of a short list
+   would be quadratic for hostile files, so merge sort through a scratch copy). */
+static bitnet_status bn_vocab_specials(bitnet_vocab *v) {
+    int32_t i, n = 0, width;
+    int32_t *tmp;
+    for (i = 0; i < v->n_tokens; i++)
+        if (v->types[i] == BITNET_TOKEN_CONTROL || v->types[i] == BITNET_TOKEN_UNKNOWN ||
+            v->types[i] == BITNET_TOKEN_USER_DEFINED) n++;
+    if (n == 0) return BITNET_OK;
+    v->special = (int32_t *)bn_alloc(&v->a, (size_t)n * sizeof *v->special, 16);
+    tmp = (int32_t *)bn_alloc(&v->a, (size_t)n * sizeof *tmp, 16);
+    if (!v->special || !tmp) {
+        bn_free(&v->a, tmp);
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d special tokens", (int)n);
+    }
+    for (i = 0, n = 0; i < v->n_tokens; i++)
+        if (v->types[i] == BITNET_TOKEN_CONTROL || v->types[i] == BITNET_TOKEN_UNKNOWN ||
+            v->types[i] == BITNET_TOKEN_USER_DEFINED) v->special[n++] = i;
+    for (width = 1; width < n; width *= 2) {
+        int32_t lo;
+        for (lo = 0; lo < n; lo += 2 * width) {
+            int32_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int32_t a = lo, b = mid, k = lo;
+            while (a < mid || b < hi)
+                tmp[k++] = (b >= hi || (a < mid && !bn_special_longer(v, v->special[b], v->special[a])))
+                               ? v->special[a++] : v->special[b++];
+        }
+        memcpy(v->special, tmp, (size_t)n * sizeof *tmp);
+    }
+    bn_free(&v->a, tmp);
+    v->n_special = n;
+    return BITNET_OK;
+}
+
+static void bn_vocab_add_eog(bitnet_vocab *v, int32_t id) {
+    int k;
+    if (id < 0) return;
+    for (k = 0; k < v->n_eog; k++) if (v->eog[k] == id) return;
+    if (v->n_eog < BN__TOK_MAX_EOG) v->eog[v->n_eog++] = id;
+}
+
+static int32_t bn_vocab_find_str(const bitnet_vocab *v, const char *s) { return bitnet_vocab_find(v, s, strlen(s)); }
+
+static void bn_vocab_ends(bitnet_vocab *v) {
+    static const char *const eot_texts[] = { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                            "<|endoftext|>", "<EOT>" };
+    size_t k;
+    for (k = 0; v->eot < 0 && k < sizeof eot_texts / sizeof eot_texts[0]; k++)
+        v->eot = bn_vocab_find_str(v, eot_texts[k]);
+    if (v->eom < 0) v->eom = bn_vocab_find_str(v, "<|eom_id|>");
+    bn_vocab_add_eog(v, v->eos);
+    bn_vocab_add_eog(v, v->eot);
+    bn_vocab_add_eog(v, v->eom);
+    for (k = 0; k < sizeof eot_texts / sizeof eot_texts[0]; k++) {
+        int32_t id = bn_vocab_find_str(v, eot_texts[k]);
+        if (id >= 0 && v->types[id] == BITNET_TOKEN_CONTROL) bn_vocab_add_eog(v, id);
+    }
+}
+
+static int bn_str_has(bn_str s, const char *needle) {
+    size_t n = strlen(needle), i;
+    for (i = 0; s.p && i + n <= s.n; i++) if (memcmp(s.p + i, needle, n) == 0) return 1;
+    return 0;
+}
+
+static void bn_vocab_bytes(bitnet_vocab *v) {
+    int b;
+    for (b = 0; b < 256; b++) {
+        if (v->type == BITNET_VOCAB_SPM) {
+            char name[7];
+            static const char hex[] = "0123456789ABCDEF";
+            name[0] = '<'; name[1] = '0'; name[2] = 'x'; name[3] = hex[b >> 4]; name[4] = hex[b & 15];
+            name[5] = '>'; name[6] = 0;
+            v->byte_tok[b] = bitnet_vocab_find(v, name, 6);
+        } else {
+            char c = (char)b;
+            v->byte_tok[b] = bitnet_vocab_find(v, &c, 1);
+        }
+    }
+}
+
+static BN__UNUSED bitnet_status bn_vocab_build(bitnet_vocab **out, const bn_vocab_src *src, const bitnet_allocator *alloc) {
+    bitnet_allocator a = bn_allocator_or_default(alloc);
+    bitnet_vocab *v;
+    bitnet_status st;
+    if (src->type != BITNET_VOCAB_BPE && src->type != BITNET_VOCAB_SPM)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tokenizer: unknown vocabulary type %d", (int)src->type);
+    if (src->n_tokens <= 0 || src->n_tokens > BN__TOK_MAX_TOKENS)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: %d tokens (expected 1..%d)",
+                       (int)src->n_tokens, BN__TOK_MAX_TOKENS);
+    if (src->n_merges < 0 || (src->n_merges && !src->merges))
+        return bn_fail(BITNET_ERR_ARGS, "tokenizer: bad merges list");
+    if (!(v = (bitnet_vocab *)bn_zalloc(&a, sizeof *v)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory");
+    v->a = a;
+    v->type = src->type;
+    v->pre = src->type == BITNET_VOCAB_SPM ? BITNET_PRETOK_NONE : src->pre;
+    v->n_tokens = src->n_tokens;
+    bn_vocab_init_bytes(v);
+    if ((st = bn_vocab_copy_tokens(v, src)) != BITNET_OK || (st = bn_vocab_hash_tokens(v)) != BITNET_OK ||
+        (st = bn_vocab_hash_merges(v, src->merges, src->n_merges)) != BITNET_OK ||
+        (st = bn_vocab_merge_results(v)) != BITNET_OK || (st = bn_vocab_specials(v)) != BITNET_OK) {
+        bitnet_vocab_free(v);
+        return st;
+    }
+    bn_vocab_bytes(v);
+    v->bos = bn_vocab_check_id("bos", src->bos, v->n_tokens);
+    v->eos = bn_vocab_check_id("eos", src->eos, v->n_tokens);
+    v->eot = bn_vocab_check_id("eot", src->eot, v->n_tokens);
+    v->eom = bn_vocab_check_id("eom", src->eom, v->n_tokens);
+    v->unk = bn_vocab_check_id("unknown", src->unk, v->n_tokens);
+    v->pad = bn_vocab_check_id("padding", src->pad, v->n_tokens);
+    v->ignore_merges = v->pre == BITNET_PRETOK_LLAMA3;
+    v->add_bos = src->add_bos >= 0 ? src->add_bos != 0 : v->type == BITNET_VOCAB_SPM || v->pre == BITNET_PRETOK_LLAMA3;
+    v->add_eos = src->add_eos > 0;
+    v->add_space_prefix = v->type == BITNET_VOCAB_SPM && src->add_space_prefix != 0;
+    bn_vocab_ends(v);
+    if (bn_str_has(src->chat_template, "BITNET")) v->chat = BITNET_CHAT_BITNET;
+    else if (bn_str_has(src->chat_template, "start_header_id")) v->chat = BITNET_CHAT_LLAMA3;
+    else if (!src->chat_template.n && bn_vocab_find_str(v, "<|start_header_id|>") >= 0) v->chat = BITNET_CHAT_LLAMA3;
+    else v->chat = BITNET_CHAT_AUTO;
+    *out = v;
+    return BITNET_OK;
+}
+
+/* The split rule for tokenizer.ggml.pre (pre == NULL: key absent). */
+static BN__UNUSED bitnet_pretok bn_vocab_pre_rule(bitnet_vocab_type type, const char *pre, size_t len, int32_t n_tokens) {
+    static const char *const llama3[] = { "llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral" };
+    static const char *const gpt2[] = { "gpt-2", "gpt2", "phi-2", "roberta-bpe" };
+    size_t k;
+    if (type != BITNET_VOCAB_BPE) return BITNET_PRETOK_NONE;
+    if (!pre) {
+        if (n_tokens == 128256) return BITNET_PRETOK_LLAMA3;    /* BitNet 2B-4T: no pre key */
+        bn_log(BITNET_LOG_WARN, "tokenizer: no tokenizer.ggml.pre; using the gpt-2 split rule");
+        return BITNET_PRETOK_GPT2;
+    }
+    for (k = 0; k < sizeof llama3 / sizeof llama3[0]; k++)
+        if (strlen(llama3[k]) == len && memcmp(llama3[k], pre, len) == 0) return BITNET_PRETOK_LLAMA3;
+    for (k = 0; k < sizeof gpt2 / sizeof gpt2[0]; k++)
+        if (strlen(gpt2[k]) == len && memcmp(gpt2[k], pre, len) == 0) return BITNET_PRETOK_GPT2;
+    bn_log(BITNET_LOG_WARN, "tokenizer: tokenizer.ggml.pre '%.*s' is not supported; using the gpt-2 split rule "
+           "(some texts may tokenize differently from the reference)", (int)(len > 64 ? 64 : len), pre);
+    return BITNET_PRETOK_GPT2;
+}
+
+/* ---- queries ---- */
+
+bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *v) { return v->type; }
+bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *v) { return v->pre; }
+int32_t bitnet_vocab_size(const bitnet_vocab *v) { return v ? v->n_tokens : 0; }
+int32_t bitnet_vocab_bos(const bitnet_vocab *v) { return v->bos; }
+int32_t bitnet_vocab_eos(const bitnet_vocab *v) { return v->eos; }
+int32_t bitnet_vocab_eot(const bitnet_vocab *v) { return v->eot; }
+int32_t bitnet_vocab_eom(const bitnet_vocab *v) { return v->eom; }
+int32_t bitnet_vocab_unk(const bitnet_vocab *v) { return v->unk; }
+int32_t bitnet_vocab_pad(const bitnet_vocab *v) { return v->pad; }
+int bitnet_vocab_add_bos(const bitnet_vocab *v) { return v->add_bos; }
+size_t bitnet_vocab_max_piece(const bitnet_vocab *v) { return v->max_piece; }
+bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *v) { return v->chat; }
+
+int bitnet_vocab_is_eog(const bitnet_vocab *v, int32_t id) {
+    int k;
+    if (!v || id < 0) return 0;
+    for (k = 0; k < v->n_eog; k++) if (v->eog[k] == id) return 1;
+    return 0;
+}
+
+const char *bitnet_vocab_text(const bitnet_vocab *v, int32_t id, size_t *len) {
+    if (!v || id < 0 || id >= v->n_tokens) return NULL;
+    if (len) *len = bn_tok_len(v, id);
+    return v->text + v->off[id];
+}
+
+bitnet_token_type bitnet_vocab_token_type(const bitnet_vocab *v, int32_t id) {
+    if (!v || id < 0 || id >= v->n_tokens) return BITNET_TOKEN_UNDEFINED;
+    return (bitnet_token_type)v->types[id];
+}
+
+/* ---- detokenization ---- */
+
+/* Writes the piece minus its first `skip` bytes into buf, as much as fits in cap (buf may be
+   NULL with cap 0); returns its full length. */
+typedef struct bn_piece_out { char *buf; size_t cap, skip, n; } bn_piece_out;
+
+static void bn_piece_put(bn_piece_out *o, char c) {
+    if (o->skip) { o->skip--; return; }
+    if (o->n < o->cap) o->buf[o->n] = c;
+    o->n++;
+}
+
+static size_t bn_token_piece(const bitnet_vocab *v, int32_t id, int special, char *buf, size_t cap, size_t skip) {
+    const char *t = v->text + v->off[id];
+    size_t n = bn_tok_len(v, id), i = 0;
+    int type = v->types[id];
+    bn_piece_out o;
+    o.buf = buf; o.cap = cap; o.skip = skip; o.n = 0;
+    if (type == BITNET_TOKEN_USER_DEFINED || ((type == BITNET_TOKEN_CONTROL || type == BITNET_TOKEN_UNKNOWN) && special)) {
+        for (i = 0; i < n; i++) bn_piece_put(&o, t[i]);
+    } else if (type == BITNET_TOKEN_BYTE && v->type == BITNET_VOCAB_SPM) {
+        unsigned hv = 0;
+        for (i = 3; n == 6 && i < 5; i++) {
+            char c = t[i];
+            hv = hv * 16 + (unsigned)(c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+                                      c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0);
+        }
+        bn_piece_put(&o, (char)hv);
+    } else if (type == BITNET_TOKEN_NORMAL || type == BITNET_TOKEN_BYTE) {
+        while (i < n) {
+            if (v->type == BITNET_VOCAB_SPM) {
+                if (i + 3 <= n && memcmp(t + i, "\xE2\x96\x81", 3) == 0) { bn_piece_put(&o, ' '); i += 3; }
+                else bn_piece_put(&o, t[i++]);
+            } else {
+                size_t k = i;
+                uint32_t cp = bn_utf8_next((const unsigned char *)t, n, &i);
+                if (cp < 324 && v->cp_byte[cp] >= 0 && i - k == (cp < 0x80 ? 1u : 2u))
+                    bn_piece_put(&o, (char)v->cp_byte[cp]);
+                else
+                    for (; k < i; k++) bn_piece_put(&o, t[k]);
+            }
+        }
+    }
+    return o.n;
+}
+
+bitnet_status bitnet_token_piece(const bitnet_vocab *v, int32_t id, int special, char *buf, size_t cap,
+                                 size_t *len) {
+    size_t n;
+    if (!v || !len || (!buf && cap)) return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: NULL argument");
+    if (id < 0 || id >= v->n_tokens)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: token %d is outside the vocabulary of %d",
+                       (int)id, (int)v->n_tokens);
+    n = bn_token_piece(v, id, special, buf, cap, 0);
+    *len = n;
+    if (n > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: piece of %zu bytes, buffer of %zu", n, cap);
+    return BITNET_OK;
+}
+
+/* 1 when the piece of `id` starts with a space (the SPM dummy prefix). */
+static int bn_piece_space_first(const bitnet_vocab *v, int32_t id, int special) {
+    char c = 0;
+    return bn_token_piece(v, id, special, &c, 1, 0) > 0 && c == ' ';
+}
+
+bitnet_status bitnet_detokenize(const bitnet_vocab *v, const int32_t *ids, size_t n, int flags, char *out,
+                                size_t cap, size_t *len) {
+    size_t i, m = 0;
+    int started = 0, sp = flags & BITNET_DETOK_SPECIAL;
+    if (!v || !len || (!ids && n) || (!out && cap))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: NULL argument");
+    for (i = 0; i < n; i++) {
+        size_t pn, skip = 0;
+        if (ids[i] < 0 || ids[i] >= v->n_tokens)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: ids[%zu] = %d is outside the vocabulary of %d",
+                           i, (int)ids[i], (int)v->n_tokens);
+        if (i == 0 && ids[0] == v->bos && !sp) continue;
+        if ((pn = bn_token_piece(v, ids[i], sp, NULL, 0, 0)) == 0) continue;
+        if (!started && (flags & BITNET_DETOK_STRIP_SPACE) && v->add_space_prefix)
+            skip = (size_t)bn_piece_space_first(v, ids[i], sp);
+        started = 1;
+        bn_token_piece(v, ids[i], sp, out + m, m < cap ? cap - m : 0, skip);
+        m += pn - skip;
+    }
+    *len = m;
+    if (m > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: %zu bytes do not fit in %zu", m, cap);
+    return BITNET_OK;
+}
+
+void bitnet_detok_init(bitnet_detok *d, const bitnet_vocab *v, int flags) {
+    memset(d, 0, sizeof *d);
+    d->vocab = v;
+    d->flags = flags;
+}
+
+static size_t bn_detok_fffd(char *out) { out[0] = (char)0xEF; out[1] = (char)0xBF; out[2] = (char)0xBD; return 3; }
+
+/* One byte through the UTF-8 validator; returns the bytes written (at most 6). */
+static size_t bn_detok_byte(bitnet_detok *d, unsigned char c, char *out) {
+    size_t n = 0;
+    if (d->n_pending) {
+        unsigned char lo = 0x80, hi = 0xBF, lead = d->pending[0];
+        if (d->n_pending == 1) {
+            if (lead == 0xE0) lo = 0xA0;
+            else if (lead == 0xED) hi = 0x9F;
+            else if (lead == 0xF0) lo = 0x90;
+            else if (lead == 0xF4) hi = 0x8F;
+        }
+        if (c >= lo && c <= hi) {
+            d->pending[d->n_pending++] = c;
+            if (d->n_pending == d->need) {
+                memcpy(out, d->pending, (size_t)d->need);
+                n = (size_t)d->need;
+                d->n_pending = 0;
+            }
+            return n;
+        }
+        n = bn_detok_fffd(out);
+        d->n_pending = 0;
+    }
+    if (c < 0x80) { out[n++] = (char)c; return n; }
+    if (c >= 0xC2 && c <= 0xDF) d->need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) d->need = 3;
+    else if (c >= 0xF0 && c <= 0xF4) d->need = 4;
+    else return n + bn_detok_fffd(out + n);
+    d->pending[0] = c;
+    d->n_pending = 1;
+    return n;
+}
+
+bitnet_status bitnet_detok_push(bitnet_detok *d, int32_t id, char *out, size_t cap, size_t *n_out) {
+    const bitnet_vocab *v;
+    size_t p, need, i = 0, m = 0;
+    const char *piece;
+    if (!d || !d->vocab || !n_out || (!out && cap)) return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: NULL argument");
+    v = d->vocab;
+    *n_out = 0;
+    if (id < 0 || id >= v->n_tokens)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: token %d is outside the vocabulary of %d",
+                       (int)id, (int)v->n_tokens);
+    p = bn_token_piece(v, id, d->flags & BITNET_DETOK_SPECIAL, NULL, 0, 0);
+    need = 3 * (p + 4);
+    if (cap < need) {
+        *n_out = need;
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: buffer of %zu bytes, need %zu", cap, need);
+    }
+    /* the piece goes at the end of out and is consumed from there: output stays behind it */
+    piece = out + cap - p;
+    bn_token_piece(v, id, d->flags & BITNET_DETOK_SPECIAL, out + cap - p, p, 0);
+    if (!d->started && p > 0) {
+        d->started = 1;
+        if ((d->flags & BITNET_DETOK_STRIP_SPACE) && v->add_space_prefix && piece[0] == ' ') i = 1;
+    }
+    for (; i < p; i++) m += bn_detok_byte(d, (unsigned char)piece[i], out + m);
+    *n_out = m;
+    return BITNET_OK;
+}
+
+size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap) {
+    if (!d || !d->n_pending || !out || cap < 3) return 0;
+    d->n_pending = 0;
+    return bn_detok_fffd(out);
+}
+
+/* ---- chat prompts ---- */
+
+typedef struct bn_chat_out { char *p; size_t cap, n; } bn_chat_out;
+
+static void bn_chat_put(bn_chat_out *o, const char *s, size_t n) {
+    if (o->n < o->cap) memcpy(o->p + o->n, s, o->n + n <= o->cap ? n : o->cap - o->n);
+    o->n += n;
+}
+
+static void bn_chat_puts(bn_chat_out *o, const char *s) { bn_chat_put(o, s, strlen(s)); }
+
+static int bn_chat_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+bitnet_status bitnet_chat_format(const bitnet_vocab *v, bitnet_chat_format_id format,
+                                 const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                 char *out, size_t cap, size_t *len) {
+    bn_chat_out o;
+    size_t i;
+    if (!len || (!out && cap) || (!msgs && n) || (!v && format == BITNET_CHAT_AUTO))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: NULL argument");
+    if (format == BITNET_CHAT_AUTO) format = v->chat;
+    if (format != BITNET_CHAT_BITNET && format != BITNET_CHAT_LLAMA3)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_chat_format: no known chat format (template or "
+                       "vocabulary); pass BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3");
+    o.p = out; o.cap = cap; o.n = 0;
+    bn_chat_puts(&o, "<|begin_of_text|>");
+    for (i = 0; i < n; i++) {
+        const char *role = msgs[i].role, *c = msgs[i].content;
+        size_t cl;
+        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: message %zu has a NULL role or content", i);
+        cl = strlen(c);
+        if (format == BITNET_CHAT_BITNET) {
+            if (role[0]) {
+                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
+                bn_chat_put(&o, &first, 1);
+                bn_chat_puts(&o, role + 1);
+            }
+            bn_chat_puts(&o, ": ");
+            bn_chat_put(&o, c, cl);
+        } else {
+            while (cl && bn_chat_space(*c)) { c++; cl--; }
+            while (cl && bn_chat_space(c[cl - 1])) cl--;
+            bn_chat_puts(&o, "<|start_header_id|>");
+            bn_chat_puts(&o, role);
+            bn_chat_puts(&o, "<|end_header_id|>\n\n");
+            bn_chat_put(&o, c, cl);
+        }
+        bn_chat_puts(&o, "<|eot_id|>");
+    }
+    if (add_assistant)
+        bn_chat_puts(&o, format == BITNET_CHAT_BITNET ? "Assistant: " : "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    *len = o.n;
+    if (o.n + 1 > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: %zu bytes do not fit in %zu", o.n + 1, cap);
+    out[o.n] = 0;
+    return BITNET_OK;
+}
+
+/* ---- Unicode classes (generated data last) ---- */
+
+/* BEGIN generated by tools/gen_unicode.py: do not edit */
+/* Unicode 15.0.0 classes (1 letter, 2 number, 4 whitespace) as sorted inclusive ranges
+   {first, last, class}; 806 ranges. */
+static const bn_unicode_range bn_unicode_ranges[806] = {
+    {0x9,0xD,4}, {0x20,0x20,4}, {0x30,0x39,2}, {0x41,0x5A,1}, {0x61,0x7A,1}, {0x85,0x85,4},
+    {0xA0,0xA0,4}, {0xAA,0xAA,1}, {0xB2,0xB3,2}, {0xB5,0xB5,1}, {0xB9,0xB9,2}, {0xBA,0xBA,1},
+    {0xBC,0xBE,2}, {0xC0,0xD6,1}, {0xD8,0xF6,1}, {0xF8,0x2C1,1}, {0x2C6,0x2D1,1}, {0x2E0,0x2E4,1},
+    {0x2EC,0x2EC,1}, {0x2EE,0x2EE,1}, {0x370,0x374,1}, {0x376,0x377,1}, {0x37A,0x37D,1},
+    {0x37F,0x37F,1}, {0x386,0x386,1}, {0x388,0x38A,1}, {0x38C,0x38C,1}, {0x38E,0x3A1,1},
+    {0x3A3,0x3F5,1}, {0x3F7,0x481,1}, {0x48A,0x52F,1}, {0x531,0x556,1}, {0x559,0x559,1},
+    {0x560,0x588,1}, {0x5D0,0x5EA,1}, {0x5EF,0x5F2,1}, {0x620,0x64A,1}, {0x660,0x669,2},
+    {0x66E,0x66F,1}, {0x671,0x6D3,1}, {0x6D5,0x6D5,1}, {0x6E5,0x6E6,1}, {0x6EE,0x6EF,1},
+    {0x6F0,0x6F9,2}, {0x6FA,0x6FC,1}, {0x6FF,0x6FF,1}, {0x710,0x710,1}, {0x712,0x72F,1},
+    {0x74D,0x7A5,1}, {0x7B1,0x7B1,1}, {0x7C0,0x7C9,2}, {0x7CA,0x7EA,1}, {0x7F4,0x7F5,1},
+    {0x7FA,0x7FA,1}, {0x800,0x815,1}, {0x81A,0x81A,1}, {0x824,0x824,1}, {0x828,0x828,1},
+    {0x840,0x858,1}, {0x860,0x86A,1}, {0x870,0x887,1}, {0x889,0x88E,1}, {0x8A0,0x8C9,1},
+    {0x904,0x939,1}, {0x93D,0x93D,1}, {0x950,0x950,1}, {0x958,0x961,1}, {0x966,0x96F,2},
+    {0x971,0x980,1}, {0x985,0x98C,1}, {0x98F,0x990,1}, {0x993,0x9A8,1}, {0x9AA,0x9B0,1},
+    {0x9B2,0x9B2,1}, {0x9B6,0x9B9,1}, {0x9BD,0x9BD,1}, {0x9CE,0x9CE,1}, {0x9DC,0x9DD,1},
+    {0x9DF,0x9E1,1}, {0x9E6,0x9EF,2}, {0x9F0,0x9F1,1}, {0x9F4,0x9F9,2}, {0x9FC,0x9FC,1},
+    {0xA05,0xA0A,1}, {0xA0F,0xA10,1}, {0xA13,0xA28,1}, {0xA2A,0xA30,1}, {0xA32,0xA33,1},
+    {0xA35,0xA36,1}, {0xA38,0xA39,1}, {0xA59,0xA5C,1}, {0xA5E,0xA5E,1}, {0xA66,0xA6F,2},
+    {0xA72,0xA74,1}, {0xA85,0xA8D,1}, {0xA8F,0xA91,1}, {0xA93,0xAA8,1}, {0xAAA,0xAB0,1},
+    {0xAB2,0xAB3,1}, {0xAB5,0xAB9,1}, {0xABD,0xABD,1}, {0xAD0,0xAD0,1}, {0xAE0,0xAE1,1},
+    {0xAE6,0xAEF,2}, {0xAF9,0xAF9,1}, {0xB05,0xB0C,1}, {0xB0F,0xB10,1}, {0xB13,0xB28,1},
+    {0xB2A,0xB30,1}, {0xB32,0xB33,1}, {0xB35,0xB39,1}, {0xB3D,0xB3D,1}, {0xB5C,0xB5D,1},
+    {0xB5F,0xB61,1}, {0xB66,0xB6F,2}, {0xB71,0xB71,1}, {0xB72,0xB77,2}, {0xB83,0xB83,1},
+    {0xB85,0xB8A,1}, {0xB8E,0xB90,1}, {0xB92,0xB95,1}, {0xB99,0xB9A,1}, {0xB9C,0xB9C,1},
+    {0xB9E,0xB9F,1}, {0xBA3,0xBA4,1}, {0xBA8,0xBAA,1}, {0xBAE,0xBB9,1}, {0xBD0,0xBD0,1},
+    {0xBE6,0xBF2,2}, {0xC05,0xC0C,1}, {0xC0E,0xC10,1}, {0xC12,0xC28,1}, {0xC2A,0xC39,1},
+    {0xC3D,0xC3D,1}, {0xC58,0xC5A,1}, {0xC5D,0xC5D,1}, {0xC60,0xC61,1}, {0xC66,0xC6F,2},
+    {0xC78,0xC7E,2}, {0xC80,0xC80,1}, {0xC85,0xC8C,1}, {0xC8E,0xC90,1}, {0xC92,0xCA8,1},
+    {0xCAA,0xCB3,1}, {0xCB5,0xCB9,1}, {0xCBD,0xCBD,1}, {0xCDD,0xCDE,1}, {0xCE0,0xCE1,1},
+    {0xCE6,0xCEF,2}, {0xCF1,0xCF2,1}, {0xD04,0xD0C,1}, {0xD0E,0xD10,1}, {0xD12,0xD3A,1},
+    {0xD3D,0xD3D,1}, {0xD4E,0xD4E,1}, {0xD54,0xD56,1}, {0xD58,0xD5E,2}, {0xD5F,0xD61,1},
+    {0xD66,0xD78,2}, {0xD7A,0xD7F,1}, {0xD85,0xD96,1}, {0xD9A,0xDB1,1}, {0xDB3,0xDBB,1},
+    {0xDBD,0xDBD,1}, {0xDC0,0xDC6,1}, {0xDE6,0xDEF,2}, {0xE01,0xE30,1}, {0xE32,0xE33,1},
+    {0xE40,0xE46,1}, {0xE50,0xE59,2}, {0xE81,0xE82,1}, {0xE84,0xE84,1}, {0xE86,0xE8A,1},
+    {0xE8C,0xEA3,1}, {0xEA5,0xEA5,1}, {0xEA7,0xEB0,1}, {0xEB2,0xEB3,1}, {0xEBD,0xEBD,1},
+    {0xEC0,0xEC4,1}, {0xEC6,0xEC6,1}, {0xED0,0xED9,2}, {0xEDC,0xEDF,1}, {0xF00,0xF00,1},
+    {0xF20,0xF33,2}, {0xF40,0xF47,1}, {0xF49,0xF6C,1}, {0xF88,0xF8C,1}, {0x1000,0x102A,1},
+    {0x103F,0x103F,1}, {0x1040,0x1049,2}, {0x1050,0x1055,1}, {0x105A,0x105D,1}, {0x1061,0x1061,1},
+    {0x1065,0x1066,1}, {0x106E,0x1070,1}, {0x1075,0x1081,1}, {0x108E,0x108E,1}, {0x1090,0x1099,2},
+    {0x10A0,0x10C5,1}, {0x10C7,0x10C7,1}, {0x10CD,0x10CD,1}, {0x10D0,0x10FA,1}, {0x10FC,0x1248,1},
+    {0x124A,0x124D,1}, {0x1250,0x1256,1}, {0x1258,0x1258,1}, {0x125A,0x125D,1}, {0x1260,0x1288,1},
+    {0x128A,0x128D,1}, {0x1290,0x12B0,1}, {0x12B2,0x12B5,1}, {0x12B8,0x12BE,1}, {0x12C0,0x12C0,1},
+    {0x12C2,0x12C5,1}, {0x12C8,0x12D6,1}, {0x12D8,0x1310,1}, {0x1312,0x1315,1}, {0x1318,0x135A,1},
+    {0x1369,0x137C,2}, {0x1380,0x138F,1}, {0x13A0,0x13F5,1}, {0x13F8,0x13FD,1}, {0x1401,0x166C,1},
+    {0x166F,0x167F,1}, {0x1680,0x1680,4}, {0x1681,0x169A,1}, {0x16A0,0x16EA,1}, {0x16EE,0x16F0,2},
+    {0x16F1,0x16F8,1}, {0x1700,0x1711,1}, {0x171F,0x1731,1}, {0x1740,0x1751,1}, {0x1760,0x176C,1},
+    {0x176E,0x1770,1}, {0x1780,0x17B3,1}, {0x17D7,0x17D7,1}, {0x17DC,0x17DC,1}, {0x17E0,0x17E9,2},
+    {0x17F0,0x17F9,2}, {0x1810,0x1819,2}, {0x1820,0x1878,1}, {0x1880,0x1884,1}, {0x1887,0x18A8,1},
+    {0x18AA,0x18AA,1}, {0x18B0,0x18F5,1}, {0x1900,0x191E,1}, {0x1946,0x194F,2}, {0x1950,0x196D,1},
+    {0x1970,0x1974,1}, {0x1980,0x19AB,1}, {0x19B0,0x19C9,1}, {0x19D0,0x19DA,2}, {0x1A00,0x1A16,1},
+    {0x1A20,0x1A54,1}, {0x1A80,0x1A89,2}, {0x1A90,0x1A99,2}, {0x1AA7,0x1AA7,1}, {0x1B05,0x1B33,1},
+    {0x1B45,0x1B4C,1}, {0x1B50,0x1B59,2}, {0x1B83,0x1BA0,1}, {0x1BAE,0x1BAF,1}, {0x1BB0,0x1BB9,2},
+    {0x1BBA,0x1BE5,1}, {0x1C00,0x1C23,1}, {0x1C40,0x1C49,2}, {0x1C4D,0x1C4F,1}, {0x1C50,0x1C59,2},
+    {0x1C5A,0x1C7D,1}, {0x1C80,0x1C88,1}, {0x1C90,0x1CBA,1}, {0x1CBD,0x1CBF,1}, {0x1CE9,0x1CEC,1},
+    {0x1CEE,0x1CF3,1}, {0x1CF5,0x1CF6,1}, {0x1CFA,0x1CFA,1}, {0x1D00,0x1DBF,1}, {0x1E00,0x1F15,1},
+    {0x1F18,0x1F1D,1}, {0x1F20,0x1F45,1}, {0x1F48,0x1F4D,1}, {0x1F50,0x1F57,1}, {0x1F59,0x1F59,1},
+    {0x1F5B,0x1F5B,1}, {0x1F5D,0x1F5D,1}, {0x1F5F,0x1F7D,1}, {0x1F80,0x1FB4,1}, {0x1FB6,0x1FBC,1},
+    {0x1FBE,0x1FBE,1}, {0x1FC2,0x1FC4,1}, {0x1FC6,0x1FCC,1}, {0x1FD0,0x1FD3,1}, {0x1FD6,0x1FDB,1},
+    {0x1FE0,0x1FEC,1}, {0x1FF2,0x1FF4,1}, {0x1FF6,0x1FFC,1}, {0x2000,0x200A,4}, {0x2028,0x2029,4},
+    {0x202F,0x202F,4}, {0x205F,0x205F,4}, {0x2070,0x2070,2}, {0x2071,0x2071,1}, {0x2074,0x2079,2},
+    {0x207F,0x207F,1}, {0x2080,0x2089,2}, {0x2090,0x209C,1}, {0x2102,0x2102,1}, {0x2107,0x2107,1},
+    {0x210A,0x2113,1}, {0x2115,0x2115,1}, {0x2119,0x211D,1}, {0x2124,0x2124,1}, {0x2126,0x2126,1},
+    {0x2128,0x2128,1}, {0x212A,0x212D,1}, {0x212F,0x2139,1}, {0x213C,0x213F,1}, {0x2145,0x2149,1},
+    {0x214E,0x214E,1}, {0x2150,0x2182,2}, {0x2183,0x2184,1}, {0x2185,0x2189,2}, {0x2460,0x249B,2},
+    {0x24EA,0x24FF,2}, {0x2776,0x2793,2}, {0x2C00,0x2CE4,1}, {0x2CEB,0x2CEE,1}, {0x2CF2,0x2CF3,1},
+    {0x2CFD,0x2CFD,2}, {0x2D00,0x2D25,1}, {0x2D27,0x2D27,1}, {0x2D2D,0x2D2D,1}, {0x2D30,0x2D67,1},
+    {0x2D6F,0x2D6F,1}, {0x2D80,0x2D96,1}, {0x2DA0,0x2DA6,1}, {0x2DA8,0x2DAE,1}, {0x2DB0,0x2DB6,1},
+    {0x2DB8,0x2DBE,1}, {0x2DC0,0x2DC6,1}, {0x2DC8,0x2DCE,1}, {0x2DD0,0x2DD6,1}, {0x2DD8,0x2DDE,1},
+    {0x2E2F,0x2E2F,1}, {0x3000,0x3000,4}, {0x3005,0x3006,1}, {0x3007,0x3007,2}, {0x3021,0x3029,2},
+    {0x3031,0x3035,1}, {0x3038,0x303A,2}, {0x303B,0x303C,1}, {0x3041,0x3096,1}, {0x309D,0x309F,1},
+    {0x30A1,0x30FA,1}, {0x30FC,0x30FF,1}, {0x3105,0x312F,1}, {0x3131,0x318E,1}, {0x3192,0x3195,2},
+    {0x31A0,0x31BF,1}, {0x31F0,0x31FF,1}, {0x3220,0x3229,2}, {0x3248,0x324F,2}, {0x3251,0x325F,2},
+    {0x3280,0x3289,2}, {0x32B1,0x32BF,2}, {0x3400,0x4DBF,1}, {0x4E00,0xA48C,1}, {0xA4D0,0xA4FD,1},
+    {0xA500,0xA60C,1}, {0xA610,0xA61F,1}, {0xA620,0xA629,2}, {0xA62A,0xA62B,1}, {0xA640,0xA66E,1},
+    {0xA67F,0xA69D,1}, {0xA6A0,0xA6E5,1}, {0xA6E6,0xA6EF,2}, {0xA717,0xA71F,1}, {0xA722,0xA788,1},
+    {0xA78B,0xA7CA,1}, {0xA7D0,0xA7D1,1}, {0xA7D3,0xA7D3,1}, {0xA7D5,0xA7D9,1}, {0xA7F2,0xA801,1},
+    {0xA803,0xA805,1}, {0xA807,0xA80A,1}, {0xA80C,0xA822,1}, {0xA830,0xA835,2}, {0xA840,0xA873,1},
+    {0xA882,0xA8B3,1}, {0xA8D0,0xA8D9,2}, {0xA8F2,0xA8F7,1}, {0xA8FB,0xA8FB,1}, {0xA8FD,0xA8FE,1},
+    {0xA900,0xA909,2}, {0xA90A,0xA925,1}, {0xA930,0xA946,1}, {0xA960,0xA97C,1}, {0xA984,0xA9B2,1},
+    {0xA9CF,0xA9CF,1}, {0xA9D0,0xA9D9,2}, {0xA9E0,0xA9E4,1}, {0xA9E6,0xA9EF,1}, {0xA9F0,0xA9F9,2},
+    {0xA9FA,0xA9FE,1}, {0xAA00,0xAA28,1}, {0xAA40,0xAA42,1}, {0xAA44,0xAA4B,1}, {0xAA50,0xAA59,2},
+    {0xAA60,0xAA76,1}, {0xAA7A,0xAA7A,1}, {0xAA7E,0xAAAF,1}, {0xAAB1,0xAAB1,1}, {0xAAB5,0xAAB6,1},
+    {0xAAB9,0xAABD,1}, {0xAAC0,0xAAC0,1}, {0xAAC2,0xAAC2,1}, {0xAADB,0xAADD,1}, {0xAAE0,0xAAEA,1},
+    {0xAAF2,0xAAF4,1}, {0xAB01,0xAB06,1}, {0xAB09,0xAB0E,1}, {0xAB11,0xAB16,1}, {0xAB20,0xAB26,1},
+    {0xAB28,0xAB2E,1}, {0xAB30,0xAB5A,1}, {0xAB5C,0xAB69,1}, {0xAB70,0xABE2,1}, {0xABF0,0xABF9,2},
+    {0xAC00,0xD7A3,1}, {0xD7B0,0xD7C6,1}, {0xD7CB,0xD7FB,1}, {0xF900,0xFA6D,1}, {0xFA70,0xFAD9,1},
+    {0xFB00,0xFB06,1}, {0xFB13,0xFB17,1}, {0xFB1D,0xFB1D,1}, {0xFB1F,0xFB28,1}, {0xFB2A,0xFB36,1},
+    {0xFB38,0xFB3C,1}, {0xFB3E,0xFB3E,1}, {0xFB40,0xFB41,1}, {0xFB43,0xFB44,1}, {0xFB46,0xFBB1,1},
+    {0xFBD3,0xFD3D,1}, {0xFD50,0xFD8F,1}, {0xFD92,0xFDC7,1}, {0xFDF0,0xFDFB,1}, {0xFE70,0xFE74,1},
+    {0xFE76,0xFEFC,1}, {0xFF10,0xFF19,2}, {0xFF21,0xFF3A,1}, {0xFF41,0xFF5A,1}, {0xFF66,0xFFBE,1},
+    {0xFFC2,0xFFC7,1}, {0xFFCA,0xFFCF,1}, {0xFFD2,0xFFD7,1}, {0xFFDA,0xFFDC,1}, {0x10000,0x1000B,1},
+    {0x1000D,0x10026,1}, {0x10028,0x1003A,1}, {0x1003C,0x1003D,1}, {0x1003F,0x1004D,1},
+    {0x10050,0x1005D,1}, {0x10080,0x100FA,1}, {0x10107,0x10133,2}, {0x10140,0x10178,2},
+    {0x1018A,0x1018B,2}, {0x10280,0x1029C,1}, {0x102A0,0x102D0,1}, {0x102E1,0x102FB,2},
+    {0x10300,0x1031F,1}, {0x10320,0x10323,2}, {0x1032D,0x10340,1}, {0x10341,0x10341,2},
+    {0x10342,0x10349,1}, {0x1034A,0x1034A,2}, {0x10350,0x10375,1}, {0x10380,0x1039D,1},
+    {0x103A0,0x103C3,1}, {0x103C8,0x103CF,1}, {0x103D1,0x103D5,2}, {0x10400,0x1049D,1},
+    {0x104A0,0x104A9,2}, {0x104B0,0x104D3,1}, {0x104D8,0x104FB,1}, {0x10500,0x10527,1},
+    {0x10530,0x10563,1}, {0x10570,0x1057A,1}, {0x1057C,0x1058A,1}, {0x1058C,0x10592,1},
+    {0x10594,0x10595,1}, {0x10597,0x105A1,1}, {0x105A3,0x105B1,1}, {0x105B3,0x105B9,1},
+    {0x105BB,0x105BC,1}, {0x10600,0x10736,1}, {0x10740,0x10755,1}, {0x10760,0x10767,1},
+    {0x10780,0x10785,1}, {0x10787,0x107B0,1}, {0x107B2,0x107BA,1}, {0x10800,0x10805,1},
+    {0x10808,0x10808,1}, {0x1080A,0x10835,1}, {0x10837,0x10838,1}, {0x1083C,0x1083C,1},
+    {0x1083F,0x10855,1}, {0x10858,0x1085F,2}, {0x10860,0x10876,1}, {0x10879,0x1087F,2},
+    {0x10880,0x1089E,1}, {0x108A7,0x108AF,2}, {0x108E0,0x108F2,1}, {0x108F4,0x108F5,1},
+    {0x108FB,0x108FF,2}, {0x10900,0x10915,1}, {0x10916,0x1091B,2}, {0x10920,0x10939,1},
+    {0x10980,0x109B7,1}, {0x109BC,0x109BD,2}, {0x109BE,0x109BF,1}, {0x109C0,0x109CF,2},
+    {0x109D2,0x109FF,2}, {0x10A00,0x10A00,1}, {0x10A10,0x10A13,1}, {0x10A15,0x10A17,1},
+    {0x10A19,0x10A35,1}, {0x10A40,0x10A48,2}, {0x10A60,0x10A7C,1}, {0x10A7D,0x10A7E,2},
+    {0x10A80,0x10A9C,1}, {0x10A9D,0x10A9F,2}, {0x10AC0,0x10AC7,1}, {0x10AC9,0x10AE4,1},
+    {0x10AEB,0x10AEF,2}, {0x10B00,0x10B35,1}, {0x10B40,0x10B55,1}, {0x10B58,0x10B5F,2},
+    {0x10B60,0x10B72,1}, {0x10B78,0x10B7F,2}, {0x10B80,0x10B91,1}, {0x10BA9,0x10BAF,2},
+    {0x10C00,0x10C48,1}, {0x10C80,0x10CB2,1}, {0x10CC0,0x10CF2,1}, {0x10CFA,0x10CFF,2},
+    {0x10D00,0x10D23,1}, {0x10D30,0x10D39,2}, {0x10E60,0x10E7E,2}, {0x10E80,0x10EA9,1},
+    {0x10EB0,0x10EB1,1}, {0x10F00,0x10F1C,1}, {0x10F1D,0x10F26,2}, {0x10F27,0x10F27,1},
+    {0x10F30,0x10F45,1}, {0x10F51,0x10F54,2}, {0x10F70,0x10F81,1}, {0x10FB0,0x10FC4,1},
+    {0x10FC5,0x10FCB,2}, {0x10FE0,0x10FF6,1}, {0x11003,0x11037,1}, {0x11052,0x1106F,2},
+    {0x11071,0x11072,1}, {0x11075,0x11075,1}, {0x11083,0x110AF,1}, {0x110D0,0x110E8,1},
+    {0x110F0,0x110F9,2}, {0x11103,0x11126,1}, {0x11136,0x1113F,2}, {0x11144,0x11144,1},
+    {0x11147,0x11147,1}, {0x11150,0x11172,1}, {0x11176,0x11176,1}, {0x11183,0x111B2,1},
+    {0x111C1,0x111C4,1}, {0x111D0,0x111D9,2}, {0x111DA,0x111DA,1}, {0x111DC,0x111DC,1},
+    {0x111E1,0x111F4,2}, {0x11200,0x11211,1}, {0x11213,0x1122B,1}, {0x1123F,0x11240,1},
+    {0x11280,0x11286,1}, {0x11288,0x11288,1}, {0x1128A,0x1128D,1}, {0x1128F,0x1129D,1},
+    {0x1129F,0x112A8,1}, {0x112B0,0x112DE,1}, {0x112F0,0x112F9,2}, {0x11305,0x1130C,1},
+    {0x1130F,0x11310,1}, {0x11313,0x11328,1}, {0x1132A,0x11330,1}, {0x11332,0x11333,1},
+    {0x11335,0x11339,1}, {0x1133D,0x1133D,1}, {0x11350,0x11350,1}, {0x1135D,0x11361,1},
+    {0x11400,0x11434,1}, {0x11447,0x1144A,1}, {0x11450,0x11459,2}, {0x1145F,0x11461,1},
+    {0x11480,0x114AF,1}, {0x114C4,0x114C5,1}, {0x114C7,0x114C7,1}, {0x114D0,0x114D9,2},
+    {0x11580,0x115AE,1}, {0x115D8,0x115DB,1}, {0x11600,0x1162F,1}, {0x11644,0x11644,1},
+    {0x11650,0x11659,2}, {0x11680,0x116AA,1}, {0x116B8,0x116B8,1}, {0x116C0,0x116C9,2},
+    {0x11700,0x1171A,1}, {0x11730,0x1173B,2}, {0x11740,0x11746,1}, {0x11800,0x1182B,1},
+    {0x118A0,0x118DF,1}, {0x118E0,0x118F2,2}, {0x118FF,0x11906,1}, {0x11909,0x11909,1},
+    {0x1190C,0x11913,1}, {0x11915,0x11916,1}, {0x11918,0x1192F,1}, {0x1193F,0x1193F,1},
+    {0x11941,0x11941,1}, {0x11950,0x11959,2}, {0x119A0,0x119A7,1}, {0x119AA,0x119D0,1},
+    {0x119E1,0x119E1,1}, {0x119E3,0x119E3,1}, {0x11A00,0x11A00,1}, {0x11A0B,0x11A32,1},
+    {0x11A3A,0x11A3A,1}, {0x11A50,0x11A50,1}, {0x11A5C,0x11A89,1}, {0x11A9D,0x11A9D,1},
+    {0x11AB0,0x11AF8,1}, {0x11C00,0x11C08,1}, {0x11C0A,0x11C2E,1}, {0x11C40,0x11C40,1},
+    {0x11C50,0x11C6C,2}, {0x11C72,0x11C8F,1}, {0x11D00,0x11D06,1}, {0x11D08,0x11D09,1},
+    {0x11D0B,0x11D30,1}, {0x11D46,0x11D46,1}, {0x11D50,0x11D59,2}, {0x11D60,0x11D65,1},
+    {0x11D67,0x11D68,1}, {0x11D6A,0x11D89,1}, {0x11D98,0x11D98,1}, {0x11DA0,0x11DA9,2},
+    {0x11EE0,0x11EF2,1}, {0x11F02,0x11F02,1}, {0x11F04,0x11F10,1}, {0x11F12,0x11F33,1},
+    {0x11F50,0x11F59,2}, {0x11FB0,0x11FB0,1}, {0x11FC0,0x11FD4,2}, {0x12000,0x12399,1},
+    {0x12400,0x1246E,2}, {0x12480,0x12543,1}, {0x12F90,0x12FF0,1}, {0x13000,0x1342F,1},
+    {0x13441,0x13446,1}, {0x14400,0x14646,1}, {0x16800,0x16A38,1}, {0x16A40,0x16A5E,1},
+    {0x16A60,0x16A69,2}, {0x16A70,0x16ABE,1}, {0x16AC0,0x16AC9,2}, {0x16AD0,0x16AED,1},
+    {0x16B00,0x16B2F,1}, {0x16B40,0x16B43,1}, {0x16B50,0x16B59,2}, {0x16B5B,0x16B61,2},
+    {0x16B63,0x16B77,1}, {0x16B7D,0x16B8F,1}, {0x16E40,0x16E7F,1}, {0x16E80,0x16E96,2},
+    {0x16F00,0x16F4A,1}, {0x16F50,0x16F50,1}, {0x16F93,0x16F9F,1}, {0x16FE0,0x16FE1,1},
+    {0x16FE3,0x16FE3,1}, {0x17000,0x187F7,1}, {0x18800,0x18CD5,1}, {0x18D00,0x18D08,1},
+    {0x1AFF0,0x1AFF3,1}, {0x1AFF5,0x1AFFB,1}, {0x1AFFD,0x1AFFE,1}, {0x1B000,0x1B122,1},
+    {0x1B132,0x1B132,1}, {0x1B150,0x1B152,1}, {0x1B155,0x1B155,1}, {0x1B164,0x1B167,1},
+    {0x1B170,0x1B2FB,1}, {0x1BC00,0x1BC6A,1}, {0x1BC70,0x1BC7C,1}, {0x1BC80,0x1BC88,1},
+    {0x1BC90,0x1BC99,1}, {0x1D2C0,0x1D2D3,2}, {0x1D2E0,0x1D2F3,2}, {0x1D360,0x1D378,2},
+    {0x1D400,0x1D454,1}, {0x1D456,0x1D49C,1}, {0x1D49E,0x1D49F,1}, {0x1D4A2,0x1D4A2,1},
+    {0x1D4A5,0x1D4A6,1}, {0x1D4A9,0x1D4AC,1}, {0x1D4AE,0x1D4B9,1}, {0x1D4BB,0x1D4BB,1},
+    {0x1D4BD,0x1D4C3,1}, {0x1D4C5,0x1D505,1}, {0x1D507,0x1D50A,1}, {0x1D50D,0x1D514,1},
+    {0x1D516,0x1D51C,1}, {0x1D51E,0x1D539,1}, {0x1D53B,0x1D53E,1}, {0x1D540,0x1D544,1},
+    {0x1D546,0x1D546,1}, {0x1D54A,0x1D550,1}, {0x1D552,0x1D6A5,1}, {0x1D6A8,0x1D6C0,1},
+    {0x1D6C2,0x1D6DA,1}, {0x1D6DC,0x1D6FA,1}, {0x1D6FC,0x1D714,1}, {0x1D716,0x1D734,1},
+    {0x1D736,0x1D74E,1}, {0x1D750,0x1D76E,1}, {0x1D770,0x1D788,1}, {0x1D78A,0x1D7A8,1},
+    {0x1D7AA,0x1D7C2,1}, {0x1D7C4,0x1D7CB,1}, {0x1D7CE,0x1D7FF,2}, {0x1DF00,0x1DF1E,1},
+    {0x1DF25,0x1DF2A,1}, {0x1E030,0x1E06D,1}, {0x1E100,0x1E12C,1}, {0x1E137,0x1E13D,1},
+    {0x1E140,0x1E149,2}, {0x1E14E,0x1E14E,1}, {0x1E290,0x1E2AD,1}, {0x1E2C0,0x1E2EB,1},
+    {0x1E2F0,0x1E2F9,2}, {0x1E4D0,0x1E4EB,1}, {0x1E4F0,0x1E4F9,2}, {0x1E7E0,0x1E7E6,1},
+    {0x1E7E8,0x1E7EB,1}, {0x1E7ED,0x1E7EE,1}, {0x1E7F0,0x1E7FE,1}, {0x1E800,0x1E8C4,1},
+    {0x1E8C7,0x1E8CF,2}, {0x1E900,0x1E943,1}, {0x1E94B,0x1E94B,1}, {0x1E950,0x1E959,2},
+    {0x1EC71,0x1ECAB,2}, {0x1ECAD,0x1ECAF,2}, {0x1ECB1,0x1ECB4,2}, {0x1ED01,0x1ED2D,2},
+    {0x1ED2F,0x1ED3D,2}, {0x1EE00,0x1EE03,1}, {0x1EE05,0x1EE1F,1}, {0x1EE21,0x1EE22,1},
+    {0x1EE24,0x1EE24,1}, {0x1EE27,0x1EE27,1}, {0x1EE29,0x1EE32,1}, {0x1EE34,0x1EE37,1},
+    {0x1EE39,0x1EE39,1}, {0x1EE3B,0x1EE3B,1}, {0x1EE42,0x1EE42,1}, {0x1EE47,0x1EE47,1},
+    {0x1EE49,0x1EE49,1}, {0x1EE4B,0x1EE4B,1}, {0x1EE4D,0x1EE4F,1}, {0x1EE51,0x1EE52,1},
+    {0x1EE54,0x1EE54,1}, {0x1EE57,0x1EE57,1}, {0x1EE59,0x1EE59,1}, {0x1EE5B,0x1EE5B,1},
+    {0x1EE5D,0x1EE5D,1}, {0x1EE5F,0x1EE5F,1}, {0x1EE61,0x1EE62,1}, {0x1EE64,0x1EE64,1},
+    {0x1EE67,0x1EE6A,1}, {0x1EE6C,0x1EE72,1}, {0x1EE74,0x1EE77,1}, {0x1EE79,0x1EE7C,1},
+    {0x1EE7E,0x1EE7E,1}, {0x1EE80,0x1EE89,1}, {0x1EE8B,0x1EE9B,1}, {0x1EEA1,0x1EEA3,1},
+    {0x1EEA5,0x1EEA9,1}, {0x1EEAB,0x1EEBB,1}, {0x1F100,0x1F10C,2}, {0x1FBF0,0x1FBF9,2},
+    {0x20000,0x2A6DF,1}, {0x2A700,0x2B739,1}, {0x2B740,0x2B81D,1}, {0x2B820,0x2CEA1,1},
+    {0x2CEB0,0x2EBE0,1}, {0x2F800,0x2FA1D,1}, {0x30000,0x3134A,1}, {0x31350,0x323AF,1},
+};
+/* END generated by tools/gen_unicode.py */
+
+static int bn_unicode_class(uint32_t cp) {
+    size_t lo = 0, hi = sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < bn_unicode_ranges[mid].first) hi = mid;
+        else if (cp > bn_unicode_ranges[mid].last) lo = mid + 1;
+        else return bn_unicode_ranges[mid].cls;
+    }
+    return 0;
+}
 
 /* ===== sampler ===== */
 

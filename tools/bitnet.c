@@ -13,6 +13,7 @@ typedef struct cli_command {
 
 static const cli_command cli_commands[] = {
     { "info", cmd_info, "info FILE.gguf            print metadata, tensors and kernels" },
+    { "quantize", cmd_quantize, "quantize IN OUT TYPE      convert projections to TYPE: i2_s tq1_0 tq2_0 f16 bf16 f32" },
 };
 
 int cli_fail(const char *what) {

@@ -5,6 +5,7 @@
 
 /* Each subcommand: argv[0] is the subcommand name; returns the process exit status. */
 int cmd_info(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 /* Prints "bitnet: <what>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *what);
