@@ -6013,6 +6013,7 @@ static int bn_unicode_class(uint32_t cp) {
 
 typedef struct bn_sampler_cand {
     float   logit;              /* a logit; a probability weight after the softmax */
+    float   w;                  /* exp(logit - max), for top_p */
     int32_t id;
 } bn_sampler_cand;
 
@@ -6068,7 +6069,7 @@ static bitnet_status bn_sampler_check(const bitnet_sampler_params *p, int32_t n_
                                          "presence_penalty", "frequency_penalty" };
     int i;
     for (i = 0; i < 6; i++)
-        if (!(f[i] > -FLT_MAX && f[i] < FLT_MAX))
+        if (!(f[i] >= -FLT_MAX && f[i] <= FLT_MAX))
             return bn_fail(BITNET_ERR_ARGS, "sampler: %s is %g, not a finite number", name[i], (double)f[i]);
     if (n_vocab < 1) return bn_fail(BITNET_ERR_ARGS, "sampler: n_vocab is %d, must be >= 1", (int)n_vocab);
     if (p->top_p < 0) return bn_fail(BITNET_ERR_ARGS, "sampler: top_p is %g, must be >= 0", (double)p->top_p);
@@ -6200,30 +6201,69 @@ static void bn_sampler_select(bn_sampler_cand *c, int32_t n, int32_t k) {
     }
 }
 
+/* Lowest id on ties: c[] must be in id order. Four running maxima break the dependency chain. */
 static int32_t bn_sampler_argmax(const bn_sampler_cand *c, int32_t n) {
-    int32_t i, best = 0;
-    for (i = 1; i < n; i++)
-        if (bn_sampler_before(&c[i], &c[best])) best = i;
-    return best;
+    float m[4];
+    int32_t b[4] = { 0, 0, 0, 0 }, i, j, best = 0;
+    m[0] = m[1] = m[2] = m[3] = c[0].logit;
+    for (i = 0; i + 4 <= n; i += 4)
+        for (j = 0; j < 4; j++)
+            if (c[i + j].logit > m[j]) m[j] = c[i + j].logit, b[j] = i + j;
+    for (; i < n; i++)
+        if (c[i].logit > m[0]) m[0] = c[i].logit, b[0] = i;
+    for (j = 1; j < 4; j++)
+        if (m[j] > m[best] || (m[j] == m[best] && b[j] < b[best])) best = j;
+    return b[best];
 }
 
-/* Keeps the fewest leading candidates whose softmax mass reaches p, selecting 64, 128, ... of
-   them until it does. Returns the new count; c[0..count) is then sorted. */
-static int32_t bn_sampler_top_p(bn_sampler_cand *c, int32_t n, float p, float max, int sorted) {
-    double sum = 0, cum = 0, target;
-    int32_t i, done = 0, k = sorted || n < 64 ? n : 64;
-    for (i = 0; i < n; i++) sum += expf(c[i].logit - max);
-    target = (double)p * sum;
-    for (;;) {
-        if (!sorted) bn_sampler_select(c, n, k);
-        for (i = done; i < k; i++) {
-            cum += expf(c[i].logit - max);
-            if (cum >= target) return i + 1;
+static void bn_sampler_swap(bn_sampler_cand *a, bn_sampler_cand *b) {
+    bn_sampler_cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Quickselect step on c[lo..hi), hi - lo >= 3: a median-of-three pivot goes to its place q,
+   the candidates before it in order to its left. Returns q; *mass = sum of w over c[lo..q]. */
+static int32_t bn_sampler_partition(bn_sampler_cand *c, int32_t lo, int32_t hi, double *mass) {
+    int32_t mid = lo + (hi - lo) / 2, i, q = lo;
+    double m = 0;
+    if (bn_sampler_before(&c[mid], &c[lo])) bn_sampler_swap(&c[mid], &c[lo]);
+    if (bn_sampler_before(&c[hi - 1], &c[lo])) bn_sampler_swap(&c[hi - 1], &c[lo]);
+    if (bn_sampler_before(&c[hi - 1], &c[mid])) bn_sampler_swap(&c[hi - 1], &c[mid]);
+    bn_sampler_swap(&c[mid], &c[hi - 1]);
+    for (i = lo; i < hi - 1; i++)
+        if (bn_sampler_before(&c[i], &c[hi - 1])) {
+            m += c[i].w;
+            bn_sampler_swap(&c[i], &c[q++]);
         }
-        if (k == n) return n;
-        done = k;
-        k = k > n / 2 ? n : 2 * k;
+    bn_sampler_swap(&c[q], &c[hi - 1]);
+    *mass = m + c[q].w;
+    return q;
+}
+
+/* Keeps the fewest first candidates (in order) whose softmax mass reaches p and returns their
+   count. Unsorted input: quickselect on the mass, expected O(n), then a sort of the last <= 32
+   (or, after 64 rounds, of whatever is left: never quadratic). c[0..count) is left unsorted. */
+static int32_t bn_sampler_top_p(bn_sampler_cand *c, int32_t n, float p, float max, int sorted) {
+    double sum = 0, need, mass;
+    int32_t i, lo = 0, hi = n, rounds = 0;
+    for (i = 0; i < n; i++) sum += c[i].w = expf(c[i].logit - max);
+    need = (double)p * sum;
+    if (!sorted) {
+        while (hi - lo > 32 && rounds++ < 64) {
+            int32_t q = bn_sampler_partition(c, lo, hi, &mass);
+            if (mass < need) {          /* the nucleus goes past q */
+                need -= mass;
+                lo = q + 1;
+            } else {
+                hi = q + 1;
+            }
+        }
+        bn_sampler_select(c + lo, hi - lo, hi - lo);
     }
+    for (i = lo; i < hi; i++)
+        if ((need -= c[i].w) <= 0) return i + 1;
+    return hi;
 }
 
 /* Softmax at the temperature over c[0..n), then one draw. */
@@ -6258,18 +6298,18 @@ int32_t bitnet_sampler_sample(bitnet_sampler *s, const float *logits) {
         c[i].id = i;
     }
     if (s->penalize) bn_sampler_penalize(s);
-    best = bn_sampler_argmax(c, n);
-    max = c[best].logit;
-    if (s->greedy || max == -INFINITY) return best;
-    if (s->p.top_k > 0) {
+    if (s->greedy || s->p.top_k <= 0) {
+        best = bn_sampler_argmax(c, n);
+        if (s->greedy) return best;
+        max = c[best].logit;
+    } else {                            /* the max comes out of the selection */
         n = s->p.top_k < n ? s->p.top_k : n;
         bn_sampler_select(c, s->n_vocab, n);
         sorted = 1;
+        max = c[0].logit;
     }
-    if (s->p.top_p > 0) {
-        n = bn_sampler_top_p(c, n, s->p.top_p, max, sorted);
-        sorted = 1;
-    }
+    if (max == -INFINITY) return c[0].id;       /* all -inf: id 0 (first in either order) */
+    if (s->p.top_p > 0) n = bn_sampler_top_p(c, n, s->p.top_p, max, sorted);
     if (s->p.min_p > 0) {       /* p_i >= min_p * p_max  <=>  logit_i >= max + log(min_p) */
         const float floor = max + logf(s->p.min_p);
         int32_t m = 0;

@@ -126,6 +126,9 @@ static void test_greedy(void) {
     p = plain(1); s = make(&p, 3);
     CHECK(bitnet_sampler_sample(s, dead) == 0);                  /* all -inf: 0, also when sampling */
     bitnet_sampler_free(s);
+    p.top_k = 2; s = make(&p, 3);
+    CHECK(bitnet_sampler_sample(s, dead) == 0);
+    bitnet_sampler_free(s);
 }
 
 static void fill_random(float *l, int32_t n, uint64_t *rng, float scale) {
@@ -267,6 +270,88 @@ static void test_top_p_large(void) {
     }
     CHECKF(bad == 0 && seen == 270, "top_p large: %d drawn outside the nucleus, %d ids seen", bad, seen);
     bitnet_sampler_free(s);
+}
+
+static int cand_cmp(const void *a, const void *b) {
+    const bn_sampler_cand *x = (const bn_sampler_cand *)a, *y = (const bn_sampler_cand *)b;
+    return bn_sampler_before(x, y) ? -1 : bn_sampler_before(y, x) ? 1 : 0;
+}
+
+/* top_k selection and the top_p quickselect against a full qsort, on random sizes and logits
+   with many ties: same members, and the top_p count is the first to reach the mass. */
+static void test_select_reference(void) {
+    enum { N = 3000 };
+    static bn_sampler_cand c[N], ref[N];
+    static unsigned char in_ref[N];
+    uint64_t rng;
+    int iter, bad_k = 0, bad_p = 0;
+    bn_pcg32_seed(&rng, 5);
+    for (iter = 0; iter < 300; iter++) {
+        int32_t n = 1 + (int32_t)(bn_pcg32(&rng) % N), k = 1 + (int32_t)(bn_pcg32(&rng) % n), i, m;
+        int levels = iter % 3 == 0 ? 4 : iter % 3 == 1 ? 50 : 0;    /* 0: continuous */
+        float p = (float)bn_rng_unit(&rng), max;
+        double cum = 0, sum = 0;
+        for (i = 0; i < n; i++) {
+            c[i].logit = levels ? (float)(bn_pcg32(&rng) % levels) * 0.5f : (float)(bn_rng_unit(&rng) * 20);
+            c[i].id = i;
+        }
+        memcpy(ref, c, (size_t)n * sizeof *c);
+        qsort(ref, (size_t)n, sizeof *ref, cand_cmp);
+        bn_sampler_select(c, n, k);
+        for (i = 0; i < k; i++) bad_k += c[i].id != ref[i].id;
+        memcpy(c, ref, (size_t)n * sizeof *c);
+        for (i = n - 1; i > 0; i--) {                                      /* shuffle */
+            int32_t j = (int32_t)(bn_pcg32(&rng) % (uint32_t)(i + 1));
+            bn_sampler_cand t = c[i]; c[i] = c[j]; c[j] = t;
+        }
+        max = ref[0].logit;
+        m = bn_sampler_top_p(c, n, p, max, 0);
+        memset(in_ref, 0, (size_t)n);
+        for (i = 0; i < n; i++) sum += exp((double)ref[i].logit - max);
+        for (i = 0; i < m; i++) in_ref[ref[i].id] = 1;
+        for (i = 0; i < m; i++) bad_p += !in_ref[c[i].id];
+        for (i = 0; i < m - 1; i++) cum += exp((double)ref[i].logit - max);
+        bad_p += m < 1 || m > n || cum >= p * sum * (1 + 1e-6);             /* one fewer is short */
+        bad_p += m < n && cum + exp((double)ref[m - 1].logit - max) < p * sum * (1 - 1e-6);
+    }
+    CHECKF(bad_k == 0, "top_k selection differs from the sort in %d places", bad_k);
+    CHECKF(bad_p == 0, "top_p quickselect differs from the sort %d times", bad_p);
+}
+
+/* Random valid parameters on logits full of NaN, infinities and huge values: always an id. */
+static void test_robust(void) {
+    static const float special[6] = { NAN, INFINITY, -INFINITY, FLT_MAX, -FLT_MAX, 1e-38f };
+    enum { N = 200 };
+    float l[N];
+    uint64_t rng;
+    int iter, bad = 0, t;
+    bn_pcg32_seed(&rng, 9);
+    for (iter = 0; iter < 400; iter++) {
+        bitnet_sampler_params sp;
+        bitnet_sampler *s = NULL;
+        int32_t n = 1 + (int32_t)(bn_pcg32(&rng) % N), i;
+        sp.temperature = (float)(bn_rng_unit(&rng) * 3 - 0.5);
+        sp.top_k = (int32_t)(bn_pcg32(&rng) % 300) - 50;
+        sp.top_p = (float)(bn_rng_unit(&rng) * 1.2);
+        sp.min_p = (float)bn_rng_unit(&rng) * (iter % 2);
+        sp.repeat_penalty = (float)(bn_rng_unit(&rng) * 3);
+        sp.presence_penalty = (float)(bn_rng_unit(&rng) * 4 - 2);
+        sp.frequency_penalty = iter % 5 ? (float)(bn_rng_unit(&rng) * 4 - 2) : 3e38f;
+        sp.penalty_last_n = (int32_t)(bn_pcg32(&rng) % 100) - 1;
+        sp.seed = bn_pcg32(&rng);
+        sp.greedy = iter % 7 == 0;
+        if (bitnet_sampler_new(&s, &sp, n, NULL) != BITNET_OK) { bad++; continue; }
+        for (t = 0; t < 20; t++) {
+            int32_t id;
+            for (i = 0; i < n; i++)
+                l[i] = bn_pcg32(&rng) % 4 ? (float)(bn_rng_unit(&rng) * 40 - 20) : special[bn_pcg32(&rng) % 6];
+            id = bitnet_sampler_sample(s, l);
+            bad += id < 0 || id >= n;
+            bitnet_sampler_accept(s, id);
+        }
+        bitnet_sampler_free(s);
+    }
+    CHECKF(bad == 0, "%d bad results on odd logits", bad);
 }
 
 /* The logits after the penalties, by the sampler's own first step. */
@@ -575,6 +660,8 @@ int main(void) {
     test_distributions();
     test_top_p_min_p();
     test_top_p_large();
+    test_select_reference();
+    test_robust();
     test_penalties();
     test_no_alloc_after_init();
     test_golden();
