@@ -409,6 +409,80 @@ BITNET_API int bitnet_online_cores(void);
 
 /* ===== api: model ===== */
 
+typedef enum bitnet_arch {
+    BITNET_ARCH_BITNET_B158 = 0,  /* "bitnet-b1.58" / "bitnet-25": ReLU², sub-norms, NEOX RoPE, tied head */
+    BITNET_ARCH_BITNET      = 1,  /* "bitnet" (1bitLLM): SiLU, sub-norms, NEOX RoPE, tied head */
+    BITNET_ARCH_LLAMA       = 2   /* "llama" with ternary projections: SiLU, NORM RoPE, own head */
+} bitnet_arch;
+
+typedef enum bitnet_activation { BITNET_ACT_RELU2 = 0, BITNET_ACT_SILU = 1 } bitnet_activation;
+typedef enum bitnet_rope_style { BITNET_ROPE_NEOX = 0, BITNET_ROPE_NORM = 1 } bitnet_rope_style;
+
+typedef struct bitnet_hparams {
+    bitnet_arch arch;
+    char arch_name[32];
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
+    float rope_base, rope_freq_scale, rms_eps;
+    bitnet_activation activation;
+    bitnet_rope_style rope_style;
+    int sub_norms;                /* attn_sub_norm / ffn_sub_norm before the o / down projections */
+    int tied_head;                /* logits from token_embd (no output.weight used) */
+} bitnet_hparams;
+
+typedef struct bitnet_model_params {
+    const char *path;             /* GGUF file, or: */
+    const void *data;             /* a GGUF image in memory that outlives the model */
+    size_t size;
+    bitnet_allocator allocator;
+    bitnet_isa isa;               /* kernels to use; AUTO (0) = the best this CPU runs */
+    int vocab_only;               /* load the tokenizer alone */
+} bitnet_model_params;
+
+typedef struct bitnet_model_memory {
+    uint64_t file_bytes;          /* the mapped file */
+    uint64_t weight_bytes;        /* weights read per token: projections + head */
+    uint64_t converted_bytes;     /* memory the model owns: repacked/converted weights, vocab */
+} bitnet_model_memory;
+
+typedef struct bitnet_model bitnet_model;
+struct bitnet_vocab;
+
+/* Loads a model: checks every key and tensor it needs (clear errors), maps the weights and
+   repacks the ternary ones for the kernels. */
+BITNET_API bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *params);
+BITNET_API void bitnet_model_free(bitnet_model *model);
+BITNET_API const bitnet_hparams *bitnet_model_hparams(const bitnet_model *model);
+BITNET_API const struct bitnet_vocab *bitnet_model_vocab(const bitnet_model *model);
+BITNET_API const bitnet_gguf *bitnet_model_gguf(const bitnet_model *model);
+BITNET_API bitnet_model_memory bitnet_model_get_memory(const bitnet_model *model);
+BITNET_API bitnet_isa bitnet_model_isa(const bitnet_model *model);
+
+typedef struct bitnet_ctx_params {
+    int32_t n_ctx;                /* KV cache positions; 0 = the model's context length */
+    int32_t n_batch;              /* most tokens per bitnet_decode call; 0 = 512 */
+    int32_t n_threads;            /* 0 = all online cores */
+    int all_logits;               /* keep logits for every token of a batch, not just the last */
+    bitnet_allocator allocator;
+} bitnet_ctx_params;
+
+typedef struct bitnet_ctx bitnet_ctx;
+
+/* A context: KV cache, activations and thread pool, planned up front in one pool. Several
+   contexts may share one model, each used by one thread at a time. */
+BITNET_API bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *model, const bitnet_ctx_params *params);
+BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
+/* Runs tokens at the next positions (prefill when n > 1); allocates nothing. */
+BITNET_API bitnet_status bitnet_decode(bitnet_ctx *ctx, const int32_t *tokens, int32_t n_tokens);
+/* Logits of the last token of the last batch (n_vocab floats), or with all_logits, row i for
+   token i of that batch. NULL before the first decode. */
+BITNET_API const float *bitnet_ctx_logits(const bitnet_ctx *ctx, int32_t i);
+BITNET_API int32_t bitnet_ctx_pos(const bitnet_ctx *ctx);          /* tokens in the KV cache */
+BITNET_API int32_t bitnet_ctx_n_ctx(const bitnet_ctx *ctx);
+/* Forgets positions >= pos (0 = clear the cache). */
+BITNET_API bitnet_status bitnet_ctx_truncate(bitnet_ctx *ctx, int32_t pos);
+BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
+BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
+
 /* ===== api: tokenizer ===== */
 
 /* Tokenizers read from a GGUF's tokenizer.* metadata:
@@ -634,6 +708,86 @@ BITNET_API bitnet_status bitnet_stop_flush(bitnet_stop *stop, char *out, size_t 
 BITNET_API int32_t bitnet_stop_matched(const bitnet_stop *stop);
 
 /* ===== api: generate ===== */
+
+/* Receives each piece of generated text (complete UTF-8, stop strings removed). Return nonzero
+   to stop generating (the generation then ends with BITNET_STOP_CANCELLED). */
+typedef int (*bitnet_piece_fn)(const char *text, size_t len, void *user);
+
+typedef enum bitnet_stop_reason {
+    BITNET_STOP_NONE = 0,         /* still running */
+    BITNET_STOP_EOG,              /* the model produced an end-of-generation token */
+    BITNET_STOP_MAX_TOKENS,       /* max_tokens reached */
+    BITNET_STOP_STRING,           /* a stop string was produced */
+    BITNET_STOP_CONTEXT,          /* the context is full */
+    BITNET_STOP_CANCELLED         /* the callback asked to stop */
+} bitnet_stop_reason;
+
+typedef struct bitnet_gen_params {
+    const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
+    const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
+    int32_t n_prompt_ids;
+    int parse_special;            /* "<|eot_id|>" in the prompt text becomes that token */
+    int32_t max_tokens;           /* tokens to generate; 0 = until end of generation or full context */
+    bitnet_sampler_params sampler;/* zeroed = greedy */
+    const char *const *stop;      /* stop strings (not shown) */
+    int32_t n_stop;
+    int ignore_eog;               /* keep going past end-of-generation tokens */
+    int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
+    bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
+    void *user;
+} bitnet_gen_params;
+
+typedef struct bitnet_gen_stats {
+    int32_t n_prompt, n_generated;
+    double prompt_ms, gen_ms, ttft_ms;    /* prefill, generation, time to first token */
+    double prompt_tps, gen_tps;           /* tokens per second */
+    bitnet_stop_reason stop_reason;
+} bitnet_gen_stats;
+
+typedef struct bitnet_gen bitnet_gen;
+
+/* Starts a generation on `ctx` after the tokens already in it: tokenizes the prompt and sets up
+   the sampler and stop matcher (all allocation happens here). */
+BITNET_API bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params);
+BITNET_API void bitnet_gen_free(bitnet_gen *gen);
+/* One unit of work: a chunk of the prompt, or one generated token. *text and *len receive the text
+   that became showable (valid until the next call; may be empty). Returns 1 while there is more
+   to do, 0 when finished (see stats.stop_reason), or a negative bitnet_status. Never blocks for
+   more than one chunk, so a game loop can call it once per frame. */
+BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
+BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
+BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
+/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. */
+BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
+
+/* Runs a whole generation, passing the text to params->on_piece. */
+BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params,
+                                              bitnet_gen_stats *stats);
+/* Several prompts, one context each, advanced in turn one step at a time. */
+BITNET_API bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params,
+                                              int n, bitnet_gen_stats *stats);
+
+/* Measured read bandwidth of this machine in GB/s: a read-only sum over `bytes` (0 = 1 GiB)
+   split over the pool's threads (NULL = the caller alone). Used to quote speeds as ratios. */
+BITNET_API double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes);
+/* Monotonic milliseconds. */
+BITNET_API double bitnet_time_ms(void);
+
+/* The plain API of earlier BitNet bindings: one model with one context. */
+typedef struct BitNetModel BitNetModel;
+typedef struct BitNetConfig {
+    int max_tokens;               /* <= 0: 256 */
+    float temperature;            /* <= 0: greedy */
+    float top_p;                  /* 0 or >= 1: off */
+    int top_k;                    /* <= 0: off */
+} BitNetConfig;
+
+BITNET_API BitNetModel *bitnet_load_model(const char *path);          /* NULL on failure */
+/* The generated text (malloc'd; free with bitnet_free_string), or NULL on failure. */
+BITNET_API char *bitnet_generate(BitNetModel *model, const char *prompt, const BitNetConfig *config);
+BITNET_API void bitnet_free_string(char *text);
+BITNET_API void bitnet_free_model(BitNetModel *model);
+BITNET_API const char *bitnet_get_last_error(void);
 
 /* ===== api: cuda ===== */
 
@@ -4556,6 +4710,724 @@ static BN__UNUSED void bn_par_gemm_f(bitnet_threadpool *pool, const bn_kernels *
 
 /* ===== model ===== */
 
+#define BN__MAX_LAYERS 512
+#define BN__MAX_DIM (1 << 20)               /* any single dimension beyond this is refused */
+
+typedef struct bn_proj {                    /* one BitLinear projection */
+    bn_tern w;
+    const float *scale;                     /* optional blk.N.*.scale: 1 or w.rows values */
+    int64_t n_scale;
+} bn_proj;
+
+typedef struct bn_layer {
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    bn_proj wq, wk, wv, wo, wgate, wup, wdown;
+} bn_layer;
+
+struct bitnet_model {
+    bitnet_allocator allocator;
+    bitnet_gguf *gguf;
+    bitnet_hparams hp;
+    bn_layer *layers;                       /* (n_layer) */
+    bn_fmat head;
+    const bitnet_gguf_tensor *embd;
+    uint64_t embd_row_bytes;
+    const float *output_norm;
+    struct bitnet_vocab *vocab;
+    bn_kernels kernels;
+    bitnet_isa isa;
+    float **owned;                          /* norm weights converted to f32 */
+    int n_owned;
+    uint64_t converted_bytes;
+};
+
+/* --- hyperparameters --- */
+
+static bitnet_status bn_arch_from_name(const char *name, size_t len, bitnet_hparams *hp) {
+    if ((len == 12 && !memcmp(name, "bitnet-b1.58", 12)) || (len == 9 && !memcmp(name, "bitnet-25", 9))) {
+        hp->arch = BITNET_ARCH_BITNET_B158;
+        hp->activation = BITNET_ACT_RELU2;
+    } else if (len == 6 && !memcmp(name, "bitnet", 6)) {
+        hp->arch = BITNET_ARCH_BITNET;
+        hp->activation = BITNET_ACT_SILU;
+    } else if (len == 5 && !memcmp(name, "llama", 5)) {
+        hp->arch = BITNET_ARCH_LLAMA;
+        hp->activation = BITNET_ACT_SILU;
+    } else {
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "architecture '%.*s' is not supported (bitnet-b1.58, "
+                       "bitnet-25, bitnet, llama)", (int)(len > 40 ? 40 : len), name);
+    }
+    memcpy(hp->arch_name, name, len < sizeof hp->arch_name ? len : sizeof hp->arch_name - 1);
+    hp->sub_norms = hp->arch != BITNET_ARCH_LLAMA;
+    hp->rope_style = hp->arch == BITNET_ARCH_LLAMA ? BITNET_ROPE_NORM : BITNET_ROPE_NEOX;
+    return BITNET_OK;
+}
+
+/* Reads "<arch>.<suffix>" as a positive int32; `def` < 0 means the key is required. */
+static bitnet_status bn_hp_int(const bitnet_gguf *g, const bitnet_hparams *hp, const char *suffix,
+                               int64_t def, int32_t *out) {
+    char key[128];
+    int64_t v;
+    bitnet_status st;
+    snprintf(key, sizeof key, "%s.%s", hp->arch_name, suffix);
+    st = bitnet_gguf_get_i64(g, key, &v);
+    if (st == BITNET_ERR_NOT_FOUND && def >= 0) v = def;
+    else if (st == BITNET_ERR_NOT_FOUND) return bn_fail(BITNET_ERR_FORMAT, "missing key '%s'", key);
+    else if (st != BITNET_OK) return bn_fail_prefix(BITNET_ERR_FORMAT, "key '%s'", key);
+    if (v <= 0 || v > BN__MAX_DIM)
+        return bn_fail(BITNET_ERR_FORMAT, "key '%s' = %lld is out of range (1..%d)", key, (long long)v, BN__MAX_DIM);
+    *out = (int32_t)v;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_hp_float(const bitnet_gguf *g, const bitnet_hparams *hp, const char *suffix,
+                                 float def, float *out) {
+    char key[128];
+    bitnet_status st;
+    snprintf(key, sizeof key, "%s.%s", hp->arch_name, suffix);
+    *out = def;
+    st = bitnet_gguf_get_f32(g, key, out);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = def; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail_prefix(BITNET_ERR_FORMAT, "key '%s'", key);
+    if (!(*out > 0) || *out > 1e30f)
+        return bn_fail(BITNET_ERR_FORMAT, "key '%s' = %g is out of range", key, (double)*out);
+    return BITNET_OK;
+}
+
+/* `<arch>.hidden_activation` (bitnet) and `rope.scaling.*` refine the arch defaults. */
+static bitnet_status bn_hp_options(const bitnet_gguf *g, bitnet_hparams *hp) {
+    char key[128];
+    const char *s;
+    size_t len;
+    float factor = 1.0f;
+    snprintf(key, sizeof key, "%s.hidden_activation", hp->arch_name);
+    if (bitnet_gguf_get_str(g, key, &s, &len) == BITNET_OK) {
+        if ((len == 4 && !memcmp(s, "silu", 4)) || (len == 5 && !memcmp(s, "swish", 5))) hp->activation = BITNET_ACT_SILU;
+        else if ((len == 5 && !memcmp(s, "relu2", 5)) || (len == 12 && !memcmp(s, "squared_relu", 12)))
+            hp->activation = BITNET_ACT_RELU2;
+        else return bn_fail(BITNET_ERR_UNSUPPORTED, "key '%s' = '%.*s' (supported: silu, relu2)", key,
+                            (int)(len > 32 ? 32 : len), s);
+    }
+    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch_name);
+    if (bitnet_gguf_get_str(g, key, &s, &len) == BITNET_OK && !(len == 4 && !memcmp(s, "none", 4))) {
+        if (!(len == 6 && !memcmp(s, "linear", 6)))
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "key '%s' = '%.*s' (supported: none, linear)", key,
+                           (int)(len > 32 ? 32 : len), s);
+        if (bn_hp_float(g, hp, "rope.scaling.factor", 1.0f, &factor) != BITNET_OK) return BITNET_ERR_FORMAT;
+    }
+    hp->rope_freq_scale = 1.0f / factor;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_load_hparams(const bitnet_gguf *g, bitnet_hparams *hp) {
+    const char *arch;
+    size_t len;
+    bitnet_status st;
+    memset(hp, 0, sizeof *hp);
+    if (bitnet_gguf_get_str(g, "general.architecture", &arch, &len) != BITNET_OK)
+        return bn_fail(BITNET_ERR_FORMAT, "missing or non-string key 'general.architecture'");
+    if ((st = bn_arch_from_name(arch, len, hp)) != BITNET_OK) return st;
+    if ((st = bn_hp_int(g, hp, "embedding_length", -1, &hp->n_embd)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "block_count", -1, &hp->n_layer)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "feed_forward_length", -1, &hp->n_ff)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "attention.head_count", -1, &hp->n_head)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "attention.head_count_kv", hp->n_head, &hp->n_head_kv)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "context_length", 2048, &hp->n_ctx_train)) != BITNET_OK ||
+        (st = bn_hp_float(g, hp, "rope.freq_base", 10000.0f, &hp->rope_base)) != BITNET_OK ||
+        (st = bn_hp_float(g, hp, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->rms_eps)) != BITNET_OK)
+        return st;
+    if (hp->n_layer > BN__MAX_LAYERS)
+        return bn_fail(BITNET_ERR_FORMAT, "%d layers (limit %d)", hp->n_layer, BN__MAX_LAYERS);
+    if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
+        return bn_fail(BITNET_ERR_FORMAT, "embedding %d, %d heads, %d kv heads: heads must divide evenly",
+                       hp->n_embd, hp->n_head, hp->n_head_kv);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (hp->head_dim % 2) return bn_fail(BITNET_ERR_FORMAT, "head dimension %d is odd", hp->head_dim);
+    if ((st = bn_hp_int(g, hp, "rope.dimension_count", hp->head_dim, &hp->n_rot)) != BITNET_OK) return st;
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return bn_fail(BITNET_ERR_FORMAT, "rope.dimension_count %d must be even and <= head dim %d",
+                       hp->n_rot, hp->head_dim);
+    return bn_hp_options(g, hp);
+}
+
+/* --- tensors --- */
+
+static bitnet_status bn_find_tensor(const bitnet_gguf *g, const char *name, int required,
+                                    const bitnet_gguf_tensor **out) {
+    *out = bitnet_gguf_find_tensor(g, name);
+    if (!*out && required) return bn_fail(BITNET_ERR_FORMAT, "missing tensor '%s'", name);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_check_shape(const bitnet_gguf_tensor *t, int64_t ne0, int64_t ne1) {
+    if ((int64_t)t->ne[0] != ne0 || (int64_t)t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
+                       t->name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                       (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], (long long)ne0, (long long)ne1);
+    return BITNET_OK;
+}
+
+/* A norm weight as f32: borrowed when the file has F32, converted otherwise. */
+static bitnet_status bn_load_norm(bitnet_model *m, const char *name, int64_t n, int required, const float **out) {
+    const bitnet_gguf_tensor *t;
+    float *conv;
+    bitnet_status st;
+    *out = NULL;
+    if ((st = bn_find_tensor(m->gguf, name, required, &t)) != BITNET_OK || !t) return st;
+    if ((st = bn_check_shape(t, n, 1)) != BITNET_OK) return st;
+    if (t->type == BITNET_TYPE_F32 && ((uintptr_t)t->data & 3) == 0) {
+        *out = (const float *)t->data;
+        return BITNET_OK;
+    }
+    conv = (float *)bn_alloc(&m->allocator, (size_t)n * sizeof(float), 64);
+    if (!conv) return bn_fail(BITNET_ERR_NOMEM, "out of memory converting '%s'", name);
+    m->owned[m->n_owned++] = conv;
+    m->converted_bytes += (uint64_t)n * sizeof(float);
+    if ((st = bitnet_dequantize(t->type, t->data, t->size, 1, (uint64_t)n, conv)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", name);
+    *out = conv;
+    return BITNET_OK;
+}
+
+static int bn_float_family(bitnet_type t) {
+    return t == BITNET_TYPE_F32 || t == BITNET_TYPE_F16 || t == BITNET_TYPE_BF16 || t == BITNET_TYPE_Q8_0 ||
+           t == BITNET_TYPE_Q6_K;
+}
+
+static bitnet_status bn_check_float_family(const bitnet_gguf_tensor *t, int64_t cols, int64_t rows) {
+    bitnet_status st;
+    if ((st = bn_check_shape(t, cols, rows)) != BITNET_OK) return st;
+    if (!bn_float_family(t->type))
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported for an embedding or "
+                       "head (F32, F16, BF16, Q8_0, Q6_K)", t->name, bitnet_type_name(t->type));
+    return BITNET_OK;
+}
+
+/* Ternary codes of a float tensor (F32/F16/BF16), repacked for the kernels. */
+static bitnet_status bn_tern_from_float_tensor(bn_tern *w, const bitnet_gguf_tensor *t, const bitnet_allocator *a) {
+    int8_t *codes = (int8_t *)bn_alloc(a, (size_t)t->n_elements, 64);
+    float alpha = 0;
+    bitnet_status st;
+    if (!codes) return bn_fail(BITNET_ERR_NOMEM, "out of memory ternarizing %llu weights",
+                               (unsigned long long)t->n_elements);
+    st = bitnet_ternarize(t->type, t->data, t->n_elements, codes, &alpha);
+    if (st == BITNET_OK) st = bn_tern_from_codes(w, codes, alpha, (int64_t)t->ne[0], (int64_t)t->ne[1], a);
+    bn_free(a, codes);
+    return st;
+}
+
+static bitnet_status bn_tern_prepare(bn_tern *w, const bitnet_gguf_tensor *t, const bitnet_allocator *a) {
+    switch (t->type) {
+        case BITNET_TYPE_I2_S: case BITNET_TYPE_TQ2_0: case BITNET_TYPE_TQ1_0:
+            return bn_tern_from_tensor(w, t->type, t->data, t->size, (int64_t)t->ne[0], (int64_t)t->ne[1], a);
+        case BITNET_TYPE_F32: case BITNET_TYPE_F16: case BITNET_TYPE_BF16:
+            return bn_tern_from_float_tensor(w, t, a);
+        case BITNET_TYPE_TL1: case BITNET_TYPE_TL2:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "%s lookup-table weights are not supported (their tile layout "
+                           "is not recorded in the file); convert the model to I2_S or TQ2_0", bitnet_type_name(t->type));
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "type %s is not supported for a ternary projection (I2_S, "
+                           "TQ1_0, TQ2_0, F32, F16, BF16)", bitnet_type_name(t->type));
+    }
+}
+
+static bitnet_status bn_load_proj(bitnet_model *m, int layer, const char *what, int64_t cols, int64_t rows,
+                                  bn_proj *out) {
+    char name[96];
+    const bitnet_gguf_tensor *t;
+    bitnet_status st;
+    snprintf(name, sizeof name, "blk.%d.%s.weight", layer, what);
+    if ((st = bn_find_tensor(m->gguf, name, 1, &t)) != BITNET_OK) return st;
+    if ((st = bn_check_shape(t, cols, rows)) != BITNET_OK) return st;
+    if ((st = bn_tern_prepare(&out->w, t, &m->allocator)) != BITNET_OK) return bn_fail_prefix(st, "tensor '%s'", name);
+    m->converted_bytes += out->w.bytes_owned;
+    snprintf(name, sizeof name, "blk.%d.%s.scale", layer, what);
+    t = bitnet_gguf_find_tensor(m->gguf, name);
+    if (t) {
+        if (t->type != BITNET_TYPE_F32 || (t->n_elements != 1 && (int64_t)t->n_elements != rows))
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': expected F32 with 1 or %lld elements", name, (long long)rows);
+        out->scale = (const float *)t->data;
+        out->n_scale = (int64_t)t->n_elements;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_load_layer(bitnet_model *m, int il) {
+    const bitnet_hparams *hp = &m->hp;
+    bn_layer *L = &m->layers[il];
+    int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim;
+    int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    char name[96];
+    bitnet_status st;
+#define BN__NORM(field, what, n, req) \
+    snprintf(name, sizeof name, "blk.%d.%s.weight", il, what); \
+    if ((st = bn_load_norm(m, name, n, req, &L->field)) != BITNET_OK) return st;
+    BN__NORM(attn_norm, "attn_norm", E, 1)
+    BN__NORM(ffn_norm, "ffn_norm", E, 1)
+    BN__NORM(attn_sub_norm, "attn_sub_norm", Q, hp->sub_norms)
+    BN__NORM(ffn_sub_norm, "ffn_sub_norm", F, hp->sub_norms)
+#undef BN__NORM
+    if (!hp->sub_norms) { L->attn_sub_norm = NULL; L->ffn_sub_norm = NULL; }
+    if ((st = bn_load_proj(m, il, "attn_q", E, Q, &L->wq)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_k", E, KV, &L->wk)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_v", E, KV, &L->wv)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_output", Q, E, &L->wo)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_gate", E, F, &L->wgate)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_up", E, F, &L->wup)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_down", F, E, &L->wdown)) != BITNET_OK)
+        return st;
+    return BITNET_OK;
+}
+
+/* Vocabulary size: the embedding's rows (the vocabulary must agree). */
+static bitnet_status bn_load_embeddings(bitnet_model *m) {
+    bitnet_hparams *hp = &m->hp;
+    const bitnet_gguf_tensor *embd, *out;
+    uint64_t one_row[1];
+    bitnet_status st;
+    if ((st = bn_find_tensor(m->gguf, "token_embd.weight", 1, &embd)) != BITNET_OK) return st;
+    if (embd->n_dims != 2 || embd->ne[1] > (uint64_t)INT32_MAX)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor 'token_embd.weight' must be 2-D [n_embd, n_vocab]");
+    hp->n_vocab = (int32_t)embd->ne[1];
+    if ((st = bn_check_float_family(embd, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
+    one_row[0] = (uint64_t)hp->n_embd;
+    bitnet_tensor_bytes(embd->type, 1, one_row, &m->embd_row_bytes);
+    m->embd = embd;
+    out = bitnet_gguf_find_tensor(m->gguf, "output.weight");
+    hp->tied_head = hp->arch != BITNET_ARCH_LLAMA || out == NULL;
+    if (hp->tied_head) out = embd;
+    else if ((st = bn_check_float_family(out, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
+    if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", out->name);
+    return bn_load_norm(m, "output_norm.weight", hp->n_embd, 1, &m->output_norm);
+}
+
+static bitnet_status bn_model_load_weights(bitnet_model *m) {
+    bitnet_status st;
+    int il;
+    m->layers = (bn_layer *)bn_zalloc(&m->allocator, (size_t)m->hp.n_layer * sizeof *m->layers);
+    m->owned = (float **)bn_zalloc(&m->allocator, (size_t)(m->hp.n_layer * 4 + 1) * sizeof *m->owned);
+    if (!m->layers || !m->owned) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d layers", m->hp.n_layer);
+    if ((st = bn_load_embeddings(m)) != BITNET_OK) return st;
+    for (il = 0; il < m->hp.n_layer; il++)
+        if ((st = bn_load_layer(m, il)) != BITNET_OK) return st;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_model_open(bitnet_model *m, const bitnet_model_params *p) {
+    if (p->path) return bitnet_gguf_open(&m->gguf, p->path, &m->allocator);
+    if (p->data) return bitnet_gguf_open_memory(&m->gguf, p->data, p->size, &m->allocator);
+    return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: neither path nor data given");
+}
+
+bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *params) {
+    bitnet_allocator a;
+    bitnet_model *m;
+    bitnet_status st;
+    if (!out || !params) return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: NULL argument");
+    *out = NULL;
+    a = bn_allocator_or_default(&params->allocator);
+    m = (bitnet_model *)bn_zalloc(&a, sizeof *m);
+    if (!m) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the model");
+    m->allocator = a;
+    if ((st = bn_model_open(m, params)) != BITNET_OK) goto fail;
+    if ((st = bitnet_vocab_load(&m->vocab, m->gguf, &m->allocator)) != BITNET_OK) goto fail;
+    if (!params->vocab_only) {
+        if ((st = bn_load_hparams(m->gguf, &m->hp)) != BITNET_OK) goto fail;
+        m->isa = params->isa == BITNET_ISA_AUTO ? bitnet_isa_best() : params->isa;
+        if (!bitnet_isa_supported(m->isa)) {
+            st = bn_fail(BITNET_ERR_UNSUPPORTED, "kernels '%s' cannot run on this CPU", bitnet_isa_name(m->isa));
+            goto fail;
+        }
+        if ((st = bn_kernels_init(&m->kernels, m->isa)) != BITNET_OK) goto fail;
+        if ((st = bn_model_load_weights(m)) != BITNET_OK) goto fail;
+        if (m->hp.n_vocab != bitnet_vocab_size(m->vocab)) {
+            st = bn_fail(BITNET_ERR_FORMAT, "token_embd has %d rows but the vocabulary has %d tokens",
+                         m->hp.n_vocab, bitnet_vocab_size(m->vocab));
+            goto fail;
+        }
+    }
+    *out = m;
+    return BITNET_OK;
+fail:
+    if (params->path) bn_fail_prefix(st, "%s", params->path);
+    bitnet_model_free(m);
+    return st;
+}
+
+void bitnet_model_free(bitnet_model *m) {
+    int i;
+    if (!m) return;
+    if (m->layers)
+        for (i = 0; i < m->hp.n_layer; i++) {
+            bn_layer *L = &m->layers[i];
+            bn_tern_free(&L->wq.w); bn_tern_free(&L->wk.w); bn_tern_free(&L->wv.w); bn_tern_free(&L->wo.w);
+            bn_tern_free(&L->wgate.w); bn_tern_free(&L->wup.w); bn_tern_free(&L->wdown.w);
+        }
+    for (i = 0; i < m->n_owned; i++) bn_free(&m->allocator, m->owned[i]);
+    bn_free(&m->allocator, m->owned);
+    bn_free(&m->allocator, m->layers);
+    bitnet_vocab_free(m->vocab);
+    bitnet_gguf_close(m->gguf);
+    bn_free(&m->allocator, m);
+}
+
+const bitnet_hparams *bitnet_model_hparams(const bitnet_model *m) { return m ? &m->hp : NULL; }
+const struct bitnet_vocab *bitnet_model_vocab(const bitnet_model *m) { return m ? m->vocab : NULL; }
+const bitnet_gguf *bitnet_model_gguf(const bitnet_model *m) { return m ? m->gguf : NULL; }
+bitnet_isa bitnet_model_isa(const bitnet_model *m) { return m ? m->isa : BITNET_ISA_AUTO; }
+
+/* Bytes a projection streams per token: its 2-bit codes (and block scales). */
+static uint64_t bn_proj_bytes_read(const bn_proj *p) {
+    uint64_t scales = p->w.block_scale ? (uint64_t)p->w.rows * (uint64_t)(p->w.kp / 256) * 4 : 0;
+    return (uint64_t)p->w.rows * (uint64_t)(p->w.kp / 4) + scales;
+}
+
+bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
+    bitnet_model_memory mem;
+    int i;
+    memset(&mem, 0, sizeof mem);
+    if (!m) return mem;
+    mem.file_bytes = bitnet_gguf_file_size(m->gguf);
+    mem.converted_bytes = m->converted_bytes;
+    if (!m->layers) return mem;
+    mem.weight_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    for (i = 0; i < m->hp.n_layer; i++) {
+        const bn_layer *L = &m->layers[i];
+        mem.weight_bytes += bn_proj_bytes_read(&L->wq) + bn_proj_bytes_read(&L->wk) + bn_proj_bytes_read(&L->wv) +
+                            bn_proj_bytes_read(&L->wo) + bn_proj_bytes_read(&L->wgate) +
+                            bn_proj_bytes_read(&L->wup) + bn_proj_bytes_read(&L->wdown);
+    }
+    return mem;
+}
+
+/* --- context: memory plan --- */
+
+struct bitnet_ctx {
+    const bitnet_model *model;
+    bitnet_allocator allocator;
+    bitnet_pool pool;
+    bitnet_threadpool *threads;
+    int32_t n_ctx, n_batch, pos, n_last;    /* n_last: tokens in the last batch */
+    int all_logits, has_logits;
+    int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
+    int8_t *xq;                             /* (n_batch, ldq) quantized activations */
+    float *xscale;                          /* (n_batch) */
+    int32_t *xsum;                          /* (n_batch) */
+    float *att;                             /* (n_threads, n_ctx) attention scores */
+    float *kcache, *vcache;                 /* (n_layer, n_ctx, kv_dim) */
+    float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
+    float *rope_inv_freq;                   /* (n_rot / 2) */
+};
+
+#define BN__CTX_BUFFERS 17
+
+typedef struct bn_ctx_plan {
+    size_t sizes[BN__CTX_BUFFERS];
+    int n;
+    size_t total;
+} bn_ctx_plan;
+
+static void bn_plan_add(bn_ctx_plan *p, uint64_t count, size_t elem) {
+    size_t bytes = (size_t)count * elem;
+    p->sizes[p->n++] = bytes;
+    p->total += (bytes + 63) & ~(size_t)63;
+}
+
+static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
+    int64_t q = (int64_t)hp->n_head * hp->head_dim, w = q > hp->n_ff ? q : hp->n_ff;
+    return w > hp->n_embd ? w : hp->n_embd;
+}
+
+/* Every buffer the context needs, in the order bn_ctx_carve takes them. */
+static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_batch, int n_threads,
+                             int all_logits, bn_ctx_plan *p) {
+    uint64_t B = (uint64_t)n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
+    uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t W = (uint64_t)bn_ctx_widest(hp), cache = (uint64_t)hp->n_layer * (uint64_t)n_ctx * KV;
+    memset(p, 0, sizeof *p);
+    bn_plan_add(p, B * E, 4);                                   /* x */
+    bn_plan_add(p, B * W, 4);                                   /* xb */
+    bn_plan_add(p, B * W, 4);                                   /* xb2 */
+    bn_plan_add(p, B * Q, 4);                                   /* q */
+    bn_plan_add(p, B * KV, 4);                                  /* k */
+    bn_plan_add(p, B * KV, 4);                                  /* v */
+    bn_plan_add(p, B * F, 4);                                   /* hb */
+    bn_plan_add(p, B * F, 4);                                   /* hb2 */
+    bn_plan_add(p, B * (uint64_t)bn_tern_kpad((int64_t)W), 1); /* xq */
+    bn_plan_add(p, B, 4);                                       /* xscale */
+    bn_plan_add(p, B, 4);                                       /* xsum */
+    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)n_ctx, 4);   /* att */
+    bn_plan_add(p, cache, 4);                                   /* kcache */
+    bn_plan_add(p, cache, 4);                                   /* vcache */
+    bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
+    bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
+}
+
+static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
+    void **slots[BN__CTX_BUFFERS];
+    int i = 0;
+    slots[i++] = (void **)&c->x; slots[i++] = (void **)&c->xb; slots[i++] = (void **)&c->xb2;
+    slots[i++] = (void **)&c->q; slots[i++] = (void **)&c->k; slots[i++] = (void **)&c->v;
+    slots[i++] = (void **)&c->hb; slots[i++] = (void **)&c->hb2; slots[i++] = (void **)&c->xq;
+    slots[i++] = (void **)&c->xscale; slots[i++] = (void **)&c->xsum; slots[i++] = (void **)&c->att;
+    slots[i++] = (void **)&c->kcache; slots[i++] = (void **)&c->vcache; slots[i++] = (void **)&c->logits;
+    slots[i++] = (void **)&c->rope_inv_freq;
+    for (i = 0; i < p->n; i++) *slots[i] = bitnet_pool_alloc(&c->pool, p->sizes[i] ? p->sizes[i] : 1);
+}
+
+static void bn_ctx_init_rope(bitnet_ctx *c) {
+    const bitnet_hparams *hp = &c->model->hp;
+    int i;
+    for (i = 0; i < hp->n_rot / 2; i++)
+        c->rope_inv_freq[i] = (float)(pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale);
+}
+
+/* The whole plan is taken from the allocator at once; the pool then only carves it. */
+static bitnet_status bn_ctx_reserve(bitnet_ctx *c, const bn_ctx_plan *plan) {
+    bitnet_pool_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.allocator = c->allocator;
+    desc.block_size = plan->total;
+    desc.capacity = plan->total + BN__POOL_HEADER;
+    bitnet_pool_init(&c->pool, &desc);
+    if (!bitnet_pool_alloc(&c->pool, plan->total))
+        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d)", plan->total, c->n_ctx,
+                       c->n_batch);
+    bitnet_pool_reset(&c->pool);
+    bn_ctx_carve(c, plan);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
+    bitnet_ctx_params p;
+    bn_ctx_plan plan;
+    bitnet_allocator a;
+    bitnet_ctx *c;
+    bitnet_status st;
+    if (!out || !m) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: NULL argument");
+    if (!m->layers) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: the model was loaded vocab-only");
+    memset(&p, 0, sizeof p);
+    if (params) p = *params;
+    if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    a = bn_allocator_or_default(&p.allocator);
+    c = (bitnet_ctx *)bn_zalloc(&a, sizeof *c);
+    if (!c) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a context");
+    c->model = m;
+    c->allocator = a;
+    c->n_ctx = p.n_ctx;
+    c->n_batch = p.n_batch;
+    c->all_logits = p.all_logits;
+    c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
+    if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, &plan);
+    if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
+    bn_ctx_init_rope(c);
+    *out = c;
+    return BITNET_OK;
+fail:
+    bitnet_ctx_free(c);
+    return st;
+}
+
+void bitnet_ctx_free(bitnet_ctx *c) {
+    if (!c) return;
+    bitnet_threadpool_free(c->threads);
+    bitnet_pool_destroy(&c->pool);
+    bn_free(&c->allocator, c);
+}
+
+int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->pos : 0; }
+int32_t bitnet_ctx_n_ctx(const bitnet_ctx *c) { return c ? c->n_ctx : 0; }
+bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *c) { return bitnet_pool_get_stats(c ? &c->pool : NULL); }
+const bitnet_model *bitnet_ctx_model(const bitnet_ctx *c) { return c ? c->model : NULL; }
+
+bitnet_status bitnet_ctx_truncate(bitnet_ctx *c, int32_t pos) {
+    if (!c || pos < 0 || pos > c->pos)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->pos : 0);
+    c->pos = pos;
+    c->has_logits = 0;
+    return BITNET_OK;
+}
+
+const float *bitnet_ctx_logits(const bitnet_ctx *c, int32_t i) {
+    if (!c || !c->has_logits) return NULL;
+    if (i < 0) i = c->n_last - 1;
+    if (!c->all_logits) return i == c->n_last - 1 ? c->logits : NULL;
+    return i < c->n_last ? c->logits + (size_t)i * (size_t)c->model->hp.n_vocab : NULL;
+}
+
+/* --- forward pass --- */
+
+static void bn_rmsnorm_rows(const bitnet_ctx *c, const float *src, float *dst, const float *w, int64_t n, int n_tok) {
+    int t;
+    for (t = 0; t < n_tok; t++)
+        c->model->kernels.rmsnorm(src + (size_t)t * n, w, n, c->model->hp.rms_eps, dst + (size_t)t * n);
+}
+
+/* y (n_tok, rows) = BitLinear(W, x (n_tok, cols)): per-token int8 activations (FORMATS.md §4),
+   the ternary kernel, then the optional blk.N.*.scale. */
+static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float *y, int n_tok) {
+    const bn_kernels *kt = &c->model->kernels;
+    int64_t K = p->w.cols, M = p->w.rows;
+    int t;
+    for (t = 0; t < n_tok; t++)
+        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
+    if (n_tok == 1) bn_par_gemv_tern(c->threads, kt, &p->w, c->xq, c->xscale[0], c->xsum[0], y);
+    else bn_par_gemm_tern(c->threads, kt, &p->w, c->xq, c->ldq, c->xscale, c->xsum, n_tok, y, M);
+    if (p->scale)
+        for (t = 0; t < n_tok; t++) {
+            float *row = y + (size_t)t * M;
+            int64_t r;
+            for (r = 0; r < M; r++) row[r] *= p->scale[p->n_scale == 1 ? 0 : r];
+        }
+}
+
+/* NEOX rotates pairs (i, i + n_rot/2); NORM rotates adjacent pairs (2i, 2i+1). */
+static void bn_rope_head(float *h, const float *inv_freq, int n_rot, int32_t pos, bitnet_rope_style style) {
+    int i, half = n_rot / 2;
+    for (i = 0; i < half; i++) {
+        double theta = (double)pos * inv_freq[i];
+        float cs = (float)cos(theta), sn = (float)sin(theta);
+        int a = style == BITNET_ROPE_NEOX ? i : 2 * i, b = style == BITNET_ROPE_NEOX ? i + half : 2 * i + 1;
+        float x0 = h[a], x1 = h[b];
+        h[a] = x0 * cs - x1 * sn;
+        h[b] = x0 * sn + x1 * cs;
+    }
+}
+
+static void bn_rope_rows(const bitnet_ctx *c, float *buf, int n_heads, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    int t, h;
+    for (t = 0; t < n_tok; t++)
+        for (h = 0; h < n_heads; h++)
+            bn_rope_head(buf + ((size_t)t * n_heads + h) * (size_t)hp->head_dim, c->rope_inv_freq, hp->n_rot,
+                         c->pos + t, hp->rope_style);
+}
+
+typedef struct bn_attn_job {
+    bitnet_ctx *c;
+    int il;
+} bn_attn_job;
+
+/* Causal attention of one (token, head) pair over the cache: row r = t * n_head + h. */
+static void bn_attention_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    const bn_attn_job *j = (const bn_attn_job *)arg;
+    bitnet_ctx *c = j->c;
+    const bitnet_hparams *hp = &c->model->hp;
+    const bn_kernels *kt = &c->model->kernels;
+    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, r;
+    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
+    float *att = c->att + (size_t)thread * (size_t)c->n_ctx, scale = 1.0f / sqrtf((float)hd);
+    for (r = r0; r < r1; r++) {
+        int64_t t = r / hp->n_head, h = r % hp->n_head, n_pos = c->pos + t + 1, p;
+        const float *q = c->q + (size_t)r * (size_t)hd;
+        const float *kc = c->kcache + layer + (size_t)(h / group) * (size_t)hd;
+        const float *vc = c->vcache + layer + (size_t)(h / group) * (size_t)hd;
+        float *out = c->xb2 + (size_t)r * (size_t)hd;
+        for (p = 0; p < n_pos; p++) att[p] = kt->dot_f32(q, kc + (size_t)p * kv_dim, hd) * scale;
+        kt->softmax(att, n_pos);
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (p = 0; p < n_pos; p++) kt->axpy_f32(out, att[p], vc + (size_t)p * kv_dim, hd);
+    }
+}
+
+static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    size_t at = ((size_t)il * (size_t)c->n_ctx + (size_t)c->pos) * kv_dim;
+    bn_attn_job j;
+    memcpy(c->kcache + at, c->k, (size_t)n_tok * kv_dim * sizeof(float));
+    memcpy(c->vcache + at, c->v, (size_t)n_tok * kv_dim * sizeof(float));
+    j.c = c;
+    j.il = il;
+    bitnet_threadpool_run(c->threads, (int64_t)n_tok * hp->n_head, 1, bn_attention_task, &j);
+}
+
+static void bn_add_rows(float *x, const float *d, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] += d[i];
+}
+
+static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    const bn_kernels *kt = &c->model->kernels;
+    const bn_layer *L = &c->model->layers[il];
+    int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim;
+    bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok);
+    bn_bitlinear(c, &L->wq, c->xb, c->q, n_tok);
+    bn_bitlinear(c, &L->wk, c->xb, c->k, n_tok);
+    bn_bitlinear(c, &L->wv, c->xb, c->v, n_tok);
+    bn_rope_rows(c, c->q, hp->n_head, n_tok);
+    bn_rope_rows(c, c->k, hp->n_head_kv, n_tok);
+    bn_attention(c, il, n_tok);                                     /* -> xb2 (n_tok, Q) */
+    if (L->attn_sub_norm) bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok);
+    bn_bitlinear(c, &L->wo, c->xb2, c->xb, n_tok);
+    bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
+    bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok);
+    bn_bitlinear(c, &L->wgate, c->xb, c->hb, n_tok);
+    bn_bitlinear(c, &L->wup, c->xb, c->hb2, n_tok);
+    if (hp->activation == BITNET_ACT_RELU2) kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
+    else kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
+    if (L->ffn_sub_norm) bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok);
+    bn_bitlinear(c, &L->wdown, c->hb, c->xb, n_tok);
+    bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
+}
+
+static void bn_embed(bitnet_ctx *c, const int32_t *tokens, int n_tok) {
+    const bitnet_model *m = c->model;
+    const unsigned char *base = (const unsigned char *)m->embd->data;
+    int t;
+    for (t = 0; t < n_tok; t++)
+        bitnet_dequantize(m->embd->type, base + (size_t)tokens[t] * m->embd_row_bytes, m->embd_row_bytes, 1,
+                          (uint64_t)m->hp.n_embd, c->x + (size_t)t * (size_t)m->hp.n_embd);
+}
+
+static void bn_output(bitnet_ctx *c, int n_tok) {
+    const bitnet_model *m = c->model;
+    int first = c->all_logits ? 0 : n_tok - 1, n_out = n_tok - first;
+    int64_t E = m->hp.n_embd;
+    bn_rmsnorm_rows(c, c->x + (size_t)first * (size_t)E, c->xb, m->output_norm, E, n_out);
+    if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
+    else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
+}
+
+static bitnet_status bn_check_tokens(const bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
+    int32_t i;
+    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: no tokens");
+    if (n_tokens > c->n_ctx - c->pos)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens at position %d exceed the context of %d",
+                       n_tokens, c->pos, c->n_ctx);
+    if (c->all_logits && n_tokens > c->n_batch)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens with all_logits exceed n_batch %d",
+                       n_tokens, c->n_batch);
+    for (i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->model->hp.n_vocab)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: token id %d at index %d is outside the vocabulary "
+                           "(0..%d)", tokens[i], i, c->model->hp.n_vocab - 1);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
+    int32_t done = 0;
+    bitnet_status st = bn_check_tokens(c, tokens, n_tokens);
+    if (st != BITNET_OK) return st;
+    while (done < n_tokens) {
+        int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
+        bn_embed(c, tokens + done, n);
+        for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
+        if (done + n == n_tokens) bn_output(c, n);
+        c->pos += n;
+        c->n_last = n;
+        done += n;
+    }
+    c->has_logits = 1;
+    return BITNET_OK;
+}
+
 /* ===== tokenizer ===== */
 
 /* Token texts live in one blob (each NUL-terminated); two open-addressing hash tables map text
@@ -6457,6 +7329,350 @@ bitnet_status bitnet_stop_flush(bitnet_stop *s, char *out, size_t out_cap, size_
 }
 
 /* ===== generate ===== */
+
+#if defined(_WIN32)
+#  include <time.h>
+double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
+#else
+#  include <time.h>
+double bitnet_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+#endif
+
+struct bitnet_gen {
+    bitnet_ctx *ctx;
+    const bitnet_vocab *vocab;
+    bitnet_allocator allocator;
+    bitnet_sampler *sampler;
+    bitnet_stop *stop;
+    bitnet_detok detok;
+    int32_t *prompt;                        /* (n_prompt) */
+    int32_t n_prompt, n_prefilled, chunk;
+    int32_t max_tokens, last, pending;      /* pending: sampled, not yet decoded (-1: none) */
+    int ignore_eog, cancelled, finished;
+    char *piece, *text;                     /* detokenizer and stop-matcher output buffers */
+    size_t piece_cap, text_cap;
+    double t_begin, t_prefilled;
+    bitnet_gen_stats stats;
+};
+
+static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
+    size_t n = 0, cap;
+    bitnet_status st;
+    if (p->prompt_ids) {
+        if (p->n_prompt_ids <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: empty prompt_ids");
+        cap = (size_t)p->n_prompt_ids;
+    } else {
+        if (!p->prompt) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: no prompt");
+        st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, NULL, 0, &n);
+        if (st != BITNET_OK && st != BITNET_ERR_ARGS) return st;
+        cap = n ? n : 1;
+    }
+    g->prompt = (int32_t *)bn_alloc(&g->allocator, cap * sizeof(int32_t), 16);
+    if (!g->prompt) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a %zu-token prompt", cap);
+    if (p->prompt_ids) {
+        memcpy(g->prompt, p->prompt_ids, cap * sizeof(int32_t));
+        n = cap;
+    } else if ((st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, g->prompt, cap,
+                                     &n)) != BITNET_OK) {
+        return st;
+    }
+    g->n_prompt = (int32_t)n;
+    if (g->n_prompt == 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: the prompt has no tokens");
+    if (g->n_prompt > bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx))
+        return bn_fail(BITNET_ERR_ARGS, "prompt of %d tokens does not fit the context (%d of %d positions free)",
+                       g->n_prompt, bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx), bitnet_ctx_n_ctx(g->ctx));
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gen_buffers(bitnet_gen *g) {
+    g->piece_cap = 3 * (bitnet_vocab_max_piece(g->vocab) + 4);
+    g->text_cap = g->piece_cap + bitnet_stop_max_held(g->stop) + 8;
+    g->piece = (char *)bn_alloc(&g->allocator, g->piece_cap, 16);
+    g->text = (char *)bn_alloc(&g->allocator, g->text_cap, 16);
+    if (!g->piece || !g->text) return bn_fail(BITNET_ERR_NOMEM, "out of memory for generation buffers");
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params) {
+    bitnet_gen_params p;
+    bitnet_gen *g;
+    bitnet_status st;
+    if (!out || !ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: NULL argument");
+    memset(&p, 0, sizeof p);
+    if (params) p = *params;
+    g = (bitnet_gen *)bn_zalloc(&ctx->allocator, sizeof *g);
+    if (!g) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a generation");
+    g->ctx = ctx;
+    g->allocator = ctx->allocator;
+    g->vocab = ctx->model->vocab;
+    g->max_tokens = p.max_tokens > 0 ? p.max_tokens : 0;
+    g->ignore_eog = p.ignore_eog;
+    g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
+    g->last = g->pending = -1;
+    bitnet_detok_init(&g->detok, g->vocab, 0);
+    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK ||
+        (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
+        (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
+        (st = bn_gen_buffers(g)) != BITNET_OK) {
+        bitnet_gen_free(g);
+        return st;
+    }
+    g->stats.n_prompt = g->n_prompt;
+    *out = g;
+    return BITNET_OK;
+}
+
+void bitnet_gen_free(bitnet_gen *g) {
+    if (!g) return;
+    bitnet_sampler_free(g->sampler);
+    bitnet_stop_free(g->stop);
+    bn_free(&g->allocator, g->prompt);
+    bn_free(&g->allocator, g->piece);
+    bn_free(&g->allocator, g->text);
+    bn_free(&g->allocator, g);
+}
+
+int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
+const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+void bitnet_gen_cancel(bitnet_gen *g) { if (g) g->cancelled = 1; }
+
+/* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
+static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **text, size_t *len) {
+    size_t n = 0, m = 0;
+    double now = bitnet_time_ms();
+    if (reason != BITNET_STOP_STRING) {
+        n = bitnet_detok_flush(&g->detok, g->piece, g->piece_cap);
+        bitnet_stop_feed(g->stop, g->piece, n, g->text, g->text_cap, &m);
+        if (bitnet_stop_matched(g->stop) >= 0) reason = BITNET_STOP_STRING;
+        else { bitnet_stop_flush(g->stop, g->text + m, g->text_cap - m, &n); m += n; }
+    }
+    g->finished = 1;
+    g->stats.stop_reason = reason;
+    g->stats.gen_ms = g->t_prefilled > 0 ? now - g->t_prefilled : 0;
+    g->stats.gen_tps = g->stats.gen_ms > 0 ? g->stats.n_generated * 1e3 / g->stats.gen_ms : 0;
+    *text = g->text;
+    *len = m;
+    return 0;
+}
+
+static int bn_gen_prefill(bitnet_gen *g) {
+    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
+    bitnet_status st;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    if ((st = bitnet_decode(g->ctx, g->prompt + g->n_prefilled, n)) != BITNET_OK) return st;
+    g->n_prefilled += n;
+    if (g->n_prefilled == g->n_prompt) {
+        g->t_prefilled = bitnet_time_ms();
+        g->stats.prompt_ms = g->t_prefilled - g->t_begin;
+        g->stats.prompt_tps = g->stats.prompt_ms > 0 ? g->n_prompt * 1e3 / g->stats.prompt_ms : 0;
+    }
+    return 1;
+}
+
+/* Samples one token from the current logits and turns it into showable text. */
+static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+    size_t n = 0;
+    int32_t id;
+    bitnet_status st;
+    if (g->pending >= 0) {
+        if (bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx)) return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
+        if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
+        g->pending = -1;
+    }
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
+    bitnet_sampler_accept(g->sampler, id);
+    g->last = id;
+    if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
+    if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) return bn_gen_finish(g, BITNET_STOP_EOG, text, len);
+    if ((st = bitnet_detok_push(&g->detok, id, g->piece, g->piece_cap, &n)) != BITNET_OK) return st;
+    if ((st = bitnet_stop_feed(g->stop, g->piece, n, g->text, g->text_cap, len)) != BITNET_OK) return st;
+    *text = g->text;
+    if (bitnet_stop_matched(g->stop) >= 0) {
+        size_t shown = *len;
+        bn_gen_finish(g, BITNET_STOP_STRING, text, len);
+        *len = shown;
+        return 0;
+    }
+    g->pending = id;
+    return 1;
+}
+
+int bitnet_gen_step(bitnet_gen *g, const char **text, size_t *len) {
+    const char *t_dummy;
+    size_t l_dummy;
+    if (!text) text = &t_dummy;
+    if (!len) len = &l_dummy;
+    *text = "";
+    *len = 0;
+    if (!g) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step: NULL generation");
+    if (g->finished) return 0;
+    if (g->cancelled) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+    if (g->n_prefilled < g->n_prompt) return bn_gen_prefill(g);
+    return bn_gen_token(g, text, len);
+}
+
+bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params, bitnet_gen_stats *stats) {
+    bitnet_gen *g;
+    const char *text;
+    size_t len;
+    int rc;
+    bitnet_status st = bitnet_gen_new(&g, ctx, params);
+    if (st != BITNET_OK) return st;
+    do {
+        rc = bitnet_gen_step(g, &text, &len);
+        if (len && params->on_piece && params->on_piece(text, len, params->user)) bitnet_gen_cancel(g);
+    } while (rc > 0);
+    if (stats) *stats = g->stats;
+    bitnet_gen_free(g);
+    return rc < 0 ? (bitnet_status)rc : BITNET_OK;
+}
+
+bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params, int n,
+                                   bitnet_gen_stats *stats) {
+    bitnet_gen **gens;
+    bitnet_allocator a;
+    bitnet_status st = BITNET_OK;
+    int i, running = n;
+    if (!ctxs || !params || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
+    a = ctxs[0]->allocator;
+    gens = (bitnet_gen **)bn_zalloc(&a, (size_t)n * sizeof *gens);
+    if (!gens) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
+    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&gens[i], ctxs[i], &params[i]);
+    while (st == BITNET_OK && running > 0)
+        for (i = 0, running = 0; i < n && st == BITNET_OK; i++) {
+            const char *text;
+            size_t len;
+            int rc = gens[i]->finished ? 0 : bitnet_gen_step(gens[i], &text, &len);
+            if (rc < 0) st = (bitnet_status)rc;
+            if (rc >= 0 && len && params[i].on_piece && params[i].on_piece(text, len, params[i].user))
+                bitnet_gen_cancel(gens[i]);
+            running += rc > 0;
+        }
+    for (i = 0; i < n; i++) {
+        if (stats && gens[i]) stats[i] = gens[i]->stats;
+        bitnet_gen_free(gens[i]);
+    }
+    bn_free(&a, gens);
+    return st;
+}
+
+/* --- read bandwidth --- */
+
+typedef struct bn_bw_job {
+    const uint64_t *data;                   /* (n_words) */
+    uint64_t sums[64];                      /* one per thread, kept so the reads are not dropped */
+} bn_bw_job;
+
+#define BN__BW_CHUNK 8192                   /* words per row of the job */
+
+static void bn_bw_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    bn_bw_job *j = (bn_bw_job *)arg;
+    const uint64_t *p = j->data + (size_t)r0 * BN__BW_CHUNK, *end = j->data + (size_t)r1 * BN__BW_CHUNK;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (; p < end; p += 4) { a += p[0]; b ^= p[1]; c += p[2]; d ^= p[3]; }
+    j->sums[thread & 63] += a + b + c + d;
+}
+
+double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
+    bitnet_allocator a = bn_allocator_or_default(NULL);
+    bn_bw_job job;
+    int64_t rows;
+    double best = 0;
+    int pass;
+    if (!bytes) bytes = (size_t)1 << 30;
+    rows = (int64_t)(bytes / (BN__BW_CHUNK * 8));
+    if (rows < 1) rows = 1;
+    memset(&job, 0, sizeof job);
+    job.data = (const uint64_t *)bn_alloc(&a, (size_t)rows * BN__BW_CHUNK * 8, 64);
+    if (!job.data) return 0;
+    memset((void *)job.data, 1, (size_t)rows * BN__BW_CHUNK * 8);   /* touch every page first */
+    for (pass = 0; pass < 4; pass++) {
+        double t0 = bitnet_time_ms(), ms;
+        bitnet_threadpool_run(threads, rows, 1, bn_bw_task, &job);
+        ms = bitnet_time_ms() - t0;
+        if (ms > 0 && (double)rows * BN__BW_CHUNK * 8 / (ms * 1e6) > best) best = (double)rows * BN__BW_CHUNK * 8 / (ms * 1e6);
+    }
+    bn_free(&a, (void *)job.data);
+    return best;
+}
+
+/* --- the plain API --- */
+
+struct BitNetModel {
+    bitnet_model *model;
+    bitnet_ctx *ctx;
+};
+
+BitNetModel *bitnet_load_model(const char *path) {
+    bitnet_model_params mp;
+    bitnet_ctx_params cp;
+    BitNetModel *bm = (BitNetModel *)calloc(1, sizeof *bm);
+    if (!bm) { bn_fail(BITNET_ERR_NOMEM, "out of memory"); return NULL; }
+    memset(&mp, 0, sizeof mp);
+    memset(&cp, 0, sizeof cp);
+    mp.path = path;
+    if (bitnet_model_load(&bm->model, &mp) != BITNET_OK) { free(bm); return NULL; }
+    cp.n_ctx = bm->model->hp.n_ctx_train < 4096 ? bm->model->hp.n_ctx_train : 4096;
+    if (bitnet_ctx_new(&bm->ctx, bm->model, &cp) != BITNET_OK) { bitnet_free_model(bm); return NULL; }
+    return bm;
+}
+
+typedef struct bn_text_sink {
+    char *buf;
+    size_t len, cap;
+} bn_text_sink;
+
+static int bn_text_sink_put(const char *text, size_t len, void *user) {
+    bn_text_sink *s = (bn_text_sink *)user;
+    if (len > s->cap - 1 - s->len) len = s->cap - 1 - s->len;   /* the plan below makes this unreachable */
+    memcpy(s->buf + s->len, text, len);
+    s->len += len;
+    s->buf[s->len] = 0;
+    return 0;
+}
+
+char *bitnet_generate(BitNetModel *bm, const char *prompt, const BitNetConfig *config) {
+    bitnet_gen_params p;
+    bn_text_sink sink;
+    int max_tokens = config && config->max_tokens > 0 ? config->max_tokens : 256;
+    if (!bm || !prompt) { bn_fail(BITNET_ERR_ARGS, "bitnet_generate: NULL argument"); return NULL; }
+    memset(&p, 0, sizeof p);
+    p.prompt = prompt;
+    p.max_tokens = max_tokens;
+    p.sampler.seed = BITNET_SAMPLER_DEFAULT_SEED;
+    if (config) {
+        p.sampler.temperature = config->temperature;
+        p.sampler.top_p = config->top_p;
+        p.sampler.top_k = config->top_k;
+    }
+    /* the whole text is planned up front: every token's piece, expanded for U+FFFD repairs */
+    sink.cap = (size_t)max_tokens * 3 * (bitnet_vocab_max_piece(bm->model->vocab) + 4) + 16;
+    sink.buf = (char *)malloc(sink.cap);
+    sink.len = 0;
+    if (!sink.buf) { bn_fail(BITNET_ERR_NOMEM, "out of memory for the output text"); return NULL; }
+    sink.buf[0] = 0;
+    p.on_piece = bn_text_sink_put;
+    p.user = &sink;
+    bitnet_ctx_truncate(bm->ctx, 0);
+    if (bitnet_generate_text(bm->ctx, &p, NULL) != BITNET_OK) { free(sink.buf); return NULL; }
+    return sink.buf;
+}
+
+void bitnet_free_string(char *text) { free(text); }
+
+void bitnet_free_model(BitNetModel *bm) {
+    if (!bm) return;
+    bitnet_ctx_free(bm->ctx);
+    bitnet_model_free(bm->model);
+    free(bm);
+}
+
+const char *bitnet_get_last_error(void) { return bitnet_last_error(); }
 
 #endif /* BITNET_IMPLEMENTATION */
 
