@@ -32,6 +32,7 @@
        BITNET_API             override the linkage of public functions (default: extern)
        BITNET_NO_MMAP         read files with read() instead of mmap()
        BITNET_NO_THREADS      no pthreads; the thread pool runs everything on the caller
+       BITNET_SAMPLER_HISTORY_MAX  longest repetition-penalty window in ids (32768)
 
    MEMORY OWNERSHIP
        Every allocation goes through a bitnet_allocator (zero fields = the C library's).
@@ -55,7 +56,8 @@
        non-BitNet quantized weights (Q4_K etc.) for the projections.
 
    RECENT CHANGES
-       0.1.0  first release: pool, GGUF reader/writer.
+       0.1.0  first release: GGUF reader/writer, quantizers, SIMD kernels, model runtime,
+              tokenizers, sampler, generation API.
 */
 #ifndef BITNET_H
 #define BITNET_H
@@ -471,6 +473,9 @@ typedef struct bitnet_ctx bitnet_ctx;
    contexts may share one model, each used by one thread at a time. */
 BITNET_API bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *model, const bitnet_ctx_params *params);
 BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
+/* Bytes bitnet_ctx_new would take for these params (KV cache, activations, logits): the
+   memory plan, without allocating. */
+BITNET_API size_t bitnet_ctx_plan_bytes(const bitnet_model *model, const bitnet_ctx_params *params);
 /* Runs tokens at the next positions (prefill when n > 1); allocates nothing. */
 BITNET_API bitnet_status bitnet_decode(bitnet_ctx *ctx, const int32_t *tokens, int32_t n_tokens);
 /* Logits of the last token of the last batch (n_vocab floats), or with all_logits, row i for
@@ -5200,6 +5205,27 @@ static bitnet_status bn_ctx_reserve(bitnet_ctx *c, const bn_ctx_plan *plan) {
     return BITNET_OK;
 }
 
+/* The params with every zero replaced by its default. */
+static bitnet_ctx_params bn_ctx_resolve(const bitnet_model *m, const bitnet_ctx_params *params) {
+    bitnet_ctx_params p;
+    memset(&p, 0, sizeof p);
+    if (params) p = *params;
+    if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    return p;
+}
+
+size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *params) {
+    bitnet_ctx_params p;
+    bn_ctx_plan plan;
+    if (!m || !m->layers) return 0;
+    p = bn_ctx_resolve(m, params);
+    bn_ctx_make_plan(&m->hp, p.n_ctx, p.n_batch, p.n_threads > 0 ? p.n_threads : bitnet_online_cores(),
+                     p.all_logits, &plan);
+    return plan.total;
+}
+
 bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
     bn_ctx_plan plan;
@@ -5208,11 +5234,7 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     bitnet_status st;
     if (!out || !m) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: NULL argument");
     if (!m->layers) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: the model was loaded vocab-only");
-    memset(&p, 0, sizeof p);
-    if (params) p = *params;
-    if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
-    if (p.n_batch <= 0) p.n_batch = 512;
-    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    p = bn_ctx_resolve(m, params);
     a = bn_allocator_or_default(&p.allocator);
     c = (bitnet_ctx *)bn_zalloc(&a, sizeof *c);
     if (!c) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a context");

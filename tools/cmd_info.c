@@ -3,6 +3,7 @@
 #include "cli.h"
 #include <stdio.h>
 #include <string.h>
+#include <string.h>
 
 #define INFO_MAX_STR 72         /* longer strings are cut with "..." */
 #define INFO_MAX_ITEMS 8        /* arrays show this many leading items */
@@ -81,9 +82,39 @@ static void info_print_tensors(const bitnet_gguf *g) {
     printf("  total tensor bytes: %llu\n", (unsigned long long)total);
 }
 
+static void info_print_model(const char *path) {
+    static const char *const acts[] = { "relu2", "silu" }, *const ropes[] = { "neox", "norm" };
+    bitnet_model_params mp;
+    bitnet_ctx_params cp;
+    bitnet_model *m = NULL;
+    const bitnet_hparams *hp;
+    bitnet_model_memory mem;
+    memset(&mp, 0, sizeof mp);
+    memset(&cp, 0, sizeof cp);
+    mp.path = path;
+    if (bitnet_model_load(&m, &mp) != BITNET_OK) {
+        printf("model: not runnable: %s\n", bitnet_last_error());
+        return;
+    }
+    hp = bitnet_model_hparams(m);
+    mem = bitnet_model_get_memory(m);
+    printf("model: %s, %d layers, embd %d, ffn %d, heads %d (kv %d, dim %d), vocab %d, context %d\n",
+           hp->arch_name, hp->n_layer, hp->n_embd, hp->n_ff, hp->n_head, hp->n_head_kv, hp->head_dim, hp->n_vocab,
+           hp->n_ctx_train);
+    printf("  activation %s, rope %s (base %g, dims %d), rms eps %g, sub-norms %s, head %s\n", acts[hp->activation],
+           ropes[hp->rope_style], (double)hp->rope_base, hp->n_rot, (double)hp->rms_eps, hp->sub_norms ? "yes" : "no",
+           hp->tied_head ? "tied to token_embd" : "output.weight");
+    printf("memory: file %.1f MB mapped, weights read per token %.1f MB, converted at load %.1f MB\n",
+           mem.file_bytes / 1e6, mem.weight_bytes / 1e6, mem.converted_bytes / 1e6);
+    cp.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
+    printf("  context plan: %.1f MB at n_ctx %d, n_batch 512 (KV cache f32)\n", bitnet_ctx_plan_bytes(m, &cp) / 1e6,
+           cp.n_ctx);
+    bitnet_model_free(m);
+}
+
 int cmd_info(int argc, char **argv) {
     bitnet_gguf *g;
-    char features[256];
+    char features[1024];
     if (argc != 2) {
         fprintf(stderr, "usage: bitnet info FILE.gguf\n");
         return 1;
@@ -95,7 +126,8 @@ int cmd_info(int argc, char **argv) {
            (unsigned long long)bitnet_gguf_file_size(g));
     info_print_metadata(g);
     info_print_tensors(g);
-    printf("cpu: %s\n", bitnet_cpu_feature_names(bitnet_cpu_features(), features, sizeof features));
+    if (bitnet_gguf_find_tensor(g, "token_embd.weight")) info_print_model(argv[1]);
+    printf("kernels: %s\n", bitnet_kernels_describe(BITNET_ISA_AUTO, features, sizeof features));
     bitnet_gguf_close(g);
     return 0;
 }
