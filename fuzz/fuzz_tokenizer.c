@@ -9,7 +9,7 @@
 
 static bitnet_vocab *fuzz_fallback(bitnet_vocab_type type) {
     static char names[300][8];
-    bn_str toks[300];
+    bn_tok_str toks[300];
     int32_t types[300], i, n = 0;
     bn_vocab_src src;
     bitnet_vocab *v = NULL, *tmp = NULL;
@@ -19,7 +19,7 @@ static bitnet_vocab *fuzz_fallback(bitnet_vocab_type type) {
     if (bn_vocab_build(&tmp, &src, NULL) != BITNET_OK) return NULL;
     for (i = 0; i < 256; i++, n++) {
         if (type == BITNET_VOCAB_SPM) snprintf(names[n], sizeof names[n], "<0x%02X>", i);
-        else names[n][bn_utf8_put(tmp->byte_cp[i], names[n])] = 0;
+        else names[n][bn_tok_utf8_put(tmp->byte_cp[i], names[n])] = 0;
         types[n] = type == BITNET_VOCAB_SPM ? BITNET_TOKEN_BYTE : BITNET_TOKEN_NORMAL;
     }
     bitnet_vocab_free(tmp);

@@ -11,7 +11,7 @@ static bitnet_vocab *make_vocab(bitnet_vocab_type type, bitnet_pretok pre, const
                                 const float *scores, const int32_t *types, const char *const *merges,
                                 int32_t n_merges, bitnet_status *st_out) {
     bn_vocab_src src;
-    bn_str ts[600], ms[64];
+    bn_tok_str ts[600], ms[64];
     bitnet_vocab *v = NULL;
     bitnet_status st;
     int32_t i;
@@ -33,12 +33,12 @@ static const char *split(bitnet_pretok rule, const char *text) {
     uint32_t cp[128];
     size_t ends[128], n = 0, i = 0, len = strlen(text), p, k, m = 0, start = 0;
     bn_split s;
-    while (i < len) cp[n++] = bn_utf8_next((const unsigned char *)text, len, &i);
+    while (i < len) cp[n++] = bn_tok_utf8_next((const unsigned char *)text, len, &i);
     s.cp = cp; s.n = n; s.ends = ends; s.n_pieces = 0; s.prev_end = 0;
     if (rule == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s); else bn_split_gpt2(&s);
     for (p = 0; p < s.n_pieces; p++) {
         if (p) out[m++] = '|';
-        for (k = start; k < ends[p]; k++) m += bn_utf8_put(cp[k], out + m);
+        for (k = start; k < ends[p]; k++) m += bn_tok_utf8_put(cp[k], out + m);
         start = ends[p];
     }
     out[m] = 0;
@@ -113,7 +113,7 @@ static int32_t bpe_tokens(char store[][8], const char **toks, const char *const 
     const char *one[1] = { "x" };
     tmp = make_vocab(BITNET_VOCAB_BPE, BITNET_PRETOK_GPT2, one, 1, NULL, NULL, NULL, 0, NULL);
     for (b = 0; b < 256; b++) {
-        size_t k = bn_utf8_put(tmp->byte_cp[b], store[b]);
+        size_t k = bn_tok_utf8_put(tmp->byte_cp[b], store[b]);
         store[b][k] = 0;
         toks[b] = store[b];
     }
@@ -209,7 +209,7 @@ static bitnet_vocab *spm_vocab(void) {
     types[n - 1] = BITNET_TOKEN_USER_DEFINED;
     {
         bn_vocab_src src;
-        bn_str ts[300];
+        bn_tok_str ts[300];
         bitnet_vocab *v = NULL;
         memset(&src, 0, sizeof src);
         for (i = 0; i < n; i++) { ts[i].p = toks[i]; ts[i].n = strlen(toks[i]); }
@@ -338,7 +338,7 @@ static void test_hostile(void) {
     float nan_scores[3] = { 0, 0, 0 };
     bitnet_status st;
     bn_vocab_src src;
-    bn_str ts[3];
+    bn_tok_str ts[3];
     bitnet_vocab *v = NULL;
     CHECK(make_vocab(BITNET_VOCAB_BPE, BITNET_PRETOK_GPT2, toks, 3, NULL, NULL, bad_merge1, 1, &st) == NULL &&
           st == BITNET_ERR_FORMAT);
@@ -609,6 +609,53 @@ static void test_hostile_gguf(void) {
     }
 }
 
+/* ---- allocation failures ---- */
+
+typedef struct fail_alloc { int left; int live; } fail_alloc;   /* allocations before failing; -1 never */
+
+static void *fa_alloc(size_t size, size_t align, void *user) {
+    fail_alloc *f = (fail_alloc *)user;
+    void *p;
+    if (f->left == 0) return NULL;
+    if (f->left > 0) f->left--;
+    p = bn_default_alloc(size, align, NULL);
+    if (p) f->live++;
+    return p;
+}
+
+static void fa_free(void *ptr, void *user) {
+    ((fail_alloc *)user)->live--;
+    bn_default_free(ptr, NULL);
+}
+
+static void test_alloc_failures(void) {
+    bitnet_gguf *g = NULL;
+    fail_alloc f;
+    bitnet_allocator a;
+    int k, nomem_ok = 1, freed_ok = 1, loaded = 0;
+    a.alloc = fa_alloc; a.free = fa_free; a.user = &f;
+    if (bitnet_gguf_open(&g, check_shared("vocab/ggml-vocab-gpt-2.gguf"), NULL) != BITNET_OK) { CHECK(0); return; }
+    for (k = 0; k < 64 && !loaded; k++) {
+        bitnet_vocab *v = NULL;
+        bitnet_status st;
+        f.left = k; f.live = 0;
+        st = bitnet_vocab_load(&v, g, &a);
+        if (st == BITNET_OK) {
+            int32_t ids[64];
+            size_t n;
+            loaded = 1;
+            f.left = 0;                                  /* tokenizing now cannot get scratch */
+            CHECK(bitnet_tokenize(v, "Hello world", 11, 0, 0, ids, 64, &n) == BITNET_ERR_NOMEM);
+            f.left = -1;
+            CHECK(bitnet_tokenize(v, "Hello world", 11, 0, 0, ids, 64, &n) == BITNET_OK && n == 2);
+            bitnet_vocab_free(v);
+        } else if (st != BITNET_ERR_NOMEM || v) nomem_ok = 0;
+        if (f.live != 0) freed_ok = 0;
+    }
+    CHECK(loaded && nomem_ok && freed_ok);
+    bitnet_gguf_close(g);
+}
+
 int main(void) {
     test_unicode();
     test_split();
@@ -620,5 +667,6 @@ int main(void) {
     test_bad_utf8();
     test_vocab_files();
     test_hostile_gguf();
+    test_alloc_failures();
     return check_report("tokenizer");
 }
