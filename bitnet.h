@@ -5040,7 +5040,10 @@ static void bn_tok_mark_special(const bitnet_vocab *v, const char *t, size_t len
         if (!parse_special && v->types[id] != BITNET_TOKEN_USER_DEFINED) continue;
         if (sl == 0 || sl > len) continue;
         for (i = 0; i + sl <= len; i++) {
-            if (mark[i] != -1 || t[i] != s[0] || mark[i + sl - 1] != -1) continue;
+            const char *hit = (const char *)memchr(t + i, s[0], len - sl + 1 - i);
+            if (!hit) break;
+            i = (size_t)(hit - t);
+            if (mark[i] != -1 || mark[i + sl - 1] != -1) continue;
             if (memcmp(t + i, s, sl) != 0) continue;
             for (j = 1; j < sl && mark[i + j] == -1; j++) {}
             if (j < sl) continue;

@@ -4,6 +4,7 @@
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 static double now(void) {
@@ -32,7 +33,7 @@ static void bench(const char *name) {
     fclose(f);
     for (len = got; len + got < sizeof text; len += got) memcpy(text + len, text, got);
     t0 = now();
-    bitnet_tokenize(v, text, len, 0, 0, ids, sizeof ids / sizeof ids[0], &n);
+    bitnet_tokenize(v, text, len, 0, getenv("PARSE_SPECIAL") != NULL, ids, sizeof ids / sizeof ids[0], &n);
     t_tok = now() - t0;
     t0 = now();
     bitnet_detokenize(v, ids, n, 0, back, sizeof back, &m);

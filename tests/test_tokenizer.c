@@ -49,6 +49,29 @@ static int ids_eq(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
 }
 
+/* Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF). */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, k;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+        else return 0;
+        if (i + need >= n) return 0;
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
 /* ---- Unicode classes ---- */
 
 static void test_unicode(void) {
@@ -393,8 +416,12 @@ static void test_bad_utf8(void) {
             if (bitnet_tokenize(bpe, t, 3, 1, 1, ids, 64, &nid) != BITNET_OK) ok = 0;
             if (bitnet_tokenize(spm, t, 3, 1, 1, ids, 64, &nid) != BITNET_OK) ok = 0;
             bitnet_detok_init(&d, spm, BITNET_DETOK_STRIP_SPACE);
-            for (i = 0; i < nid; i++) if (bitnet_detok_push(&d, ids[i], out, sizeof out, &m) != BITNET_OK) ok = 0;
-            bitnet_detok_flush(&d, out, sizeof out);
+            for (i = 0; i < nid; i++) {
+                if (bitnet_detok_push(&d, ids[i], out, sizeof out, &m) != BITNET_OK) ok = 0;
+                if (!valid_utf8((const unsigned char *)out, m)) ok = 0;
+            }
+            m = bitnet_detok_flush(&d, out, sizeof out);
+            if (!valid_utf8((const unsigned char *)out, m)) ok = 0;
         }
     CHECK(ok);
     bitnet_vocab_free(bpe);
@@ -489,6 +516,40 @@ static void test_vocab_files(void) {
         CHECK(bitnet_vocab_eot(v) == 128009 && bitnet_vocab_eom(v) == -1);
         CHECK(bitnet_vocab_is_eog(v, 128001) && bitnet_vocab_is_eog(v, 128009) && !bitnet_vocab_is_eog(v, 128008));
         CHECK(bitnet_vocab_chat_format(v) == BITNET_CHAT_LLAMA3);
+        {   /* random valid UTF-8 (ASCII, Latin, CJK, emoji, spaces) round-trips exactly */
+            static char text[2048], back[4096];
+            static int32_t many[2048];
+            uint32_t seed = 12345;
+            int r, trips = 0, streamed = 0;
+            for (r = 0; r < 200; r++) {
+                size_t tl = 0, nn, bl, j, sl = 0, k;
+                bitnet_detok d;
+                while (tl < 400) {
+                    uint32_t cp;
+                    seed = seed * 1664525u + 1013904223u;
+                    switch ((seed >> 24) % 6) {
+                        case 0: cp = 0x20 + (seed >> 8) % 95; break;
+                        case 1: cp = " \n\t\r"[(seed >> 8) % 4]; break;
+                        case 2: cp = 0xA0 + (seed >> 8) % 0x500; break;
+                        case 3: cp = 0x4E00 + (seed >> 8) % 0x5000; break;
+                        case 4: cp = 0x1F300 + (seed >> 8) % 0x300; break;
+                        default: cp = '0' + (seed >> 8) % 10; break;
+                    }
+                    tl += bn_tok_utf8_put(cp, text + tl);
+                }
+                if (bitnet_tokenize(v, text, tl, 0, 0, many, 2048, &nn) != BITNET_OK) continue;
+                if (bitnet_detokenize(v, many, nn, 0, back, sizeof back, &bl) == BITNET_OK && bl == tl &&
+                    memcmp(back, text, tl) == 0) trips++;
+                bitnet_detok_init(&d, v, 0);
+                for (j = 0; j < nn; j++) {
+                    if (bitnet_detok_push(&d, many[j], back + sl, sizeof back - sl, &k) != BITNET_OK) break;
+                    sl += k;
+                }
+                sl += bitnet_detok_flush(&d, back + sl, sizeof back - sl);
+                if (sl == tl && memcmp(back, text, tl) == 0) streamed++;
+            }
+            CHECKF(trips == 200 && streamed == 200, "random UTF-8 round trips %d/200, streamed %d/200", trips, streamed);
+        }
         bitnet_vocab_free(v);
         bitnet_gguf_close(g);
     }
