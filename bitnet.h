@@ -4708,22 +4708,22 @@ static uint32_t bn_tok_utf8_next(const unsigned char *s, size_t n, size_t *i) {
 
 /* ---- split rules (hand-written matchers equal to llama.cpp's custom regex splitters) ---- */
 
-typedef struct bn_split {
+typedef struct bn_tok_split {
     const uint32_t *cp;         /* (n) code points of one text fragment */
     size_t n;
     size_t *ends;               /* (<= n) end of each piece, in code points */
     size_t n_pieces;
     size_t prev_end;
-} bn_split;
+} bn_tok_split;
 
 #define BN__CP_NONE 0xFFFFFFFFu
 
-static uint32_t bn_split_cp(const bn_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
-static int bn_split_cls(const bn_split *s, size_t pos) {
+static uint32_t bn_tok_split_cp(const bn_tok_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
+static int bn_tok_split_cls(const bn_tok_split *s, size_t pos) {
     return pos < s->n ? bn_unicode_class(s->cp[pos]) | BN__UC_ANY : 0;
 }
 
-static size_t bn_split_add(bn_split *s, size_t end) {
+static size_t bn_tok_split_add(bn_tok_split *s, size_t end) {
     size_t len = end - s->prev_end;
     if (len > 0) s->ends[s->n_pieces++] = end;
     s->prev_end = end;
@@ -4733,94 +4733,94 @@ static size_t bn_split_add(bn_split *s, size_t end) {
 static uint32_t bn_ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 /* 's 't 're 've 'm 'll 'd at pos (pos holds '\''): the piece length or 0. */
-static size_t bn_split_contraction(const bn_split *s, size_t pos, int fold) {
+static size_t bn_tok_split_contraction(const bn_tok_split *s, size_t pos, int fold) {
     uint32_t a, b;
     if (pos + 1 >= s->n) return 0;
-    a = bn_split_cp(s, pos + 1);
+    a = bn_tok_split_cp(s, pos + 1);
     if (fold) a = bn_ascii_lower(a);
     if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
     if (pos + 2 >= s->n) return 0;
-    b = bn_split_cp(s, pos + 2);
+    b = bn_tok_split_cp(s, pos + 2);
     if (fold) b = bn_ascii_lower(b);
     if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
     return 0;
 }
 
 /* Trailing whitespace rules shared by both splitters: \s+(?!\S) then \s+. */
-static void bn_split_spaces(bn_split *s, size_t *pos, size_t n_ws) {
-    if (n_ws > 1 && bn_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_split_add(s, *pos); }
-    else if (n_ws > 0) { *pos += n_ws; bn_split_add(s, *pos); }
-    else bn_split_add(s, ++*pos);
+static void bn_tok_split_spaces(bn_tok_split *s, size_t *pos, size_t n_ws) {
+    if (n_ws > 1 && bn_tok_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_tok_split_add(s, *pos); }
+    else if (n_ws > 0) { *pos += n_ws; bn_tok_split_add(s, *pos); }
+    else bn_tok_split_add(s, ++*pos);
 }
 
 /* Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
             ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static void bn_split_llama3(bn_split *s) {
+static void bn_tok_split_llama3(bn_tok_split *s) {
     size_t pos = 0;
     while (pos < s->n) {
-        uint32_t c = bn_split_cp(s, pos);
-        int f = bn_split_cls(s, pos), f2;
+        uint32_t c = bn_tok_split_cp(s, pos);
+        int f = bn_tok_split_cls(s, pos), f2;
         size_t k, n_ws, last_nl;
-        if (c == '\'' && (k = bn_split_contraction(s, pos, 1)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (c == '\'' && (k = bn_tok_split_contraction(s, pos, 1)) != 0) { pos += bn_tok_split_add(s, pos + k); continue; }
         if (!(c == '\r' || c == '\n' || (f & BN__UC_NUMBER)) &&
-            ((f & BN__UC_LETTER) || (bn_split_cls(s, pos + 1) & BN__UC_LETTER))) {
+            ((f & BN__UC_LETTER) || (bn_tok_split_cls(s, pos + 1) & BN__UC_LETTER))) {
             pos++;
-            while (bn_split_cls(s, pos) & BN__UC_LETTER) pos++;
-            bn_split_add(s, pos);
+            while (bn_tok_split_cls(s, pos) & BN__UC_LETTER) pos++;
+            bn_tok_split_add(s, pos);
             continue;
         }
         if (f & BN__UC_NUMBER) {
             size_t ini = pos;
-            while (bn_split_cls(s, pos) & BN__UC_NUMBER)
-                if (++pos - ini >= 3) { bn_split_add(s, pos); ini = pos; }
-            bn_split_add(s, pos);
+            while (bn_tok_split_cls(s, pos) & BN__UC_NUMBER)
+                if (++pos - ini >= 3) { bn_tok_split_add(s, pos); ini = pos; }
+            bn_tok_split_add(s, pos);
             continue;
         }
-        f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        f2 = c == ' ' ? bn_tok_split_cls(s, pos + 1) : f;
         if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f) {
             uint32_t c2;
             pos += c == ' ';
-            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
-            for (c2 = bn_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_split_cp(s, ++pos)) {}
-            bn_split_add(s, pos);
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_tok_split_cls(s, ++pos);
+            for (c2 = bn_tok_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_tok_split_cp(s, ++pos)) {}
+            bn_tok_split_add(s, pos);
             continue;
         }
         n_ws = 0;
         last_nl = 0;
-        while (bn_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
-            uint32_t c2 = bn_split_cp(s, pos + n_ws);
+        while (bn_tok_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
+            uint32_t c2 = bn_tok_split_cp(s, pos + n_ws);
             if (c2 == '\r' || c2 == '\n') last_nl = pos + n_ws + 1;
             n_ws++;
         }
-        if (last_nl > 0) { pos = last_nl; bn_split_add(s, pos); continue; }
-        bn_split_spaces(s, &pos, n_ws);
+        if (last_nl > 0) { pos = last_nl; bn_tok_split_add(s, pos); continue; }
+        bn_tok_split_spaces(s, &pos, n_ws);
     }
 }
 
 /* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-static void bn_split_gpt2(bn_split *s) {
+static void bn_tok_split_gpt2(bn_tok_split *s) {
     size_t pos = 0;
     while (pos < s->n) {
-        uint32_t c = bn_split_cp(s, pos);
-        int f = bn_split_cls(s, pos);
-        int f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        uint32_t c = bn_tok_split_cp(s, pos);
+        int f = bn_tok_split_cls(s, pos);
+        int f2 = c == ' ' ? bn_tok_split_cls(s, pos + 1) : f;
         size_t k, n_ws;
-        if (c == '\'' && (k = bn_split_contraction(s, pos, 0)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (c == '\'' && (k = bn_tok_split_contraction(s, pos, 0)) != 0) { pos += bn_tok_split_add(s, pos + k); continue; }
         if (f2 & (BN__UC_LETTER | BN__UC_NUMBER)) {
             int want = f2 & BN__UC_LETTER ? BN__UC_LETTER : BN__UC_NUMBER;
             pos += c == ' ';
-            while (f2 & want) f2 = bn_split_cls(s, ++pos);
-            bn_split_add(s, pos);
+            while (f2 & want) f2 = bn_tok_split_cls(s, ++pos);
+            bn_tok_split_add(s, pos);
             continue;
         }
         if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) {
             pos += c == ' ';
-            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
-            bn_split_add(s, pos);
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_tok_split_cls(s, ++pos);
+            bn_tok_split_add(s, pos);
             continue;
         }
-        for (n_ws = 0; bn_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
-        bn_split_spaces(s, &pos, n_ws);
+        for (n_ws = 0; bn_tok_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
+        bn_tok_split_spaces(s, &pos, n_ws);
     }
 }
 
@@ -4971,13 +4971,13 @@ static int bn_bpe_word(bn_tok_work *w, size_t len) {
 /* Byte-level BPE of a text fragment: decode, split, byte-encode each piece, merge. */
 static int bn_bpe_fragment(bn_tok_work *w, const unsigned char *t, size_t len) {
     const bitnet_vocab *v = w->v;
-    bn_split s;
+    bn_tok_split s;
     size_t i = 0, n = 0, p, start = 0;
     if (!BN__TOK_GROW(w, cp, cp_cap, len) || !BN__TOK_GROW(w, ends, ends_cap, len)) return 0;
     while (i < len) w->cp[n++] = bn_tok_utf8_next(t, len, &i);
     s.cp = w->cp; s.n = n; s.ends = w->ends; s.n_pieces = 0; s.prev_end = 0;
-    if (v->pre == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s);
-    else bn_split_gpt2(&s);
+    if (v->pre == BITNET_PRETOK_LLAMA3) bn_tok_split_llama3(&s);
+    else bn_tok_split_gpt2(&s);
     for (p = 0; p < s.n_pieces; p++) {
         size_t k, m = 0;
         if (!BN__TOK_GROW(w, buf, buf_cap, 8 * (s.ends[p] - start))) return 0;

@@ -32,10 +32,10 @@ static const char *split(bitnet_pretok rule, const char *text) {
     static char out[512];
     uint32_t cp[128];
     size_t ends[128], n = 0, i = 0, len = strlen(text), p, k, m = 0, start = 0;
-    bn_split s;
+    bn_tok_split s;
     while (i < len) cp[n++] = bn_tok_utf8_next((const unsigned char *)text, len, &i);
     s.cp = cp; s.n = n; s.ends = ends; s.n_pieces = 0; s.prev_end = 0;
-    if (rule == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s); else bn_split_gpt2(&s);
+    if (rule == BITNET_PRETOK_LLAMA3) bn_tok_split_llama3(&s); else bn_tok_split_gpt2(&s);
     for (p = 0; p < s.n_pieces; p++) {
         if (p) out[m++] = '|';
         for (k = start; k < ends[p]; k++) m += bn_tok_utf8_put(cp[k], out + m);
