@@ -5465,7 +5465,7 @@ enum { BN__UC_LETTER = 1, BN__UC_NUMBER = 2, BN__UC_SPACE = 4, BN__UC_ANY = 8 };
 typedef struct bn_unicode_range { uint32_t first, last; uint8_t cls; } bn_unicode_range;
 static int bn_unicode_class(uint32_t cp);     /* after the generated table at the end */
 
-typedef struct bn_str { const char *p; size_t n; } bn_str;
+typedef struct bn_tok_str { const char *p; size_t n; } bn_tok_str;
 
 typedef struct bn_merge_slot { uint64_t key; int32_t rank, result; } bn_merge_slot;
 
@@ -5500,14 +5500,14 @@ typedef struct bn_vocab_src {
     bitnet_vocab_type type;
     bitnet_pretok pre;
     int32_t n_tokens;
-    const bn_str *tokens;       /* (n_tokens) */
+    const bn_tok_str *tokens;       /* (n_tokens) */
     const float *scores;        /* (n_tokens) or NULL = 0 */
     const int32_t *types;       /* (n_tokens) or NULL = normal */
     int32_t n_merges;
-    const bn_str *merges;       /* (n_merges) "left right" */
+    const bn_tok_str *merges;       /* (n_merges) "left right" */
     int32_t bos, eos, eot, eom, unk, pad;   /* -1 = none (eot/eom: look the text up) */
     int add_bos, add_eos, add_space_prefix; /* -1 = the default of the type and rule */
-    bn_str chat_template;
+    bn_tok_str chat_template;
 } bn_vocab_src;
 
 static uint64_t bn_tok_hash(const char *p, size_t n) {
@@ -5554,7 +5554,7 @@ static bn_merge_slot *bn_merge_find(const bitnet_vocab *v, int32_t left, int32_t
     return NULL;
 }
 
-static uint32_t bn_pow2_at_least(uint64_t n) {
+static uint32_t bn_tok_pow2(uint64_t n) {
     uint32_t c = 16;
     while (c < n) c <<= 1;
     return c;
@@ -5572,12 +5572,12 @@ static void bn_vocab_init_bytes(bitnet_vocab *v) {
 }
 
 /* UTF-8 length from the lead byte, as llama.cpp's unicode_len_utf8 (no validation). */
-static size_t bn_utf8_len(unsigned char c) {
+static size_t bn_tok_utf8_len(unsigned char c) {
     static const unsigned char lens[16] = { 1,1,1,1,1,1,1,1,1,1,1,1,2,2,3,4 };
     return lens[c >> 4];
 }
 
-static size_t bn_utf8_put(uint32_t cp, char *out) {
+static size_t bn_tok_utf8_put(uint32_t cp, char *out) {
     if (cp < 0x80) { out[0] = (char)cp; return 1; }
     if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
     if (cp < 0x10000) {
@@ -5593,7 +5593,7 @@ static size_t bn_utf8_put(uint32_t cp, char *out) {
 /* Decodes one code point as llama.cpp's unicode_cpt_from_utf8 (continuation bytes checked,
    overlong forms accepted); an invalid sequence consumes one byte and gives U+FFFD. Code points
    past U+10FFFF also give U+FFFD (llama.cpp would throw re-encoding them). */
-static uint32_t bn_utf8_next(const unsigned char *s, size_t n, size_t *i) {
+static uint32_t bn_tok_utf8_next(const unsigned char *s, size_t n, size_t *i) {
     size_t k = *i, need, j;
     uint32_t cp;
     unsigned char c = s[k];
@@ -5613,22 +5613,22 @@ static uint32_t bn_utf8_next(const unsigned char *s, size_t n, size_t *i) {
 
 /* ---- split rules (hand-written matchers equal to llama.cpp's custom regex splitters) ---- */
 
-typedef struct bn_split {
+typedef struct bn_tok_split {
     const uint32_t *cp;         /* (n) code points of one text fragment */
     size_t n;
     size_t *ends;               /* (<= n) end of each piece, in code points */
     size_t n_pieces;
     size_t prev_end;
-} bn_split;
+} bn_tok_split;
 
 #define BN__CP_NONE 0xFFFFFFFFu
 
-static uint32_t bn_split_cp(const bn_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
-static int bn_split_cls(const bn_split *s, size_t pos) {
+static uint32_t bn_tok_split_cp(const bn_tok_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
+static int bn_tok_split_cls(const bn_tok_split *s, size_t pos) {
     return pos < s->n ? bn_unicode_class(s->cp[pos]) | BN__UC_ANY : 0;
 }
 
-static size_t bn_split_add(bn_split *s, size_t end) {
+static size_t bn_tok_split_add(bn_tok_split *s, size_t end) {
     size_t len = end - s->prev_end;
     if (len > 0) s->ends[s->n_pieces++] = end;
     s->prev_end = end;
@@ -5638,94 +5638,94 @@ static size_t bn_split_add(bn_split *s, size_t end) {
 static uint32_t bn_ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 
 /* 's 't 're 've 'm 'll 'd at pos (pos holds '\''): the piece length or 0. */
-static size_t bn_split_contraction(const bn_split *s, size_t pos, int fold) {
+static size_t bn_tok_split_contraction(const bn_tok_split *s, size_t pos, int fold) {
     uint32_t a, b;
     if (pos + 1 >= s->n) return 0;
-    a = bn_split_cp(s, pos + 1);
+    a = bn_tok_split_cp(s, pos + 1);
     if (fold) a = bn_ascii_lower(a);
     if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
     if (pos + 2 >= s->n) return 0;
-    b = bn_split_cp(s, pos + 2);
+    b = bn_tok_split_cp(s, pos + 2);
     if (fold) b = bn_ascii_lower(b);
     if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
     return 0;
 }
 
 /* Trailing whitespace rules shared by both splitters: \s+(?!\S) then \s+. */
-static void bn_split_spaces(bn_split *s, size_t *pos, size_t n_ws) {
-    if (n_ws > 1 && bn_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_split_add(s, *pos); }
-    else if (n_ws > 0) { *pos += n_ws; bn_split_add(s, *pos); }
-    else bn_split_add(s, ++*pos);
+static void bn_tok_split_spaces(bn_tok_split *s, size_t *pos, size_t n_ws) {
+    if (n_ws > 1 && bn_tok_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_tok_split_add(s, *pos); }
+    else if (n_ws > 0) { *pos += n_ws; bn_tok_split_add(s, *pos); }
+    else bn_tok_split_add(s, ++*pos);
 }
 
 /* Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
             ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
-static void bn_split_llama3(bn_split *s) {
+static void bn_tok_split_llama3(bn_tok_split *s) {
     size_t pos = 0;
     while (pos < s->n) {
-        uint32_t c = bn_split_cp(s, pos);
-        int f = bn_split_cls(s, pos), f2;
+        uint32_t c = bn_tok_split_cp(s, pos);
+        int f = bn_tok_split_cls(s, pos), f2;
         size_t k, n_ws, last_nl;
-        if (c == '\'' && (k = bn_split_contraction(s, pos, 1)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (c == '\'' && (k = bn_tok_split_contraction(s, pos, 1)) != 0) { pos += bn_tok_split_add(s, pos + k); continue; }
         if (!(c == '\r' || c == '\n' || (f & BN__UC_NUMBER)) &&
-            ((f & BN__UC_LETTER) || (bn_split_cls(s, pos + 1) & BN__UC_LETTER))) {
+            ((f & BN__UC_LETTER) || (bn_tok_split_cls(s, pos + 1) & BN__UC_LETTER))) {
             pos++;
-            while (bn_split_cls(s, pos) & BN__UC_LETTER) pos++;
-            bn_split_add(s, pos);
+            while (bn_tok_split_cls(s, pos) & BN__UC_LETTER) pos++;
+            bn_tok_split_add(s, pos);
             continue;
         }
         if (f & BN__UC_NUMBER) {
             size_t ini = pos;
-            while (bn_split_cls(s, pos) & BN__UC_NUMBER)
-                if (++pos - ini >= 3) { bn_split_add(s, pos); ini = pos; }
-            bn_split_add(s, pos);
+            while (bn_tok_split_cls(s, pos) & BN__UC_NUMBER)
+                if (++pos - ini >= 3) { bn_tok_split_add(s, pos); ini = pos; }
+            bn_tok_split_add(s, pos);
             continue;
         }
-        f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        f2 = c == ' ' ? bn_tok_split_cls(s, pos + 1) : f;
         if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f) {
             uint32_t c2;
             pos += c == ' ';
-            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
-            for (c2 = bn_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_split_cp(s, ++pos)) {}
-            bn_split_add(s, pos);
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_tok_split_cls(s, ++pos);
+            for (c2 = bn_tok_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_tok_split_cp(s, ++pos)) {}
+            bn_tok_split_add(s, pos);
             continue;
         }
         n_ws = 0;
         last_nl = 0;
-        while (bn_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
-            uint32_t c2 = bn_split_cp(s, pos + n_ws);
+        while (bn_tok_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
+            uint32_t c2 = bn_tok_split_cp(s, pos + n_ws);
             if (c2 == '\r' || c2 == '\n') last_nl = pos + n_ws + 1;
             n_ws++;
         }
-        if (last_nl > 0) { pos = last_nl; bn_split_add(s, pos); continue; }
-        bn_split_spaces(s, &pos, n_ws);
+        if (last_nl > 0) { pos = last_nl; bn_tok_split_add(s, pos); continue; }
+        bn_tok_split_spaces(s, &pos, n_ws);
     }
 }
 
 /* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
-static void bn_split_gpt2(bn_split *s) {
+static void bn_tok_split_gpt2(bn_tok_split *s) {
     size_t pos = 0;
     while (pos < s->n) {
-        uint32_t c = bn_split_cp(s, pos);
-        int f = bn_split_cls(s, pos);
-        int f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        uint32_t c = bn_tok_split_cp(s, pos);
+        int f = bn_tok_split_cls(s, pos);
+        int f2 = c == ' ' ? bn_tok_split_cls(s, pos + 1) : f;
         size_t k, n_ws;
-        if (c == '\'' && (k = bn_split_contraction(s, pos, 0)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (c == '\'' && (k = bn_tok_split_contraction(s, pos, 0)) != 0) { pos += bn_tok_split_add(s, pos + k); continue; }
         if (f2 & (BN__UC_LETTER | BN__UC_NUMBER)) {
             int want = f2 & BN__UC_LETTER ? BN__UC_LETTER : BN__UC_NUMBER;
             pos += c == ' ';
-            while (f2 & want) f2 = bn_split_cls(s, ++pos);
-            bn_split_add(s, pos);
+            while (f2 & want) f2 = bn_tok_split_cls(s, ++pos);
+            bn_tok_split_add(s, pos);
             continue;
         }
         if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) {
             pos += c == ' ';
-            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
-            bn_split_add(s, pos);
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_tok_split_cls(s, ++pos);
+            bn_tok_split_add(s, pos);
             continue;
         }
-        for (n_ws = 0; bn_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
-        bn_split_spaces(s, &pos, n_ws);
+        for (n_ws = 0; bn_tok_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
+        bn_tok_split_spaces(s, &pos, n_ws);
     }
 }
 
@@ -5771,7 +5771,7 @@ static int bn_bigram_before(const bn_bigram *x, const bn_bigram *y) {
     return x->key > y->key || (x->key == y->key && x->left < y->left);
 }
 
-static void bn_heap_push(bn_tok_work *w, bn_bigram b) {
+static void bn_tok_heap_push(bn_tok_work *w, bn_bigram b) {
     size_t i = w->heap_n++;
     while (i > 0 && bn_bigram_before(&b, &w->heap[(i - 1) / 2])) {
         w->heap[i] = w->heap[(i - 1) / 2];
@@ -5780,7 +5780,7 @@ static void bn_heap_push(bn_tok_work *w, bn_bigram b) {
     w->heap[i] = b;
 }
 
-static bn_bigram bn_heap_pop(bn_tok_work *w) {
+static bn_bigram bn_tok_heap_pop(bn_tok_work *w) {
     bn_bigram top = w->heap[0], last = w->heap[--w->heap_n];
     size_t i = 0, n = w->heap_n;
     for (;;) {
@@ -5799,7 +5799,7 @@ static bn_bigram bn_heap_pop(bn_tok_work *w) {
 static size_t bn_tok_symbols(bn_tok_work *w, size_t len) {
     size_t off = 0, n = 0;
     while (off < len) {
-        size_t cl = bn_utf8_len((unsigned char)w->buf[off]);
+        size_t cl = bn_tok_utf8_len((unsigned char)w->buf[off]);
         bn_sym *s = &w->sym[n];
         if (cl > len - off) cl = len - off;
         s->start = off; s->n = cl;
@@ -5818,7 +5818,7 @@ static void bn_bpe_add(bn_tok_work *w, int32_t l, int32_t r) {
     if (l < 0 || r < 0 || w->sym[l].id < 0 || w->sym[r].id < 0) return;
     if (!(m = bn_merge_find(w->v, w->sym[l].id, w->sym[r].id))) return;
     b.key = -(double)m->rank; b.left = l; b.right = r; b.size = w->sym[l].n + w->sym[r].n;
-    bn_heap_push(w, b);
+    bn_tok_heap_push(w, b);
 }
 
 static void bn_spm_add(bn_tok_work *w, int32_t l, int32_t r) {
@@ -5828,13 +5828,13 @@ static void bn_spm_add(bn_tok_work *w, int32_t l, int32_t r) {
     b.size = w->sym[l].n + w->sym[r].n;
     if ((id = bitnet_vocab_find(w->v, w->buf + w->sym[l].start, b.size)) < 0) return;
     b.key = w->v->scores[id]; b.left = l; b.right = r;
-    bn_heap_push(w, b);
+    bn_tok_heap_push(w, b);
 }
 
 /* Runs the queue to the end: merges the best pair while it is still current. */
 static void bn_tok_merge(bn_tok_work *w, int bpe) {
     while (w->heap_n) {
-        bn_bigram b = bn_heap_pop(w);
+        bn_bigram b = bn_tok_heap_pop(w);
         bn_sym *l = &w->sym[b.left], *r = &w->sym[b.right];
         if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
         if (bpe) l->id = bn_merge_find(w->v, l->id, r->id)->result;
@@ -5876,20 +5876,20 @@ static int bn_bpe_word(bn_tok_work *w, size_t len) {
 /* Byte-level BPE of a text fragment: decode, split, byte-encode each piece, merge. */
 static int bn_bpe_fragment(bn_tok_work *w, const unsigned char *t, size_t len) {
     const bitnet_vocab *v = w->v;
-    bn_split s;
+    bn_tok_split s;
     size_t i = 0, n = 0, p, start = 0;
     if (!BN__TOK_GROW(w, cp, cp_cap, len) || !BN__TOK_GROW(w, ends, ends_cap, len)) return 0;
-    while (i < len) w->cp[n++] = bn_utf8_next(t, len, &i);
+    while (i < len) w->cp[n++] = bn_tok_utf8_next(t, len, &i);
     s.cp = w->cp; s.n = n; s.ends = w->ends; s.n_pieces = 0; s.prev_end = 0;
-    if (v->pre == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s);
-    else bn_split_gpt2(&s);
+    if (v->pre == BITNET_PRETOK_LLAMA3) bn_tok_split_llama3(&s);
+    else bn_tok_split_gpt2(&s);
     for (p = 0; p < s.n_pieces; p++) {
         size_t k, m = 0;
         if (!BN__TOK_GROW(w, buf, buf_cap, 8 * (s.ends[p] - start))) return 0;
         for (k = start; k < s.ends[p]; k++) {
             char u[4];
-            size_t ul = bn_utf8_put(w->cp[k], u), j;
-            for (j = 0; j < ul; j++) m += bn_utf8_put(v->byte_cp[(unsigned char)u[j]], w->buf + m);
+            size_t ul = bn_tok_utf8_put(w->cp[k], u), j;
+            for (j = 0; j < ul; j++) m += bn_tok_utf8_put(v->byte_cp[(unsigned char)u[j]], w->buf + m);
         }
         start = s.ends[p];
         if (!bn_bpe_word(w, m)) return 0;
@@ -5945,7 +5945,10 @@ static void bn_tok_mark_special(const bitnet_vocab *v, const char *t, size_t len
         if (!parse_special && v->types[id] != BITNET_TOKEN_USER_DEFINED) continue;
         if (sl == 0 || sl > len) continue;
         for (i = 0; i + sl <= len; i++) {
-            if (mark[i] != -1 || t[i] != s[0] || mark[i + sl - 1] != -1) continue;
+            const char *hit = (const char *)memchr(t + i, s[0], len - sl + 1 - i);
+            if (!hit) break;
+            i = (size_t)(hit - t);
+            if (mark[i] != -1 || mark[i + sl - 1] != -1) continue;
             if (memcmp(t + i, s, sl) != 0) continue;
             for (j = 1; j < sl && mark[i + j] == -1; j++) {}
             if (j < sl) continue;
@@ -6046,7 +6049,7 @@ static bitnet_status bn_vocab_copy_tokens(bitnet_vocab *v, const bn_vocab_src *s
     int32_t i, n = src->n_tokens;
     uint64_t total = 0;
     for (i = 0; i < n; i++) {
-        const bn_str *s = &src->tokens[i];
+        const bn_tok_str *s = &src->tokens[i];
         if ((!s->p && s->n) || memchr(s->p ? s->p : "", 0, s->n))
             return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens[%d]: %s", (int)i,
                            s->p ? "contains a NUL byte" : "missing");
@@ -6083,7 +6086,7 @@ static bitnet_status bn_vocab_copy_tokens(bitnet_vocab *v, const bn_vocab_src *s
 
 static bitnet_status bn_vocab_hash_tokens(bitnet_vocab *v) {
     int32_t i;
-    uint32_t cap = bn_pow2_at_least(2 * (uint64_t)v->n_tokens);
+    uint32_t cap = bn_tok_pow2((uint64_t)v->n_tokens + (uint64_t)v->n_tokens / 2 + 1);
     if (!(v->tok_slots = (int32_t *)bn_alloc(&v->a, (size_t)cap * sizeof *v->tok_slots, 16)))
         return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for the token hash table");
     memset(v->tok_slots, 0xff, (size_t)cap * sizeof *v->tok_slots);
@@ -6094,11 +6097,11 @@ static bitnet_status bn_vocab_hash_tokens(bitnet_vocab *v) {
 
 /* Merge i is "left right" (split at the first space after the first byte, as llama.cpp); both
    sides must be tokens. The first of duplicate merges keeps its rank. */
-static bitnet_status bn_vocab_hash_merges(bitnet_vocab *v, const bn_str *merges, int32_t n) {
+static bitnet_status bn_vocab_hash_merges(bitnet_vocab *v, const bn_tok_str *merges, int32_t n) {
     int32_t i;
     uint32_t cap;
     if (n == 0) return BITNET_OK;
-    cap = bn_pow2_at_least(2 * (uint64_t)n);
+    cap = bn_tok_pow2((uint64_t)n + (uint64_t)n / 2 + 1);     /* load factor <= 2/3 */
     if (!(v->merge_slots = (bn_merge_slot *)bn_alloc(&v->a, (size_t)cap * sizeof *v->merge_slots, 16)))
         return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d merges", (int)n);
     memset(v->merge_slots, 0xff, (size_t)cap * sizeof *v->merge_slots);
@@ -6220,7 +6223,7 @@ static void bn_vocab_ends(bitnet_vocab *v) {
     }
 }
 
-static int bn_str_has(bn_str s, const char *needle) {
+static int bn_str_has(bn_tok_str s, const char *needle) {
     size_t n = strlen(needle), i;
     for (i = 0; s.p && i + n <= s.n; i++) if (memcmp(s.p + i, needle, n) == 0) return 1;
     return 0;
@@ -6353,7 +6356,7 @@ static bitnet_status bn_vocab_bool_key(const bitnet_gguf *g, const char *key, in
     return BITNET_OK;
 }
 
-static bitnet_status bn_vocab_str_key(const bitnet_gguf *g, const char *key, bn_str *out) {
+static bitnet_status bn_vocab_str_key(const bitnet_gguf *g, const char *key, bn_tok_str *out) {
     bitnet_status st = bitnet_gguf_get_str(g, key, &out->p, &out->n);
     if (st == BITNET_ERR_NOT_FOUND) { out->p = NULL; out->n = 0; return BITNET_OK; }
     if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not a string", key);
@@ -6363,7 +6366,7 @@ static bitnet_status bn_vocab_str_key(const bitnet_gguf *g, const char *key, bn_
 /* Fills the plain arrays of src from the GGUF arrays. */
 static bitnet_status bn_vocab_read_arrays(bn_vocab_src *src, const bitnet_gguf_value *toks, const bitnet_gguf_value *sc,
                                           const bitnet_gguf_value *ty, const bitnet_gguf_value *mg,
-                                          bn_str *ts, float *scores, int32_t *types, bn_str *ms) {
+                                          bn_tok_str *ts, float *scores, int32_t *types, bn_tok_str *ms) {
     int32_t i;
     bitnet_gguf_value e;
     for (i = 0; i < src->n_tokens; i++) {
@@ -6397,8 +6400,8 @@ bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *g, const 
     bitnet_allocator a = bn_allocator_or_default(alloc);
     const bitnet_gguf_value *toks, *sc, *ty, *mg;
     bn_vocab_src src;
-    bn_str model, pre;
-    bn_str *ts = NULL, *ms = NULL;
+    bn_tok_str model, pre;
+    bn_tok_str *ts = NULL, *ms = NULL;
     float *scores = NULL;
     int32_t *types = NULL;
     bitnet_status st;
@@ -6440,10 +6443,10 @@ bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *g, const 
         (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_space_prefix", &src.add_space_prefix)))
         return st;
     src.pre = bn_vocab_pre_rule(src.type, pre.p, pre.n, src.n_tokens);
-    ts = (bn_str *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *ts, 16);
+    ts = (bn_tok_str *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *ts, 16);
     scores = (float *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *scores, 16);
     types = (int32_t *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *types, 16);
-    ms = (bn_str *)bn_alloc(&a, ((size_t)src.n_merges + 1) * sizeof *ms, 16);
+    ms = (bn_tok_str *)bn_alloc(&a, ((size_t)src.n_merges + 1) * sizeof *ms, 16);
     if (!ts || !scores || !types || !ms) st = bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d tokens", (int)src.n_tokens);
     else st = bn_vocab_read_arrays(&src, toks, sc, ty, mg, ts, scores, types, ms);
     if (st == BITNET_OK) st = bn_vocab_build(out, &src, &a);
@@ -6453,18 +6456,18 @@ bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *g, const 
 
 /* ---- queries ---- */
 
-bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *v) { return v->type; }
-bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *v) { return v->pre; }
+bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *v) { return v ? v->type : (bitnet_vocab_type)0; }
+bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *v) { return v ? v->pre : BITNET_PRETOK_NONE; }
 int32_t bitnet_vocab_size(const bitnet_vocab *v) { return v ? v->n_tokens : 0; }
-int32_t bitnet_vocab_bos(const bitnet_vocab *v) { return v->bos; }
-int32_t bitnet_vocab_eos(const bitnet_vocab *v) { return v->eos; }
-int32_t bitnet_vocab_eot(const bitnet_vocab *v) { return v->eot; }
-int32_t bitnet_vocab_eom(const bitnet_vocab *v) { return v->eom; }
-int32_t bitnet_vocab_unk(const bitnet_vocab *v) { return v->unk; }
-int32_t bitnet_vocab_pad(const bitnet_vocab *v) { return v->pad; }
-int bitnet_vocab_add_bos(const bitnet_vocab *v) { return v->add_bos; }
-size_t bitnet_vocab_max_piece(const bitnet_vocab *v) { return v->max_piece; }
-bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *v) { return v->chat; }
+int32_t bitnet_vocab_bos(const bitnet_vocab *v) { return v ? v->bos : -1; }
+int32_t bitnet_vocab_eos(const bitnet_vocab *v) { return v ? v->eos : -1; }
+int32_t bitnet_vocab_eot(const bitnet_vocab *v) { return v ? v->eot : -1; }
+int32_t bitnet_vocab_eom(const bitnet_vocab *v) { return v ? v->eom : -1; }
+int32_t bitnet_vocab_unk(const bitnet_vocab *v) { return v ? v->unk : -1; }
+int32_t bitnet_vocab_pad(const bitnet_vocab *v) { return v ? v->pad : -1; }
+int bitnet_vocab_add_bos(const bitnet_vocab *v) { return v ? v->add_bos : 0; }
+size_t bitnet_vocab_max_piece(const bitnet_vocab *v) { return v ? v->max_piece : 0; }
+bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *v) { return v ? v->chat : BITNET_CHAT_AUTO; }
 
 int bitnet_vocab_is_eog(const bitnet_vocab *v, int32_t id) {
     int k;
@@ -6519,7 +6522,7 @@ static size_t bn_token_piece(const bitnet_vocab *v, int32_t id, int special, cha
                 else bn_piece_put(&o, t[i++]);
             } else {
                 size_t k = i;
-                uint32_t cp = bn_utf8_next((const unsigned char *)t, n, &i);
+                uint32_t cp = bn_tok_utf8_next((const unsigned char *)t, n, &i);
                 if (cp < 324 && v->cp_byte[cp] >= 0 && i - k == (cp < 0x80 ? 1u : 2u))
                     bn_piece_put(&o, (char)v->cp_byte[cp]);
                 else

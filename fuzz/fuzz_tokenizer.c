@@ -1,7 +1,8 @@
 /* libFuzzer target: tokenize and detokenize arbitrary bytes with a BPE vocabulary (Llama 3,
    ../shared/data/vocab/ggml-vocab-llama-bpe.gguf) and a SentencePiece one (llama-spm). A
    vocabulary file that is missing is replaced by a small in-memory one of the same kind.
-   The first input byte picks the flags; the rest is the text. Run from the repository root. */
+   The first input byte picks the flags; the rest is the text. An input that starts with "GGUF"
+   is instead read as a file whose vocabulary is loaded and used. Run from the repository root. */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include <stdio.h>
@@ -9,7 +10,7 @@
 
 static bitnet_vocab *fuzz_fallback(bitnet_vocab_type type) {
     static char names[300][8];
-    bn_str toks[300];
+    bn_tok_str toks[300];
     int32_t types[300], i, n = 0;
     bn_vocab_src src;
     bitnet_vocab *v = NULL, *tmp = NULL;
@@ -19,7 +20,7 @@ static bitnet_vocab *fuzz_fallback(bitnet_vocab_type type) {
     if (bn_vocab_build(&tmp, &src, NULL) != BITNET_OK) return NULL;
     for (i = 0; i < 256; i++, n++) {
         if (type == BITNET_VOCAB_SPM) snprintf(names[n], sizeof names[n], "<0x%02X>", i);
-        else names[n][bn_utf8_put(tmp->byte_cp[i], names[n])] = 0;
+        else names[n][bn_tok_utf8_put(tmp->byte_cp[i], names[n])] = 0;
         types[n] = type == BITNET_VOCAB_SPM ? BITNET_TOKEN_BYTE : BITNET_TOKEN_NORMAL;
     }
     bitnet_vocab_free(tmp);
@@ -76,6 +77,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bpe = fuzz_load("ggml-vocab-llama-bpe.gguf", BITNET_VOCAB_BPE);
         spm = fuzz_load("ggml-vocab-llama-spm.gguf", BITNET_VOCAB_SPM);
         loaded = 1;
+    }
+    if (size >= 4 && memcmp(data, "GGUF", 4) == 0) {
+        bitnet_gguf *g = NULL;
+        bitnet_vocab *v = NULL;
+        if (bitnet_gguf_open_memory(&g, data, size, NULL) == BITNET_OK) {
+            if (bitnet_vocab_load(&v, g, NULL) == BITNET_OK) {
+                static const char text[] = "Hello <|eot_id|> w\xC3\xB6rld 123 \xF0\x9F\xA6\x99\xFF <s>";
+                fuzz_one(v, text, sizeof text - 1, 0x0F);
+                fuzz_one(v, text, sizeof text - 1, 0x00);
+                bitnet_vocab_free(v);
+            }
+            bitnet_gguf_close(g);
+        }
+        return 0;
     }
     if (size == 0 || size > 8192) return 0;
     flags = data[0];

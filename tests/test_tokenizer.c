@@ -11,7 +11,7 @@ static bitnet_vocab *make_vocab(bitnet_vocab_type type, bitnet_pretok pre, const
                                 const float *scores, const int32_t *types, const char *const *merges,
                                 int32_t n_merges, bitnet_status *st_out) {
     bn_vocab_src src;
-    bn_str ts[600], ms[64];
+    bn_tok_str ts[600], ms[64];
     bitnet_vocab *v = NULL;
     bitnet_status st;
     int32_t i;
@@ -32,13 +32,13 @@ static const char *split(bitnet_pretok rule, const char *text) {
     static char out[512];
     uint32_t cp[128];
     size_t ends[128], n = 0, i = 0, len = strlen(text), p, k, m = 0, start = 0;
-    bn_split s;
-    while (i < len) cp[n++] = bn_utf8_next((const unsigned char *)text, len, &i);
+    bn_tok_split s;
+    while (i < len) cp[n++] = bn_tok_utf8_next((const unsigned char *)text, len, &i);
     s.cp = cp; s.n = n; s.ends = ends; s.n_pieces = 0; s.prev_end = 0;
-    if (rule == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s); else bn_split_gpt2(&s);
+    if (rule == BITNET_PRETOK_LLAMA3) bn_tok_split_llama3(&s); else bn_tok_split_gpt2(&s);
     for (p = 0; p < s.n_pieces; p++) {
         if (p) out[m++] = '|';
-        for (k = start; k < ends[p]; k++) m += bn_utf8_put(cp[k], out + m);
+        for (k = start; k < ends[p]; k++) m += bn_tok_utf8_put(cp[k], out + m);
         start = ends[p];
     }
     out[m] = 0;
@@ -47,6 +47,29 @@ static const char *split(bitnet_pretok rule, const char *text) {
 
 static int ids_eq(const int32_t *a, size_t na, const int32_t *b, size_t nb) {
     return na == nb && (na == 0 || memcmp(a, b, na * sizeof *a) == 0);
+}
+
+/* Strict UTF-8 check (no overlongs, surrogates or code points past U+10FFFF). */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i], need, k;
+        uint32_t cp;
+        if (c < 0x80) { i++; continue; }
+        if (c >= 0xC2 && c <= 0xDF) { need = 1; cp = c & 0x1F; }
+        else if (c >= 0xE0 && c <= 0xEF) { need = 2; cp = c & 0x0F; }
+        else if (c >= 0xF0 && c <= 0xF4) { need = 3; cp = c & 0x07; }
+        else return 0;
+        if (i + need >= n) return 0;
+        for (k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80) return 0;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += need + 1;
+    }
+    return 1;
 }
 
 /* ---- Unicode classes ---- */
@@ -113,7 +136,7 @@ static int32_t bpe_tokens(char store[][8], const char **toks, const char *const 
     const char *one[1] = { "x" };
     tmp = make_vocab(BITNET_VOCAB_BPE, BITNET_PRETOK_GPT2, one, 1, NULL, NULL, NULL, 0, NULL);
     for (b = 0; b < 256; b++) {
-        size_t k = bn_utf8_put(tmp->byte_cp[b], store[b]);
+        size_t k = bn_tok_utf8_put(tmp->byte_cp[b], store[b]);
         store[b][k] = 0;
         toks[b] = store[b];
     }
@@ -209,7 +232,7 @@ static bitnet_vocab *spm_vocab(void) {
     types[n - 1] = BITNET_TOKEN_USER_DEFINED;
     {
         bn_vocab_src src;
-        bn_str ts[300];
+        bn_tok_str ts[300];
         bitnet_vocab *v = NULL;
         memset(&src, 0, sizeof src);
         for (i = 0; i < n; i++) { ts[i].p = toks[i]; ts[i].n = strlen(toks[i]); }
@@ -338,7 +361,7 @@ static void test_hostile(void) {
     float nan_scores[3] = { 0, 0, 0 };
     bitnet_status st;
     bn_vocab_src src;
-    bn_str ts[3];
+    bn_tok_str ts[3];
     bitnet_vocab *v = NULL;
     CHECK(make_vocab(BITNET_VOCAB_BPE, BITNET_PRETOK_GPT2, toks, 3, NULL, NULL, bad_merge1, 1, &st) == NULL &&
           st == BITNET_ERR_FORMAT);
@@ -393,8 +416,12 @@ static void test_bad_utf8(void) {
             if (bitnet_tokenize(bpe, t, 3, 1, 1, ids, 64, &nid) != BITNET_OK) ok = 0;
             if (bitnet_tokenize(spm, t, 3, 1, 1, ids, 64, &nid) != BITNET_OK) ok = 0;
             bitnet_detok_init(&d, spm, BITNET_DETOK_STRIP_SPACE);
-            for (i = 0; i < nid; i++) if (bitnet_detok_push(&d, ids[i], out, sizeof out, &m) != BITNET_OK) ok = 0;
-            bitnet_detok_flush(&d, out, sizeof out);
+            for (i = 0; i < nid; i++) {
+                if (bitnet_detok_push(&d, ids[i], out, sizeof out, &m) != BITNET_OK) ok = 0;
+                if (!valid_utf8((const unsigned char *)out, m)) ok = 0;
+            }
+            m = bitnet_detok_flush(&d, out, sizeof out);
+            if (!valid_utf8((const unsigned char *)out, m)) ok = 0;
         }
     CHECK(ok);
     bitnet_vocab_free(bpe);
@@ -489,6 +516,40 @@ static void test_vocab_files(void) {
         CHECK(bitnet_vocab_eot(v) == 128009 && bitnet_vocab_eom(v) == -1);
         CHECK(bitnet_vocab_is_eog(v, 128001) && bitnet_vocab_is_eog(v, 128009) && !bitnet_vocab_is_eog(v, 128008));
         CHECK(bitnet_vocab_chat_format(v) == BITNET_CHAT_LLAMA3);
+        {   /* random valid UTF-8 (ASCII, Latin, CJK, emoji, spaces) round-trips exactly */
+            static char text[2048], back[4096];
+            static int32_t many[2048];
+            uint32_t seed = 12345;
+            int r, trips = 0, streamed = 0;
+            for (r = 0; r < 200; r++) {
+                size_t tl = 0, nn, bl, j, sl = 0, k;
+                bitnet_detok d;
+                while (tl < 400) {
+                    uint32_t cp;
+                    seed = seed * 1664525u + 1013904223u;
+                    switch ((seed >> 24) % 6) {
+                        case 0: cp = 0x20 + (seed >> 8) % 95; break;
+                        case 1: cp = " \n\t\r"[(seed >> 8) % 4]; break;
+                        case 2: cp = 0xA0 + (seed >> 8) % 0x500; break;
+                        case 3: cp = 0x4E00 + (seed >> 8) % 0x5000; break;
+                        case 4: cp = 0x1F300 + (seed >> 8) % 0x300; break;
+                        default: cp = '0' + (seed >> 8) % 10; break;
+                    }
+                    tl += bn_tok_utf8_put(cp, text + tl);
+                }
+                if (bitnet_tokenize(v, text, tl, 0, 0, many, 2048, &nn) != BITNET_OK) continue;
+                if (bitnet_detokenize(v, many, nn, 0, back, sizeof back, &bl) == BITNET_OK && bl == tl &&
+                    memcmp(back, text, tl) == 0) trips++;
+                bitnet_detok_init(&d, v, 0);
+                for (j = 0; j < nn; j++) {
+                    if (bitnet_detok_push(&d, many[j], back + sl, sizeof back - sl, &k) != BITNET_OK) break;
+                    sl += k;
+                }
+                sl += bitnet_detok_flush(&d, back + sl, sizeof back - sl);
+                if (sl == tl && memcmp(back, text, tl) == 0) streamed++;
+            }
+            CHECKF(trips == 200 && streamed == 200, "random UTF-8 round trips %d/200, streamed %d/200", trips, streamed);
+        }
         bitnet_vocab_free(v);
         bitnet_gguf_close(g);
     }
@@ -609,6 +670,53 @@ static void test_hostile_gguf(void) {
     }
 }
 
+/* ---- allocation failures ---- */
+
+typedef struct fail_alloc { int left; int live; } fail_alloc;   /* allocations before failing; -1 never */
+
+static void *fa_alloc(size_t size, size_t align, void *user) {
+    fail_alloc *f = (fail_alloc *)user;
+    void *p;
+    if (f->left == 0) return NULL;
+    if (f->left > 0) f->left--;
+    p = bn_default_alloc(size, align, NULL);
+    if (p) f->live++;
+    return p;
+}
+
+static void fa_free(void *ptr, void *user) {
+    ((fail_alloc *)user)->live--;
+    bn_default_free(ptr, NULL);
+}
+
+static void test_alloc_failures(void) {
+    bitnet_gguf *g = NULL;
+    fail_alloc f;
+    bitnet_allocator a;
+    int k, nomem_ok = 1, freed_ok = 1, loaded = 0;
+    a.alloc = fa_alloc; a.free = fa_free; a.user = &f;
+    if (bitnet_gguf_open(&g, check_shared("vocab/ggml-vocab-gpt-2.gguf"), NULL) != BITNET_OK) { CHECK(0); return; }
+    for (k = 0; k < 64 && !loaded; k++) {
+        bitnet_vocab *v = NULL;
+        bitnet_status st;
+        f.left = k; f.live = 0;
+        st = bitnet_vocab_load(&v, g, &a);
+        if (st == BITNET_OK) {
+            int32_t ids[64];
+            size_t n;
+            loaded = 1;
+            f.left = 0;                                  /* tokenizing now cannot get scratch */
+            CHECK(bitnet_tokenize(v, "Hello world", 11, 0, 0, ids, 64, &n) == BITNET_ERR_NOMEM);
+            f.left = -1;
+            CHECK(bitnet_tokenize(v, "Hello world", 11, 0, 0, ids, 64, &n) == BITNET_OK && n == 2);
+            bitnet_vocab_free(v);
+        } else if (st != BITNET_ERR_NOMEM || v) nomem_ok = 0;
+        if (f.live != 0) freed_ok = 0;
+    }
+    CHECK(loaded && nomem_ok && freed_ok);
+    bitnet_gguf_close(g);
+}
+
 int main(void) {
     test_unicode();
     test_split();
@@ -620,5 +728,6 @@ int main(void) {
     test_bad_utf8();
     test_vocab_files();
     test_hostile_gguf();
+    test_alloc_failures();
     return check_report("tokenizer");
 }
