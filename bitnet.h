@@ -5290,22 +5290,62 @@ static void bn_rmsnorm_rows(const bitnet_ctx *c, const float *src, float *dst, c
         c->model->kernels.rmsnorm(src + (size_t)t * n, w, n, c->model->hp.rms_eps, dst + (size_t)t * n);
 }
 
-/* y (n_tok, rows) = BitLinear(W, x (n_tok, cols)): per-token int8 activations (FORMATS.md §4),
-   the ternary kernel, then the optional blk.N.*.scale. */
-static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float *y, int n_tok) {
-    const bn_kernels *kt = &c->model->kernels;
-    int64_t K = p->w.cols, M = p->w.rows;
+/* Several projections of the same input run as one job over their stacked rows, so the input
+   is quantized once and the thread pool is woken once (q/k/v, gate/up). */
+typedef struct bn_bitlinear_job {
+    const bitnet_ctx *c;
+    const bn_proj *const *p;
+    float *const *y;
+    int n, n_tok;
+} bn_bitlinear_job;
+
+static void bn_bitlinear_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    const bn_bitlinear_job *j = (const bn_bitlinear_job *)arg;
+    const bn_kernels *kt = &j->c->model->kernels;
+    int64_t base = 0;
+    int i;
+    (void)thread;
+    for (i = 0; i < j->n && r0 < r1; i++) {
+        const bn_tern *w = &j->p[i]->w;
+        int64_t lo = r0 - base, hi = r1 - base < w->rows ? r1 - base : w->rows;
+        if (lo < w->rows) {
+            if (j->n_tok == 1) kt->gemv_tern(w, j->c->xq, j->c->xscale[0], j->c->xsum[0], j->y[i], lo, hi);
+            else kt->gemm_tern(w, j->c->xq, j->c->ldq, j->c->xscale, j->c->xsum, j->n_tok, j->y[i], w->rows, lo, hi);
+            r0 = base + hi;
+        }
+        base += w->rows;
+    }
+}
+
+static void bn_apply_scale(const bn_proj *p, float *y, int n_tok) {
+    int64_t r, M = p->w.rows;
     int t;
     for (t = 0; t < n_tok; t++)
+        for (r = 0; r < M; r++) y[(size_t)t * M + r] *= p->scale[p->n_scale == 1 ? 0 : r];
+}
+
+/* y_i (n_tok, rows_i) = BitLinear(W_i, x (n_tok, cols)) for i < n: per-token int8 activations
+   (FORMATS.md §4), the ternary kernels, then the optional blk.N.*.scale. */
+static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const *y, int n, const float *x, int n_tok) {
+    const bn_kernels *kt = &c->model->kernels;
+    int64_t K = p[0]->w.cols, rows = 0;
+    bn_bitlinear_job j;
+    int t, i;
+    for (t = 0; t < n_tok; t++)
         kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
-    if (n_tok == 1) bn_par_gemv_tern(c->threads, kt, &p->w, c->xq, c->xscale[0], c->xsum[0], y);
-    else bn_par_gemm_tern(c->threads, kt, &p->w, c->xq, c->ldq, c->xscale, c->xsum, n_tok, y, M);
-    if (p->scale)
-        for (t = 0; t < n_tok; t++) {
-            float *row = y + (size_t)t * M;
-            int64_t r;
-            for (r = 0; r < M; r++) row[r] *= p->scale[p->n_scale == 1 ? 0 : r];
-        }
+    for (i = 0; i < n; i++) rows += p[i]->w.rows;
+    j.c = c;
+    j.p = p;
+    j.y = y;
+    j.n = n;
+    j.n_tok = n_tok;
+    bitnet_threadpool_run(c->threads, rows, 16, bn_bitlinear_task, &j);
+    for (i = 0; i < n; i++)
+        if (p[i]->scale) bn_apply_scale(p[i], y[i], n_tok);
+}
+
+static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float *y, int n_tok) {
+    bn_bitlinear_n(c, &p, &y, 1, x, n_tok);
 }
 
 /* NEOX rotates pairs (i, i + n_rot/2); NORM rotates adjacent pairs (2i, 2i+1). */
@@ -5379,10 +5419,14 @@ static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
     const bn_kernels *kt = &c->model->kernels;
     const bn_layer *L = &c->model->layers[il];
     int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim;
+    const bn_proj *qkv[3], *gate_up[2];
+    float *qkv_out[3], *gate_up_out[2];
+    qkv[0] = &L->wq; qkv[1] = &L->wk; qkv[2] = &L->wv;
+    qkv_out[0] = c->q; qkv_out[1] = c->k; qkv_out[2] = c->v;
+    gate_up[0] = &L->wgate; gate_up[1] = &L->wup;
+    gate_up_out[0] = c->hb; gate_up_out[1] = c->hb2;
     bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok);
-    bn_bitlinear(c, &L->wq, c->xb, c->q, n_tok);
-    bn_bitlinear(c, &L->wk, c->xb, c->k, n_tok);
-    bn_bitlinear(c, &L->wv, c->xb, c->v, n_tok);
+    bn_bitlinear_n(c, qkv, qkv_out, 3, c->xb, n_tok);
     bn_rope_rows(c, c->q, hp->n_head, n_tok);
     bn_rope_rows(c, c->k, hp->n_head_kv, n_tok);
     bn_attention(c, il, n_tok);                                     /* -> xb2 (n_tok, Q) */
@@ -5390,8 +5434,7 @@ static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
     bn_bitlinear(c, &L->wo, c->xb2, c->xb, n_tok);
     bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
     bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok);
-    bn_bitlinear(c, &L->wgate, c->xb, c->hb, n_tok);
-    bn_bitlinear(c, &L->wup, c->xb, c->hb2, n_tok);
+    bn_bitlinear_n(c, gate_up, gate_up_out, 2, c->xb, n_tok);
     if (hp->activation == BITNET_ACT_RELU2) kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
     else kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
     if (L->ffn_sub_norm) bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok);
