@@ -1063,7 +1063,8 @@ static float bn_tern_row_blocked(const bn_tern *w, int64_t r, const int8_t *q, i
             acc += bn_tern_code(w, r, i) * v;
             sq += v;
         }
-        y += ((float)acc - (float)sq) / s * w->block_scale[r * nb + b];
+        float part = ((float)acc - (float)sq) / s * w->block_scale[r * nb + b];
+        y += part;              /* separate statement: never contracted into an FMA */
     }
     return y;
 }
@@ -2099,7 +2100,7 @@ int bitnet_online_cores(void) {
 }
 
 /* Rows of thread t out of n: units of `grain` rows dealt out contiguously. */
-static void bn_split_rows(int64_t n_rows, int64_t grain, int t, int n, int64_t *r0, int64_t *r1) {
+static BN__UNUSED void bn_split_rows(int64_t n_rows, int64_t grain, int t, int n, int64_t *r0, int64_t *r1) {
     int64_t units = (n_rows + grain - 1) / grain;
     int64_t u0 = units * t / n, u1 = units * (t + 1) / n;
     *r0 = u0 * grain < n_rows ? u0 * grain : n_rows;
