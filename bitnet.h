@@ -1316,7 +1316,9 @@ static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int6
     for (b = 0; b < kp / 128; b++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
         const int8_t *x = q + b * 128;
-        __m256i s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+        __m256i s;
+        if (b % 2 == 0) _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+        s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
                                          _mm256_loadu_si256((const __m256i *)x));
         s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
                                                      _mm256_loadu_si256((const __m256i *)(x + 32))));
@@ -1350,7 +1352,7 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
 
 /* Float GEMV: per row two 8-lane accumulators over 16 columns, then the leftover columns
    one by one; the same order for every row. */
-#define BN__FGEMV_AVX2(name, LOAD8, AT) \
+#define BN__FGEMV_AVX2(name, LOAD8, AT, PREFETCH) \
     static BN__AVX2 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
         int64_t k = m->cols, r = r0, i; \
         for (; r + 2 <= r1; r += 2) { \
@@ -1359,6 +1361,7 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
             float s0, s1; \
             for (i = 0; i + 16 <= k; i += 16) { \
                 __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8); \
+                if (i % 32 == 0) { PREFETCH(w0, i); PREFETCH(w1, i); } \
                 a0 = _mm256_fmadd_ps(LOAD8(w0, i), x0, a0); b0 = _mm256_fmadd_ps(LOAD8(w0, i + 8), x1, b0); \
                 a1 = _mm256_fmadd_ps(LOAD8(w1, i), x0, a1); b1 = _mm256_fmadd_ps(LOAD8(w1, i + 8), x1, b1); \
             } \
@@ -1387,9 +1390,12 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
 #define BN__AT_F32(p, i) bn_load_f32((const uint8_t *)(p) + (i) * 4)
 #define BN__AT_F16(p, i) bn_fp16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
 #define BN__AT_BF16(p, i) bn_bf16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
-BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32)
-BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16)
-BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16)
+#define BN__PF32_256(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
+    _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
+#define BN__PF16_256(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
+BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
+BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
 static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
@@ -1483,6 +1489,9 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 }
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
+#ifndef BN__PF_DIST
+#define BN__PF_DIST 4096          /* bytes of codes prefetched ahead of use */
+#endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
 /* acc of one row over the final half chunk (128 codes, natural order), 256-bit. */
@@ -1529,6 +1538,10 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (ch = 0; ch < nch; ch++) {
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64), v1 = _mm512_loadu_si512(c1 + ch * 64);
+            /* the 4 rows are 4*rs contiguous bytes read at 256 per step: prefetch linearly ahead */
+            const char *pf = (const char *)c0 + ch * 256 + BN__PF_DIST;
+            _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
             __m512i v2 = _mm512_loadu_si512(c2 + ch * 64), v3 = _mm512_loadu_si512(c3 + ch * 64);
             BN__DP(a00, _mm512_and_si512(v0, kc0), qp); BN__DP(a10, _mm512_and_si512(v1, kc0), qp);
             BN__DP(a20, _mm512_and_si512(v2, kc0), qp); BN__DP(a30, _mm512_and_si512(v3, kc0), qp);
@@ -1561,6 +1574,7 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (ch = 0; ch < nch; ch++) {
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64);
+            _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST, _MM_HINT_T0);
             BN__DP(a0, _mm512_and_si512(v0, kc0), qp);
             BN__DP(a1, _mm512_and_si512(v0, k30), qp + 64);
             BN__DP(a2, _mm512_and_si512(v0, kc), qp + 128);
@@ -1572,60 +1586,56 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     }
 }
 
-/* GEMM tile: rows ra and rb (rb may repeat ra) against BN__GT tokens. The codes are decoded
-   (shift + mask) once per 256 and used by every token of the tile. */
-#define BN__GT 8
-static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
-                                                int nt, int64_t ra, int64_t rb, int32_t *acc_a,
-                                                int32_t *acc_b) {
-    const __m512i m3 = _mm512_set1_epi8(3);
-    __m512i aa[BN__GT], ab[BN__GT];
-    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
-    const uint8_t *ca = w->codes + ra * rs, *cb = w->codes + rb * rs;
-    int t;
-    for (t = 0; t < BN__GT; t++) { aa[t] = _mm512_setzero_si512(); ab[t] = aa[t]; }
-    for (ch = 0; ch < nch; ch++) {
-        __m512i va = _mm512_loadu_si512(ca + ch * 64), vb = _mm512_loadu_si512(cb + ch * 64);
-        __m512i pa0 = _mm512_and_si512(_mm512_srli_epi16(va, 6), m3);
-        __m512i pa1 = _mm512_and_si512(_mm512_srli_epi16(va, 4), m3);
-        __m512i pa2 = _mm512_and_si512(_mm512_srli_epi16(va, 2), m3);
-        __m512i pa3 = _mm512_and_si512(va, m3);
-        __m512i pb0 = _mm512_and_si512(_mm512_srli_epi16(vb, 6), m3);
-        __m512i pb1 = _mm512_and_si512(_mm512_srli_epi16(vb, 4), m3);
-        __m512i pb2 = _mm512_and_si512(_mm512_srli_epi16(vb, 2), m3);
-        __m512i pb3 = _mm512_and_si512(vb, m3);
+/* GEMM tile: BN__GR rows x BN__GT tokens of int32 accumulators in registers. Per 256 codes
+   and plane j, the plane of each row is decoded once (shift + mask, the load folded into the
+   shift) and used by every token; each activation load feeds BN__GR dot products. Rows and
+   tokens past the ends repeat the last valid one (computed, not stored). */
+#define BN__GR 4
+#define BN__GT 6
 #if defined(__clang__)
-#pragma unroll
+#  define BN__UNROLL _Pragma("unroll")
 #else
-#pragma GCC unroll 8
+#  define BN__UNROLL _Pragma("GCC unroll 8")
 #endif
-        for (t = 0; t < BN__GT; t++) {
-            const int8_t *qp = q + (t < nt ? t : 0) * ldq + ch * 256;
-            __m512i x0 = _mm512_loadu_si512(qp), x1 = _mm512_loadu_si512(qp + 64);
-            __m512i x2 = _mm512_loadu_si512(qp + 128), x3 = _mm512_loadu_si512(qp + 192);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa0, x0); ab[t] = _mm512_dpbusd_epi32(ab[t], pb0, x0);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa1, x1); ab[t] = _mm512_dpbusd_epi32(ab[t], pb1, x1);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa2, x2); ab[t] = _mm512_dpbusd_epi32(ab[t], pb2, x2);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa3, x3); ab[t] = _mm512_dpbusd_epi32(ab[t], pb3, x3);
+static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                                int nt, const int64_t *rows,
+                                                int32_t acc_out[BN__GR][BN__GT]) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    __m512i acc[BN__GR][BN__GT];
+    const uint8_t *c[BN__GR];
+    const int8_t *qt[BN__GT];
+    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
+    int t, r, j;
+    BN__UNROLL for (r = 0; r < BN__GR; r++) {
+        c[r] = w->codes + rows[r] * rs;
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
+    }
+    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
+    for (ch = 0; ch < nch; ch++) {
+        BN__UNROLL for (j = 0; j < 4; j++) {
+            __m512i p[BN__GR];
+            BN__UNROLL for (r = 0; r < BN__GR; r++)
+                p[r] = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(c[r] + ch * 64), 6 - 2 * j), m3);
+            BN__UNROLL for (t = 0; t < BN__GT; t++) {
+                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
+                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
+            }
         }
     }
-    for (t = 0; t < nt; t++) {
-        acc_a[t] = _mm512_reduce_add_epi32(aa[t]);
-        acc_b[t] = _mm512_reduce_add_epi32(ab[t]);
-        if (w->kp % 256) {
-            const int8_t *qp = q + t * ldq + nch * 256;
-            acc_a[t] += bn_tern_tail_avx512(ca + nch * 64, qp);
-            acc_b[t] += bn_tern_tail_avx512(cb + nch * 64, qp);
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) {
+            acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
+            if (w->kp % 256 && t < nt)
+                acc_out[r][t] += bn_tern_tail_avx512(c[r] + nch * 64, qt[t] + nch * 256);
         }
-    }
 }
 
 static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                               const float *s, const int32_t *sum, int64_t n,
                                               float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* rows in blocks whose codes stay in L2 while all token tiles pass over them */
-    int64_t rblk = (int64_t)(262144 / (w->kp / 4)) / 2 * 2 + 2, b0, t0, r;
-    int32_t acc_a[BN__GT], acc_b[BN__GT];
+    int64_t rblk = (int64_t)(262144 / (w->kp / 4)) / BN__GR * BN__GR + BN__GR, b0, t0, r;
+    int32_t acc[BN__GR][BN__GT];
     if (w->block_scale) {
         for (t0 = 0; t0 < n; t0++)
             for (r = r0; r < r1; r++) y[t0 * ldy + r] = bn_tern_row_blocked(w, r, q + t0 * ldq, 1, s[t0]);
@@ -1634,15 +1644,14 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     for (b0 = r0; b0 < r1; b0 += rblk) {
         int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
         for (t0 = 0; t0 < n; t0 += BN__GT) {
-            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t;
-            for (r = b0; r < b1; r += 2) {
-                int64_t rb = r + 1 < b1 ? r + 1 : r;
-                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, r, rb, acc_a, acc_b);
-                for (t = 0; t < nt; t++) {
-                    float *yt = y + (t0 + t) * ldy;
-                    yt[r] = bn_tern_out(acc_a[t], sum[t0 + t], s[t0 + t], w->alpha);
-                    if (rb != r) yt[rb] = bn_tern_out(acc_b[t], sum[t0 + t], s[t0 + t], w->alpha);
-                }
+            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
+            for (r = b0; r < b1; r += BN__GR) {
+                int64_t rows[BN__GR];
+                for (i = 0; i < BN__GR; i++) rows[i] = r + i < b1 ? r + i : r;
+                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, rows, acc);
+                for (i = 0; i < BN__GR && r + i < b1; i++)
+                    for (t = 0; t < nt; t++)
+                        y[(t0 + t) * ldy + r + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
             }
         }
     }
@@ -1650,7 +1659,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 
 /* Float GEMV: per row two 16-lane accumulators over 32 columns, the last partial step masked;
    4 rows share each x load. Every row sees the same operation order in both loops. */
-#define BN__FGEMV_AVX512(name, LOAD16) \
+#define BN__FGEMV_AVX512(name, LOAD16, PREFETCH) \
     static BN__AVX512 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
         int64_t k = m->cols, r = r0, i; \
         for (; r + 4 <= r1; r += 4) { \
@@ -1659,6 +1668,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
             for (i = 0; i + 32 <= k; i += 32) { \
                 __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16); \
+                PREFETCH(w0, i); PREFETCH(w1, i); PREFETCH(w2, i); PREFETCH(w3, i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), x0, a0); b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), x1, b0); \
                 a1 = _mm512_fmadd_ps(LOAD16(w1, i, 0xffff), x0, a1); b1 = _mm512_fmadd_ps(LOAD16(w1, i + 16, 0xffff), x1, b1); \
                 a2 = _mm512_fmadd_ps(LOAD16(w2, i, 0xffff), x0, a2); b2 = _mm512_fmadd_ps(LOAD16(w2, i + 16, 0xffff), x1, b2); \
@@ -1679,6 +1689,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const uint8_t *w0 = m->data + (size_t)r * m->row_bytes; \
             __m512 a0 = _mm512_setzero_ps(), b0 = a0; \
             for (i = 0; i + 32 <= k; i += 32) { \
+                PREFETCH(w0, i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), _mm512_loadu_ps(x + i), a0); \
                 b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), _mm512_loadu_ps(x + i + 16), b0); \
             } \
@@ -1695,9 +1706,13 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i)))
 #define BN__LD_BF16_512(p, i, mk) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32( \
     _mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i))), 16))
-BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512)
-BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512)
-BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512)
+/* Prefetch of row p ahead of column i: 32 columns are 128 bytes (F32) or 64 bytes (16-bit). */
+#define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
+    _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
+#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
+BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
+BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
 
 /* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
 static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
