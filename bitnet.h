@@ -2114,14 +2114,6 @@ int bitnet_online_cores(void) {
 #endif
 }
 
-/* Rows of thread t out of n: units of `grain` rows dealt out contiguously. */
-static BN__UNUSED void bn_split_rows(int64_t n_rows, int64_t grain, int t, int n, int64_t *r0, int64_t *r1) {
-    int64_t units = (n_rows + grain - 1) / grain;
-    int64_t u0 = units * t / n, u1 = units * (t + 1) / n;
-    *r0 = u0 * grain < n_rows ? u0 * grain : n_rows;
-    *r1 = u1 * grain < n_rows ? u1 * grain : n_rows;
-}
-
 #if defined(BITNET_NO_THREADS)
 struct bitnet_threadpool { int n_threads; bitnet_allocator allocator; };
 
@@ -2167,6 +2159,11 @@ typedef struct bn_worker {
     int index;
 } bn_worker;
 
+/* A run is cut into chunks of rows that threads claim one at a time, so a thread the OS
+   descheduled delays the run by one chunk, not by its share. `claim` packs the run's generation
+   (bits 63-32), its chunk count (31-16) and the next chunk (15-0): a late thread can never claim
+   a chunk of a newer run by mistake, and the run's fields stay valid until every chunk claimed
+   is done. */
 struct bitnet_threadpool {
     int n_threads;                  /* including the caller */
     bitnet_allocator allocator;
@@ -2174,17 +2171,32 @@ struct bitnet_threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     unsigned generation;            /* bumped for every run (atomic) */
-    int pending;                    /* workers still busy with this run (atomic) */
+    uint64_t claim;                 /* generation << 32 | n_chunks << 16 | next chunk (atomic) */
+    int64_t chunks_done;            /* (atomic) */
     int sleepers, caller_sleeping, stop;   /* under mu */
     bitnet_task_fn fn;
     void *arg;
-    int64_t n_rows, grain;
+    int64_t n_rows, chunk_rows, n_chunks;
 };
 
-static void bn_pool_do(struct bitnet_threadpool *p, int t) {
-    int64_t r0, r1;
-    bn_split_rows(p->n_rows, p->grain, t, p->n_threads, &r0, &r1);
-    if (r1 > r0) p->fn(p->arg, r0, r1, t);
+/* Claims and runs chunks of run `gen` until none is left. */
+static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
+    for (;;) {
+        uint64_t c = __atomic_load_n(&p->claim, __ATOMIC_ACQUIRE);
+        int64_t i, r0, r1;
+        if ((unsigned)(c >> 32) != gen || (c & 0xffffu) >= (c >> 16 & 0xffffu)) return;
+        if (!__atomic_compare_exchange_n(&p->claim, &c, c + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
+        i = (int64_t)(c & 0xffffu);
+        r0 = i * p->chunk_rows;
+        r1 = r0 + p->chunk_rows < p->n_rows ? r0 + p->chunk_rows : p->n_rows;
+        p->fn(p->arg, r0, r1, t);
+        if (__atomic_add_fetch(&p->chunks_done, 1, __ATOMIC_ACQ_REL) == (int64_t)(c >> 16 & 0xffffu)) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping) pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void *bn_worker_main(void *arg) {
@@ -2208,12 +2220,7 @@ static void *bn_worker_main(void *arg) {
         }
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
         seen = g;
-        bn_pool_do(p, w->index);
-        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-            pthread_mutex_lock(&p->mu);
-            if (p->caller_sleeping) pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        bn_pool_work(p, g, w->index);
     }
 }
 
@@ -2234,7 +2241,10 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     memset(p, 0, sizeof *p);
     p->allocator = a;
     p->n_threads = 1;
-    if (pthread_mutex_init(&p->mu, NULL)) { bn_free(&a, p); return bn_fail(BITNET_ERR_NOMEM, "thread pool: mutex"); }
+    if (pthread_mutex_init(&p->mu, NULL)) {
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     if (n_threads > 1) {
@@ -2280,22 +2290,33 @@ int bitnet_threadpool_size(const bitnet_threadpool *pool) { return pool ? pool->
 
 void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                            bitnet_task_fn fn, void *arg) {
+    int64_t units, per;
+    unsigned gen;
     int i;
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
-    pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows; pool->grain = grain;
-    __atomic_store_n(&pool->pending, pool->n_threads - 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    /* about 4 chunks per thread, each a multiple of grain */
+    units = (n_rows + grain - 1) / grain;
+    per = (units + 4 * pool->n_threads - 1) / (4 * pool->n_threads);
+    pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows;
+    pool->chunk_rows = per * grain;
+    pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
+    __atomic_store_n(&pool->chunks_done, 0, __ATOMIC_RELEASE);
+    gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) + 1;
+    __atomic_store_n(&pool->claim, (uint64_t)gen << 32 | (uint64_t)pool->n_chunks << 16, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool->generation, gen, __ATOMIC_RELEASE);
     pthread_mutex_lock(&pool->mu);
     if (pool->sleepers) pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
-    bn_pool_do(pool, 0);
-    for (i = 0; __atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE) && i < BN__SPIN_ROUNDS; i++) BN__PAUSE();
-    if (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) {
+    bn_pool_work(pool, gen, 0);
+    for (i = 0; __atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks && i < BN__SPIN_ROUNDS; i++)
+        BN__PAUSE();
+    if (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks) {
         pthread_mutex_lock(&pool->mu);
         pool->caller_sleeping = 1;
-        while (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) pthread_cond_wait(&pool->done, &pool->mu);
+        while (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks)
+            pthread_cond_wait(&pool->done, &pool->mu);
         pool->caller_sleeping = 0;
         pthread_mutex_unlock(&pool->mu);
     }
