@@ -1415,7 +1415,61 @@ static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, flo
     }
 }
 
+/* Q6_K: the 6-bit values of one 128-half of a block, as 4 x 32 int8 (value - 32): elements
+   [32j, 32j+32) of the half in out[j]. ql: 64 bytes, qh: 32 bytes. */
+static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __m256i out[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), k32 = _mm256_set1_epi8(32);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    out[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+    out[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+    out[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+    out[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+    out[0] = _mm256_sub_epi8(out[0], k32); out[1] = _mm256_sub_epi8(out[1], k32);
+    out[2] = _mm256_sub_epi8(out[2], k32); out[3] = _mm256_sub_epi8(out[3], k32);
+}
+
+static BN__AVX2 void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y,
+                                           int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 256;
+    int n, j, g;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 210;
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            for (n = 0; n < 2; n++) {
+                __m256i qv[4];
+                const float *xb = x + b * 256 + n * 128;
+                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
+                for (j = 0; j < 4; j++) {
+                    int8_t tmp[32];
+                    _mm256_storeu_si256((__m256i *)tmp, qv[j]);
+                    for (g = 0; g < 32; g += 16) {
+                        __m256 sv = _mm256_set1_ps(d * (float)sc[n * 8 + j * 2 + g / 16]);
+                        __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g))));
+                        __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g + 8))));
+                        a0 = _mm256_fmadd_ps(_mm256_mul_ps(w0, sv), _mm256_loadu_ps(xb + j * 32 + g), a0);
+                        a1 = _mm256_fmadd_ps(_mm256_mul_ps(w1, sv), _mm256_loadu_ps(xb + j * 32 + g + 8), a1);
+                    }
+                }
+            }
+        }
+        y[r] = bn_hsum256(_mm256_add_ps(a0, a1));
+    }
+}
+
 BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx2, bn_gemv_f32_f32_avx2)
+BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx2, bn_gemv_q6_k_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx2, bn_gemv_f16_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx2, bn_gemv_bf16_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx2, bn_gemv_q8_0_f32_avx2)
@@ -1738,7 +1792,42 @@ static BN__AVX512 void bn_gemv_q8_0_f32_avx512(const bn_fmat *m, const float *x,
     }
 }
 
+/* Q6_K: decoded with the AVX2 helper (256-bit), 16 values per scale as one 16-lane FMA. */
+static BN__AVX512 void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x, float *y,
+                                               int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 256;
+    int n, j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 210;
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            for (n = 0; n < 2; n++) {
+                __m256i qv[4];
+                const float *xb = x + b * 256 + n * 128;
+                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
+                for (j = 0; j < 4; j++) {
+                    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(qv[j])));
+                    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(qv[j], 1)));
+                    a0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2])),
+                                         _mm512_loadu_ps(xb + j * 32), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2 + 1])),
+                                         _mm512_loadu_ps(xb + j * 32 + 16), a1);
+                }
+            }
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+}
+
 BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx512, bn_gemv_f32_f32_avx512)
+BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx512, bn_gemv_q6_k_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx512, bn_gemv_f16_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx512, bn_gemv_bf16_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx512, bn_gemv_q8_0_f32_avx512)
@@ -2026,6 +2115,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx2, "avx2-f16c");
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx2, "avx2");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx2, "avx2");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx2, "avx2");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx2, "avx2");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx2, "avx2");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
@@ -2044,6 +2135,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx512, "avx512");
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx512, "avx512");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx512, "avx512");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx512, "avx512");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx512, "avx512");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx512, "avx512");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
