@@ -886,10 +886,17 @@ static BN__UNUSED bitnet_status bn_tern_from_codes(bn_tern *w, const int8_t *cod
     if ((st = bn_tern_alloc(w, k, m, 0, a))) return st;
     for (r = 0; r < m; r++) {
         uint8_t *row = (uint8_t *)w->owned + r * (w->kp / 4);
-        for (c = 0; c < k; c++) {
-            int v = codes[r * k + c];
-            bn_tern_set(row, c, v < 0 ? 0 : v > 0 ? 2 : 1);
+        const int8_t *src = codes + r * k;
+        for (c = 0; c + 128 <= k; c += 128) {            /* whole blocks a byte at a time */
+            int p;
+            for (p = 0; p < 32; p++) {
+                int c0 = src[c + p], c1 = src[c + p + 32], c2 = src[c + p + 64], c3 = src[c + p + 96];
+                c0 = c0 < 0 ? 0 : c0 > 0 ? 2 : 1; c1 = c1 < 0 ? 0 : c1 > 0 ? 2 : 1;
+                c2 = c2 < 0 ? 0 : c2 > 0 ? 2 : 1; c3 = c3 < 0 ? 0 : c3 > 0 ? 2 : 1;
+                row[c / 4 + p] = (uint8_t)(c0 << 6 | c1 << 4 | c2 << 2 | c3);
+            }
         }
+        for (; c < k; c++) bn_tern_set(row, c, src[c] < 0 ? 0 : src[c] > 0 ? 2 : 1);
     }
     w->alpha = alpha;
     return BITNET_OK;
@@ -964,9 +971,16 @@ static BN__UNUSED bitnet_status bn_tern_from_tensor(bn_tern *w, int type, const 
         uint8_t *row = (uint8_t *)w->owned + r * (k / 4);
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = src + (r * nb + b) * bsz;
-            for (e = 0; e < 256; e++)
-                bn_tern_set(row, (int64_t)(b * 256) + e,
-                            type == 35 ? bn_tq2_code(blk, e) : bn_tq1_code(blk, e));
+            if (type == 35) {
+                /* a TQ2_0 half-block byte m holds elements 32l+m at shift 2l, the I2_S byte
+                   the same elements at shift 6-2l: reverse the four 2-bit fields */
+                for (e = 0; e < 64; e++) {
+                    unsigned v = blk[e];
+                    row[b * 64 + (uint64_t)e] = (uint8_t)((v & 3) << 6 | (v >> 2 & 3) << 4 | (v >> 4 & 3) << 2 | v >> 6);
+                }
+            } else {
+                for (e = 0; e < 256; e++) bn_tern_set(row, (int64_t)(b * 256) + e, bn_tq1_code(blk, e));
+            }
             if (!uniform) w->block_scale[r * nb + b] = bn_fp16_to_fp32(bn_load_u16(blk + bsz - 2));
         }
     }
