@@ -68,7 +68,7 @@ bench: $(BENCHES)
 
 $(B)/fuzz/%: fuzz/%.c bitnet.h
 	@mkdir -p $(@D)
-	$(CLANG) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -I. -o $@ $< -lpthread -lm
+	$(CLANG) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lpthread -lm
 
 fuzz: $(FUZZERS)
 	@fuzz/run.sh $(FUZZ_SECONDS) $(FUZZERS)

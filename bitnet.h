@@ -169,7 +169,173 @@ BITNET_API bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool);
 
 /* ===== api: gguf ===== */
 
+/* Metadata value types, as numbered in the GGUF file. */
+typedef enum bitnet_gguf_type {
+    BITNET_GGUF_U8 = 0, BITNET_GGUF_I8 = 1, BITNET_GGUF_U16 = 2, BITNET_GGUF_I16 = 3,
+    BITNET_GGUF_U32 = 4, BITNET_GGUF_I32 = 5, BITNET_GGUF_F32 = 6, BITNET_GGUF_BOOL = 7,
+    BITNET_GGUF_STRING = 8, BITNET_GGUF_ARRAY = 9, BITNET_GGUF_U64 = 10, BITNET_GGUF_I64 = 11,
+    BITNET_GGUF_F64 = 12,
+    BITNET_GGUF_TYPE_COUNT = 13
+} bitnet_gguf_type;
+
+/* Tensor element types (ggml numbering; 36..39 as in the bitnet.cpp fork, see FORMATS.md). */
+typedef enum bitnet_type {
+    BITNET_TYPE_F32 = 0,   BITNET_TYPE_F16 = 1,   BITNET_TYPE_Q4_0 = 2,  BITNET_TYPE_Q4_1 = 3,
+    BITNET_TYPE_Q5_0 = 6,  BITNET_TYPE_Q5_1 = 7,  BITNET_TYPE_Q8_0 = 8,  BITNET_TYPE_Q8_1 = 9,
+    BITNET_TYPE_Q2_K = 10, BITNET_TYPE_Q3_K = 11, BITNET_TYPE_Q4_K = 12, BITNET_TYPE_Q5_K = 13,
+    BITNET_TYPE_Q6_K = 14, BITNET_TYPE_Q8_K = 15, BITNET_TYPE_I8 = 24,   BITNET_TYPE_I16 = 25,
+    BITNET_TYPE_I32 = 26,  BITNET_TYPE_I64 = 27,  BITNET_TYPE_F64 = 28,  BITNET_TYPE_BF16 = 30,
+    BITNET_TYPE_TQ1_0 = 34, BITNET_TYPE_TQ2_0 = 35, BITNET_TYPE_I2_S = 36,
+    BITNET_TYPE_TL1 = 38,  BITNET_TYPE_TL2 = 39,
+    BITNET_TYPE_COUNT = 40
+} bitnet_type;
+
+/* One metadata value. Strings and array data point into the file and are NOT NUL-terminated;
+   multi-byte array elements are little-endian and may be unaligned (read them with
+   bitnet_gguf_array_get). */
+typedef struct bitnet_gguf_value {
+    bitnet_gguf_type type;
+    union {
+        uint64_t u64;             /* U8, U16, U32, U64, BOOL (0/1) */
+        int64_t  i64;             /* I8, I16, I32, I64 */
+        double   f64;             /* F32, F64 */
+    } num;
+    struct { const char *ptr; uint64_t len; } str;
+    struct {
+        bitnet_gguf_type elem_type;
+        uint64_t count;
+        const void *data;         /* first element */
+        uint64_t bytes;           /* total bytes of the elements */
+        const uint64_t *index_;   /* private: element offsets of string arrays */
+    } arr;
+} bitnet_gguf_value;
+
+/* One tensor of the file. `data` points into the mapping or buffer. */
+typedef struct bitnet_gguf_tensor {
+    const char *name;             /* NUL-terminated copy */
+    bitnet_type type;
+    uint32_t n_dims;              /* 1..4 */
+    uint64_t ne[4];               /* ne[0] is contiguous; unused dims are 1 */
+    uint64_t n_elements;
+    uint64_t offset;              /* from the start of the data section */
+    uint64_t size;                /* bytes */
+    const void *data;
+} bitnet_gguf_tensor;
+
+typedef struct bitnet_gguf bitnet_gguf;
+
+/* Opens a GGUF file read-only (mmap; read() where mmap is unavailable) and checks all of it. */
+BITNET_API bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path,
+                                          const bitnet_allocator *allocator);
+/* Same from a caller's buffer, which must outlive the handle. */
+BITNET_API bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                                 const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_close(bitnet_gguf *gguf);
+
+BITNET_API uint32_t bitnet_gguf_version(const bitnet_gguf *gguf);
+BITNET_API uint32_t bitnet_gguf_alignment(const bitnet_gguf *gguf);
+BITNET_API uint64_t bitnet_gguf_data_offset(const bitnet_gguf *gguf);   /* start of tensor data */
+BITNET_API uint64_t bitnet_gguf_file_size(const bitnet_gguf *gguf);
+
+/* Metadata by index (0..n_kv-1) or by key. find returns -1 when the key is absent. */
+BITNET_API int64_t bitnet_gguf_n_kv(const bitnet_gguf *gguf);
+BITNET_API int64_t bitnet_gguf_find_key(const bitnet_gguf *gguf, const char *key);
+BITNET_API const char *bitnet_gguf_key(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *gguf, int64_t index);
+/* Element `index` of an array value (any element type, nested arrays included). */
+BITNET_API bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index,
+                                               bitnet_gguf_value *out);
+
+/* Typed getters. BITNET_ERR_NOT_FOUND if the key is absent, BITNET_ERR_TYPE if the stored value
+   cannot be represented exactly (integers of any width convert when the value fits; f32/f64
+   and integers convert to float). Outputs are untouched on failure. */
+BITNET_API bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *gguf, const char *key, uint32_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *gguf, const char *key, uint64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *gguf, const char *key, int64_t *out);
+BITNET_API bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *gguf, const char *key, float *out);
+BITNET_API bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *gguf, const char *key, int *out);
+BITNET_API bitnet_status bitnet_gguf_get_str(const bitnet_gguf *gguf, const char *key,
+                                             const char **ptr, size_t *len);
+BITNET_API bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *gguf, const char *key,
+                                             const bitnet_gguf_value **array);
+
+BITNET_API int64_t bitnet_gguf_n_tensors(const bitnet_gguf *gguf);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *gguf, int64_t index);
+BITNET_API const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *gguf, const char *name);
+
+BITNET_API const char *bitnet_gguf_type_name(bitnet_gguf_type type);  /* "u32", "string", ... */
+BITNET_API const char *bitnet_type_name(bitnet_type type);            /* "F16", "I2_S", ... */
+/* Bytes of a tensor of `type` with shape ne[0..n_dims-1]; BITNET_ERR_FORMAT/UNSUPPORTED with a
+   message when the shape does not fit the type's blocks, overflows, or the size is unknown. */
+BITNET_API bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne,
+                                             uint64_t *bytes);
+
+/* Writer: collect metadata and tensor infos, then stream the tensor data in the order the
+   tensors were added (a tensor's bytes may arrive in several pieces; padding is automatic). */
+typedef struct bitnet_gguf_writer bitnet_gguf_writer;
+typedef int (*bitnet_write_fn)(const void *data, size_t size, void *user);   /* 0 = ok */
+
+BITNET_API bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator);
+BITNET_API void bitnet_gguf_writer_free(bitnet_gguf_writer *writer);
+BITNET_API bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *writer, uint32_t version);
+/* Adds or replaces a key. Array values are copied from the value's (file-layout) data. A
+   "general.alignment" key sets the alignment of the data section. */
+BITNET_API bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *writer, const char *key,
+                                                const bitnet_gguf_value *value);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *writer, const char *key, uint32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *writer, const char *key, int32_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *writer, const char *key, uint64_t v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *writer, const char *key, float v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *writer, const char *key, int v);
+BITNET_API bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *writer, const char *key, const char *v);
+/* An array of a fixed-size element type from native values (e.g. int32_t[] for I32). */
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *writer, const char *key,
+                                                    bitnet_gguf_type elem_type, const void *elems, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *writer, const char *key,
+                                                        const char *const *strs, uint64_t count);
+BITNET_API bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *writer, const char *name,
+                                                       bitnet_type type, uint32_t n_dims, const uint64_t *ne);
+BITNET_API bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *writer, const char *path);
+BITNET_API bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *writer, bitnet_write_fn fn, void *user);
+BITNET_API bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *writer, const void *data, size_t size);
+/* Checks that every tensor got all its bytes, writes the final padding, closes the file. */
+BITNET_API bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *writer);
+
 /* ===== api: quant ===== */
+
+/* Exact float conversions of n values (round to nearest even; Inf, NaN and subnormals kept;
+   a signalling NaN comes back quiet). Vectorised with F16C / AVX-512 where the CPU has them,
+   identical to the scalar code bit for bit. Pointers need only their type's alignment. */
+BITNET_API void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n);
+BITNET_API void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n);
+BITNET_API void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n);
+
+/* Decodes an n_rows x n_cols tensor (n_cols contiguous) of `type` into dst (n_rows*n_cols
+   floats). Types: F32 F16 BF16 Q8_0 Q6_K TQ1_0 TQ2_0 I2_S. `src` is the whole tensor as
+   stored (I2_S: codes, then its f32 alpha at byte n_rows*n_cols/4, then 28 padding bytes) and
+   may be unaligned; src_size must be at least the tensor's size. BITNET_ERR_FORMAT when the
+   shape does not fit the type's blocks, src is too short or an I2_S code is 3;
+   BITNET_ERR_UNSUPPORTED for other types. */
+BITNET_API bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                           uint64_t n_rows, uint64_t n_cols, float *dst);
+
+/* Encodes n_rows x n_cols floats as `type` into dst (dst_size bytes, at least the tensor's
+   size; may be unaligned), byte for byte as the reference engines do: Q8_0 / TQ1_0 / TQ2_0 as
+   llama.cpp's quantize_row_*_ref, I2_S as bitnet.cpp's quantize_i2_s (alpha = max|x| over the
+   whole tensor, codes = signs with |x| < 1e-6 as zero, 28 zero padding bytes after alpha).
+   Types: F32 F16 BF16 Q8_0 TQ1_0 TQ2_0 I2_S. Quantized types reject NaN/Inf input
+   (BITNET_ERR_ARGS). */
+BITNET_API bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                                         uint64_t n_cols, void *dst, uint64_t dst_size);
+
+/* Ternarizes n float weights of `type` (F32, F16 or BF16; src may be unaligned) into codes
+   -1/0/+1 and one scale (FORMATS.md 3.4): when every nonzero |w| is the same value (weights
+   stored already ternarized), alpha is that value and the codes are the signs; otherwise
+   alpha = mean|w| clamped to >= 1e-5 and codes = clamp(round_half_even(w/alpha), -1, 1).
+   An all-zero tensor gives alpha = 1e-5 and zero codes. NaN/Inf: BITNET_ERR_FORMAT. */
+BITNET_API bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n,
+                                          int8_t *codes, float *alpha);
 
 /* ===== api: kernels ===== */
 
@@ -243,11 +409,385 @@ BITNET_API int bitnet_online_cores(void);
 
 /* ===== api: model ===== */
 
+typedef enum bitnet_arch {
+    BITNET_ARCH_BITNET_B158 = 0,  /* "bitnet-b1.58" / "bitnet-25": ReLU², sub-norms, NEOX RoPE, tied head */
+    BITNET_ARCH_BITNET      = 1,  /* "bitnet" (1bitLLM): SiLU, sub-norms, NEOX RoPE, tied head */
+    BITNET_ARCH_LLAMA       = 2   /* "llama" with ternary projections: SiLU, NORM RoPE, own head */
+} bitnet_arch;
+
+typedef enum bitnet_activation { BITNET_ACT_RELU2 = 0, BITNET_ACT_SILU = 1 } bitnet_activation;
+typedef enum bitnet_rope_style { BITNET_ROPE_NEOX = 0, BITNET_ROPE_NORM = 1 } bitnet_rope_style;
+
+typedef struct bitnet_hparams {
+    bitnet_arch arch;
+    char arch_name[32];
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, head_dim, n_ff, n_ctx_train, n_rot;
+    float rope_base, rope_freq_scale, rms_eps;
+    bitnet_activation activation;
+    bitnet_rope_style rope_style;
+    int sub_norms;                /* attn_sub_norm / ffn_sub_norm before the o / down projections */
+    int tied_head;                /* logits from token_embd (no output.weight used) */
+} bitnet_hparams;
+
+typedef struct bitnet_model_params {
+    const char *path;             /* GGUF file, or: */
+    const void *data;             /* a GGUF image in memory that outlives the model */
+    size_t size;
+    bitnet_allocator allocator;
+    bitnet_isa isa;               /* kernels to use; AUTO (0) = the best this CPU runs */
+    int vocab_only;               /* load the tokenizer alone */
+} bitnet_model_params;
+
+typedef struct bitnet_model_memory {
+    uint64_t file_bytes;          /* the mapped file */
+    uint64_t weight_bytes;        /* weights read per token: projections + head */
+    uint64_t converted_bytes;     /* memory the model owns: repacked/converted weights, vocab */
+} bitnet_model_memory;
+
+typedef struct bitnet_model bitnet_model;
+struct bitnet_vocab;
+
+/* Loads a model: checks every key and tensor it needs (clear errors), maps the weights and
+   repacks the ternary ones for the kernels. */
+BITNET_API bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *params);
+BITNET_API void bitnet_model_free(bitnet_model *model);
+BITNET_API const bitnet_hparams *bitnet_model_hparams(const bitnet_model *model);
+BITNET_API const struct bitnet_vocab *bitnet_model_vocab(const bitnet_model *model);
+BITNET_API const bitnet_gguf *bitnet_model_gguf(const bitnet_model *model);
+BITNET_API bitnet_model_memory bitnet_model_get_memory(const bitnet_model *model);
+BITNET_API bitnet_isa bitnet_model_isa(const bitnet_model *model);
+
+typedef struct bitnet_ctx_params {
+    int32_t n_ctx;                /* KV cache positions; 0 = the model's context length */
+    int32_t n_batch;              /* most tokens per bitnet_decode call; 0 = 512 */
+    int32_t n_threads;            /* 0 = all online cores */
+    int all_logits;               /* keep logits for every token of a batch, not just the last */
+    bitnet_allocator allocator;
+} bitnet_ctx_params;
+
+typedef struct bitnet_ctx bitnet_ctx;
+
+/* A context: KV cache, activations and thread pool, planned up front in one pool. Several
+   contexts may share one model, each used by one thread at a time. */
+BITNET_API bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *model, const bitnet_ctx_params *params);
+BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
+/* Runs tokens at the next positions (prefill when n > 1); allocates nothing. */
+BITNET_API bitnet_status bitnet_decode(bitnet_ctx *ctx, const int32_t *tokens, int32_t n_tokens);
+/* Logits of the last token of the last batch (n_vocab floats), or with all_logits, row i for
+   token i of that batch. NULL before the first decode. */
+BITNET_API const float *bitnet_ctx_logits(const bitnet_ctx *ctx, int32_t i);
+BITNET_API int32_t bitnet_ctx_pos(const bitnet_ctx *ctx);          /* tokens in the KV cache */
+BITNET_API int32_t bitnet_ctx_n_ctx(const bitnet_ctx *ctx);
+/* Forgets positions >= pos (0 = clear the cache). */
+BITNET_API bitnet_status bitnet_ctx_truncate(bitnet_ctx *ctx, int32_t pos);
+BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
+BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
+
 /* ===== api: tokenizer ===== */
+
+/* Tokenizers read from a GGUF's tokenizer.* metadata:
+     tokenizer.ggml.model = "gpt2"   byte-level BPE (GPT-2 byte mapping, merges ranks). Split rule
+                                     from tokenizer.ggml.pre: "llama-bpe" (also "llama3", "llama-v3",
+                                     "falcon3", "pixtral") = the Llama 3 rule with ignore_merges;
+                                     "gpt-2" (also "phi-2", "roberta-bpe") = the GPT-2 rule. A missing
+                                     `pre` with 128256 tokens is the Llama 3 rule (the BitNet 2B-4T
+                                     file); any other value falls back to the GPT-2 rule with a
+                                     logged warning.
+     tokenizer.ggml.model = "llama"  SentencePiece (score-based merging, <0xXX> byte fallback,
+                                     dummy-prefix space, ' ' -> U+2581).
+   Results are token for token those of llama.cpp's tokenizer for these rules. Invalid UTF-8 in
+   the text becomes U+FFFD for BPE (as llama.cpp) and byte tokens for SPM; it never fails.
+   A vocabulary is read-only after loading and may be shared between threads. */
+typedef struct bitnet_vocab bitnet_vocab;
+
+typedef enum bitnet_vocab_type {
+    BITNET_VOCAB_BPE = 1,               /* tokenizer.ggml.model = gpt2 */
+    BITNET_VOCAB_SPM = 2                /* tokenizer.ggml.model = llama */
+} bitnet_vocab_type;
+
+typedef enum bitnet_pretok {
+    BITNET_PRETOK_NONE   = 0,           /* SentencePiece: no split rule */
+    BITNET_PRETOK_LLAMA3 = 1,
+    BITNET_PRETOK_GPT2   = 2
+} bitnet_pretok;
+
+/* tokenizer.ggml.token_type values. */
+typedef enum bitnet_token_type {
+    BITNET_TOKEN_UNDEFINED = 0, BITNET_TOKEN_NORMAL = 1, BITNET_TOKEN_UNKNOWN = 2,
+    BITNET_TOKEN_CONTROL = 3, BITNET_TOKEN_USER_DEFINED = 4, BITNET_TOKEN_UNUSED = 5,
+    BITNET_TOKEN_BYTE = 6
+} bitnet_token_type;
+
+/* Reads the vocabulary of `gguf` into memory owned by the vocab (the gguf may be closed after).
+   BITNET_ERR_FORMAT with a message naming the key, the index and the value for inconsistent
+   metadata (wrong array types, counts that disagree, token strings with NUL bytes, merges without
+   a space or naming no token, token types out of range); BITNET_ERR_UNSUPPORTED for an unknown
+   tokenizer.ggml.model. A special token id (bos, eos, ...) outside the vocabulary is dropped
+   with a warning, as llama.cpp does. */
+
+BITNET_API bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *gguf,
+                                           const bitnet_allocator *allocator);
+BITNET_API void bitnet_vocab_free(bitnet_vocab *vocab);
+
+BITNET_API bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *vocab);
+BITNET_API bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_size(const bitnet_vocab *vocab);
+/* Special ids; -1 when the vocabulary has none. eot is tokenizer.ggml.eot_token_id or else the
+   token "<|eot_id|>" (or "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "<EOT>");
+   eom is tokenizer.ggml.eom_token_id or "<|eom_id|>". */
+BITNET_API int32_t bitnet_vocab_bos(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eos(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eot(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_eom(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_unk(const bitnet_vocab *vocab);
+BITNET_API int32_t bitnet_vocab_pad(const bitnet_vocab *vocab);
+/* 1 when tokenizer.ggml.add_bos_token (default: SPM and Llama 3 rule yes, GPT-2 rule no). */
+BITNET_API int bitnet_vocab_add_bos(const bitnet_vocab *vocab);
+/* 1 when `id` ends generation: eos, eot, eom and any end-of-turn token found by text. */
+BITNET_API int bitnet_vocab_is_eog(const bitnet_vocab *vocab, int32_t id);
+/* The token's text as stored (NUL-terminated, owned by the vocab); NULL if `id` is out of range. */
+BITNET_API const char *bitnet_vocab_text(const bitnet_vocab *vocab, int32_t id, size_t *len);
+BITNET_API bitnet_token_type bitnet_vocab_token_type(const bitnet_vocab *vocab, int32_t id);
+/* Id of the token whose stored text is exactly text[0..len); -1 if none. */
+BITNET_API int32_t bitnet_vocab_find(const bitnet_vocab *vocab, const char *text, size_t len);
+/* Longest piece bitnet_token_piece can return; 3 * (max_piece + 4) bytes always hold the
+   output of one bitnet_detok_push. */
+BITNET_API size_t bitnet_vocab_max_piece(const bitnet_vocab *vocab);
+
+/* Tokenizes text[0..len) (any bytes). add_special: prepend BOS / append EOS as the vocabulary's
+   add_bos_token / add_eos_token say. parse_special: text spelling a control, unknown or
+   user-defined token ("<|eot_id|>") becomes that token; without it only user-defined tokens are
+   matched (as llama.cpp). Writes min(count, cap) ids and sets *n_ids to the full count; returns
+   BITNET_ERR_ARGS when cap is too small (call again with *n_ids slots). Allocates scratch memory
+   from the vocab's allocator for the duration of the call. */
+BITNET_API bitnet_status bitnet_tokenize(const bitnet_vocab *vocab, const char *text, size_t len,
+                                         int add_special, int parse_special,
+                                         int32_t *ids, size_t cap, size_t *n_ids);
+
+/* The bytes of one token (possibly part of a UTF-8 character): byte-level decoding for BPE,
+   U+2581 -> ' ' and <0xXX> -> byte for SPM. Control and unknown tokens give their text only with
+   `special`, else nothing; user-defined tokens always give their text. Writes at most cap bytes,
+   sets *len to the piece length, BITNET_ERR_ARGS if it did not fit or id is out of range. */
+BITNET_API bitnet_status bitnet_token_piece(const bitnet_vocab *vocab, int32_t id, int special,
+                                            char *buf, size_t cap, size_t *len);
+
+/* Flags of the detokenizers. */
+#define BITNET_DETOK_SPECIAL     1      /* write control/unknown tokens as their text */
+#define BITNET_DETOK_STRIP_SPACE 2      /* SPM: drop the dummy-prefix space of the first piece */
+
+/* Concatenates the raw pieces of ids[0..n) (no UTF-8 repair: exact inverse of bitnet_tokenize
+   for lossless text). A BOS first token is skipped unless BITNET_DETOK_SPECIAL. Sets *len to
+   the full length and returns BITNET_ERR_ARGS if it exceeds cap (nothing written past cap). */
+BITNET_API bitnet_status bitnet_detokenize(const bitnet_vocab *vocab, const int32_t *ids, size_t n,
+                                           int flags, char *out, size_t cap, size_t *len);
+
+/* Streaming detokenizer: push one token at a time and get only complete, valid UTF-8 back. A
+   character split across tokens is held until complete; an invalid sequence becomes U+FFFD
+   (maximal-subpart rule). No allocation; the struct may live on the stack. */
+typedef struct bitnet_detok {
+    const bitnet_vocab *vocab;
+    int flags;
+    int started;                        /* a non-empty piece was seen (for STRIP_SPACE) */
+    int n_pending, need;                /* bytes held of an incomplete character, bytes it needs */
+    unsigned char pending[4];
+} bitnet_detok;
+
+BITNET_API void bitnet_detok_init(bitnet_detok *d, const bitnet_vocab *vocab, int flags);
+/* Appends the complete UTF-8 that token `id` finishes to out; *n_out = bytes written. Returns
+   BITNET_ERR_ARGS (state unchanged, *n_out = bytes needed) when cap < 3 * (piece + 4). */
+BITNET_API bitnet_status bitnet_detok_push(bitnet_detok *d, int32_t id, char *out, size_t cap,
+                                           size_t *n_out);
+/* Ends the stream: an incomplete character held becomes U+FFFD. Needs cap >= 3. */
+BITNET_API size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap);
+
+/* Chat prompt formats. */
+typedef enum bitnet_chat_format_id {
+    BITNET_CHAT_AUTO   = 0,             /* from tokenizer.chat_template / the vocabulary */
+    BITNET_CHAT_BITNET = 1,             /* BitNet 2B-4T: "User: ...<|eot_id|>Assistant: " */
+    BITNET_CHAT_LLAMA3 = 2              /* <|start_header_id|>role<|end_header_id|>\n\n...<|eot_id|> */
+} bitnet_chat_format_id;
+
+typedef struct bitnet_chat_message {
+    const char *role;                   /* "system", "user", "assistant" (NUL-terminated) */
+    const char *content;                /* NUL-terminated */
+} bitnet_chat_message;
+
+/* The format AUTO resolves to: a chat_template containing "BITNET" -> BITNET, containing
+   "start_header_id" (or no template and a "<|start_header_id|>" token) -> LLAMA3; else AUTO
+   (unknown). */
+BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vocab);
+
+/* Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
+   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener. Tokenize
+   it with add_special = 0 and parse_special = 1. *len = full length without the NUL;
+   BITNET_ERR_ARGS if len + 1 > cap; BITNET_ERR_UNSUPPORTED if AUTO finds no known format.
+   BITNET: each message is "System: " / "User: " / "Assistant: " (other roles: the role with
+   its first letter upper-cased + ": ") + content + "<|eot_id|>". LLAMA3: contents are trimmed
+   of surrounding whitespace, as the Llama 3 template does. */
+BITNET_API bitnet_status bitnet_chat_format(const bitnet_vocab *vocab, bitnet_chat_format_id format,
+                                            const bitnet_chat_message *msgs, size_t n,
+                                            int add_assistant, char *out, size_t cap, size_t *len);
 
 /* ===== api: sampler ===== */
 
+/* Picks the next token from a row of logits, in the order of llama.cpp's common sampler chain:
+       penalties -> top_k -> top_p -> min_p -> temperature -> softmax -> draw
+   Greedy decoding (temperature <= 0 or `greedy`) is the argmax of the penalised logits, lowest
+   id on ties, as in llama.cpp and the reference BitNet engine. Every buffer is sized by
+   bitnet_sampler_new from n_vocab and the penalty window: sampling allocates nothing.
+   The random numbers come from the sampler's own PCG32 (integer arithmetic only), so a seed gives
+   the same tokens on every machine and compiler, up to expf rounding at exact draw boundaries.
+   A zeroed struct (or NULL) means greedy decoding without penalties; zero in any field means
+   the value named in its comment. */
+typedef struct bitnet_sampler_params {
+    float    temperature;       /* logits are divided by it before the softmax; <= 0: greedy */
+    int32_t  top_k;             /* keep the k most likely ids; <= 0: off */
+    float    top_p;             /* keep the fewest most-likely ids whose probability sums to at
+                                   least top_p (at temperature 1); 0 or >= 1: off; < 0: error */
+    float    min_p;             /* drop ids less likely than min_p times the most likely one
+                                   (at temperature 1); 0: off; must lie in [0, 1] */
+    float    repeat_penalty;    /* an id seen in the window has its logit divided by it (logit
+                                   > 0) or multiplied by it (logit <= 0); 0 or 1: off; < 0: error */
+    float    presence_penalty;  /* subtracted once from the logit of an id seen in the window */
+    float    frequency_penalty; /* subtracted from it once per occurrence in the window */
+    int32_t  penalty_last_n;    /* the window: the last N accepted ids; 0: 64; -1: all of them,
+                                   up to BITNET_SAMPLER_HISTORY_MAX */
+    uint64_t seed;              /* 0: BITNET_SAMPLER_DEFAULT_SEED, so runs are reproducible */
+    int      greedy;            /* nonzero: greedy whatever the temperature (draws no numbers) */
+} bitnet_sampler_params;
+
+#define BITNET_SAMPLER_DEFAULT_SEED 0x853c49e6748fea9bull
+#ifndef BITNET_SAMPLER_HISTORY_MAX
+#  define BITNET_SAMPLER_HISTORY_MAX 32768        /* longest penalty window (ids) */
+#endif
+
+typedef struct bitnet_sampler bitnet_sampler;
+
+/* The CLI defaults: temperature 0.8, top_k 40, top_p 0.95, min_p 0.05, penalties off,
+   window 64, default seed. */
+BITNET_API bitnet_sampler_params bitnet_sampler_default_params(void);
+/* BITNET_ERR_ARGS on a NaN or infinite float, a value outside the range its comment gives,
+   n_vocab < 1 or penalty_last_n < -1 or > BITNET_SAMPLER_HISTORY_MAX; BITNET_ERR_NOMEM. */
+BITNET_API bitnet_status bitnet_sampler_new(bitnet_sampler **out, const bitnet_sampler_params *params,
+                                            int32_t n_vocab, const bitnet_allocator *allocator);
+BITNET_API void bitnet_sampler_free(bitnet_sampler *sampler);
+/* The next id in [0, n_vocab) from `logits` (n_vocab floats, left unmodified). NaN counts as
+   -inf; if every logit is -inf the result is 0. Returns -1 if sampler or logits is NULL. */
+BITNET_API int32_t bitnet_sampler_sample(bitnet_sampler *sampler, const float *logits);
+/* Records an id that was emitted (it enters the penalty window); ids out of range are ignored. */
+BITNET_API void bitnet_sampler_accept(bitnet_sampler *sampler, int32_t id);
+/* Empties the penalty window and restarts the random numbers from the seed. */
+BITNET_API void bitnet_sampler_reset(bitnet_sampler *sampler);
+
+/* Stop strings over streamed text. Feed each generated piece (any bytes, split anywhere); the
+   matcher writes out what can be shown now and holds back a tail that could still begin a stop
+   string, or that ends inside a UTF-8 sequence. When a stop string completes, the text before it
+   is written out and the stop string and everything after it are dropped. If several stop
+   strings could match, the one that completes first wins (the longest of those ending at the same
+   byte), so the result does not depend on how the text was split. Buffers are sized at
+   bitnet_stop_new; feeding allocates nothing. */
+typedef struct bitnet_stop bitnet_stop;
+
+/* `stops`: n_stops non-empty NUL-terminated strings, copied. n_stops may be 0 (then only
+   incomplete UTF-8 is held back). BITNET_ERR_ARGS on an empty string or n_stops < 0. */
+BITNET_API bitnet_status bitnet_stop_new(bitnet_stop **out, const char *const *stops, int32_t n_stops,
+                                         const bitnet_allocator *allocator);
+BITNET_API void bitnet_stop_free(bitnet_stop *stop);
+/* Forgets the held tail and any match: ready for a new generation. */
+BITNET_API void bitnet_stop_reset(bitnet_stop *stop);
+/* The most bytes the matcher ever holds back: max(longest stop string - 1, 3). */
+BITNET_API size_t bitnet_stop_max_held(const bitnet_stop *stop);
+/* Feeds `len` bytes; writes the bytes that may be shown now to `out` (out_cap >= len +
+   bitnet_stop_max_held always suffices; it must not overlap piece) and their count to *out_len.
+   After a stop string completed, feeding writes nothing. BITNET_ERR_ARGS if out_cap is short. */
+BITNET_API bitnet_status bitnet_stop_feed(bitnet_stop *stop, const char *piece, size_t len,
+                                          char *out, size_t out_cap, size_t *out_len);
+/* At the end of generation: writes the held tail (at most bitnet_stop_max_held bytes). */
+BITNET_API bitnet_status bitnet_stop_flush(bitnet_stop *stop, char *out, size_t out_cap, size_t *out_len);
+/* Index of the stop string that completed, or -1 while none has. */
+BITNET_API int32_t bitnet_stop_matched(const bitnet_stop *stop);
+
 /* ===== api: generate ===== */
+
+/* Receives each piece of generated text (complete UTF-8, stop strings removed). Return nonzero
+   to stop generating (the generation then ends with BITNET_STOP_CANCELLED). */
+typedef int (*bitnet_piece_fn)(const char *text, size_t len, void *user);
+
+typedef enum bitnet_stop_reason {
+    BITNET_STOP_NONE = 0,         /* still running */
+    BITNET_STOP_EOG,              /* the model produced an end-of-generation token */
+    BITNET_STOP_MAX_TOKENS,       /* max_tokens reached */
+    BITNET_STOP_STRING,           /* a stop string was produced */
+    BITNET_STOP_CONTEXT,          /* the context is full */
+    BITNET_STOP_CANCELLED         /* the callback asked to stop */
+} bitnet_stop_reason;
+
+typedef struct bitnet_gen_params {
+    const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
+    const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
+    int32_t n_prompt_ids;
+    int parse_special;            /* "<|eot_id|>" in the prompt text becomes that token */
+    int32_t max_tokens;           /* tokens to generate; 0 = until end of generation or full context */
+    bitnet_sampler_params sampler;/* zeroed = greedy */
+    const char *const *stop;      /* stop strings (not shown) */
+    int32_t n_stop;
+    int ignore_eog;               /* keep going past end-of-generation tokens */
+    int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
+    bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
+    void *user;
+} bitnet_gen_params;
+
+typedef struct bitnet_gen_stats {
+    int32_t n_prompt, n_generated;
+    double prompt_ms, gen_ms, ttft_ms;    /* prefill, generation, time to first token */
+    double prompt_tps, gen_tps;           /* tokens per second */
+    bitnet_stop_reason stop_reason;
+} bitnet_gen_stats;
+
+typedef struct bitnet_gen bitnet_gen;
+
+/* Starts a generation on `ctx` after the tokens already in it: tokenizes the prompt and sets up
+   the sampler and stop matcher (all allocation happens here). */
+BITNET_API bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params);
+BITNET_API void bitnet_gen_free(bitnet_gen *gen);
+/* One unit of work: a chunk of the prompt, or one generated token. *text and *len receive the text
+   that became showable (valid until the next call; may be empty). Returns 1 while there is more
+   to do, 0 when finished (see stats.stop_reason), or a negative bitnet_status. Never blocks for
+   more than one chunk, so a game loop can call it once per frame. */
+BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
+BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
+BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
+/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. */
+BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
+
+/* Runs a whole generation, passing the text to params->on_piece. */
+BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params,
+                                              bitnet_gen_stats *stats);
+/* Several prompts, one context each, advanced in turn one step at a time. */
+BITNET_API bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params,
+                                              int n, bitnet_gen_stats *stats);
+
+/* Measured read bandwidth of this machine in GB/s: a read-only sum over `bytes` (0 = 1 GiB)
+   split over the pool's threads (NULL = the caller alone). Used to quote speeds as ratios. */
+BITNET_API double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes);
+/* Monotonic milliseconds. */
+BITNET_API double bitnet_time_ms(void);
+
+/* The plain API of earlier BitNet bindings: one model with one context. */
+typedef struct BitNetModel BitNetModel;
+typedef struct BitNetConfig {
+    int max_tokens;               /* <= 0: 256 */
+    float temperature;            /* <= 0: greedy */
+    float top_p;                  /* 0 or >= 1: off */
+    int top_k;                    /* <= 0: off */
+} BitNetConfig;
+
+BITNET_API BitNetModel *bitnet_load_model(const char *path);          /* NULL on failure */
+/* The generated text (malloc'd; free with bitnet_free_string), or NULL on failure. */
+BITNET_API char *bitnet_generate(BitNetModel *model, const char *prompt, const BitNetConfig *config);
+BITNET_API void bitnet_free_string(char *text);
+BITNET_API void bitnet_free_model(BitNetModel *model);
+BITNET_API const char *bitnet_get_last_error(void);
 
 /* ===== api: cuda ===== */
 
@@ -340,6 +880,17 @@ static BN__PRINTF(2, 3) bitnet_status bn_fail(bitnet_status status, const char *
     va_end(ap);
     if (bn_logger) bn_logger(BITNET_LOG_ERROR, bn_error_text, bn_logger_user);
     return status;
+}
+
+/* Adds context in front of the current error message: "tensor 'x': <message>". */
+static BN__UNUSED BN__PRINTF(2, 3) bitnet_status bn_fail_prefix(bitnet_status status, const char *fmt, ...) {
+    char previous[sizeof bn_error_text], prefix[256];
+    va_list ap;
+    memcpy(previous, bn_error_text, sizeof previous);
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return bn_fail(status, "%s: %s", prefix, previous);
 }
 
 static BN__UNUSED BN__PRINTF(2, 3) void bn_log(bitnet_log_level level, const char *fmt, ...) {
@@ -710,7 +1261,1806 @@ bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool) {
 
 /* ===== gguf ===== */
 
+#define BN__GGUF_MAGIC 0x46554747u          /* "GGUF" little-endian */
+#define BN__GGUF_DEFAULT_ALIGNMENT 32
+#define BN__GGUF_MAX_NAME 65535             /* longest key or tensor name accepted */
+#define BN__GGUF_MAX_DEPTH 8                /* nested arrays deeper than this are refused */
+
+struct bitnet_gguf {
+    bitnet_allocator allocator;
+    const unsigned char *data;               /* (size) the whole file */
+    uint64_t size;
+    int mapped;                              /* data is an mmap (else owned or borrowed) */
+    int owned;                               /* data was read into memory we free */
+    uint32_t version, alignment;
+    uint64_t data_offset;
+    int64_t n_kv, n_tensors;
+    char **keys;                             /* (n_kv) NUL-terminated copies */
+    bitnet_gguf_value *values;               /* (n_kv) */
+    bitnet_gguf_tensor *tensors;             /* (n_tensors) */
+    uint64_t *str_index;                     /* element offsets of all top-level string arrays */
+    char *names;                             /* storage of the keys and tensor names */
+};
+
+/* --- type tables --- */
+
+typedef struct bn_type_traits {
+    const char *name;
+    uint32_t block;                          /* elements per block; 0 = not a tensor type */
+    uint32_t bytes;                          /* bytes per block */
+} bn_type_traits;
+
+static const bn_type_traits bn_type_table[BITNET_TYPE_COUNT] = {
+    /*  0 */ { "F32", 1, 4 },    { "F16", 1, 2 },     { "Q4_0", 32, 18 },   { "Q4_1", 32, 20 },
+    /*  4 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "Q5_0", 32, 22 },   { "Q5_1", 32, 24 },
+    /*  8 */ { "Q8_0", 32, 34 }, { "Q8_1", 32, 36 },  { "Q2_K", 256, 84 },  { "Q3_K", 256, 110 },
+    /* 12 */ { "Q4_K", 256, 144 }, { "Q5_K", 256, 176 }, { "Q6_K", 256, 210 }, { "Q8_K", 256, 292 },
+    /* 16 */ { "IQ2_XXS", 256, 66 }, { "IQ2_XS", 256, 74 }, { "IQ3_XXS", 256, 98 }, { "IQ1_S", 256, 50 },
+    /* 20 */ { "IQ4_NL", 32, 18 }, { "IQ3_S", 256, 110 }, { "IQ2_S", 256, 82 }, { "IQ4_XS", 256, 136 },
+    /* 24 */ { "I8", 1, 1 },     { "I16", 1, 2 },     { "I32", 1, 4 },      { "I64", 1, 8 },
+    /* 28 */ { "F64", 1, 8 },    { "IQ1_M", 256, 56 }, { "BF16", 1, 2 },    { NULL, 0, 0 },
+    /* 32 */ { NULL, 0, 0 },     { NULL, 0, 0 },      { "TQ1_0", 256, 54 }, { "TQ2_0", 256, 66 },
+    /* 36 */ { "I2_S", 128, 32 }, { NULL, 0, 0 },     { "TL1", 0, 0 },      { "TL2", 0, 0 },
+};
+
+static int bn_type_known(uint32_t type) {
+    return type < BITNET_TYPE_COUNT && bn_type_table[type].name != NULL;
+}
+
+const char *bitnet_type_name(bitnet_type type) {
+    return bn_type_known((uint32_t)type) ? bn_type_table[type].name : "unknown";
+}
+
+const char *bitnet_gguf_type_name(bitnet_gguf_type type) {
+    static const char *const names[BITNET_GGUF_TYPE_COUNT] = {
+        "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "string", "array", "u64", "i64", "f64"
+    };
+    return (unsigned)type < BITNET_GGUF_TYPE_COUNT ? names[type] : "unknown";
+}
+
+/* Size in bytes of a fixed-size metadata value; 0 for string, array and unknown types. */
+static uint32_t bn_gguf_scalar_size(uint32_t type) {
+    static const uint8_t sizes[BITNET_GGUF_TYPE_COUNT] = { 1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8 };
+    return type < BITNET_GGUF_TYPE_COUNT ? sizes[type] : 0;
+}
+
+bitnet_status bitnet_tensor_bytes(bitnet_type type, uint32_t n_dims, const uint64_t *ne, uint64_t *bytes) {
+    uint64_t n = 1, blocks, total;
+    uint32_t i;
+    const bn_type_traits *t;
+    if (!bn_type_known((uint32_t)type))
+        return bn_fail(BITNET_ERR_FORMAT, "unknown tensor type %d", (int)type);
+    t = &bn_type_table[type];
+    if (t->block == 0)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor type %s has no size rule (its layout is "
+                       "model-specific and not recorded in the file)", t->name);
+    if (n_dims < 1 || n_dims > 4) return bn_fail(BITNET_ERR_FORMAT, "%u dimensions (limit 1..4)", n_dims);
+    for (i = 0; i < n_dims; i++)
+        if (ne[i] == 0 || !bn_mul_u64(n, ne[i], &n) || n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "dimension %u = %llu: zero or element count overflows",
+                           i, (unsigned long long)ne[i]);
+    if (type == BITNET_TYPE_I2_S) {
+        /* 2 bits a weight over the flat index, then one f32 scale padded to 32 bytes */
+        if (n % 128) return bn_fail(BITNET_ERR_FORMAT, "I2_S needs a multiple of 128 elements, got %llu",
+                                    (unsigned long long)n);
+        *bytes = n / 4 + 32;
+        return BITNET_OK;
+    }
+    if (ne[0] % t->block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s needs ne[0] to be a multiple of %u, got %llu",
+                       t->name, t->block, (unsigned long long)ne[0]);
+    blocks = n / t->block;
+    if (!bn_mul_u64(blocks, t->bytes, &total))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor size overflows");
+    *bytes = total;
+    return BITNET_OK;
+}
+
+/* --- bounded cursor over the file --- */
+
+typedef struct bn_cursor {
+    const unsigned char *data;
+    uint64_t pos, size;
+} bn_cursor;
+
+static uint64_t bn_cursor_left(const bn_cursor *c) { return c->size - c->pos; }
+
+static int bn_cursor_take(bn_cursor *c, uint64_t n, const unsigned char **out) {
+    if (n > bn_cursor_left(c)) return 0;
+    *out = c->data + c->pos;
+    c->pos += n;
+    return 1;
+}
+
+static int bn_cursor_u32(bn_cursor *c, uint32_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 4, &p)) return 0;
+    *v = bn_load_u32(p);
+    return 1;
+}
+
+static int bn_cursor_u64(bn_cursor *c, uint64_t *v) {
+    const unsigned char *p;
+    if (!bn_cursor_take(c, 8, &p)) return 0;
+    *v = bn_load_u64(p);
+    return 1;
+}
+
+/* A GGUF string: u64 length then bytes. `what` names it in the error message. */
+static bitnet_status bn_cursor_str(bn_cursor *c, const char **ptr, uint64_t *len, const char *what) {
+    uint64_t at = c->pos, n;
+    const unsigned char *p;
+    if (!bn_cursor_u64(c, &n))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string length at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (!bn_cursor_take(c, n, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: string of %llu bytes at offset %llu runs past end of file "
+                       "(size %llu)", what, (unsigned long long)n, (unsigned long long)at + 8,
+                       (unsigned long long)c->size);
+    *ptr = (const char *)p;
+    *len = n;
+    return BITNET_OK;
+}
+
+/* --- values --- */
+
+static void bn_gguf_read_scalar(uint32_t type, const unsigned char *p, bitnet_gguf_value *v) {
+    memset(v, 0, sizeof *v);
+    v->type = (bitnet_gguf_type)type;
+    switch (type) {
+        case BITNET_GGUF_U8:   v->num.u64 = p[0]; break;
+        case BITNET_GGUF_BOOL: v->num.u64 = p[0] != 0; break;
+        case BITNET_GGUF_I8:   v->num.i64 = (int8_t)p[0]; break;
+        case BITNET_GGUF_U16:  v->num.u64 = bn_load_u16(p); break;
+        case BITNET_GGUF_I16:  v->num.i64 = (int16_t)bn_load_u16(p); break;
+        case BITNET_GGUF_U32:  v->num.u64 = bn_load_u32(p); break;
+        case BITNET_GGUF_I32:  v->num.i64 = (int32_t)bn_load_u32(p); break;
+        case BITNET_GGUF_U64:  v->num.u64 = bn_load_u64(p); break;
+        case BITNET_GGUF_I64:  v->num.i64 = (int64_t)bn_load_u64(p); break;
+        case BITNET_GGUF_F32:  v->num.f64 = bn_load_f32(p); break;
+        case BITNET_GGUF_F64: {
+            uint64_t bits = bn_load_u64(p);
+            memcpy(&v->num.f64, &bits, 8);
+            break;
+        }
+        default: break;
+    }
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth);
+
+/* Array payload: u32 element type, u64 count, elements. Every element is checked. */
+static bitnet_status bn_gguf_parse_array(bn_cursor *c, bitnet_gguf_value *v, const char *what, int depth) {
+    uint32_t elem;
+    uint64_t count, i, at = c->pos, bytes;
+    uint32_t esize;
+    const unsigned char *p;
+    if (depth >= BN__GGUF_MAX_DEPTH)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: arrays nested deeper than %d", what, BN__GGUF_MAX_DEPTH);
+    if (!bn_cursor_u32(c, &elem) || !bn_cursor_u64(c, &count))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: array header at offset %llu is past end of file (size %llu)",
+                       what, (unsigned long long)at, (unsigned long long)c->size);
+    if (elem >= BITNET_GGUF_TYPE_COUNT)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: unknown array element type %u (limit %d)",
+                       what, elem, BITNET_GGUF_TYPE_COUNT - 1);
+    memset(v, 0, sizeof *v);
+    v->type = BITNET_GGUF_ARRAY;
+    v->arr.elem_type = (bitnet_gguf_type)elem;
+    v->arr.count = count;
+    v->arr.data = c->data + c->pos;
+    esize = bn_gguf_scalar_size(elem);
+    if (esize) {
+        if (!bn_mul_u64(count, esize, &bytes) || !bn_cursor_take(c, bytes, &p))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array of %llu %s elements at offset %llu runs past end "
+                           "of file (size %llu)", what, (unsigned long long)count,
+                           bitnet_gguf_type_name((bitnet_gguf_type)elem), (unsigned long long)at,
+                           (unsigned long long)c->size);
+    } else {
+        /* each string or array element takes at least 8 bytes: refuse impossible counts early */
+        if (count > bn_cursor_left(c) / 8)
+            return bn_fail(BITNET_ERR_FORMAT, "%s: array count %llu at offset %llu cannot fit in the %llu "
+                           "bytes left", what, (unsigned long long)count, (unsigned long long)at,
+                           (unsigned long long)bn_cursor_left(c));
+        for (i = 0; i < count; i++) {
+            bitnet_gguf_value e;
+            bitnet_status st = bn_gguf_parse_value(c, elem, &e, what, depth + 1);
+            if (st != BITNET_OK) return st;
+        }
+    }
+    v->arr.bytes = (uint64_t)(c->data + c->pos - (const unsigned char *)v->arr.data);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_value(bn_cursor *c, uint32_t type, bitnet_gguf_value *v,
+                                         const char *what, int depth) {
+    uint32_t size = bn_gguf_scalar_size(type);
+    const unsigned char *p;
+    if (type == BITNET_GGUF_STRING) {
+        memset(v, 0, sizeof *v);
+        v->type = BITNET_GGUF_STRING;
+        return bn_cursor_str(c, &v->str.ptr, &v->str.len, what);
+    }
+    if (type == BITNET_GGUF_ARRAY) return bn_gguf_parse_array(c, v, what, depth);
+    if (!size) return bn_fail(BITNET_ERR_FORMAT, "%s: unknown value type %u (limit %d)",
+                              what, type, BITNET_GGUF_TYPE_COUNT - 1);
+    if (!bn_cursor_take(c, size, &p))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s value at offset %llu is past end of file (size %llu)",
+                       what, bitnet_gguf_type_name((bitnet_gguf_type)type), (unsigned long long)c->pos,
+                       (unsigned long long)c->size);
+    bn_gguf_read_scalar(type, p, v);
+    return BITNET_OK;
+}
+
+/* Reads element `index` of a validated array by walking variable-size elements. */
+static void bn_gguf_walk_element(const bitnet_gguf_value *a, uint64_t index, bitnet_gguf_value *out) {
+    bn_cursor c;
+    uint64_t i;
+    c.data = (const unsigned char *)a->arr.data;
+    c.pos = 0;
+    c.size = a->arr.bytes;
+    for (i = 0; i <= index; i++) bn_gguf_parse_value(&c, a->arr.elem_type, out, "array", 1);
+}
+
+bitnet_status bitnet_gguf_array_get(const bitnet_gguf_value *array, uint64_t index, bitnet_gguf_value *out) {
+    uint32_t esize;
+    if (!array || !out || array->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_array_get: not an array");
+    if (index >= array->arr.count)
+        return bn_fail(BITNET_ERR_ARGS, "array index %llu out of range (count %llu)",
+                       (unsigned long long)index, (unsigned long long)array->arr.count);
+    esize = bn_gguf_scalar_size(array->arr.elem_type);
+    if (esize) {
+        bn_gguf_read_scalar(array->arr.elem_type, (const unsigned char *)array->arr.data + index * esize, out);
+    } else if (array->arr.elem_type == BITNET_GGUF_STRING && array->arr.index_) {
+        const unsigned char *p = (const unsigned char *)array->arr.data + array->arr.index_[index];
+        memset(out, 0, sizeof *out);
+        out->type = BITNET_GGUF_STRING;
+        out->str.len = bn_load_u64(p);
+        out->str.ptr = (const char *)p + 8;
+    } else {
+        bn_gguf_walk_element(array, index, out);
+    }
+    return BITNET_OK;
+}
+
+/* --- header, metadata, tensor infos --- */
+
+/* Keys and tensor names are copied NUL-terminated into one block sized by a first pass. */
+static char *bn_gguf_copy_name(char **cursor, const char *ptr, uint64_t len) {
+    char *out = *cursor;
+    memcpy(out, ptr, (size_t)len);
+    out[len] = 0;
+    *cursor += len + 1;
+    return out;
+}
+
+static bitnet_status bn_gguf_check_name(const char *ptr, uint64_t len, const char *what, uint64_t i) {
+    if (len == 0 || len > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name length %llu (limit 1..%d)", what,
+                       (unsigned long long)i, (unsigned long long)len, BN__GGUF_MAX_NAME);
+    if (memchr(ptr, 0, (size_t)len))
+        return bn_fail(BITNET_ERR_FORMAT, "%s #%llu: name contains a NUL byte", what, (unsigned long long)i);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_header(bitnet_gguf *g, bn_cursor *c, uint64_t *n_tensors, uint64_t *n_kv) {
+    uint32_t magic;
+    if (!bn_cursor_u32(c, &magic) || !bn_cursor_u32(c, &g->version))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    if (magic != BN__GGUF_MAGIC)
+        return bn_fail(BITNET_ERR_FORMAT, "bad magic 0x%08x (expected 0x%08x \"GGUF\")", magic, BN__GGUF_MAGIC);
+    if (g->version == 1)
+        return bn_fail(BITNET_ERR_FORMAT, "GGUF version 1 is not supported (only versions 2 and 3)");
+    if (g->version != 2 && g->version != 3)
+        return bn_fail(BITNET_ERR_FORMAT, "unknown GGUF version %u (supported: 2, 3)", g->version);
+    if (!bn_cursor_u64(c, n_tensors) || !bn_cursor_u64(c, n_kv))
+        return bn_fail(BITNET_ERR_FORMAT, "file of %llu bytes is too small for a GGUF header (24 bytes)",
+                       (unsigned long long)c->size);
+    /* a key/value takes >= 13 bytes and a tensor info >= 32: counts beyond that cannot be real */
+    if (*n_kv > bn_cursor_left(c) / 13)
+        return bn_fail(BITNET_ERR_FORMAT, "metadata count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_kv, (unsigned long long)bn_cursor_left(c));
+    if (*n_tensors > bn_cursor_left(c) / 32)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor count %llu cannot fit in the %llu bytes left",
+                       (unsigned long long)*n_tensors, (unsigned long long)bn_cursor_left(c));
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_check_alignment(bitnet_gguf *g, const char *key, const bitnet_gguf_value *v) {
+    if (strcmp(key, "general.alignment") != 0) return BITNET_OK;
+    if (v->type != BITNET_GGUF_U32)
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': type %s, expected u32",
+                       bitnet_gguf_type_name(v->type));
+    if (v->num.u64 == 0 || (v->num.u64 & (v->num.u64 - 1)) || v->num.u64 > (1u << 30))
+        return bn_fail(BITNET_ERR_FORMAT, "key 'general.alignment': %llu is not a power of two "
+                       "(limit 1..2^30)", (unsigned long long)v->num.u64);
+    g->alignment = (uint32_t)v->num.u64;
+    return BITNET_OK;
+}
+
+/* First pass over the metadata: validates every value, returns name bytes and string-array
+   elements so the second pass can fill preallocated arrays. */
+static bitnet_status bn_gguf_scan_kv(bn_cursor *c, uint64_t n_kv, uint64_t *name_bytes, uint64_t *n_strs) {
+    uint64_t i;
+    for (i = 0; i < n_kv; i++) {
+        const char *key;
+        uint64_t len;
+        uint32_t type;
+        bitnet_gguf_value v;
+        char what[96];
+        bitnet_status st;
+        snprintf(what, sizeof what, "metadata #%llu", (unsigned long long)i);
+        if ((st = bn_cursor_str(c, &key, &len, what)) != BITNET_OK) return st;
+        if ((st = bn_gguf_check_name(key, len, "key", i)) != BITNET_OK) return st;
+        snprintf(what, sizeof what, "key '%.*s'", (int)(len > 60 ? 60 : len), key);
+        if (!bn_cursor_u32(c, &type))
+            return bn_fail(BITNET_ERR_FORMAT, "%s: value type is past end of file", what);
+        if ((st = bn_gguf_parse_value(c, type, &v, what, 0)) != BITNET_OK) return st;
+        *name_bytes += len + 1;
+        if (v.type == BITNET_GGUF_ARRAY && v.arr.elem_type == BITNET_GGUF_STRING) *n_strs += v.arr.count;
+    }
+    return BITNET_OK;
+}
+
+static void bn_gguf_index_strings(bitnet_gguf_value *v, uint64_t *index) {
+    uint64_t i, off = 0;
+    const unsigned char *base = (const unsigned char *)v->arr.data;
+    for (i = 0; i < v->arr.count; i++) {
+        index[i] = off;
+        off += 8 + bn_load_u64(base + off);
+    }
+    v->arr.index_ = index;
+}
+
+/* Second pass: the data was validated by bn_gguf_scan_kv, so parsing cannot fail here. */
+static bitnet_status bn_gguf_fill_kv(bitnet_gguf *g, bn_cursor *c, char **names, uint64_t **str_index) {
+    int64_t i, j;
+    for (i = 0; i < g->n_kv; i++) {
+        const char *key = NULL;
+        uint64_t len = 0;
+        uint32_t type = 0;
+        bitnet_gguf_value *v = &g->values[i];
+        bitnet_status st;
+        bn_cursor_str(c, &key, &len, "key");
+        bn_cursor_u32(c, &type);
+        bn_gguf_parse_value(c, type, v, "key", 0);
+        g->keys[i] = bn_gguf_copy_name(names, key, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->keys[j], g->keys[i]) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
+                               (long long)j, (long long)i);
+        if ((st = bn_gguf_check_alignment(g, g->keys[i], v)) != BITNET_OK) return st;
+        if (v->type == BITNET_GGUF_ARRAY && v->arr.elem_type == BITNET_GGUF_STRING) {
+            bn_gguf_index_strings(v, *str_index);
+            *str_index += v->arr.count;
+        }
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse_tensor_info(bn_cursor *c, bitnet_gguf_tensor *t, uint64_t i,
+                                               const char **name, uint64_t *name_len) {
+    uint32_t d, type;
+    char what[64];
+    bitnet_status st;
+    snprintf(what, sizeof what, "tensor #%llu", (unsigned long long)i);
+    if ((st = bn_cursor_str(c, name, name_len, what)) != BITNET_OK) return st;
+    if ((st = bn_gguf_check_name(*name, *name_len, "tensor", i)) != BITNET_OK) return st;
+    if (!bn_cursor_u32(c, &t->n_dims))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (t->n_dims < 1 || t->n_dims > 4)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': %u dimensions (limit 1..4)", (int)*name_len, *name,
+                       t->n_dims);
+    for (d = 0; d < 4; d++) t->ne[d] = 1;
+    for (d = 0; d < t->n_dims; d++)
+        if (!bn_cursor_u64(c, &t->ne[d]))
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_cursor_u32(c, &type) || !bn_cursor_u64(c, &t->offset))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': info is past end of file", (int)*name_len, *name);
+    if (!bn_type_known(type))
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%.*s': unknown type %u", (int)*name_len, *name, type);
+    t->type = (bitnet_type)type;
+    return BITNET_OK;
+}
+
+/* Size, element count and bounds of one tensor; TL1/TL2 sizes are settled after sorting. */
+static bitnet_status bn_gguf_size_tensor(bitnet_gguf *g, bitnet_gguf_tensor *t) {
+    uint64_t n = 1, data_size = g->size - g->data_offset, end;
+    uint32_t d;
+    bitnet_status st;
+    for (d = 0; d < t->n_dims; d++)
+        if (t->ne[d] == 0 || t->ne[d] > (uint64_t)INT64_MAX || !bn_mul_u64(n, t->ne[d], &n) ||
+            n > (uint64_t)INT64_MAX)
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': ne[%u] = %llu is zero or the element count "
+                           "overflows", t->name, d, (unsigned long long)t->ne[d]);
+    t->n_elements = n;
+    if (t->offset % g->alignment)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is not a multiple of the alignment %u",
+                       t->name, (unsigned long long)t->offset, g->alignment);
+    if (t->offset > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu is past end of file (data section "
+                       "is %llu bytes)", t->name, (unsigned long long)t->offset, (unsigned long long)data_size);
+    if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) { t->size = 0; return BITNET_OK; }
+    if ((st = bitnet_tensor_bytes(t->type, t->n_dims, t->ne, &t->size)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", t->name);
+    if (!bn_add_u64(t->offset, t->size, &end) || end > data_size)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': offset %llu + %llu bytes is past end of file "
+                       "(data section is %llu bytes, file %llu)", t->name, (unsigned long long)t->offset,
+                       (unsigned long long)t->size, (unsigned long long)data_size,
+                       (unsigned long long)g->size);
+    return BITNET_OK;
+}
+
+/* Insertion sort of tensor pointers by offset (files hold a few hundred tensors). */
+static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n) {
+    int64_t i, j;
+    for (i = 1; i < n; i++) {
+        bitnet_gguf_tensor *t = p[i];
+        for (j = i; j > 0 && p[j - 1]->offset > t->offset; j--) p[j] = p[j - 1];
+        p[j] = t;
+    }
+}
+
+/* Tensors must not overlap; a TL1/TL2 tensor (no size rule) extends to the next tensor. */
+static bitnet_status bn_gguf_check_overlaps(bitnet_gguf *g) {
+    bitnet_gguf_tensor **order;
+    int64_t i;
+    bitnet_status st = BITNET_OK;
+    uint64_t data_size = g->size - g->data_offset;
+    if (g->n_tensors == 0) return BITNET_OK;
+    order = (bitnet_gguf_tensor **)bn_alloc(&g->allocator, (size_t)g->n_tensors * sizeof *order, 16);
+    if (!order) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory sorting %lld tensors", (long long)g->n_tensors);
+    for (i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
+    bn_gguf_sort_by_offset(order, g->n_tensors);
+    for (i = 0; i < g->n_tensors && st == BITNET_OK; i++) {
+        bitnet_gguf_tensor *t = order[i];
+        uint64_t next = i + 1 < g->n_tensors ? order[i + 1]->offset : data_size;
+        if (t->type == BITNET_TYPE_TL1 || t->type == BITNET_TYPE_TL2) t->size = next - t->offset;
+        if (t->offset + t->size > next)
+            st = bn_fail(BITNET_ERR_FORMAT, "tensor '%s' (offset %llu, %llu bytes) overlaps tensor '%s' at "
+                         "offset %llu", t->name, (unsigned long long)t->offset, (unsigned long long)t->size,
+                         order[i + 1]->name, (unsigned long long)next);
+    }
+    bn_free(&g->allocator, order);
+    return st;
+}
+
+static bitnet_status bn_gguf_parse_tensors(bitnet_gguf *g, bn_cursor *c, char **names) {
+    int64_t i, j;
+    bitnet_status st;
+    for (i = 0; i < g->n_tensors; i++) {
+        const char *name;
+        uint64_t len;
+        if ((st = bn_gguf_parse_tensor_info(c, &g->tensors[i], (uint64_t)i, &name, &len)) != BITNET_OK)
+            return st;
+        g->tensors[i].name = bn_gguf_copy_name(names, name, len);
+        for (j = 0; j < i; j++)
+            if (strcmp(g->tensors[j].name, g->tensors[i].name) == 0)
+                return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
+                               g->tensors[i].name, (long long)j, (long long)i);
+    }
+    g->data_offset = bn_align_up_u64(c->pos, g->alignment);
+    if (g->data_offset > g->size) {
+        if (g->n_tensors > 0)
+            return bn_fail(BITNET_ERR_FORMAT, "data section would start at %llu, past end of file (size %llu)",
+                           (unsigned long long)g->data_offset, (unsigned long long)g->size);
+        g->data_offset = g->size;            /* vocab-only files may end without padding */
+    }
+    for (i = 0; i < g->n_tensors; i++) {
+        if ((st = bn_gguf_size_tensor(g, &g->tensors[i])) != BITNET_OK) return st;
+        g->tensors[i].data = g->data + g->data_offset + g->tensors[i].offset;
+    }
+    return bn_gguf_check_overlaps(g);
+}
+
+/* Tensor names need their bytes counted before the name block is allocated: a dry pass. */
+static bitnet_status bn_gguf_scan_tensor_names(bn_cursor c, uint64_t n_tensors, uint64_t *name_bytes) {
+    uint64_t i;
+    for (i = 0; i < n_tensors; i++) {
+        bitnet_gguf_tensor t;
+        const char *name;
+        uint64_t len;
+        bitnet_status st = bn_gguf_parse_tensor_info(&c, &t, i, &name, &len);
+        if (st != BITNET_OK) return st;
+        *name_bytes += len + 1;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_tensors,
+                                      uint64_t name_bytes, uint64_t n_strs) {
+    const bitnet_allocator *a = &g->allocator;
+    g->n_kv = (int64_t)n_kv;
+    g->n_tensors = (int64_t)n_tensors;
+    g->keys = (char **)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->keys);
+    g->values = (bitnet_gguf_value *)bn_zalloc(a, (size_t)(n_kv ? n_kv : 1) * sizeof *g->values);
+    g->tensors = (bitnet_gguf_tensor *)bn_zalloc(a, (size_t)(n_tensors ? n_tensors : 1) * sizeof *g->tensors);
+    g->str_index = (uint64_t *)bn_alloc(a, (size_t)(n_strs ? n_strs : 1) * sizeof *g->str_index, 16);
+    g->names = (char *)bn_alloc(a, (size_t)(name_bytes ? name_bytes : 1), 16);
+    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names)
+        return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory for %llu keys, %llu tensors, %llu strings",
+                       (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)n_strs);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_parse(bitnet_gguf *g) {
+    bn_cursor c, kv_start;
+    uint64_t n_tensors, n_kv, name_bytes = 0, n_strs = 0;
+    char *names;
+    uint64_t *str_index;
+    bitnet_status st;
+    c.data = g->data;
+    c.pos = 0;
+    c.size = g->size;
+    g->alignment = BN__GGUF_DEFAULT_ALIGNMENT;
+    if ((st = bn_gguf_parse_header(g, &c, &n_tensors, &n_kv)) != BITNET_OK) return st;
+    kv_start = c;
+    if ((st = bn_gguf_scan_kv(&c, n_kv, &name_bytes, &n_strs)) != BITNET_OK) return st;
+    if ((st = bn_gguf_scan_tensor_names(c, n_tensors, &name_bytes)) != BITNET_OK) return st;
+    if ((st = bn_gguf_allocate(g, n_kv, n_tensors, name_bytes, n_strs)) != BITNET_OK) return st;
+    c = kv_start;
+    names = g->names;
+    str_index = g->str_index;
+    if ((st = bn_gguf_fill_kv(g, &c, &names, &str_index)) != BITNET_OK) return st;
+    return bn_gguf_parse_tensors(g, &c, &names);
+}
+
+/* --- opening and closing --- */
+
+static bitnet_status bn_gguf_new(bitnet_gguf **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf *g = (bitnet_gguf *)bn_zalloc(&a, sizeof *g);
+    if (!g) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory");
+    g->allocator = a;
+    *out = g;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gguf_finish_open(bitnet_gguf **out, bitnet_gguf *g) {
+    bitnet_status st = bn_gguf_parse(g);
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    *out = g;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
+                                      const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open_memory: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+    g->data = (const unsigned char *)data;
+    g->size = size;
+    return bn_gguf_finish_open(out, g);
+}
+
+/* Reads the whole file into memory: the path where mmap is unavailable. */
+static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path) {
+    FILE *f = fopen(path, "rb");
+    long n;
+    unsigned char *buf;
+    if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
+    }
+    buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
+    if (!buf) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %ld bytes", path, n);
+    }
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        bn_free(&g->allocator, buf);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);
+    }
+    fclose(f);
+    g->data = buf;
+    g->size = (uint64_t)n;
+    g->owned = 1;
+    return BITNET_OK;
+}
+
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+/* Maps the file read-only; BITNET_ERR_UNSUPPORTED means "use the read() path". */
+static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
+    struct stat sb;
+    void *p;
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    if (sb.st_size <= 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return BITNET_ERR_UNSUPPORTED;
+    }
+    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return BITNET_ERR_UNSUPPORTED;
+    g->data = (const unsigned char *)p;
+    g->size = (uint64_t)sb.st_size;
+    g->mapped = 1;
+    return BITNET_OK;
+}
+#endif
+
+bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator) {
+    bitnet_gguf *g;
+    bitnet_status st;
+    if (!out || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open: NULL argument");
+    if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    st = bn_gguf_map_file(g, path);
+    if (st == BITNET_ERR_UNSUPPORTED) st = bn_gguf_read_file(g, path);
+#else
+    st = bn_gguf_read_file(g, path);
+#endif
+    if (st != BITNET_OK) {
+        bitnet_gguf_close(g);
+        return st;
+    }
+    st = bn_gguf_finish_open(out, g);
+    if (st != BITNET_OK) return bn_fail_prefix(st, "%s", path);
+    return BITNET_OK;
+}
+
+void bitnet_gguf_close(bitnet_gguf *g) {
+    bitnet_allocator a;
+    if (!g) return;
+    a = g->allocator;
+#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
+    if (g->mapped) munmap((void *)g->data, (size_t)g->size);
+#endif
+    if (g->owned) bn_free(&a, (void *)g->data);
+    bn_free(&a, g->keys);
+    bn_free(&a, g->values);
+    bn_free(&a, g->tensors);
+    bn_free(&a, g->str_index);
+    bn_free(&a, g->names);
+    bn_free(&a, g);
+}
+
+/* --- queries --- */
+
+uint32_t bitnet_gguf_version(const bitnet_gguf *g) { return g ? g->version : 0; }
+uint32_t bitnet_gguf_alignment(const bitnet_gguf *g) { return g ? g->alignment : 0; }
+uint64_t bitnet_gguf_data_offset(const bitnet_gguf *g) { return g ? g->data_offset : 0; }
+uint64_t bitnet_gguf_file_size(const bitnet_gguf *g) { return g ? g->size : 0; }
+int64_t bitnet_gguf_n_kv(const bitnet_gguf *g) { return g ? g->n_kv : 0; }
+int64_t bitnet_gguf_n_tensors(const bitnet_gguf *g) { return g ? g->n_tensors : 0; }
+
+int64_t bitnet_gguf_find_key(const bitnet_gguf *g, const char *key) {
+    int64_t i;
+    if (!g || !key) return -1;
+    for (i = 0; i < g->n_kv; i++)
+        if (strcmp(g->keys[i], key) == 0) return i;
+    return -1;
+}
+
+const char *bitnet_gguf_key(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? g->keys[i] : NULL;
+}
+
+const bitnet_gguf_value *bitnet_gguf_kv(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_kv ? &g->values[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *g, int64_t i) {
+    return g && i >= 0 && i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+
+const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *g, const char *name) {
+    int64_t i;
+    if (!g || !name) return NULL;
+    for (i = 0; i < g->n_tensors; i++)
+        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
+    return NULL;
+}
+
+static bitnet_status bn_gguf_lookup(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **v) {
+    int64_t i = bitnet_gguf_find_key(g, key);
+    if (i < 0) return bn_fail(BITNET_ERR_NOT_FOUND, "key '%s' not found", key ? key : "(null)");
+    *v = &g->values[i];
+    return BITNET_OK;
+}
+
+static int bn_gguf_is_unsigned(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_U8 || t == BITNET_GGUF_U16 || t == BITNET_GGUF_U32 || t == BITNET_GGUF_U64;
+}
+
+static int bn_gguf_is_signed(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_I8 || t == BITNET_GGUF_I16 || t == BITNET_GGUF_I32 || t == BITNET_GGUF_I64;
+}
+
+/* Any integer value as u64 / i64 when it fits. */
+static bitnet_status bn_gguf_int(const bitnet_gguf *g, const char *key, uint64_t *u, int64_t *s, int want_signed,
+                                 uint64_t umax) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (bn_gguf_is_unsigned(v->type) && v->num.u64 <= umax) {
+        if (want_signed) *s = (int64_t)v->num.u64; else *u = v->num.u64;
+        return BITNET_OK;
+    }
+    if (bn_gguf_is_signed(v->type) && (want_signed || (v->num.i64 >= 0 && (uint64_t)v->num.i64 <= umax))) {
+        if (want_signed) *s = v->num.i64; else *u = (uint64_t)v->num.i64;
+        return BITNET_OK;
+    }
+    return bn_fail(BITNET_ERR_TYPE, "key '%s': %s value does not fit the integer asked for", key,
+                   bitnet_gguf_type_name(v->type));
+}
+
+bitnet_status bitnet_gguf_get_u32(const bitnet_gguf *g, const char *key, uint32_t *out) {
+    uint64_t u;
+    bitnet_status st = bn_gguf_int(g, key, &u, NULL, 0, UINT32_MAX);
+    if (st == BITNET_OK) *out = (uint32_t)u;
+    return st;
+}
+
+bitnet_status bitnet_gguf_get_u64(const bitnet_gguf *g, const char *key, uint64_t *out) {
+    return bn_gguf_int(g, key, out, NULL, 0, UINT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *g, const char *key, int64_t *out) {
+    return bn_gguf_int(g, key, NULL, out, 1, (uint64_t)INT64_MAX);
+}
+
+bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type == BITNET_GGUF_F32 || v->type == BITNET_GGUF_F64) *out = (float)v->num.f64;
+    else if (bn_gguf_is_unsigned(v->type)) *out = (float)v->num.u64;
+    else if (bn_gguf_is_signed(v->type)) *out = (float)v->num.i64;
+    else return bn_fail(BITNET_ERR_TYPE, "key '%s': %s is not a number", key, bitnet_gguf_type_name(v->type));
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *out) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_BOOL)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected bool", key, bitnet_gguf_type_name(v->type));
+    *out = (int)v->num.u64;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const char **ptr, size_t *len) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_STRING)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected string", key, bitnet_gguf_type_name(v->type));
+    *ptr = v->str.ptr;
+    if (len) *len = (size_t)v->str.len;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **array) {
+    const bitnet_gguf_value *v;
+    bitnet_status st = bn_gguf_lookup(g, key, &v);
+    if (st != BITNET_OK) return st;
+    if (v->type != BITNET_GGUF_ARRAY)
+        return bn_fail(BITNET_ERR_TYPE, "key '%s': %s, expected array", key, bitnet_gguf_type_name(v->type));
+    *array = v;
+    return BITNET_OK;
+}
+
+/* --- writer --- */
+
+typedef struct bn_writer_kv {
+    char *key;
+    bitnet_gguf_type type;
+    unsigned char *payload;      /* (n_payload) the value exactly as it follows the type in the file */
+    uint64_t n_payload;
+} bn_writer_kv;
+
+typedef struct bn_writer_tensor {
+    char *name;
+    bitnet_type type;
+    uint32_t n_dims;
+    uint64_t ne[4];
+    uint64_t size, offset;
+} bn_writer_tensor;
+
+struct bitnet_gguf_writer {
+    bitnet_allocator allocator;
+    uint32_t version;
+    bn_writer_kv *kvs;
+    int64_t n_kvs, cap_kvs;
+    bn_writer_tensor *tensors;
+    int64_t n_tensors, cap_tensors;
+    /* streaming state */
+    bitnet_write_fn write;
+    void *user;
+    FILE *file;
+    int started, failed;
+    uint32_t alignment;
+    int64_t current;             /* tensor receiving bytes */
+    uint64_t written;            /* bytes of the current tensor so far */
+};
+
+bitnet_status bitnet_gguf_writer_new(bitnet_gguf_writer **out, const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_gguf_writer *w;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_new: out is NULL");
+    w = (bitnet_gguf_writer *)bn_zalloc(&a, sizeof *w);
+    if (!w) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory");
+    w->allocator = a;
+    w->version = 3;
+    *out = w;
+    return BITNET_OK;
+}
+
+void bitnet_gguf_writer_free(bitnet_gguf_writer *w) {
+    int64_t i;
+    if (!w) return;
+    if (w->file) fclose(w->file);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_free(&w->allocator, w->kvs[i].key);
+        bn_free(&w->allocator, w->kvs[i].payload);
+    }
+    for (i = 0; i < w->n_tensors; i++) bn_free(&w->allocator, w->tensors[i].name);
+    bn_free(&w->allocator, w->kvs);
+    bn_free(&w->allocator, w->tensors);
+    bn_free(&w->allocator, w);
+}
+
+bitnet_status bitnet_gguf_writer_set_version(bitnet_gguf_writer *w, uint32_t version) {
+    if (!w || (version != 2 && version != 3))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: version %u (supported: 2, 3)", version);
+    w->version = version;
+    return BITNET_OK;
+}
+
+/* Grows a writer array by doubling; elements are plain structs. */
+static int bn_writer_grow(const bitnet_allocator *a, void **items, int64_t n, int64_t *cap, size_t item) {
+    int64_t new_cap;
+    void *p;
+    if (n < *cap) return 1;
+    new_cap = *cap ? *cap * 2 : 16;
+    p = bn_alloc(a, (size_t)new_cap * item, 16);
+    if (!p) return 0;
+    if (n) memcpy(p, *items, (size_t)n * item);
+    bn_free(a, *items);
+    *items = p;
+    *cap = new_cap;
+    return 1;
+}
+
+static char *bn_writer_strdup(const bitnet_allocator *a, const char *s) {
+    size_t n = strlen(s);
+    char *p = (char *)bn_alloc(a, n + 1, 1);
+    if (p) memcpy(p, s, n + 1);
+    return p;
+}
+
+static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                      unsigned char *payload, uint64_t n_payload) {
+    int64_t i;
+    char *copy;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, key) == 0) {
+            bn_free(&w->allocator, w->kvs[i].payload);
+            w->kvs[i].type = type;
+            w->kvs[i].payload = payload;
+            w->kvs[i].n_payload = n_payload;
+            return BITNET_OK;
+        }
+    copy = bn_writer_strdup(&w->allocator, key);
+    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs)) {
+        bn_free(&w->allocator, copy);
+        bn_free(&w->allocator, payload);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding key '%s'", key);
+    }
+    w->kvs[w->n_kvs].key = copy;
+    w->kvs[w->n_kvs].type = type;
+    w->kvs[w->n_kvs].payload = payload;
+    w->kvs[w->n_kvs].n_payload = n_payload;
+    w->n_kvs++;
+    return BITNET_OK;
+}
+
+static void bn_store_u32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24);
+}
+
+static void bn_store_u64(unsigned char *p, uint64_t v) {
+    bn_store_u32(p, (uint32_t)v);
+    bn_store_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Serialises a scalar value into its little-endian file form. */
+static void bn_writer_encode_scalar(const bitnet_gguf_value *v, unsigned char *p) {
+    uint64_t bits = v->num.u64;
+    float f;
+    uint32_t f32bits;
+    switch (v->type) {
+        case BITNET_GGUF_F32: f = (float)v->num.f64; memcpy(&f32bits, &f, 4); bn_store_u32(p, f32bits); return;
+        case BITNET_GGUF_F64: memcpy(&bits, &v->num.f64, 8); bn_store_u64(p, bits); return;
+        case BITNET_GGUF_I8: case BITNET_GGUF_I16: case BITNET_GGUF_I32: case BITNET_GGUF_I64:
+            bits = (uint64_t)v->num.i64; break;
+        default: break;
+    }
+    bn_store_u64(p, bits);   /* little-endian: the low bytes are the value at any width */
+}
+
+bitnet_status bitnet_gguf_writer_set(bitnet_gguf_writer *w, const char *key, const bitnet_gguf_value *v) {
+    uint64_t n;
+    unsigned char *p;
+    uint32_t size;
+    if (!w || !key || !v || !*key || strlen(key) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad key or value");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    size = bn_gguf_scalar_size(v->type);
+    if (v->type == BITNET_GGUF_STRING) n = 8 + v->str.len;
+    else if (v->type == BITNET_GGUF_ARRAY) n = 12 + v->arr.bytes;
+    else if (size) n = 8;    /* scratch is 8 bytes; only `size` are written */
+    else return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': unknown value type %d", key, (int)v->type);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)n, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    if (v->type == BITNET_GGUF_STRING) {
+        bn_store_u64(p, v->str.len);
+        if (v->str.len) memcpy(p + 8, v->str.ptr, (size_t)v->str.len);
+    } else if (v->type == BITNET_GGUF_ARRAY) {
+        bn_store_u32(p, (uint32_t)v->arr.elem_type);
+        bn_store_u64(p + 4, v->arr.count);
+        if (v->arr.bytes) memcpy(p + 12, v->arr.data, (size_t)v->arr.bytes);
+    } else {
+        bn_writer_encode_scalar(v, p);
+        n = size;
+    }
+    if (strcmp(key, "general.alignment") == 0 &&
+        (v->type != BITNET_GGUF_U32 || !v->num.u64 || (v->num.u64 & (v->num.u64 - 1)))) {
+        bn_free(&w->allocator, p);
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: general.alignment must be a u32 power of two");
+    }
+    return bn_writer_put_kv(w, key, v->type, p, n);
+}
+
+static bitnet_status bn_writer_set_num(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
+                                       uint64_t u, int64_t i, double f) {
+    bitnet_gguf_value v;
+    memset(&v, 0, sizeof v);
+    v.type = type;
+    if (type == BITNET_GGUF_F32 || type == BITNET_GGUF_F64) v.num.f64 = f;
+    else if (bn_gguf_is_signed(type)) v.num.i64 = i;
+    else v.num.u64 = u;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_u32(bitnet_gguf_writer *w, const char *key, uint32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U32, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_i32(bitnet_gguf_writer *w, const char *key, int32_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_I32, 0, v, 0);
+}
+bitnet_status bitnet_gguf_writer_set_u64(bitnet_gguf_writer *w, const char *key, uint64_t v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_U64, v, 0, 0);
+}
+bitnet_status bitnet_gguf_writer_set_f32(bitnet_gguf_writer *w, const char *key, float v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_F32, 0, 0, v);
+}
+bitnet_status bitnet_gguf_writer_set_bool(bitnet_gguf_writer *w, const char *key, int v) {
+    return bn_writer_set_num(w, key, BITNET_GGUF_BOOL, v != 0, 0, 0);
+}
+
+bitnet_status bitnet_gguf_writer_set_str(bitnet_gguf_writer *w, const char *key, const char *s) {
+    bitnet_gguf_value v;
+    if (!s) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': NULL string", key ? key : "");
+    memset(&v, 0, sizeof v);
+    v.type = BITNET_GGUF_STRING;
+    v.str.ptr = s;
+    v.str.len = strlen(s);
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type elem_type,
+                                         const void *elems, uint64_t count) {
+    bitnet_gguf_value v;
+    uint32_t size = bn_gguf_scalar_size(elem_type);
+    if (!size || (!elems && count) || !bn_mul_u64(count, size, &v.arr.bytes))
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s': bad fixed-size array", key ? key : "");
+    v.type = BITNET_GGUF_ARRAY;
+    v.arr.elem_type = elem_type;
+    v.arr.count = count;
+    v.arr.data = elems;   /* native layout equals file layout on little-endian hosts */
+    v.arr.index_ = NULL;
+    return bitnet_gguf_writer_set(w, key, &v);
+}
+
+bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *w, const char *key, const char *const *strs,
+                                             uint64_t count) {
+    uint64_t i, bytes = 12, pos = 12;
+    unsigned char *p;
+    if (!w || !key || (!strs && count)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad string array");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: key '%s' added after begin", key);
+    for (i = 0; i < count; i++) bytes += 8 + (strs[i] ? strlen(strs[i]) : 0);
+    p = (unsigned char *)bn_alloc(&w->allocator, (size_t)bytes, 8);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory for key '%s'", key);
+    bn_store_u32(p, BITNET_GGUF_STRING);
+    bn_store_u64(p + 4, count);
+    for (i = 0; i < count; i++) {
+        size_t n = strs[i] ? strlen(strs[i]) : 0;
+        bn_store_u64(p + pos, n);
+        if (n) memcpy(p + pos + 8, strs[i], n);
+        pos += 8 + n;
+    }
+    return bn_writer_put_kv(w, key, BITNET_GGUF_ARRAY, p, bytes);
+}
+
+bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *name, bitnet_type type,
+                                            uint32_t n_dims, const uint64_t *ne) {
+    bn_writer_tensor t;
+    int64_t i;
+    uint32_t d;
+    bitnet_status st;
+    if (!w || !name || !*name || !ne || strlen(name) > BN__GGUF_MAX_NAME)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad tensor name or shape");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' added after begin", name);
+    for (i = 0; i < w->n_tensors; i++)
+        if (strcmp(w->tensors[i].name, name) == 0)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
+    memset(&t, 0, sizeof t);
+    if ((st = bitnet_tensor_bytes(type, n_dims, ne, &t.size)) != BITNET_OK)
+        return bn_fail_prefix(st, "gguf writer: tensor '%s'", name);
+    t.type = type;
+    t.n_dims = n_dims;
+    for (d = 0; d < 4; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
+    t.name = bn_writer_strdup(&w->allocator, name);
+    if (!t.name || !bn_writer_grow(&w->allocator, (void **)&w->tensors, w->n_tensors, &w->cap_tensors,
+                                   sizeof *w->tensors)) {
+        bn_free(&w->allocator, t.name);
+        return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding tensor '%s'", name);
+    }
+    w->tensors[w->n_tensors++] = t;
+    return BITNET_OK;
+}
+
+/* --- streaming output --- */
+
+static bitnet_status bn_writer_emit(bitnet_gguf_writer *w, const void *data, size_t size) {
+    if (w->failed) return BITNET_ERR_IO;
+    if (size && w->write(data, size, w->user) != 0) {
+        w->failed = 1;
+        return bn_fail(BITNET_ERR_IO, "gguf writer: write of %zu bytes failed", size);
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_writer_emit_u32(bitnet_gguf_writer *w, uint32_t v) {
+    unsigned char b[4];
+    bn_store_u32(b, v);
+    return bn_writer_emit(w, b, 4);
+}
+
+static bitnet_status bn_writer_emit_u64(bitnet_gguf_writer *w, uint64_t v) {
+    unsigned char b[8];
+    bn_store_u64(b, v);
+    return bn_writer_emit(w, b, 8);
+}
+
+static bitnet_status bn_writer_emit_str(bitnet_gguf_writer *w, const char *s) {
+    size_t n = strlen(s);
+    bitnet_status st = bn_writer_emit_u64(w, n);
+    return st != BITNET_OK ? st : bn_writer_emit(w, s, n);
+}
+
+static bitnet_status bn_writer_emit_zeros(bitnet_gguf_writer *w, uint64_t n) {
+    static const unsigned char zeros[64];
+    bitnet_status st = BITNET_OK;
+    while (n && st == BITNET_OK) {
+        size_t k = n > sizeof zeros ? sizeof zeros : (size_t)n;
+        st = bn_writer_emit(w, zeros, k);
+        n -= k;
+    }
+    return st;
+}
+
+static uint32_t bn_writer_alignment(const bitnet_gguf_writer *w) {
+    int64_t i;
+    for (i = 0; i < w->n_kvs; i++)
+        if (strcmp(w->kvs[i].key, "general.alignment") == 0 && w->kvs[i].type == BITNET_GGUF_U32)
+            return bn_load_u32(w->kvs[i].payload);
+    return BN__GGUF_DEFAULT_ALIGNMENT;
+}
+
+static bitnet_status bn_writer_emit_header(bitnet_gguf_writer *w) {
+    int64_t i;
+    uint64_t pos = 24, offset = 0;
+    uint32_t d;
+    bitnet_status st = BITNET_OK;
+    bn_writer_emit_u32(w, BN__GGUF_MAGIC);
+    bn_writer_emit_u32(w, w->version);
+    bn_writer_emit_u64(w, (uint64_t)w->n_tensors);
+    bn_writer_emit_u64(w, (uint64_t)w->n_kvs);
+    for (i = 0; i < w->n_kvs; i++) {
+        bn_writer_emit_str(w, w->kvs[i].key);
+        bn_writer_emit_u32(w, (uint32_t)w->kvs[i].type);
+        bn_writer_emit(w, w->kvs[i].payload, (size_t)w->kvs[i].n_payload);
+        pos += 8 + strlen(w->kvs[i].key) + 4 + w->kvs[i].n_payload;
+    }
+    for (i = 0; i < w->n_tensors; i++) {
+        bn_writer_tensor *t = &w->tensors[i];
+        t->offset = offset;
+        offset = bn_align_up_u64(offset + t->size, w->alignment);
+        bn_writer_emit_str(w, t->name);
+        bn_writer_emit_u32(w, t->n_dims);
+        for (d = 0; d < t->n_dims; d++) bn_writer_emit_u64(w, t->ne[d]);
+        bn_writer_emit_u32(w, (uint32_t)t->type);
+        st = bn_writer_emit_u64(w, t->offset);
+        pos += 8 + strlen(t->name) + 4 + 8 * (uint64_t)t->n_dims + 4 + 8;
+    }
+    if (st == BITNET_OK && w->n_tensors > 0) st = bn_writer_emit_zeros(w, bn_align_up_u64(pos, w->alignment) - pos);
+    return w->failed ? BITNET_ERR_IO : st;
+}
+
+static int bn_writer_file_fn(const void *data, size_t size, void *user) {
+    return fwrite(data, 1, size, (FILE *)user) == size ? 0 : -1;
+}
+
+bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *w, bitnet_write_fn fn, void *user) {
+    if (!w || !fn) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin_fn: NULL argument");
+    if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: already started");
+    w->write = fn;
+    w->user = user;
+    w->started = 1;
+    w->failed = 0;
+    w->alignment = bn_writer_alignment(w);
+    w->current = 0;
+    w->written = 0;
+    return bn_writer_emit_header(w);
+}
+
+bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *w, const char *path) {
+    if (!w || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin: NULL argument");
+    w->file = fopen(path, "wb");
+    if (!w->file) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    return bitnet_gguf_writer_begin_fn(w, bn_writer_file_fn, w->file);
+}
+
+bitnet_status bitnet_gguf_writer_write(bitnet_gguf_writer *w, const void *data, size_t size) {
+    const unsigned char *p = (const unsigned char *)data;
+    if (!w || !w->started || (!data && size)) return bn_fail(BITNET_ERR_ARGS, "gguf writer: write before begin");
+    while (size) {
+        bn_writer_tensor *t;
+        uint64_t room;
+        size_t k;
+        bitnet_status st;
+        if (w->current >= w->n_tensors)
+            return bn_fail(BITNET_ERR_ARGS, "gguf writer: %zu bytes more than the tensors hold", size);
+        t = &w->tensors[w->current];
+        room = t->size - w->written;
+        k = room < size ? (size_t)room : size;
+        if ((st = bn_writer_emit(w, p, k)) != BITNET_OK) return st;
+        p += k;
+        size -= k;
+        w->written += k;
+        if (w->written == t->size) {
+            uint64_t end = t->offset + t->size;
+            if ((st = bn_writer_emit_zeros(w, bn_align_up_u64(end, w->alignment) - end)) != BITNET_OK) return st;
+            w->current++;
+            w->written = 0;
+        }
+    }
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *w) {
+    bitnet_status st = BITNET_OK;
+    if (!w || !w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: end before begin");
+    if (w->current < w->n_tensors)
+        st = bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' got %llu of its %llu bytes",
+                     w->tensors[w->current].name, (unsigned long long)w->written,
+                     (unsigned long long)w->tensors[w->current].size);
+    if (w->failed && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: an earlier write failed");
+    if (w->file) {
+        if (fclose(w->file) != 0 && st == BITNET_OK) st = bn_fail(BITNET_ERR_IO, "gguf writer: close failed");
+        w->file = NULL;
+    }
+    w->started = 0;
+    return st;
+}
+
+
 /* ===== quant ===== */
+
+#if BN__X86 && (defined(__GNUC__) || defined(__clang__))
+#  define BN__QUANT_X86 1
+#  include <immintrin.h>
+#endif
+
+#define BN__QK8_0 32            /* block_q8_0  { f16 d; i8 qs[32]; }                     34 B */
+#define BN__QK_K 256            /* block_q6_K  { u8 ql[128]; u8 qh[64]; i8 sc[16]; f16 d; } 210 B;
+                                   block_tq1_0 { u8 qs[48]; u8 qh[4]; f16 d; }          54 B;
+                                   block_tq2_0 { u8 qs[64]; f16 d; }                    66 B */
+#define BN__QK_I2S 128          /* I2_S: 128 codes in 32 bytes; tensor tail f32 alpha + 28 B */
+
+/* -- float rows: scalar code; the vector loops below do a prefix and return its length -- */
+
+static float bn_quant_h2f(uint16_t h) {
+    float f = bn_fp16_to_fp32(h);
+    if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) {        /* NaN: quiet it, as F16C/NEON do */
+        uint32_t bits;
+        memcpy(&bits, &f, 4);
+        bits |= 0x400000;
+        memcpy(&f, &bits, 4);
+    }
+    return f;
+}
+
+static void bn_fp16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_quant_h2f(src[i]);
+}
+
+static void bn_fp32_to_fp16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_fp16(src[i]);
+}
+
+static void bn_bf16_to_fp32_scalar(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_bf16_to_fp32(src[i]);
+}
+
+static void bn_fp32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) dst[i] = bn_fp32_to_bf16(src[i]);
+}
+
+#if BN__QUANT_X86
+#define BN__RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp16_to_fp32_f16c(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx,f16c")))
+static size_t bn_fp32_to_fp16_f16c(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(src + i))));
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_fp16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtps_ph(_mm512_loadu_ps(src + i), BN__RNE));
+    return i;
+}
+
+__attribute__((target("avx2")))
+static size_t bn_bf16_to_fp32_avx2(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(src + i)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(src + i)));
+        _mm512_storeu_si512((void *)(dst + i), _mm512_slli_epi32(w, 16));
+    }
+    return i;
+}
+
+/* bn_fp32_to_bf16 on 8 lanes: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40. Values
+   end up in 0..0xffff, so an unsigned-saturating pack keeps them. */
+__attribute__((target("avx2")))
+static __m256i bn_bf16_round8_avx2(__m256i x) {
+    __m256i hi = _mm256_srli_epi32(x, 16);
+    __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i mag = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    __m256i nan = _mm256_cmpgt_epi32(mag, _mm256_set1_epi32(0x7f800000));
+    return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
+}
+
+__attribute__((target("avx2")))
+static size_t bn_fp32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m256i a = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i)));
+        __m256i b = bn_bf16_round8_avx2(_mm256_loadu_si256((const __m256i *)(src + i + 8)));
+        __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(a, b), 0xd8);
+        _mm256_storeu_si256((__m256i *)(dst + i), p);
+    }
+    return i;
+}
+
+__attribute__((target("avx512f")))
+static size_t bn_fp32_to_bf16_avx512(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512i x = _mm512_loadu_si512((const void *)(src + i));
+        __m512i hi = _mm512_srli_epi32(x, 16);
+        __m512i lsb = _mm512_and_si512(hi, _mm512_set1_epi32(1));
+        __m512i r = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(x, _mm512_set1_epi32(0x7fff)), lsb), 16);
+        __m512i mag = _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff));
+        __mmask16 nan = _mm512_cmpgt_epi32_mask(mag, _mm512_set1_epi32(0x7f800000));
+        r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, _mm512_set1_epi32(0x40)));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm512_cvtepi32_epi16(r));
+    }
+    return i;
+}
+#endif /* BN__QUANT_X86 */
+
+#if BN__ARM64
+#  include <arm_neon.h>
+/* aarch64 converts halves in hardware (FPCR default: round to nearest even, no flush). */
+static size_t bn_fp16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));
+    return i;
+}
+
+static size_t bn_fp32_to_fp16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1_u16(dst + i, vreinterpret_u16_f16(vcvt_f16_f32(vld1q_f32(src + i))));
+    return i;
+}
+
+static size_t bn_bf16_to_fp32_neon(const uint16_t *src, float *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(dst + i, vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(src + i), 16)));
+    return i;
+}
+
+static size_t bn_fp32_to_bf16_neon(const float *src, uint16_t *dst, size_t n) {
+    size_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        uint32x4_t x = vreinterpretq_u32_f32(vld1q_f32(src + i)), hi = vshrq_n_u32(x, 16);
+        uint32x4_t r = vshrq_n_u32(vaddq_u32(vaddq_u32(x, vdupq_n_u32(0x7fff)), vandq_u32(hi, vdupq_n_u32(1))), 16);
+        uint32x4_t nan = vcgtq_u32(vandq_u32(x, vdupq_n_u32(0x7fffffff)), vdupq_n_u32(0x7f800000));
+        vst1_u16(dst + i, vmovn_u32(vbslq_u32(nan, vorrq_u32(hi, vdupq_n_u32(0x40)), r)));
+    }
+    return i;
+}
+#endif /* BN__ARM64 */
+
+/* The widest vector loop this CPU runs for each conversion; the scalar code finishes. */
+#if BN__QUANT_X86
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon)                            \
+    do {                                                                              \
+        uint32_t f_ = bitnet_cpu_features();                                          \
+        if (f_ & BITNET_CPU_AVX512F) i = avx512(src, dst, n);                         \
+        else if (f_ & (avx2_feature)) i = avx2(src, dst, n);                          \
+    } while (0)
+#elif BN__ARM64
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) (i = neon(src, dst, n))
+#else
+#  define BN__QUANT_PICK(avx512, avx2, avx2_feature, neon) ((void)0)
+#endif
+
+void bitnet_fp16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp16_to_fp32_avx512, bn_fp16_to_fp32_f16c, BITNET_CPU_F16C, bn_fp16_to_fp32_neon);
+    bn_fp16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_fp16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_fp16_avx512, bn_fp32_to_fp16_f16c, BITNET_CPU_F16C, bn_fp32_to_fp16_neon);
+    bn_fp32_to_fp16_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_bf16_to_fp32_row(const uint16_t *src, float *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_bf16_to_fp32_avx512, bn_bf16_to_fp32_avx2, BITNET_CPU_AVX2, bn_bf16_to_fp32_neon);
+    bn_bf16_to_fp32_scalar(src + i, dst + i, n - i);
+}
+
+void bitnet_fp32_to_bf16_row(const float *src, uint16_t *dst, size_t n) {
+    size_t i = 0;
+    BN__QUANT_PICK(bn_fp32_to_bf16_avx512, bn_fp32_to_bf16_avx2, BITNET_CPU_AVX2, bn_fp32_to_bf16_neon);
+    bn_fp32_to_bf16_scalar(src + i, dst + i, n - i);
+}
+
+/* -- sizes -- */
+
+/* Bytes of an n_rows x n_cols tensor of `type`; `who` names the caller in messages. */
+static bitnet_status bn_quant_bytes(const char *who, bitnet_type type, uint64_t n_rows,
+                                    uint64_t n_cols, uint64_t *bytes) {
+    uint64_t block, block_bytes, n;
+    switch (type) {
+        case BITNET_TYPE_F32:   block = 1; block_bytes = 4; break;
+        case BITNET_TYPE_F16:
+        case BITNET_TYPE_BF16:  block = 1; block_bytes = 2; break;
+        case BITNET_TYPE_Q8_0:  block = BN__QK8_0; block_bytes = 34; break;
+        case BITNET_TYPE_Q6_K:  block = BN__QK_K; block_bytes = 210; break;
+        case BITNET_TYPE_TQ1_0: block = BN__QK_K; block_bytes = 54; break;
+        case BITNET_TYPE_TQ2_0: block = BN__QK_K; block_bytes = 66; break;
+        case BITNET_TYPE_I2_S:  block = BN__QK_I2S; block_bytes = 32; break;
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: tensor type %s (%d) is not supported",
+                           who, bitnet_type_name(type), (int)type);
+    }
+    if (n_cols % block)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s rows need a multiple of %llu columns, got %llu",
+                       who, bitnet_type_name(type), (unsigned long long)block,
+                       (unsigned long long)n_cols);
+    if (!bn_mul_u64(n_rows, n_cols, &n) || n > SIZE_MAX / sizeof(float) ||
+        !bn_mul_u64(n / block, block_bytes, bytes) ||
+        (type == BITNET_TYPE_I2_S && !bn_add_u64(*bytes, 32, bytes)))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %llu x %llu tensor is too large", who,
+                       (unsigned long long)n_rows, (unsigned long long)n_cols);
+    return BITNET_OK;
+}
+
+/* -- dequantize: one block (or one I2_S tensor) at a time, from unaligned bytes -- */
+
+static void bn_dequant_q8_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += 34, y += BN__QK8_0) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x));
+        for (j = 0; j < BN__QK8_0; j++) y[j] = (float)(int8_t)x[2 + j] * d;
+    }
+}
+
+static void bn_dequant_q6_k(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int half, l;
+    for (i = 0; i < nb; i++, x += 210) {
+        const unsigned char *ql = x, *qh = x + 128;
+        const signed char *sc = (const signed char *)(x + 192);
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 208));
+        for (half = 0; half < 2; half++, y += 128, ql += 64, qh += 32, sc += 8) {
+            for (l = 0; l < 32; l++) {
+                int is = l / 16;
+                int q1 = ((ql[l] & 0xf) | ((qh[l] >> 0 & 3) << 4)) - 32;
+                int q2 = ((ql[l + 32] & 0xf) | ((qh[l] >> 2 & 3) << 4)) - 32;
+                int q3 = ((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32;
+                int q4 = ((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32;
+                y[l] = d * sc[is] * q1;
+                y[l + 32] = d * sc[is + 2] * q2;
+                y[l + 64] = d * sc[is + 4] * q3;
+                y[l + 96] = d * sc[is + 6] * q4;
+            }
+        }
+    }
+}
+
+static void bn_dequant_tq2_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int j, l, m;
+    for (i = 0; i < nb; i++, x += 66) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 64));
+        for (j = 0; j < 64; j += 32)
+            for (l = 0; l < 4; l++)
+                for (m = 0; m < 32; m++) *y++ = (float)(((x[j + m] >> (2 * l)) & 3) - 1) * d;
+    }
+}
+
+/* Trit n (0 = most significant) of a TQ1_0 byte that stores ceil(v * 256 / 243). */
+static int bn_tq1_trit(unsigned char byte, int n) {
+    static const unsigned char pow3[5] = { 1, 3, 9, 27, 81 };
+    unsigned char q = (unsigned char)(byte * pow3[n]);
+    return ((uint16_t)q * 3) >> 8;
+}
+
+static void bn_dequant_tq1_0(const unsigned char *x, float *y, uint64_t nb) {
+    uint64_t i;
+    int n, m;
+    for (i = 0; i < nb; i++, x += 54) {
+        float d = bn_fp16_to_fp32(bn_load_u16(x + 52));
+        for (n = 0; n < 5; n++)                                 /* qs[0..31]: elements 0..159 */
+            for (m = 0; m < 32; m++) *y++ = (float)(bn_tq1_trit(x[m], n) - 1) * d;
+        for (n = 0; n < 5; n++)                                 /* qs[32..47]: 160..239 */
+            for (m = 0; m < 16; m++) *y++ = (float)(bn_tq1_trit(x[32 + m], n) - 1) * d;
+        for (n = 0; n < 4; n++)                                 /* qh[0..3]: 240..255 */
+            for (m = 0; m < 4; m++) *y++ = (float)(bn_tq1_trit(x[48 + m], n) - 1) * d;
+    }
+}
+
+/* Checked before decoding, so that dst stays untouched on failure. */
+static bitnet_status bn_i2_s_check_codes(const unsigned char *x, uint64_t n) {
+    uint64_t i;
+    int g;
+    for (i = 0; i < n / 4; i++) {
+        if (!(x[i] & x[i] >> 1 & 0x55)) continue;
+        for (g = 0; (x[i] >> (6 - 2 * g) & 3) != 3; g++) {}
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: I2_S code 3 at element %llu "
+                       "(only 0, 1, 2 are valid)", (unsigned long long)(i / 32 * 128 + (uint64_t)g * 32 + i % 32));
+    }
+    return BITNET_OK;
+}
+
+static void bn_dequant_i2_s(const unsigned char *x, float *y, uint64_t n) {
+    float alpha = bn_load_f32(x + n / 4);
+    uint64_t f;
+    for (f = 0; f < n; f++) {
+        int c = x[f / 128 * 32 + f % 32] >> (6 - 2 * (int)(f % 128 / 32)) & 3;
+        y[f] = (float)(c - 1) * alpha;
+    }
+}
+
+/* A 16-bit float row from possibly unaligned bytes (bounced through an aligned buffer). */
+static void bn_dequant_half(const unsigned char *src, float *dst, uint64_t n,
+                            void (*row)(const uint16_t *, float *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)src % sizeof(uint16_t) == 0) {
+        row((const uint16_t *)(const void *)src, dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        memcpy(tmp, src + 2 * i, (size_t)c * 2);
+        row(tmp, dst + i, (size_t)c);
+    }
+}
+
+bitnet_status bitnet_dequantize(bitnet_type type, const void *src, uint64_t src_size,
+                                uint64_t n_rows, uint64_t n_cols, float *dst) {
+    const unsigned char *x = (const unsigned char *)src;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_dequantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (src_size < bytes)
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_dequantize: %s %llu x %llu tensor needs %llu "
+                       "bytes, got %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)src_size);
+    if (!n) return BITNET_OK;
+    if (!src || !dst) return bn_fail(BITNET_ERR_ARGS, "bitnet_dequantize: NULL buffer");
+    if (type == BITNET_TYPE_I2_S && (st = bn_i2_s_check_codes(x, n)) != BITNET_OK) return st;
+    switch (type) {
+        case BITNET_TYPE_F32:   memcpy(dst, x, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_dequant_half(x, dst, n, bitnet_fp16_to_fp32_row); break;
+        case BITNET_TYPE_BF16:  bn_dequant_half(x, dst, n, bitnet_bf16_to_fp32_row); break;
+        case BITNET_TYPE_Q8_0:  bn_dequant_q8_0(x, dst, n / BN__QK8_0); break;
+        case BITNET_TYPE_Q6_K:  bn_dequant_q6_k(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ1_0: bn_dequant_tq1_0(x, dst, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_dequant_tq2_0(x, dst, n / BN__QK_K); break;
+        default:                bn_dequant_i2_s(x, dst, n); break;   /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- quantize: byte-exact re-implementations of the reference quantizers -- */
+
+static void bn_quant_q8_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j;
+    for (i = 0; i < nb; i++, x += BN__QK8_0, y += 34) {
+        float amax = 0.0f, d, id;
+        uint16_t dh;
+        for (j = 0; j < BN__QK8_0; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+        d = amax / 127;
+        id = d != 0.0f ? 1.0f / d : 0.0f;
+        dh = bn_fp32_to_fp16(d);
+        memcpy(y, &dh, 2);                              /* the library targets little-endian */
+        for (j = 0; j < BN__QK8_0; j++) y[2 + j] = (unsigned char)(int8_t)roundf(x[j] * id);
+    }
+}
+
+/* llama.cpp's ternary block scale: d = max|x| of the block, trits lroundf(x/d) + 1. */
+static float bn_tq_scale(const float *x, unsigned char *d_out) {
+    float amax = 0.0f;
+    uint16_t dh;
+    int j;
+    for (j = 0; j < BN__QK_K; j++) amax = fabsf(x[j]) > amax ? fabsf(x[j]) : amax;
+    dh = bn_fp32_to_fp16(amax);
+    memcpy(d_out, &dh, 2);
+    return amax != 0.0f ? 1.0f / amax : 0.0f;
+}
+
+static int bn_tq_trit(float x, float id) { return (int)lroundf(x * id) + 1; }
+
+static void bn_quant_tq2_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int j, m, n;
+    for (i = 0; i < nb; i++, y += 66) {
+        float id = bn_tq_scale(x, y + 64);
+        for (j = 0; j < 64; j += 32, x += 128)
+            for (m = 0; m < 32; m++) {
+                unsigned q = 0;
+                for (n = 0; n < 4; n++) q += (unsigned)(bn_tq_trit(x[m + n * 32], id) & 3) << (2 * n);
+                y[j + m] = (unsigned char)q;
+            }
+    }
+}
+
+/* Base-3 packing of `count` trits x[0], x[stride], ... (first most significant), padded to
+   5 trits, stored as ceil(v * 256 / 243). */
+static unsigned char bn_tq1_pack(const float *x, int stride, int count, float id) {
+    unsigned q = 0;
+    int n;
+    for (n = 0; n < count; n++) q = q * 3 + (unsigned)bn_tq_trit(x[n * stride], id);
+    for (; n < 5; n++) q *= 3;
+    return (unsigned char)(((q & 0xff) * 256 + 242) / 243);
+}
+
+static void bn_quant_tq1_0(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int m;
+    for (i = 0; i < nb; i++, x += BN__QK_K, y += 54) {
+        float id = bn_tq_scale(x, y + 52);
+        for (m = 0; m < 32; m++) y[m] = bn_tq1_pack(x + m, 32, 5, id);
+        for (m = 0; m < 16; m++) y[32 + m] = bn_tq1_pack(x + 160 + m, 16, 5, id);
+        for (m = 0; m < 4; m++) y[48 + m] = bn_tq1_pack(x + 240 + m, 4, 4, id);
+    }
+}
+
+/* bitnet.cpp: alpha = max|x| over the whole tensor (in double), code 1 for |x| < 1e-6,
+   else 2 for positive and 0 for negative; 4 codes of one 128-block per byte. */
+static void bn_quant_i2_s(const float *x, unsigned char *y, uint64_t n) {
+    double amax = 0;
+    float alpha;
+    uint64_t f;
+    for (f = 0; f < n; f++) amax = fmax(amax, fabs((double)x[f]));
+    memset(y, 0, (size_t)(n / 4 + 32));
+    for (f = 0; f < n; f++) {
+        double v = x[f];
+        unsigned c = fabs(v) < 1e-6 ? 1u : v * amax > 0 ? 2u : 0u;
+        y[f / 128 * 32 + f % 32] |= (unsigned char)(c << (6 - 2 * (f % 128 / 32)));
+    }
+    alpha = (float)amax;
+    memcpy(y + n / 4, &alpha, 4);
+}
+
+/* A 16-bit float row into possibly unaligned bytes. */
+static void bn_quant_half(const float *src, unsigned char *dst, uint64_t n,
+                          void (*row)(const float *, uint16_t *, size_t)) {
+    uint16_t tmp[256];
+    uint64_t i, c;
+    if ((uintptr_t)dst % sizeof(uint16_t) == 0) {
+        row(src, (uint16_t *)(void *)dst, (size_t)n);
+        return;
+    }
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? n - i : 256;
+        row(src + i, tmp, (size_t)c);
+        memcpy(dst + 2 * i, tmp, (size_t)c * 2);
+    }
+}
+
+static bitnet_status bn_quant_check_finite(const char *who, const float *x, uint64_t n) {
+    uint64_t i;
+    for (i = 0; i < n; i++)
+        if (!(fabsf(x[i]) <= FLT_MAX))
+            return bn_fail(BITNET_ERR_ARGS, "%s: element %llu is %s; quantized types need finite "
+                           "values", who, (unsigned long long)i, x[i] != x[i] ? "NaN" : "Inf");
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
+                              uint64_t n_cols, void *dst, uint64_t dst_size) {
+    unsigned char *y = (unsigned char *)dst;
+    uint64_t bytes, n = n_rows * n_cols;
+    bitnet_status st = bn_quant_bytes("bitnet_quantize", type, n_rows, n_cols, &bytes);
+    if (st != BITNET_OK) return st;
+    if (type == BITNET_TYPE_Q6_K)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_quantize: Q6_K is read-only here "
+                       "(no Q6_K quantizer)");
+    if (dst_size < bytes)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: %s %llu x %llu tensor needs %llu bytes, "
+                       "dst has %llu", bitnet_type_name(type), (unsigned long long)n_rows,
+                       (unsigned long long)n_cols, (unsigned long long)bytes,
+                       (unsigned long long)dst_size);
+    if ((n && !src) || !dst) return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: NULL buffer");
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16 &&
+        (st = bn_quant_check_finite("bitnet_quantize", src, n)) != BITNET_OK)
+        return st;
+    switch (type) {
+        case BITNET_TYPE_F32:   if (n) memcpy(y, src, (size_t)n * 4); break;
+        case BITNET_TYPE_F16:   bn_quant_half(src, y, n, bitnet_fp32_to_fp16_row); break;
+        case BITNET_TYPE_BF16:  bn_quant_half(src, y, n, bitnet_fp32_to_bf16_row); break;
+        case BITNET_TYPE_Q8_0:  bn_quant_q8_0(src, y, n / BN__QK8_0); break;
+        case BITNET_TYPE_TQ1_0: bn_quant_tq1_0(src, y, n / BN__QK_K); break;
+        case BITNET_TYPE_TQ2_0: bn_quant_tq2_0(src, y, n / BN__QK_K); break;
+        default:                bn_quant_i2_s(src, y, n); break;    /* I2_S: the only other */
+    }
+    return BITNET_OK;
+}
+
+/* -- ternarize float master weights or already-ternary float weights -- */
+
+/* Calls fn on the weights as floats, 256 at a time (F16/BF16 converted, any alignment). */
+typedef int (*bn_tern_fn)(const float *w, uint64_t first, size_t count, void *user);
+
+static int bn_tern_each(bitnet_type type, const unsigned char *src, uint64_t n, bn_tern_fn fn,
+                        void *user) {
+    float buf[256];
+    uint64_t i;
+    size_t c;
+    size_t esize = type == BITNET_TYPE_F32 ? 4 : 2;
+    for (i = 0; i < n; i += c) {
+        c = n - i < 256 ? (size_t)(n - i) : 256;
+        if (type == BITNET_TYPE_F32) memcpy(buf, src + i * 4, c * 4);
+        else bn_dequant_half(src + i * esize, buf, c,
+                             type == BITNET_TYPE_F16 ? bitnet_fp16_to_fp32_row : bitnet_bf16_to_fp32_row);
+        if (!fn(buf, i, c, user)) return 0;
+    }
+    return 1;
+}
+
+typedef struct bn_tern_stats {
+    double sum_abs;
+    float mag;              /* first nonzero |w| seen; 0 = none yet */
+    int one_mag;            /* every nonzero |w| so far equals mag */
+    uint64_t bad;           /* index of the first NaN/Inf (valid when the walk stopped) */
+    float alpha;
+    int8_t *codes;
+} bn_tern_stats;
+
+static int bn_tern_scan(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float a = fabsf(w[i]);
+        if (!(a <= FLT_MAX)) { s->bad = first + i; return 0; }
+        s->sum_abs += a;
+        if (a == 0.0f) continue;
+        if (s->mag == 0.0f) s->mag = a;
+        else if (a != s->mag) s->one_mag = 0;
+    }
+    return 1;
+}
+
+static int bn_tern_codes(const float *w, uint64_t first, size_t count, void *user) {
+    bn_tern_stats *s = (bn_tern_stats *)user;
+    size_t i;
+    for (i = 0; i < count; i++) {
+        float q = nearbyintf(w[i] / s->alpha);             /* round half to even */
+        s->codes[first + i] = (int8_t)(q > 1.0f ? 1 : q < -1.0f ? -1 : (int)q);
+    }
+    return 1;
+}
+
+bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, int8_t *codes,
+                               float *alpha) {
+    bn_tern_stats s;
+    const unsigned char *x = (const unsigned char *)src;
+    if (type != BITNET_TYPE_F32 && type != BITNET_TYPE_F16 && type != BITNET_TYPE_BF16)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_ternarize: type %s (%d) is not a float "
+                       "type (F32, F16, BF16)", bitnet_type_name(type), (int)type);
+    if ((n && (!src || !codes)) || !alpha) return bn_fail(BITNET_ERR_ARGS, "bitnet_ternarize: NULL buffer");
+    memset(&s, 0, sizeof s);
+    s.one_mag = 1;
+    if (!bn_tern_each(type, x, n, bn_tern_scan, &s))
+        return bn_fail(BITNET_ERR_FORMAT, "bitnet_ternarize: weight %llu is NaN or Inf",
+                       (unsigned long long)s.bad);
+    if (s.one_mag && s.mag != 0.0f) s.alpha = s.mag;       /* stored as c * alpha already */
+    else {
+        s.alpha = n ? (float)(s.sum_abs / (double)n) : 0.0f;
+        if (!(s.alpha >= 1e-5f)) s.alpha = 1e-5f;
+    }
+    s.codes = codes;
+    bn_tern_each(type, x, n, bn_tern_codes, &s);
+    *alpha = s.alpha;
+    return BITNET_OK;
+}
 
 /* ===== kernels: ref ===== */
 
@@ -2504,11 +4854,2969 @@ static BN__UNUSED void bn_par_gemm_f(bitnet_threadpool *pool, const bn_kernels *
 
 /* ===== model ===== */
 
+#define BN__MAX_LAYERS 512
+#define BN__MAX_DIM (1 << 20)               /* any single dimension beyond this is refused */
+
+typedef struct bn_proj {                    /* one BitLinear projection */
+    bn_tern w;
+    const float *scale;                     /* optional blk.N.*.scale: 1 or w.rows values */
+    int64_t n_scale;
+} bn_proj;
+
+typedef struct bn_layer {
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;
+    bn_proj wq, wk, wv, wo, wgate, wup, wdown;
+} bn_layer;
+
+struct bitnet_model {
+    bitnet_allocator allocator;
+    bitnet_gguf *gguf;
+    bitnet_hparams hp;
+    bn_layer *layers;                       /* (n_layer) */
+    bn_fmat head;
+    const bitnet_gguf_tensor *embd;
+    uint64_t embd_row_bytes;
+    const float *output_norm;
+    struct bitnet_vocab *vocab;
+    bn_kernels kernels;
+    bitnet_isa isa;
+    float **owned;                          /* norm weights converted to f32 */
+    int n_owned;
+    uint64_t converted_bytes;
+};
+
+/* --- hyperparameters --- */
+
+static bitnet_status bn_arch_from_name(const char *name, size_t len, bitnet_hparams *hp) {
+    if ((len == 12 && !memcmp(name, "bitnet-b1.58", 12)) || (len == 9 && !memcmp(name, "bitnet-25", 9))) {
+        hp->arch = BITNET_ARCH_BITNET_B158;
+        hp->activation = BITNET_ACT_RELU2;
+    } else if (len == 6 && !memcmp(name, "bitnet", 6)) {
+        hp->arch = BITNET_ARCH_BITNET;
+        hp->activation = BITNET_ACT_SILU;
+    } else if (len == 5 && !memcmp(name, "llama", 5)) {
+        hp->arch = BITNET_ARCH_LLAMA;
+        hp->activation = BITNET_ACT_SILU;
+    } else {
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "architecture '%.*s' is not supported (bitnet-b1.58, "
+                       "bitnet-25, bitnet, llama)", (int)(len > 40 ? 40 : len), name);
+    }
+    memcpy(hp->arch_name, name, len < sizeof hp->arch_name ? len : sizeof hp->arch_name - 1);
+    hp->sub_norms = hp->arch != BITNET_ARCH_LLAMA;
+    hp->rope_style = hp->arch == BITNET_ARCH_LLAMA ? BITNET_ROPE_NORM : BITNET_ROPE_NEOX;
+    return BITNET_OK;
+}
+
+/* Reads "<arch>.<suffix>" as a positive int32; `def` < 0 means the key is required. */
+static bitnet_status bn_hp_int(const bitnet_gguf *g, const bitnet_hparams *hp, const char *suffix,
+                               int64_t def, int32_t *out) {
+    char key[128];
+    int64_t v;
+    bitnet_status st;
+    snprintf(key, sizeof key, "%s.%s", hp->arch_name, suffix);
+    st = bitnet_gguf_get_i64(g, key, &v);
+    if (st == BITNET_ERR_NOT_FOUND && def >= 0) v = def;
+    else if (st == BITNET_ERR_NOT_FOUND) return bn_fail(BITNET_ERR_FORMAT, "missing key '%s'", key);
+    else if (st != BITNET_OK) return bn_fail_prefix(BITNET_ERR_FORMAT, "key '%s'", key);
+    if (v <= 0 || v > BN__MAX_DIM)
+        return bn_fail(BITNET_ERR_FORMAT, "key '%s' = %lld is out of range (1..%d)", key, (long long)v, BN__MAX_DIM);
+    *out = (int32_t)v;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_hp_float(const bitnet_gguf *g, const bitnet_hparams *hp, const char *suffix,
+                                 float def, float *out) {
+    char key[128];
+    bitnet_status st;
+    snprintf(key, sizeof key, "%s.%s", hp->arch_name, suffix);
+    *out = def;
+    st = bitnet_gguf_get_f32(g, key, out);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = def; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail_prefix(BITNET_ERR_FORMAT, "key '%s'", key);
+    if (!(*out > 0) || *out > 1e30f)
+        return bn_fail(BITNET_ERR_FORMAT, "key '%s' = %g is out of range", key, (double)*out);
+    return BITNET_OK;
+}
+
+/* `<arch>.hidden_activation` (bitnet) and `rope.scaling.*` refine the arch defaults. */
+static bitnet_status bn_hp_options(const bitnet_gguf *g, bitnet_hparams *hp) {
+    char key[128];
+    const char *s;
+    size_t len;
+    float factor = 1.0f;
+    snprintf(key, sizeof key, "%s.hidden_activation", hp->arch_name);
+    if (bitnet_gguf_get_str(g, key, &s, &len) == BITNET_OK) {
+        if ((len == 4 && !memcmp(s, "silu", 4)) || (len == 5 && !memcmp(s, "swish", 5))) hp->activation = BITNET_ACT_SILU;
+        else if ((len == 5 && !memcmp(s, "relu2", 5)) || (len == 12 && !memcmp(s, "squared_relu", 12)))
+            hp->activation = BITNET_ACT_RELU2;
+        else return bn_fail(BITNET_ERR_UNSUPPORTED, "key '%s' = '%.*s' (supported: silu, relu2)", key,
+                            (int)(len > 32 ? 32 : len), s);
+    }
+    snprintf(key, sizeof key, "%s.rope.scaling.type", hp->arch_name);
+    if (bitnet_gguf_get_str(g, key, &s, &len) == BITNET_OK && !(len == 4 && !memcmp(s, "none", 4))) {
+        if (!(len == 6 && !memcmp(s, "linear", 6)))
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "key '%s' = '%.*s' (supported: none, linear)", key,
+                           (int)(len > 32 ? 32 : len), s);
+        if (bn_hp_float(g, hp, "rope.scaling.factor", 1.0f, &factor) != BITNET_OK) return BITNET_ERR_FORMAT;
+    }
+    hp->rope_freq_scale = 1.0f / factor;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_load_hparams(const bitnet_gguf *g, bitnet_hparams *hp) {
+    const char *arch;
+    size_t len;
+    bitnet_status st;
+    memset(hp, 0, sizeof *hp);
+    if (bitnet_gguf_get_str(g, "general.architecture", &arch, &len) != BITNET_OK)
+        return bn_fail(BITNET_ERR_FORMAT, "missing or non-string key 'general.architecture'");
+    if ((st = bn_arch_from_name(arch, len, hp)) != BITNET_OK) return st;
+    if ((st = bn_hp_int(g, hp, "embedding_length", -1, &hp->n_embd)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "block_count", -1, &hp->n_layer)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "feed_forward_length", -1, &hp->n_ff)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "attention.head_count", -1, &hp->n_head)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "attention.head_count_kv", hp->n_head, &hp->n_head_kv)) != BITNET_OK ||
+        (st = bn_hp_int(g, hp, "context_length", 2048, &hp->n_ctx_train)) != BITNET_OK ||
+        (st = bn_hp_float(g, hp, "rope.freq_base", 10000.0f, &hp->rope_base)) != BITNET_OK ||
+        (st = bn_hp_float(g, hp, "attention.layer_norm_rms_epsilon", 1e-5f, &hp->rms_eps)) != BITNET_OK)
+        return st;
+    if (hp->n_layer > BN__MAX_LAYERS)
+        return bn_fail(BITNET_ERR_FORMAT, "%d layers (limit %d)", hp->n_layer, BN__MAX_LAYERS);
+    if (hp->n_embd % hp->n_head || hp->n_head % hp->n_head_kv)
+        return bn_fail(BITNET_ERR_FORMAT, "embedding %d, %d heads, %d kv heads: heads must divide evenly",
+                       hp->n_embd, hp->n_head, hp->n_head_kv);
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if (hp->head_dim % 2) return bn_fail(BITNET_ERR_FORMAT, "head dimension %d is odd", hp->head_dim);
+    if ((st = bn_hp_int(g, hp, "rope.dimension_count", hp->head_dim, &hp->n_rot)) != BITNET_OK) return st;
+    if (hp->n_rot > hp->head_dim || hp->n_rot % 2)
+        return bn_fail(BITNET_ERR_FORMAT, "rope.dimension_count %d must be even and <= head dim %d",
+                       hp->n_rot, hp->head_dim);
+    return bn_hp_options(g, hp);
+}
+
+/* --- tensors --- */
+
+static bitnet_status bn_find_tensor(const bitnet_gguf *g, const char *name, int required,
+                                    const bitnet_gguf_tensor **out) {
+    *out = bitnet_gguf_find_tensor(g, name);
+    if (!*out && required) return bn_fail(BITNET_ERR_FORMAT, "missing tensor '%s'", name);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_check_shape(const bitnet_gguf_tensor *t, int64_t ne0, int64_t ne1) {
+    if ((int64_t)t->ne[0] != ne0 || (int64_t)t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
+                       t->name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                       (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], (long long)ne0, (long long)ne1);
+    return BITNET_OK;
+}
+
+/* A norm weight as f32: borrowed when the file has F32, converted otherwise. */
+static bitnet_status bn_load_norm(bitnet_model *m, const char *name, int64_t n, int required, const float **out) {
+    const bitnet_gguf_tensor *t;
+    float *conv;
+    bitnet_status st;
+    *out = NULL;
+    if ((st = bn_find_tensor(m->gguf, name, required, &t)) != BITNET_OK || !t) return st;
+    if ((st = bn_check_shape(t, n, 1)) != BITNET_OK) return st;
+    if (t->type == BITNET_TYPE_F32 && ((uintptr_t)t->data & 3) == 0) {
+        *out = (const float *)t->data;
+        return BITNET_OK;
+    }
+    conv = (float *)bn_alloc(&m->allocator, (size_t)n * sizeof(float), 64);
+    if (!conv) return bn_fail(BITNET_ERR_NOMEM, "out of memory converting '%s'", name);
+    m->owned[m->n_owned++] = conv;
+    m->converted_bytes += (uint64_t)n * sizeof(float);
+    if ((st = bitnet_dequantize(t->type, t->data, t->size, 1, (uint64_t)n, conv)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", name);
+    *out = conv;
+    return BITNET_OK;
+}
+
+static int bn_float_family(bitnet_type t) {
+    return t == BITNET_TYPE_F32 || t == BITNET_TYPE_F16 || t == BITNET_TYPE_BF16 || t == BITNET_TYPE_Q8_0 ||
+           t == BITNET_TYPE_Q6_K;
+}
+
+static bitnet_status bn_check_float_family(const bitnet_gguf_tensor *t, int64_t cols, int64_t rows) {
+    bitnet_status st;
+    if ((st = bn_check_shape(t, cols, rows)) != BITNET_OK) return st;
+    if (!bn_float_family(t->type))
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor '%s': type %s is not supported for an embedding or "
+                       "head (F32, F16, BF16, Q8_0, Q6_K)", t->name, bitnet_type_name(t->type));
+    return BITNET_OK;
+}
+
+/* Ternary codes of a float tensor (F32/F16/BF16), repacked for the kernels. */
+static bitnet_status bn_tern_from_float_tensor(bn_tern *w, const bitnet_gguf_tensor *t, const bitnet_allocator *a) {
+    int8_t *codes = (int8_t *)bn_alloc(a, (size_t)t->n_elements, 64);
+    float alpha = 0;
+    bitnet_status st;
+    if (!codes) return bn_fail(BITNET_ERR_NOMEM, "out of memory ternarizing %llu weights",
+                               (unsigned long long)t->n_elements);
+    st = bitnet_ternarize(t->type, t->data, t->n_elements, codes, &alpha);
+    if (st == BITNET_OK) st = bn_tern_from_codes(w, codes, alpha, (int64_t)t->ne[0], (int64_t)t->ne[1], a);
+    bn_free(a, codes);
+    return st;
+}
+
+static bitnet_status bn_tern_prepare(bn_tern *w, const bitnet_gguf_tensor *t, const bitnet_allocator *a) {
+    switch (t->type) {
+        case BITNET_TYPE_I2_S: case BITNET_TYPE_TQ2_0: case BITNET_TYPE_TQ1_0:
+            return bn_tern_from_tensor(w, t->type, t->data, t->size, (int64_t)t->ne[0], (int64_t)t->ne[1], a);
+        case BITNET_TYPE_F32: case BITNET_TYPE_F16: case BITNET_TYPE_BF16:
+            return bn_tern_from_float_tensor(w, t, a);
+        case BITNET_TYPE_TL1: case BITNET_TYPE_TL2:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "%s lookup-table weights are not supported (their tile layout "
+                           "is not recorded in the file); convert the model to I2_S or TQ2_0", bitnet_type_name(t->type));
+        default:
+            return bn_fail(BITNET_ERR_UNSUPPORTED, "type %s is not supported for a ternary projection (I2_S, "
+                           "TQ1_0, TQ2_0, F32, F16, BF16)", bitnet_type_name(t->type));
+    }
+}
+
+static bitnet_status bn_load_proj(bitnet_model *m, int layer, const char *what, int64_t cols, int64_t rows,
+                                  bn_proj *out) {
+    char name[96];
+    const bitnet_gguf_tensor *t;
+    bitnet_status st;
+    snprintf(name, sizeof name, "blk.%d.%s.weight", layer, what);
+    if ((st = bn_find_tensor(m->gguf, name, 1, &t)) != BITNET_OK) return st;
+    if ((st = bn_check_shape(t, cols, rows)) != BITNET_OK) return st;
+    if ((st = bn_tern_prepare(&out->w, t, &m->allocator)) != BITNET_OK) return bn_fail_prefix(st, "tensor '%s'", name);
+    m->converted_bytes += out->w.bytes_owned;
+    snprintf(name, sizeof name, "blk.%d.%s.scale", layer, what);
+    t = bitnet_gguf_find_tensor(m->gguf, name);
+    if (t) {
+        if (t->type != BITNET_TYPE_F32 || (t->n_elements != 1 && (int64_t)t->n_elements != rows))
+            return bn_fail(BITNET_ERR_FORMAT, "tensor '%s': expected F32 with 1 or %lld elements", name, (long long)rows);
+        out->scale = (const float *)t->data;
+        out->n_scale = (int64_t)t->n_elements;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_load_layer(bitnet_model *m, int il) {
+    const bitnet_hparams *hp = &m->hp;
+    bn_layer *L = &m->layers[il];
+    int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim;
+    int64_t KV = (int64_t)hp->n_head_kv * hp->head_dim;
+    char name[96];
+    bitnet_status st;
+#define BN__NORM(field, what, n, req) \
+    snprintf(name, sizeof name, "blk.%d.%s.weight", il, what); \
+    if ((st = bn_load_norm(m, name, n, req, &L->field)) != BITNET_OK) return st;
+    BN__NORM(attn_norm, "attn_norm", E, 1)
+    BN__NORM(ffn_norm, "ffn_norm", E, 1)
+    BN__NORM(attn_sub_norm, "attn_sub_norm", Q, hp->sub_norms)
+    BN__NORM(ffn_sub_norm, "ffn_sub_norm", F, hp->sub_norms)
+#undef BN__NORM
+    if (!hp->sub_norms) { L->attn_sub_norm = NULL; L->ffn_sub_norm = NULL; }
+    if ((st = bn_load_proj(m, il, "attn_q", E, Q, &L->wq)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_k", E, KV, &L->wk)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_v", E, KV, &L->wv)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "attn_output", Q, E, &L->wo)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_gate", E, F, &L->wgate)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_up", E, F, &L->wup)) != BITNET_OK ||
+        (st = bn_load_proj(m, il, "ffn_down", F, E, &L->wdown)) != BITNET_OK)
+        return st;
+    return BITNET_OK;
+}
+
+/* Vocabulary size: the embedding's rows (the vocabulary must agree). */
+static bitnet_status bn_load_embeddings(bitnet_model *m) {
+    bitnet_hparams *hp = &m->hp;
+    const bitnet_gguf_tensor *embd, *out;
+    uint64_t one_row[1];
+    bitnet_status st;
+    if ((st = bn_find_tensor(m->gguf, "token_embd.weight", 1, &embd)) != BITNET_OK) return st;
+    if (embd->n_dims != 2 || embd->ne[1] > (uint64_t)INT32_MAX)
+        return bn_fail(BITNET_ERR_FORMAT, "tensor 'token_embd.weight' must be 2-D [n_embd, n_vocab]");
+    hp->n_vocab = (int32_t)embd->ne[1];
+    if ((st = bn_check_float_family(embd, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
+    one_row[0] = (uint64_t)hp->n_embd;
+    bitnet_tensor_bytes(embd->type, 1, one_row, &m->embd_row_bytes);
+    m->embd = embd;
+    out = bitnet_gguf_find_tensor(m->gguf, "output.weight");
+    hp->tied_head = hp->arch != BITNET_ARCH_LLAMA || out == NULL;
+    if (hp->tied_head) out = embd;
+    else if ((st = bn_check_float_family(out, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
+    if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s'", out->name);
+    return bn_load_norm(m, "output_norm.weight", hp->n_embd, 1, &m->output_norm);
+}
+
+static bitnet_status bn_model_load_weights(bitnet_model *m) {
+    bitnet_status st;
+    int il;
+    m->layers = (bn_layer *)bn_zalloc(&m->allocator, (size_t)m->hp.n_layer * sizeof *m->layers);
+    m->owned = (float **)bn_zalloc(&m->allocator, (size_t)(m->hp.n_layer * 4 + 1) * sizeof *m->owned);
+    if (!m->layers || !m->owned) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d layers", m->hp.n_layer);
+    if ((st = bn_load_embeddings(m)) != BITNET_OK) return st;
+    for (il = 0; il < m->hp.n_layer; il++)
+        if ((st = bn_load_layer(m, il)) != BITNET_OK) return st;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_model_open(bitnet_model *m, const bitnet_model_params *p) {
+    if (p->path) return bitnet_gguf_open(&m->gguf, p->path, &m->allocator);
+    if (p->data) return bitnet_gguf_open_memory(&m->gguf, p->data, p->size, &m->allocator);
+    return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: neither path nor data given");
+}
+
+bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *params) {
+    bitnet_allocator a;
+    bitnet_model *m;
+    bitnet_status st;
+    if (!out || !params) return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: NULL argument");
+    *out = NULL;
+    a = bn_allocator_or_default(&params->allocator);
+    m = (bitnet_model *)bn_zalloc(&a, sizeof *m);
+    if (!m) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the model");
+    m->allocator = a;
+    if ((st = bn_model_open(m, params)) != BITNET_OK) goto fail;
+    if ((st = bitnet_vocab_load(&m->vocab, m->gguf, &m->allocator)) != BITNET_OK) goto fail;
+    if (!params->vocab_only) {
+        if ((st = bn_load_hparams(m->gguf, &m->hp)) != BITNET_OK) goto fail;
+        m->isa = params->isa == BITNET_ISA_AUTO ? bitnet_isa_best() : params->isa;
+        if (!bitnet_isa_supported(m->isa)) {
+            st = bn_fail(BITNET_ERR_UNSUPPORTED, "kernels '%s' cannot run on this CPU", bitnet_isa_name(m->isa));
+            goto fail;
+        }
+        if ((st = bn_kernels_init(&m->kernels, m->isa)) != BITNET_OK) goto fail;
+        if ((st = bn_model_load_weights(m)) != BITNET_OK) goto fail;
+        if (m->hp.n_vocab != bitnet_vocab_size(m->vocab)) {
+            st = bn_fail(BITNET_ERR_FORMAT, "token_embd has %d rows but the vocabulary has %d tokens",
+                         m->hp.n_vocab, bitnet_vocab_size(m->vocab));
+            goto fail;
+        }
+    }
+    *out = m;
+    return BITNET_OK;
+fail:
+    if (params->path) bn_fail_prefix(st, "%s", params->path);
+    bitnet_model_free(m);
+    return st;
+}
+
+void bitnet_model_free(bitnet_model *m) {
+    int i;
+    if (!m) return;
+    if (m->layers)
+        for (i = 0; i < m->hp.n_layer; i++) {
+            bn_layer *L = &m->layers[i];
+            bn_tern_free(&L->wq.w); bn_tern_free(&L->wk.w); bn_tern_free(&L->wv.w); bn_tern_free(&L->wo.w);
+            bn_tern_free(&L->wgate.w); bn_tern_free(&L->wup.w); bn_tern_free(&L->wdown.w);
+        }
+    for (i = 0; i < m->n_owned; i++) bn_free(&m->allocator, m->owned[i]);
+    bn_free(&m->allocator, m->owned);
+    bn_free(&m->allocator, m->layers);
+    bitnet_vocab_free(m->vocab);
+    bitnet_gguf_close(m->gguf);
+    bn_free(&m->allocator, m);
+}
+
+const bitnet_hparams *bitnet_model_hparams(const bitnet_model *m) { return m ? &m->hp : NULL; }
+const struct bitnet_vocab *bitnet_model_vocab(const bitnet_model *m) { return m ? m->vocab : NULL; }
+const bitnet_gguf *bitnet_model_gguf(const bitnet_model *m) { return m ? m->gguf : NULL; }
+bitnet_isa bitnet_model_isa(const bitnet_model *m) { return m ? m->isa : BITNET_ISA_AUTO; }
+
+/* Bytes a projection streams per token: its 2-bit codes (and block scales). */
+static uint64_t bn_proj_bytes_read(const bn_proj *p) {
+    uint64_t scales = p->w.block_scale ? (uint64_t)p->w.rows * (uint64_t)(p->w.kp / 256) * 4 : 0;
+    return (uint64_t)p->w.rows * (uint64_t)(p->w.kp / 4) + scales;
+}
+
+bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
+    bitnet_model_memory mem;
+    int i;
+    memset(&mem, 0, sizeof mem);
+    if (!m) return mem;
+    mem.file_bytes = bitnet_gguf_file_size(m->gguf);
+    mem.converted_bytes = m->converted_bytes;
+    if (!m->layers) return mem;
+    mem.weight_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    for (i = 0; i < m->hp.n_layer; i++) {
+        const bn_layer *L = &m->layers[i];
+        mem.weight_bytes += bn_proj_bytes_read(&L->wq) + bn_proj_bytes_read(&L->wk) + bn_proj_bytes_read(&L->wv) +
+                            bn_proj_bytes_read(&L->wo) + bn_proj_bytes_read(&L->wgate) +
+                            bn_proj_bytes_read(&L->wup) + bn_proj_bytes_read(&L->wdown);
+    }
+    return mem;
+}
+
+/* --- context: memory plan --- */
+
+struct bitnet_ctx {
+    const bitnet_model *model;
+    bitnet_allocator allocator;
+    bitnet_pool pool;
+    bitnet_threadpool *threads;
+    int32_t n_ctx, n_batch, pos, n_last;    /* n_last: tokens in the last batch */
+    int all_logits, has_logits;
+    int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
+    float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
+    int8_t *xq;                             /* (n_batch, ldq) quantized activations */
+    float *xscale;                          /* (n_batch) */
+    int32_t *xsum;                          /* (n_batch) */
+    float *att;                             /* (n_threads, n_ctx) attention scores */
+    float *kcache, *vcache;                 /* (n_layer, n_ctx, kv_dim) */
+    float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
+    float *rope_inv_freq;                   /* (n_rot / 2) */
+};
+
+#define BN__CTX_BUFFERS 17
+
+typedef struct bn_ctx_plan {
+    size_t sizes[BN__CTX_BUFFERS];
+    int n;
+    size_t total;
+} bn_ctx_plan;
+
+static void bn_plan_add(bn_ctx_plan *p, uint64_t count, size_t elem) {
+    size_t bytes = (size_t)count * elem;
+    p->sizes[p->n++] = bytes;
+    p->total += (bytes + 63) & ~(size_t)63;
+}
+
+static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
+    int64_t q = (int64_t)hp->n_head * hp->head_dim, w = q > hp->n_ff ? q : hp->n_ff;
+    return w > hp->n_embd ? w : hp->n_embd;
+}
+
+/* Every buffer the context needs, in the order bn_ctx_carve takes them. */
+static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_batch, int n_threads,
+                             int all_logits, bn_ctx_plan *p) {
+    uint64_t B = (uint64_t)n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
+    uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
+    uint64_t W = (uint64_t)bn_ctx_widest(hp), cache = (uint64_t)hp->n_layer * (uint64_t)n_ctx * KV;
+    memset(p, 0, sizeof *p);
+    bn_plan_add(p, B * E, 4);                                   /* x */
+    bn_plan_add(p, B * W, 4);                                   /* xb */
+    bn_plan_add(p, B * W, 4);                                   /* xb2 */
+    bn_plan_add(p, B * Q, 4);                                   /* q */
+    bn_plan_add(p, B * KV, 4);                                  /* k */
+    bn_plan_add(p, B * KV, 4);                                  /* v */
+    bn_plan_add(p, B * F, 4);                                   /* hb */
+    bn_plan_add(p, B * F, 4);                                   /* hb2 */
+    bn_plan_add(p, B * (uint64_t)bn_tern_kpad((int64_t)W), 1); /* xq */
+    bn_plan_add(p, B, 4);                                       /* xscale */
+    bn_plan_add(p, B, 4);                                       /* xsum */
+    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)n_ctx, 4);   /* att */
+    bn_plan_add(p, cache, 4);                                   /* kcache */
+    bn_plan_add(p, cache, 4);                                   /* vcache */
+    bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
+    bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
+}
+
+static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
+    void **slots[BN__CTX_BUFFERS];
+    int i = 0;
+    slots[i++] = (void **)&c->x; slots[i++] = (void **)&c->xb; slots[i++] = (void **)&c->xb2;
+    slots[i++] = (void **)&c->q; slots[i++] = (void **)&c->k; slots[i++] = (void **)&c->v;
+    slots[i++] = (void **)&c->hb; slots[i++] = (void **)&c->hb2; slots[i++] = (void **)&c->xq;
+    slots[i++] = (void **)&c->xscale; slots[i++] = (void **)&c->xsum; slots[i++] = (void **)&c->att;
+    slots[i++] = (void **)&c->kcache; slots[i++] = (void **)&c->vcache; slots[i++] = (void **)&c->logits;
+    slots[i++] = (void **)&c->rope_inv_freq;
+    for (i = 0; i < p->n; i++) *slots[i] = bitnet_pool_alloc(&c->pool, p->sizes[i] ? p->sizes[i] : 1);
+}
+
+static void bn_ctx_init_rope(bitnet_ctx *c) {
+    const bitnet_hparams *hp = &c->model->hp;
+    int i;
+    for (i = 0; i < hp->n_rot / 2; i++)
+        c->rope_inv_freq[i] = (float)(pow((double)hp->rope_base, -2.0 * i / hp->n_rot) * hp->rope_freq_scale);
+}
+
+/* The whole plan is taken from the allocator at once; the pool then only carves it. */
+static bitnet_status bn_ctx_reserve(bitnet_ctx *c, const bn_ctx_plan *plan) {
+    bitnet_pool_desc desc;
+    memset(&desc, 0, sizeof desc);
+    desc.allocator = c->allocator;
+    desc.block_size = plan->total;
+    desc.capacity = plan->total + BN__POOL_HEADER;
+    bitnet_pool_init(&c->pool, &desc);
+    if (!bitnet_pool_alloc(&c->pool, plan->total))
+        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d)", plan->total, c->n_ctx,
+                       c->n_batch);
+    bitnet_pool_reset(&c->pool);
+    bn_ctx_carve(c, plan);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
+    bitnet_ctx_params p;
+    bn_ctx_plan plan;
+    bitnet_allocator a;
+    bitnet_ctx *c;
+    bitnet_status st;
+    if (!out || !m) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: NULL argument");
+    if (!m->layers) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: the model was loaded vocab-only");
+    memset(&p, 0, sizeof p);
+    if (params) p = *params;
+    if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
+    if (p.n_batch <= 0) p.n_batch = 512;
+    if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    a = bn_allocator_or_default(&p.allocator);
+    c = (bitnet_ctx *)bn_zalloc(&a, sizeof *c);
+    if (!c) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a context");
+    c->model = m;
+    c->allocator = a;
+    c->n_ctx = p.n_ctx;
+    c->n_batch = p.n_batch;
+    c->all_logits = p.all_logits;
+    c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
+    if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, &plan);
+    if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
+    bn_ctx_init_rope(c);
+    *out = c;
+    return BITNET_OK;
+fail:
+    bitnet_ctx_free(c);
+    return st;
+}
+
+void bitnet_ctx_free(bitnet_ctx *c) {
+    if (!c) return;
+    bitnet_threadpool_free(c->threads);
+    bitnet_pool_destroy(&c->pool);
+    bn_free(&c->allocator, c);
+}
+
+int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->pos : 0; }
+int32_t bitnet_ctx_n_ctx(const bitnet_ctx *c) { return c ? c->n_ctx : 0; }
+bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *c) { return bitnet_pool_get_stats(c ? &c->pool : NULL); }
+const bitnet_model *bitnet_ctx_model(const bitnet_ctx *c) { return c ? c->model : NULL; }
+
+bitnet_status bitnet_ctx_truncate(bitnet_ctx *c, int32_t pos) {
+    if (!c || pos < 0 || pos > c->pos)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->pos : 0);
+    c->pos = pos;
+    c->has_logits = 0;
+    return BITNET_OK;
+}
+
+const float *bitnet_ctx_logits(const bitnet_ctx *c, int32_t i) {
+    if (!c || !c->has_logits) return NULL;
+    if (i < 0) i = c->n_last - 1;
+    if (!c->all_logits) return i == c->n_last - 1 ? c->logits : NULL;
+    return i < c->n_last ? c->logits + (size_t)i * (size_t)c->model->hp.n_vocab : NULL;
+}
+
+/* --- forward pass --- */
+
+static void bn_rmsnorm_rows(const bitnet_ctx *c, const float *src, float *dst, const float *w, int64_t n, int n_tok) {
+    int t;
+    for (t = 0; t < n_tok; t++)
+        c->model->kernels.rmsnorm(src + (size_t)t * n, w, n, c->model->hp.rms_eps, dst + (size_t)t * n);
+}
+
+/* y (n_tok, rows) = BitLinear(W, x (n_tok, cols)): per-token int8 activations (FORMATS.md §4),
+   the ternary kernel, then the optional blk.N.*.scale. */
+static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float *y, int n_tok) {
+    const bn_kernels *kt = &c->model->kernels;
+    int64_t K = p->w.cols, M = p->w.rows;
+    int t;
+    for (t = 0; t < n_tok; t++)
+        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
+    if (n_tok == 1) bn_par_gemv_tern(c->threads, kt, &p->w, c->xq, c->xscale[0], c->xsum[0], y);
+    else bn_par_gemm_tern(c->threads, kt, &p->w, c->xq, c->ldq, c->xscale, c->xsum, n_tok, y, M);
+    if (p->scale)
+        for (t = 0; t < n_tok; t++) {
+            float *row = y + (size_t)t * M;
+            int64_t r;
+            for (r = 0; r < M; r++) row[r] *= p->scale[p->n_scale == 1 ? 0 : r];
+        }
+}
+
+/* NEOX rotates pairs (i, i + n_rot/2); NORM rotates adjacent pairs (2i, 2i+1). */
+static void bn_rope_head(float *h, const float *inv_freq, int n_rot, int32_t pos, bitnet_rope_style style) {
+    int i, half = n_rot / 2;
+    for (i = 0; i < half; i++) {
+        double theta = (double)pos * inv_freq[i];
+        float cs = (float)cos(theta), sn = (float)sin(theta);
+        int a = style == BITNET_ROPE_NEOX ? i : 2 * i, b = style == BITNET_ROPE_NEOX ? i + half : 2 * i + 1;
+        float x0 = h[a], x1 = h[b];
+        h[a] = x0 * cs - x1 * sn;
+        h[b] = x0 * sn + x1 * cs;
+    }
+}
+
+static void bn_rope_rows(const bitnet_ctx *c, float *buf, int n_heads, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    int t, h;
+    for (t = 0; t < n_tok; t++)
+        for (h = 0; h < n_heads; h++)
+            bn_rope_head(buf + ((size_t)t * n_heads + h) * (size_t)hp->head_dim, c->rope_inv_freq, hp->n_rot,
+                         c->pos + t, hp->rope_style);
+}
+
+typedef struct bn_attn_job {
+    bitnet_ctx *c;
+    int il;
+} bn_attn_job;
+
+/* Causal attention of one (token, head) pair over the cache: row r = t * n_head + h. */
+static void bn_attention_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    const bn_attn_job *j = (const bn_attn_job *)arg;
+    bitnet_ctx *c = j->c;
+    const bitnet_hparams *hp = &c->model->hp;
+    const bn_kernels *kt = &c->model->kernels;
+    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, r;
+    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
+    float *att = c->att + (size_t)thread * (size_t)c->n_ctx, scale = 1.0f / sqrtf((float)hd);
+    for (r = r0; r < r1; r++) {
+        int64_t t = r / hp->n_head, h = r % hp->n_head, n_pos = c->pos + t + 1, p;
+        const float *q = c->q + (size_t)r * (size_t)hd;
+        const float *kc = c->kcache + layer + (size_t)(h / group) * (size_t)hd;
+        const float *vc = c->vcache + layer + (size_t)(h / group) * (size_t)hd;
+        float *out = c->xb2 + (size_t)r * (size_t)hd;
+        for (p = 0; p < n_pos; p++) att[p] = kt->dot_f32(q, kc + (size_t)p * kv_dim, hd) * scale;
+        kt->softmax(att, n_pos);
+        memset(out, 0, (size_t)hd * sizeof *out);
+        for (p = 0; p < n_pos; p++) kt->axpy_f32(out, att[p], vc + (size_t)p * kv_dim, hd);
+    }
+}
+
+static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
+    size_t at = ((size_t)il * (size_t)c->n_ctx + (size_t)c->pos) * kv_dim;
+    bn_attn_job j;
+    memcpy(c->kcache + at, c->k, (size_t)n_tok * kv_dim * sizeof(float));
+    memcpy(c->vcache + at, c->v, (size_t)n_tok * kv_dim * sizeof(float));
+    j.c = c;
+    j.il = il;
+    bitnet_threadpool_run(c->threads, (int64_t)n_tok * hp->n_head, 1, bn_attention_task, &j);
+}
+
+static void bn_add_rows(float *x, const float *d, size_t n) {
+    size_t i;
+    for (i = 0; i < n; i++) x[i] += d[i];
+}
+
+static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
+    const bitnet_hparams *hp = &c->model->hp;
+    const bn_kernels *kt = &c->model->kernels;
+    const bn_layer *L = &c->model->layers[il];
+    int64_t E = hp->n_embd, F = hp->n_ff, Q = (int64_t)hp->n_head * hp->head_dim;
+    bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok);
+    bn_bitlinear(c, &L->wq, c->xb, c->q, n_tok);
+    bn_bitlinear(c, &L->wk, c->xb, c->k, n_tok);
+    bn_bitlinear(c, &L->wv, c->xb, c->v, n_tok);
+    bn_rope_rows(c, c->q, hp->n_head, n_tok);
+    bn_rope_rows(c, c->k, hp->n_head_kv, n_tok);
+    bn_attention(c, il, n_tok);                                     /* -> xb2 (n_tok, Q) */
+    if (L->attn_sub_norm) bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok);
+    bn_bitlinear(c, &L->wo, c->xb2, c->xb, n_tok);
+    bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
+    bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok);
+    bn_bitlinear(c, &L->wgate, c->xb, c->hb, n_tok);
+    bn_bitlinear(c, &L->wup, c->xb, c->hb2, n_tok);
+    if (hp->activation == BITNET_ACT_RELU2) kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
+    else kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
+    if (L->ffn_sub_norm) bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok);
+    bn_bitlinear(c, &L->wdown, c->hb, c->xb, n_tok);
+    bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
+}
+
+static void bn_embed(bitnet_ctx *c, const int32_t *tokens, int n_tok) {
+    const bitnet_model *m = c->model;
+    const unsigned char *base = (const unsigned char *)m->embd->data;
+    int t;
+    for (t = 0; t < n_tok; t++)
+        bitnet_dequantize(m->embd->type, base + (size_t)tokens[t] * m->embd_row_bytes, m->embd_row_bytes, 1,
+                          (uint64_t)m->hp.n_embd, c->x + (size_t)t * (size_t)m->hp.n_embd);
+}
+
+static void bn_output(bitnet_ctx *c, int n_tok) {
+    const bitnet_model *m = c->model;
+    int first = c->all_logits ? 0 : n_tok - 1, n_out = n_tok - first;
+    int64_t E = m->hp.n_embd;
+    bn_rmsnorm_rows(c, c->x + (size_t)first * (size_t)E, c->xb, m->output_norm, E, n_out);
+    if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
+    else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
+}
+
+static bitnet_status bn_check_tokens(const bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
+    int32_t i;
+    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: no tokens");
+    if (n_tokens > c->n_ctx - c->pos)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens at position %d exceed the context of %d",
+                       n_tokens, c->pos, c->n_ctx);
+    if (c->all_logits && n_tokens > c->n_batch)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens with all_logits exceed n_batch %d",
+                       n_tokens, c->n_batch);
+    for (i = 0; i < n_tokens; i++)
+        if (tokens[i] < 0 || tokens[i] >= c->model->hp.n_vocab)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: token id %d at index %d is outside the vocabulary "
+                           "(0..%d)", tokens[i], i, c->model->hp.n_vocab - 1);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
+    int32_t done = 0;
+    bitnet_status st = bn_check_tokens(c, tokens, n_tokens);
+    if (st != BITNET_OK) return st;
+    while (done < n_tokens) {
+        int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
+        bn_embed(c, tokens + done, n);
+        for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
+        if (done + n == n_tokens) bn_output(c, n);
+        c->pos += n;
+        c->n_last = n;
+        done += n;
+    }
+    c->has_logits = 1;
+    return BITNET_OK;
+}
+
 /* ===== tokenizer ===== */
+
+/* Token texts live in one blob (each NUL-terminated); two open-addressing hash tables map text
+   -> id and (left id, right id) -> merge rank. Everything is built once at load: no quadratic
+   work, 280k merges load in milliseconds. */
+
+#define BN__TOK_MAX_TOKENS  (1 << 24)
+#define BN__TOK_MAX_TEXT    ((size_t)1 << 28)    /* bytes of text one bitnet_tokenize accepts */
+#define BN__TOK_MAX_EOG     16
+
+enum { BN__UC_LETTER = 1, BN__UC_NUMBER = 2, BN__UC_SPACE = 4, BN__UC_ANY = 8 };
+
+typedef struct bn_unicode_range { uint32_t first, last; uint8_t cls; } bn_unicode_range;
+static int bn_unicode_class(uint32_t cp);     /* after the generated table at the end */
+
+typedef struct bn_str { const char *p; size_t n; } bn_str;
+
+typedef struct bn_merge_slot { uint64_t key; int32_t rank, result; } bn_merge_slot;
+
+struct bitnet_vocab {
+    bitnet_allocator a;
+    bitnet_vocab_type type;
+    bitnet_pretok pre;
+    int32_t n_tokens;
+    char *text;                 /* token texts, each NUL-terminated */
+    uint32_t *off;              /* (n_tokens + 1) offsets into text */
+    float *scores;              /* (n_tokens) */
+    uint8_t *types;             /* (n_tokens) bitnet_token_type */
+    int32_t *tok_slots;         /* (tok_mask + 1) ids, -1 empty */
+    uint32_t tok_mask;
+    bn_merge_slot *merge_slots; /* (merge_mask + 1), key UINT64_MAX empty */
+    uint32_t merge_mask;
+    int32_t *special;           /* (n_special) control/unknown/user-defined ids, longest text first */
+    int32_t n_special;
+    int32_t byte_tok[256];      /* SPM <0xXX> token / BPE one-byte token, -1 none */
+    uint16_t byte_cp[256];      /* GPT-2 byte -> code point */
+    int16_t cp_byte[324];       /* GPT-2 code point -> byte, -1 none */
+    int32_t bos, eos, eot, eom, unk, pad;
+    int32_t eog[BN__TOK_MAX_EOG];
+    int n_eog;
+    int add_bos, add_eos, add_space_prefix, ignore_merges;
+    size_t max_piece;
+    bitnet_chat_format_id chat;
+};
+
+/* What a vocabulary is built from, whether read from GGUF or given by a test. */
+typedef struct bn_vocab_src {
+    bitnet_vocab_type type;
+    bitnet_pretok pre;
+    int32_t n_tokens;
+    const bn_str *tokens;       /* (n_tokens) */
+    const float *scores;        /* (n_tokens) or NULL = 0 */
+    const int32_t *types;       /* (n_tokens) or NULL = normal */
+    int32_t n_merges;
+    const bn_str *merges;       /* (n_merges) "left right" */
+    int32_t bos, eos, eot, eom, unk, pad;   /* -1 = none (eot/eom: look the text up) */
+    int add_bos, add_eos, add_space_prefix; /* -1 = the default of the type and rule */
+    bn_str chat_template;
+} bn_vocab_src;
+
+static uint64_t bn_tok_hash(const char *p, size_t n) {
+    uint64_t h = 1469598103934665603ull;                 /* FNV-1a */
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t bn_tok_mix(uint64_t x) {
+    x ^= x >> 33; x *= 0xff51afd7ed558ccdull; x ^= x >> 33; x *= 0xc4ceb9fe1a85ec53ull;
+    return x ^ (x >> 33);
+}
+
+static int bn_tok_eq(const bitnet_vocab *v, int32_t id, const char *p, size_t n) {
+    return (size_t)(v->off[id + 1] - v->off[id] - 1) == n && memcmp(v->text + v->off[id], p, n) == 0;
+}
+
+int32_t bitnet_vocab_find(const bitnet_vocab *v, const char *p, size_t n) {
+    uint32_t i;
+    if (!v || (!p && n)) return -1;
+    for (i = (uint32_t)bn_tok_hash(p, n) & v->tok_mask; v->tok_slots[i] >= 0; i = (i + 1) & v->tok_mask)
+        if (bn_tok_eq(v, v->tok_slots[i], p, n)) return v->tok_slots[i];
+    return -1;
+}
+
+/* Inserts token `id`; a later duplicate text replaces the earlier id (as llama.cpp's map). */
+static void bn_tok_insert(bitnet_vocab *v, int32_t id) {
+    const char *p = v->text + v->off[id];
+    size_t n = v->off[id + 1] - v->off[id] - 1;
+    uint32_t i;
+    for (i = (uint32_t)bn_tok_hash(p, n) & v->tok_mask; v->tok_slots[i] >= 0; i = (i + 1) & v->tok_mask)
+        if (bn_tok_eq(v, v->tok_slots[i], p, n)) break;
+    v->tok_slots[i] = id;
+}
+
+static bn_merge_slot *bn_merge_find(const bitnet_vocab *v, int32_t left, int32_t right) {
+    uint64_t key = (uint64_t)(uint32_t)left << 32 | (uint32_t)right;
+    uint32_t i;
+    if (!v->merge_slots) return NULL;
+    for (i = (uint32_t)bn_tok_mix(key) & v->merge_mask; v->merge_slots[i].key != UINT64_MAX;
+         i = (i + 1) & v->merge_mask)
+        if (v->merge_slots[i].key == key) return &v->merge_slots[i];
+    return NULL;
+}
+
+static uint32_t bn_pow2_at_least(uint64_t n) {
+    uint32_t c = 16;
+    while (c < n) c <<= 1;
+    return c;
+}
+
+/* GPT-2's byte <-> code point map: printable bytes map to themselves, the rest to 256 + k. */
+static void bn_vocab_init_bytes(bitnet_vocab *v) {
+    int b, k = 0;
+    for (b = 0; b < 324; b++) v->cp_byte[b] = -1;
+    for (b = 0; b < 256; b++) {
+        int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        v->byte_cp[b] = (uint16_t)(keep ? b : 256 + k++);
+        v->cp_byte[v->byte_cp[b]] = (int16_t)b;
+    }
+}
+
+/* UTF-8 length from the lead byte, as llama.cpp's unicode_len_utf8 (no validation). */
+static size_t bn_utf8_len(unsigned char c) {
+    static const unsigned char lens[16] = { 1,1,1,1,1,1,1,1,1,1,1,1,2,2,3,4 };
+    return lens[c >> 4];
+}
+
+static size_t bn_utf8_put(uint32_t cp, char *out) {
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) { out[0] = (char)(0xC0 | cp >> 6); out[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | cp >> 12); out[1] = (char)(0x80 | (cp >> 6 & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | cp >> 18); out[1] = (char)(0x80 | (cp >> 12 & 0x3F));
+    out[2] = (char)(0x80 | (cp >> 6 & 0x3F)); out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes one code point as llama.cpp's unicode_cpt_from_utf8 (continuation bytes checked,
+   overlong forms accepted); an invalid sequence consumes one byte and gives U+FFFD. Code points
+   past U+10FFFF also give U+FFFD (llama.cpp would throw re-encoding them). */
+static uint32_t bn_utf8_next(const unsigned char *s, size_t n, size_t *i) {
+    size_t k = *i, need, j;
+    uint32_t cp;
+    unsigned char c = s[k];
+    if (c < 0x80) { *i = k + 1; return c; }
+    if ((c & 0xE0) == 0xC0) { need = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { need = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { need = 3; cp = c & 0x07; }
+    else { *i = k + 1; return 0xFFFD; }
+    if (need >= n - k) { *i = k + 1; return 0xFFFD; }
+    for (j = 1; j <= need; j++) {
+        if ((s[k + j] & 0xC0) != 0x80) { *i = k + 1; return 0xFFFD; }
+        cp = cp << 6 | (s[k + j] & 0x3F);
+    }
+    *i = k + need + 1;
+    return cp > 0x10FFFF ? 0xFFFD : cp;
+}
+
+/* ---- split rules (hand-written matchers equal to llama.cpp's custom regex splitters) ---- */
+
+typedef struct bn_split {
+    const uint32_t *cp;         /* (n) code points of one text fragment */
+    size_t n;
+    size_t *ends;               /* (<= n) end of each piece, in code points */
+    size_t n_pieces;
+    size_t prev_end;
+} bn_split;
+
+#define BN__CP_NONE 0xFFFFFFFFu
+
+static uint32_t bn_split_cp(const bn_split *s, size_t pos) { return pos < s->n ? s->cp[pos] : BN__CP_NONE; }
+static int bn_split_cls(const bn_split *s, size_t pos) {
+    return pos < s->n ? bn_unicode_class(s->cp[pos]) | BN__UC_ANY : 0;
+}
+
+static size_t bn_split_add(bn_split *s, size_t end) {
+    size_t len = end - s->prev_end;
+    if (len > 0) s->ends[s->n_pieces++] = end;
+    s->prev_end = end;
+    return len;
+}
+
+static uint32_t bn_ascii_lower(uint32_t c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+/* 's 't 're 've 'm 'll 'd at pos (pos holds '\''): the piece length or 0. */
+static size_t bn_split_contraction(const bn_split *s, size_t pos, int fold) {
+    uint32_t a, b;
+    if (pos + 1 >= s->n) return 0;
+    a = bn_split_cp(s, pos + 1);
+    if (fold) a = bn_ascii_lower(a);
+    if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
+    if (pos + 2 >= s->n) return 0;
+    b = bn_split_cp(s, pos + 2);
+    if (fold) b = bn_ascii_lower(b);
+    if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
+    return 0;
+}
+
+/* Trailing whitespace rules shared by both splitters: \s+(?!\S) then \s+. */
+static void bn_split_spaces(bn_split *s, size_t *pos, size_t n_ws) {
+    if (n_ws > 1 && bn_split_cp(s, *pos + n_ws) != BN__CP_NONE) { *pos += n_ws - 1; bn_split_add(s, *pos); }
+    else if (n_ws > 0) { *pos += n_ws; bn_split_add(s, *pos); }
+    else bn_split_add(s, ++*pos);
+}
+
+/* Llama 3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
+            ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
+static void bn_split_llama3(bn_split *s) {
+    size_t pos = 0;
+    while (pos < s->n) {
+        uint32_t c = bn_split_cp(s, pos);
+        int f = bn_split_cls(s, pos), f2;
+        size_t k, n_ws, last_nl;
+        if (c == '\'' && (k = bn_split_contraction(s, pos, 1)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (!(c == '\r' || c == '\n' || (f & BN__UC_NUMBER)) &&
+            ((f & BN__UC_LETTER) || (bn_split_cls(s, pos + 1) & BN__UC_LETTER))) {
+            pos++;
+            while (bn_split_cls(s, pos) & BN__UC_LETTER) pos++;
+            bn_split_add(s, pos);
+            continue;
+        }
+        if (f & BN__UC_NUMBER) {
+            size_t ini = pos;
+            while (bn_split_cls(s, pos) & BN__UC_NUMBER)
+                if (++pos - ini >= 3) { bn_split_add(s, pos); ini = pos; }
+            bn_split_add(s, pos);
+            continue;
+        }
+        f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f) {
+            uint32_t c2;
+            pos += c == ' ';
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
+            for (c2 = bn_split_cp(s, pos); c2 == '\r' || c2 == '\n'; c2 = bn_split_cp(s, ++pos)) {}
+            bn_split_add(s, pos);
+            continue;
+        }
+        n_ws = 0;
+        last_nl = 0;
+        while (bn_split_cls(s, pos + n_ws) & BN__UC_SPACE) {
+            uint32_t c2 = bn_split_cp(s, pos + n_ws);
+            if (c2 == '\r' || c2 == '\n') last_nl = pos + n_ws + 1;
+            n_ws++;
+        }
+        if (last_nl > 0) { pos = last_nl; bn_split_add(s, pos); continue; }
+        bn_split_spaces(s, &pos, n_ws);
+    }
+}
+
+/* GPT-2: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+static void bn_split_gpt2(bn_split *s) {
+    size_t pos = 0;
+    while (pos < s->n) {
+        uint32_t c = bn_split_cp(s, pos);
+        int f = bn_split_cls(s, pos);
+        int f2 = c == ' ' ? bn_split_cls(s, pos + 1) : f;
+        size_t k, n_ws;
+        if (c == '\'' && (k = bn_split_contraction(s, pos, 0)) != 0) { pos += bn_split_add(s, pos + k); continue; }
+        if (f2 & (BN__UC_LETTER | BN__UC_NUMBER)) {
+            int want = f2 & BN__UC_LETTER ? BN__UC_LETTER : BN__UC_NUMBER;
+            pos += c == ' ';
+            while (f2 & want) f2 = bn_split_cls(s, ++pos);
+            bn_split_add(s, pos);
+            continue;
+        }
+        if (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) {
+            pos += c == ' ';
+            while (!(f2 & (BN__UC_SPACE | BN__UC_LETTER | BN__UC_NUMBER)) && f2) f2 = bn_split_cls(s, ++pos);
+            bn_split_add(s, pos);
+            continue;
+        }
+        for (n_ws = 0; bn_split_cls(s, pos + n_ws) & BN__UC_SPACE; n_ws++) {}
+        bn_split_spaces(s, &pos, n_ws);
+    }
+}
+
+/* ---- merging (one priority queue for both: larger key first, then smaller left) ---- */
+
+typedef struct bn_bigram { double key; int32_t left, right; size_t size; } bn_bigram;
+
+typedef struct bn_sym { size_t start, n; int32_t prev, next, id; } bn_sym;
+
+/* Scratch memory of one bitnet_tokenize call, grown on demand. */
+typedef struct bn_tok_work {
+    const bitnet_vocab *v;
+    bitnet_allocator a;
+    int32_t *ids; size_t cap, n_ids;        /* output */
+    uint32_t *cp; size_t cp_cap;            /* code points of a fragment */
+    size_t *ends; size_t ends_cap;          /* piece ends */
+    char *buf; size_t buf_cap;              /* byte-encoded word / escaped SPM text */
+    bn_sym *sym; size_t sym_cap;
+    bn_bigram *heap; size_t heap_cap, heap_n;
+} bn_tok_work;
+
+static int bn_tok_grow(bn_tok_work *w, void **p, size_t *cap, size_t need, size_t elem) {
+    void *q;
+    if (need <= *cap) return 1;
+    if (need > SIZE_MAX / elem / 2) return 0;
+    need = need < 64 ? 64 : need + need / 2;
+    if (!(q = bn_alloc(&w->a, need * elem, 16))) return 0;
+    bn_free(&w->a, *p);
+    *p = q;
+    *cap = need;
+    return 1;
+}
+
+#define BN__TOK_GROW(w, field, capf, need) \
+    bn_tok_grow((w), (void **)&(w)->field, &(w)->capf, (need), sizeof *(w)->field)
+
+static void bn_tok_emit(bn_tok_work *w, int32_t id) {
+    if (w->n_ids < w->cap) w->ids[w->n_ids] = id;
+    w->n_ids++;
+}
+
+static int bn_bigram_before(const bn_bigram *x, const bn_bigram *y) {
+    return x->key > y->key || (x->key == y->key && x->left < y->left);
+}
+
+static void bn_heap_push(bn_tok_work *w, bn_bigram b) {
+    size_t i = w->heap_n++;
+    while (i > 0 && bn_bigram_before(&b, &w->heap[(i - 1) / 2])) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = b;
+}
+
+static bn_bigram bn_heap_pop(bn_tok_work *w) {
+    bn_bigram top = w->heap[0], last = w->heap[--w->heap_n];
+    size_t i = 0, n = w->heap_n;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && bn_bigram_before(&w->heap[c + 1], &w->heap[c])) c++;
+        if (!bn_bigram_before(&w->heap[c], &last)) break;
+        w->heap[i] = w->heap[c];
+        i = c;
+    }
+    if (n) w->heap[i] = last;
+    return top;
+}
+
+/* Splits buf[0..len) into UTF-8 characters (lead-byte lengths) as the initial symbols. */
+static size_t bn_tok_symbols(bn_tok_work *w, size_t len) {
+    size_t off = 0, n = 0;
+    while (off < len) {
+        size_t cl = bn_utf8_len((unsigned char)w->buf[off]);
+        bn_sym *s = &w->sym[n];
+        if (cl > len - off) cl = len - off;
+        s->start = off; s->n = cl;
+        s->prev = (int32_t)n - 1;
+        off += cl;
+        s->next = off == len ? -1 : (int32_t)n + 1;
+        s->id = bitnet_vocab_find(w->v, w->buf + s->start, cl);
+        n++;
+    }
+    return n;
+}
+
+static void bn_bpe_add(bn_tok_work *w, int32_t l, int32_t r) {
+    const bn_merge_slot *m;
+    bn_bigram b;
+    if (l < 0 || r < 0 || w->sym[l].id < 0 || w->sym[r].id < 0) return;
+    if (!(m = bn_merge_find(w->v, w->sym[l].id, w->sym[r].id))) return;
+    b.key = -(double)m->rank; b.left = l; b.right = r; b.size = w->sym[l].n + w->sym[r].n;
+    bn_heap_push(w, b);
+}
+
+static void bn_spm_add(bn_tok_work *w, int32_t l, int32_t r) {
+    int32_t id;
+    bn_bigram b;
+    if (l < 0 || r < 0) return;
+    b.size = w->sym[l].n + w->sym[r].n;
+    if ((id = bitnet_vocab_find(w->v, w->buf + w->sym[l].start, b.size)) < 0) return;
+    b.key = w->v->scores[id]; b.left = l; b.right = r;
+    bn_heap_push(w, b);
+}
+
+/* Runs the queue to the end: merges the best pair while it is still current. */
+static void bn_tok_merge(bn_tok_work *w, int bpe) {
+    while (w->heap_n) {
+        bn_bigram b = bn_heap_pop(w);
+        bn_sym *l = &w->sym[b.left], *r = &w->sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size) continue;
+        if (bpe) l->id = bn_merge_find(w->v, l->id, r->id)->result;
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0) w->sym[r->next].prev = b.left;
+        if (bpe) { bn_bpe_add(w, l->prev, b.left); bn_bpe_add(w, b.left, l->next); }
+        else { bn_spm_add(w, l->prev, b.left); bn_spm_add(w, b.left, l->next); }
+    }
+}
+
+/* Byte-level BPE of one pre-token, already byte-encoded in w->buf[0..len). */
+static int bn_bpe_word(bn_tok_work *w, size_t len) {
+    const bitnet_vocab *v = w->v;
+    size_t n, i;
+    int32_t id;
+    if (v->ignore_merges && (id = bitnet_vocab_find(v, w->buf, len)) >= 0) { bn_tok_emit(w, id); return 1; }
+    if (!BN__TOK_GROW(w, sym, sym_cap, len) || !BN__TOK_GROW(w, heap, heap_cap, 3 * len)) return 0;
+    n = bn_tok_symbols(w, len);
+    w->heap_n = 0;
+    for (i = 1; i < n; i++) bn_bpe_add(w, (int32_t)i - 1, (int32_t)i);
+    bn_tok_merge(w, 1);
+    for (i = 0; i < n; i = (size_t)w->sym[i].next) {
+        const bn_sym *s = &w->sym[i];
+        if (s->id >= 0) bn_tok_emit(w, s->id);
+        else {                              /* as llama.cpp: each byte that is itself a token */
+            size_t j;
+            for (j = 0; j < s->n; j++) {
+                int32_t b = v->byte_tok[(unsigned char)w->buf[s->start + j]];
+                if (b >= 0) bn_tok_emit(w, b);
+            }
+        }
+        if (s->next < 0) break;
+    }
+    return 1;
+}
+
+/* Byte-level BPE of a text fragment: decode, split, byte-encode each piece, merge. */
+static int bn_bpe_fragment(bn_tok_work *w, const unsigned char *t, size_t len) {
+    const bitnet_vocab *v = w->v;
+    bn_split s;
+    size_t i = 0, n = 0, p, start = 0;
+    if (!BN__TOK_GROW(w, cp, cp_cap, len) || !BN__TOK_GROW(w, ends, ends_cap, len)) return 0;
+    while (i < len) w->cp[n++] = bn_utf8_next(t, len, &i);
+    s.cp = w->cp; s.n = n; s.ends = w->ends; s.n_pieces = 0; s.prev_end = 0;
+    if (v->pre == BITNET_PRETOK_LLAMA3) bn_split_llama3(&s);
+    else bn_split_gpt2(&s);
+    for (p = 0; p < s.n_pieces; p++) {
+        size_t k, m = 0;
+        if (!BN__TOK_GROW(w, buf, buf_cap, 8 * (s.ends[p] - start))) return 0;
+        for (k = start; k < s.ends[p]; k++) {
+            char u[4];
+            size_t ul = bn_utf8_put(w->cp[k], u), j;
+            for (j = 0; j < ul; j++) m += bn_utf8_put(v->byte_cp[(unsigned char)u[j]], w->buf + m);
+        }
+        start = s.ends[p];
+        if (!bn_bpe_word(w, m)) return 0;
+    }
+    return 1;
+}
+
+/* SentencePiece of a fragment: optional dummy-prefix space, ' ' -> U+2581, score merging,
+   unknown characters as <0xXX> byte tokens. */
+static int bn_spm_fragment(bn_tok_work *w, const unsigned char *t, size_t len, int prefix) {
+    const bitnet_vocab *v = w->v;
+    size_t i, m = 0, n;
+    if (!BN__TOK_GROW(w, buf, buf_cap, 3 * (len + 1))) return 0;
+    for (i = 0; i < len + (prefix != 0); i++) {
+        unsigned char c = prefix ? (i == 0 ? ' ' : t[i - 1]) : t[i];
+        if (c == ' ') { w->buf[m++] = (char)0xE2; w->buf[m++] = (char)0x96; w->buf[m++] = (char)0x81; }
+        else w->buf[m++] = (char)c;
+    }
+    if (!BN__TOK_GROW(w, sym, sym_cap, m) || !BN__TOK_GROW(w, heap, heap_cap, 3 * m)) return 0;
+    n = bn_tok_symbols(w, m);
+    w->heap_n = 0;
+    for (i = 1; i < n; i++) bn_spm_add(w, (int32_t)i - 1, (int32_t)i);
+    bn_tok_merge(w, 0);
+    for (i = 0; n > 0; i = (size_t)w->sym[i].next) {
+        const bn_sym *s = &w->sym[i];
+        int32_t id = bitnet_vocab_find(v, w->buf + s->start, s->n);
+        if (id >= 0) bn_tok_emit(w, id);
+        else {
+            size_t j;
+            for (j = 0; j < s->n; j++) {
+                int32_t b = v->byte_tok[(unsigned char)w->buf[s->start + j]];
+                if (b < 0) b = v->unk;
+                if (b >= 0) bn_tok_emit(w, b);
+            }
+        }
+        if (s->next < 0) break;
+    }
+    return 1;
+}
+
+/* Marks special-token matches as llama.cpp's tokenizer_st_partition: longest tokens first,
+   each taking its leftmost non-overlapping occurrences inside still-unmatched text.
+   mark[i]: -1 text, -2 inside a match, else the id of a match starting at i. */
+static void bn_tok_mark_special(const bitnet_vocab *v, const char *t, size_t len, int parse_special,
+                                int32_t *mark) {
+    int32_t k;
+    size_t i;
+    for (i = 0; i < len; i++) mark[i] = -1;
+    for (k = 0; k < v->n_special; k++) {
+        int32_t id = v->special[k];
+        const char *s = v->text + v->off[id];
+        size_t sl = v->off[id + 1] - v->off[id] - 1, j;
+        if (!parse_special && v->types[id] != BITNET_TOKEN_USER_DEFINED) continue;
+        if (sl == 0 || sl > len) continue;
+        for (i = 0; i + sl <= len; i++) {
+            if (mark[i] != -1 || t[i] != s[0] || mark[i + sl - 1] != -1) continue;
+            if (memcmp(t + i, s, sl) != 0) continue;
+            for (j = 1; j < sl && mark[i + j] == -1; j++) {}
+            if (j < sl) continue;
+            mark[i] = id;
+            for (j = 1; j < sl; j++) mark[i + j] = -2;
+            i += sl - 1;
+        }
+    }
+}
+
+static int bn_tok_has_special(const bitnet_vocab *v, int parse_special) {
+    int32_t k;
+    if (parse_special) return v->n_special > 0;
+    for (k = 0; k < v->n_special; k++)
+        if (v->types[v->special[k]] == BITNET_TOKEN_USER_DEFINED) return 1;
+    return 0;
+}
+
+static int bn_tok_text(bn_tok_work *w, const unsigned char *t, size_t len, int *prev_special) {
+    int ok;
+    if (len == 0) return 1;
+    if (w->v->type == BITNET_VOCAB_BPE) ok = bn_bpe_fragment(w, t, len);
+    else ok = bn_spm_fragment(w, t, len, w->v->add_space_prefix && *prev_special);
+    *prev_special = 0;
+    return ok;
+}
+
+static void bn_tok_work_free(bn_tok_work *w) {
+    bn_free(&w->a, w->cp); bn_free(&w->a, w->ends); bn_free(&w->a, w->buf);
+    bn_free(&w->a, w->sym); bn_free(&w->a, w->heap);
+}
+
+bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t len, int add_special,
+                              int parse_special, int32_t *ids, size_t cap, size_t *n_ids) {
+    bn_tok_work w;
+    const unsigned char *t = (const unsigned char *)text;
+    int32_t *mark = NULL;
+    int prev_special = 1, ok = 1;
+    if (!v || (!text && len) || (!ids && cap) || !n_ids)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: NULL vocab, text, ids or n_ids");
+    if (len > BN__TOK_MAX_TEXT)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: text of %zu bytes is over the limit of %zu",
+                       len, BN__TOK_MAX_TEXT);
+    memset(&w, 0, sizeof w);
+    w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
+    if (add_special && v->add_bos && v->bos >= 0) bn_tok_emit(&w, v->bos);
+    if (len && bn_tok_has_special(v, parse_special)) {
+        size_t i, start = 0;
+        if (!(mark = (int32_t *)bn_alloc(&w.a, len * sizeof *mark, 16))) ok = 0;
+        else {
+            bn_tok_mark_special(v, text, len, parse_special, mark);
+            for (i = 0; ok && i < len; i++) {
+                if (mark[i] < 0) continue;
+                ok = bn_tok_text(&w, t + start, i - start, &prev_special);
+                bn_tok_emit(&w, mark[i]);
+                prev_special = 1;
+                for (start = i + 1; start < len && mark[start] == -2; start++) {}
+                i = start - 1;
+            }
+            if (ok) ok = bn_tok_text(&w, t + start, len - start, &prev_special);
+        }
+    } else if (ok) {
+        ok = bn_tok_text(&w, t, len, &prev_special);
+    }
+    if (ok && add_special && v->add_eos && v->eos >= 0) bn_tok_emit(&w, v->eos);
+    bn_free(&w.a, mark);
+    bn_tok_work_free(&w);
+    if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_tokenize: out of memory for %zu bytes of text", len);
+    *n_ids = w.n_ids;
+    if (w.n_ids > cap)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: %zu tokens do not fit in %zu slots", w.n_ids, cap);
+    return BITNET_OK;
+}
+
+/* ---- building a vocabulary ---- */
+
+void bitnet_vocab_free(bitnet_vocab *v) {
+    bitnet_allocator a;
+    if (!v) return;
+    a = v->a;
+    bn_free(&a, v->text); bn_free(&a, v->off); bn_free(&a, v->scores); bn_free(&a, v->types);
+    bn_free(&a, v->tok_slots); bn_free(&a, v->merge_slots); bn_free(&a, v->special);
+    bn_free(&a, v);
+}
+
+static size_t bn_tok_len(const bitnet_vocab *v, int32_t id) { return v->off[id + 1] - v->off[id] - 1; }
+
+static int32_t bn_vocab_check_id(const char *what, int32_t id, int32_t n) {
+    if (id >= n || id < -1) {
+        bn_log(BITNET_LOG_WARN, "tokenizer: %s id %d is outside the vocabulary of %d tokens; ignored",
+               what, (int)id, (int)n);
+        return -1;
+    }
+    return id;
+}
+
+static bitnet_status bn_vocab_copy_tokens(bitnet_vocab *v, const bn_vocab_src *src) {
+    int32_t i, n = src->n_tokens;
+    uint64_t total = 0;
+    for (i = 0; i < n; i++) {
+        const bn_str *s = &src->tokens[i];
+        if ((!s->p && s->n) || memchr(s->p ? s->p : "", 0, s->n))
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens[%d]: %s", (int)i,
+                           s->p ? "contains a NUL byte" : "missing");
+        total += s->n + 1;
+        if (total > UINT32_MAX - 1)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: more than %u bytes of text in all",
+                           (unsigned)(UINT32_MAX - 1));
+        if (s->n > v->max_piece) v->max_piece = s->n;
+    }
+    v->text = (char *)bn_alloc(&v->a, (size_t)total, 16);
+    v->off = (uint32_t *)bn_alloc(&v->a, ((size_t)n + 1) * sizeof *v->off, 16);
+    v->scores = (float *)bn_alloc(&v->a, (size_t)n * sizeof *v->scores, 16);
+    v->types = (uint8_t *)bn_alloc(&v->a, (size_t)n, 16);
+    if (!v->text || !v->off || !v->scores || !v->types)
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d tokens", (int)n);
+    total = 0;
+    for (i = 0; i < n; i++) {
+        int32_t ty = src->types ? src->types[i] : BITNET_TOKEN_NORMAL;
+        float sc = src->scores ? src->scores[i] : 0.0f;
+        if (ty < 0 || ty > BITNET_TOKEN_BYTE)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.token_type[%d] = %d is not a token type (0..6)",
+                           (int)i, (int)ty);
+        if (sc != sc) return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.scores[%d] is NaN", (int)i);
+        v->off[i] = (uint32_t)total;
+        if (src->tokens[i].n) memcpy(v->text + total, src->tokens[i].p, src->tokens[i].n);
+        v->text[total + src->tokens[i].n] = 0;
+        total += src->tokens[i].n + 1;
+        v->types[i] = (uint8_t)ty;
+        v->scores[i] = sc;
+    }
+    v->off[n] = (uint32_t)total;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_hash_tokens(bitnet_vocab *v) {
+    int32_t i;
+    uint32_t cap = bn_pow2_at_least(2 * (uint64_t)v->n_tokens);
+    if (!(v->tok_slots = (int32_t *)bn_alloc(&v->a, (size_t)cap * sizeof *v->tok_slots, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for the token hash table");
+    memset(v->tok_slots, 0xff, (size_t)cap * sizeof *v->tok_slots);
+    v->tok_mask = cap - 1;
+    for (i = 0; i < v->n_tokens; i++) bn_tok_insert(v, i);
+    return BITNET_OK;
+}
+
+/* Merge i is "left right" (split at the first space after the first byte, as llama.cpp); both
+   sides must be tokens. The first of duplicate merges keeps its rank. */
+static bitnet_status bn_vocab_hash_merges(bitnet_vocab *v, const bn_str *merges, int32_t n) {
+    int32_t i;
+    uint32_t cap;
+    if (n == 0) return BITNET_OK;
+    cap = bn_pow2_at_least(2 * (uint64_t)n);
+    if (!(v->merge_slots = (bn_merge_slot *)bn_alloc(&v->a, (size_t)cap * sizeof *v->merge_slots, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d merges", (int)n);
+    memset(v->merge_slots, 0xff, (size_t)cap * sizeof *v->merge_slots);
+    v->merge_mask = cap - 1;
+    for (i = 0; i < n; i++) {
+        const char *p = merges[i].p, *sp = NULL;
+        size_t len = merges[i].n, k;
+        int32_t l, r;
+        uint64_t key;
+        uint32_t h;
+        if (p && len > 1) sp = (const char *)memchr(p + 1, ' ', len - 1);
+        if (!sp)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] (%zu bytes) has no 'left right' space",
+                           (int)i, len);
+        k = (size_t)(sp - p);
+        l = bitnet_vocab_find(v, p, k);
+        r = bitnet_vocab_find(v, sp + 1, len - k - 1);
+        if (l < 0 || r < 0)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] '%.*s': '%.*s' is not a token",
+                           (int)i, (int)(len > 64 ? 64 : len), p,
+                           (int)(l < 0 ? (k > 64 ? 64 : k) : (len - k - 1 > 64 ? 64 : len - k - 1)),
+                           l < 0 ? p : sp + 1);
+        key = (uint64_t)(uint32_t)l << 32 | (uint32_t)r;
+        for (h = (uint32_t)bn_tok_mix(key) & v->merge_mask; v->merge_slots[h].key != UINT64_MAX;
+             h = (h + 1) & v->merge_mask)
+            if (v->merge_slots[h].key == key) break;
+        if (v->merge_slots[h].key == key) continue;
+        v->merge_slots[h].key = key;
+        v->merge_slots[h].rank = i;
+        v->merge_slots[h].result = -1;
+    }
+    return BITNET_OK;
+}
+
+/* The id each merge produces: the token spelled left + right, or -1. */
+static bitnet_status bn_vocab_merge_results(bitnet_vocab *v) {
+    uint32_t h;
+    char *tmp;
+    if (!v->merge_slots) return BITNET_OK;
+    if (!(tmp = (char *)bn_alloc(&v->a, v->max_piece + 1, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory");
+    for (h = 0; h <= v->merge_mask; h++) {
+        bn_merge_slot *m = &v->merge_slots[h];
+        int32_t l, r;
+        size_t ln, rn;
+        if (m->key == UINT64_MAX) continue;
+        l = (int32_t)(m->key >> 32); r = (int32_t)(uint32_t)m->key;
+        ln = bn_tok_len(v, l); rn = bn_tok_len(v, r);
+        if (ln + rn > v->max_piece) continue;       /* longer than any token: stays -1 */
+        memcpy(tmp, v->text + v->off[l], ln);
+        memcpy(tmp + ln, v->text + v->off[r], rn);
+        m->result = bitnet_vocab_find(v, tmp, ln + rn);
+    }
+    bn_free(&v->a, tmp);
+    return BITNET_OK;
+}
+
+static int bn_special_longer(const bitnet_vocab *v, int32_t a, int32_t b) {
+    size_t la = bn_tok_len(v, a), lb = bn_tok_len(v, b);
+    return la > lb || (la == lb && a < b);
+}
+
+/* Control, unknown and user-defined tokens, longest first (insertion sort of a short list
+   would be quadratic for hostile files, so merge sort through a scratch copy). */
+static bitnet_status bn_vocab_specials(bitnet_vocab *v) {
+    int32_t i, n = 0, width;
+    int32_t *tmp;
+    for (i = 0; i < v->n_tokens; i++)
+        if (v->types[i] == BITNET_TOKEN_CONTROL || v->types[i] == BITNET_TOKEN_UNKNOWN ||
+            v->types[i] == BITNET_TOKEN_USER_DEFINED) n++;
+    if (n == 0) return BITNET_OK;
+    v->special = (int32_t *)bn_alloc(&v->a, (size_t)n * sizeof *v->special, 16);
+    tmp = (int32_t *)bn_alloc(&v->a, (size_t)n * sizeof *tmp, 16);
+    if (!v->special || !tmp) {
+        bn_free(&v->a, tmp);
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d special tokens", (int)n);
+    }
+    for (i = 0, n = 0; i < v->n_tokens; i++)
+        if (v->types[i] == BITNET_TOKEN_CONTROL || v->types[i] == BITNET_TOKEN_UNKNOWN ||
+            v->types[i] == BITNET_TOKEN_USER_DEFINED) v->special[n++] = i;
+    for (width = 1; width < n; width *= 2) {
+        int32_t lo;
+        for (lo = 0; lo < n; lo += 2 * width) {
+            int32_t mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int32_t a = lo, b = mid, k = lo;
+            while (a < mid || b < hi)
+                tmp[k++] = (b >= hi || (a < mid && !bn_special_longer(v, v->special[b], v->special[a])))
+                               ? v->special[a++] : v->special[b++];
+        }
+        memcpy(v->special, tmp, (size_t)n * sizeof *tmp);
+    }
+    bn_free(&v->a, tmp);
+    v->n_special = n;
+    return BITNET_OK;
+}
+
+static void bn_vocab_add_eog(bitnet_vocab *v, int32_t id) {
+    int k;
+    if (id < 0) return;
+    for (k = 0; k < v->n_eog; k++) if (v->eog[k] == id) return;
+    if (v->n_eog < BN__TOK_MAX_EOG) v->eog[v->n_eog++] = id;
+}
+
+static int32_t bn_vocab_find_str(const bitnet_vocab *v, const char *s) { return bitnet_vocab_find(v, s, strlen(s)); }
+
+static void bn_vocab_ends(bitnet_vocab *v) {
+    static const char *const eot_texts[] = { "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>",
+                                            "<|endoftext|>", "<EOT>" };
+    size_t k;
+    for (k = 0; v->eot < 0 && k < sizeof eot_texts / sizeof eot_texts[0]; k++)
+        v->eot = bn_vocab_find_str(v, eot_texts[k]);
+    if (v->eom < 0) v->eom = bn_vocab_find_str(v, "<|eom_id|>");
+    bn_vocab_add_eog(v, v->eos);
+    bn_vocab_add_eog(v, v->eot);
+    bn_vocab_add_eog(v, v->eom);
+    for (k = 0; k < sizeof eot_texts / sizeof eot_texts[0]; k++) {
+        int32_t id = bn_vocab_find_str(v, eot_texts[k]);
+        if (id >= 0 && v->types[id] == BITNET_TOKEN_CONTROL) bn_vocab_add_eog(v, id);
+    }
+}
+
+static int bn_str_has(bn_str s, const char *needle) {
+    size_t n = strlen(needle), i;
+    for (i = 0; s.p && i + n <= s.n; i++) if (memcmp(s.p + i, needle, n) == 0) return 1;
+    return 0;
+}
+
+static void bn_vocab_bytes(bitnet_vocab *v) {
+    int b;
+    for (b = 0; b < 256; b++) {
+        if (v->type == BITNET_VOCAB_SPM) {
+            char name[7];
+            static const char hex[] = "0123456789ABCDEF";
+            name[0] = '<'; name[1] = '0'; name[2] = 'x'; name[3] = hex[b >> 4]; name[4] = hex[b & 15];
+            name[5] = '>'; name[6] = 0;
+            v->byte_tok[b] = bitnet_vocab_find(v, name, 6);
+        } else {
+            char c = (char)b;
+            v->byte_tok[b] = bitnet_vocab_find(v, &c, 1);
+        }
+    }
+}
+
+static bitnet_status bn_vocab_build(bitnet_vocab **out, const bn_vocab_src *src, const bitnet_allocator *alloc) {
+    bitnet_allocator a = bn_allocator_or_default(alloc);
+    bitnet_vocab *v;
+    bitnet_status st;
+    if (src->type != BITNET_VOCAB_BPE && src->type != BITNET_VOCAB_SPM)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tokenizer: unknown vocabulary type %d", (int)src->type);
+    if (src->n_tokens <= 0 || src->n_tokens > BN__TOK_MAX_TOKENS)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: %d tokens (expected 1..%d)",
+                       (int)src->n_tokens, BN__TOK_MAX_TOKENS);
+    if (src->n_merges < 0 || (src->n_merges && !src->merges))
+        return bn_fail(BITNET_ERR_ARGS, "tokenizer: bad merges list");
+    if (!(v = (bitnet_vocab *)bn_zalloc(&a, sizeof *v)))
+        return bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory");
+    v->a = a;
+    v->type = src->type;
+    v->pre = src->type == BITNET_VOCAB_SPM ? BITNET_PRETOK_NONE : src->pre;
+    v->n_tokens = src->n_tokens;
+    bn_vocab_init_bytes(v);
+    if ((st = bn_vocab_copy_tokens(v, src)) != BITNET_OK || (st = bn_vocab_hash_tokens(v)) != BITNET_OK ||
+        (st = bn_vocab_hash_merges(v, src->merges, src->n_merges)) != BITNET_OK ||
+        (st = bn_vocab_merge_results(v)) != BITNET_OK || (st = bn_vocab_specials(v)) != BITNET_OK) {
+        bitnet_vocab_free(v);
+        return st;
+    }
+    bn_vocab_bytes(v);
+    v->bos = bn_vocab_check_id("bos", src->bos, v->n_tokens);
+    v->eos = bn_vocab_check_id("eos", src->eos, v->n_tokens);
+    v->eot = bn_vocab_check_id("eot", src->eot, v->n_tokens);
+    v->eom = bn_vocab_check_id("eom", src->eom, v->n_tokens);
+    v->unk = bn_vocab_check_id("unknown", src->unk, v->n_tokens);
+    v->pad = bn_vocab_check_id("padding", src->pad, v->n_tokens);
+    v->ignore_merges = v->pre == BITNET_PRETOK_LLAMA3;
+    v->add_bos = src->add_bos >= 0 ? src->add_bos != 0 : v->type == BITNET_VOCAB_SPM || v->pre == BITNET_PRETOK_LLAMA3;
+    v->add_eos = src->add_eos > 0;
+    v->add_space_prefix = v->type == BITNET_VOCAB_SPM && src->add_space_prefix != 0;
+    bn_vocab_ends(v);
+    if (bn_str_has(src->chat_template, "BITNET")) v->chat = BITNET_CHAT_BITNET;
+    else if (bn_str_has(src->chat_template, "start_header_id")) v->chat = BITNET_CHAT_LLAMA3;
+    else if (!src->chat_template.n && bn_vocab_find_str(v, "<|start_header_id|>") >= 0) v->chat = BITNET_CHAT_LLAMA3;
+    else v->chat = BITNET_CHAT_AUTO;
+    *out = v;
+    return BITNET_OK;
+}
+
+/* The split rule for tokenizer.ggml.pre (pre == NULL: key absent). */
+static bitnet_pretok bn_vocab_pre_rule(bitnet_vocab_type type, const char *pre, size_t len, int32_t n_tokens) {
+    static const char *const llama3[] = { "llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral" };
+    static const char *const gpt2[] = { "gpt-2", "gpt2", "phi-2", "roberta-bpe" };
+    size_t k;
+    if (type != BITNET_VOCAB_BPE) return BITNET_PRETOK_NONE;
+    if (!pre) {
+        if (n_tokens == 128256) return BITNET_PRETOK_LLAMA3;    /* BitNet 2B-4T: no pre key */
+        bn_log(BITNET_LOG_WARN, "tokenizer: no tokenizer.ggml.pre; using the gpt-2 split rule");
+        return BITNET_PRETOK_GPT2;
+    }
+    for (k = 0; k < sizeof llama3 / sizeof llama3[0]; k++)
+        if (strlen(llama3[k]) == len && memcmp(llama3[k], pre, len) == 0) return BITNET_PRETOK_LLAMA3;
+    for (k = 0; k < sizeof gpt2 / sizeof gpt2[0]; k++)
+        if (strlen(gpt2[k]) == len && memcmp(gpt2[k], pre, len) == 0) return BITNET_PRETOK_GPT2;
+    bn_log(BITNET_LOG_WARN, "tokenizer: tokenizer.ggml.pre '%.*s' is not supported; using the gpt-2 split rule "
+           "(some texts may tokenize differently from the reference)", (int)(len > 64 ? 64 : len), pre);
+    return BITNET_PRETOK_GPT2;
+}
+
+/* ---- reading tokenizer.* keys ---- */
+
+/* An optional array key of `n` elements (n = 0: any count >= 1) whose element type passes `ok`. */
+static bitnet_status bn_vocab_arr(const bitnet_gguf *g, const char *key, int required, uint64_t n,
+                                  int (*ok)(bitnet_gguf_type), const char *want, const bitnet_gguf_value **out) {
+    bitnet_status st = bitnet_gguf_get_arr(g, key, out);
+    *(out) = st == BITNET_OK ? *out : NULL;
+    if (st == BITNET_ERR_NOT_FOUND && !required) return BITNET_OK;
+    if (st == BITNET_ERR_NOT_FOUND) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is missing", key);
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not an array", key);
+    if (!ok((*out)->arr.elem_type))
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is an array of %s, expected %s", key,
+                       bitnet_gguf_type_name((*out)->arr.elem_type), want);
+    if (n && (*out)->arr.count != n)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' has %llu elements, tokenizer.ggml.tokens has %llu",
+                       key, (unsigned long long)(*out)->arr.count, (unsigned long long)n);
+    return BITNET_OK;
+}
+
+static int bn_vocab_is_str(bitnet_gguf_type t) { return t == BITNET_GGUF_STRING; }
+static int bn_vocab_is_float(bitnet_gguf_type t) { return t == BITNET_GGUF_F32 || t == BITNET_GGUF_F64; }
+static int bn_vocab_is_int(bitnet_gguf_type t) {
+    return t == BITNET_GGUF_U8 || t == BITNET_GGUF_I8 || t == BITNET_GGUF_U16 || t == BITNET_GGUF_I16 ||
+           t == BITNET_GGUF_U32 || t == BITNET_GGUF_I32 || t == BITNET_GGUF_U64 || t == BITNET_GGUF_I64;
+}
+
+/* A token id key: absent -> def; negative -> -1 (none); not an integer -> error. */
+static bitnet_status bn_vocab_id_key(const bitnet_gguf *g, const char *key, int32_t def, int32_t *out) {
+    int64_t i;
+    bitnet_status st = bitnet_gguf_get_i64(g, key, &i);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = def; return BITNET_OK; }
+    if (st != BITNET_OK) {
+        uint64_t u;
+        if (bitnet_gguf_get_u64(g, key, &u) == BITNET_OK) { *out = u > INT32_MAX ? INT32_MAX : (int32_t)u; return BITNET_OK; }
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not an integer token id", key);
+    }
+    *out = i < 0 ? -1 : i > INT32_MAX ? INT32_MAX : (int32_t)i;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_bool_key(const bitnet_gguf *g, const char *key, int *out) {
+    bitnet_status st = bitnet_gguf_get_bool(g, key, out);
+    if (st == BITNET_ERR_NOT_FOUND) { *out = -1; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not a bool", key);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_vocab_str_key(const bitnet_gguf *g, const char *key, bn_str *out) {
+    bitnet_status st = bitnet_gguf_get_str(g, key, &out->p, &out->n);
+    if (st == BITNET_ERR_NOT_FOUND) { out->p = NULL; out->n = 0; return BITNET_OK; }
+    if (st != BITNET_OK) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key '%s' is not a string", key);
+    return BITNET_OK;
+}
+
+/* Fills the plain arrays of src from the GGUF arrays. */
+static bitnet_status bn_vocab_read_arrays(bn_vocab_src *src, const bitnet_gguf_value *toks, const bitnet_gguf_value *sc,
+                                          const bitnet_gguf_value *ty, const bitnet_gguf_value *mg,
+                                          bn_str *ts, float *scores, int32_t *types, bn_str *ms) {
+    int32_t i;
+    bitnet_gguf_value e;
+    for (i = 0; i < src->n_tokens; i++) {
+        if (bitnet_gguf_array_get(toks, (uint64_t)i, &e) != BITNET_OK)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens[%d] cannot be read", (int)i);
+        ts[i].p = e.str.ptr; ts[i].n = (size_t)e.str.len;
+        if (sc) {
+            if (bitnet_gguf_array_get(sc, (uint64_t)i, &e) != BITNET_OK)
+                return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.scores[%d] cannot be read", (int)i);
+            scores[i] = (float)e.num.f64;
+        }
+        if (ty) {
+            int64_t t;
+            if (bitnet_gguf_array_get(ty, (uint64_t)i, &e) != BITNET_OK)
+                return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.token_type[%d] cannot be read", (int)i);
+            t = (e.type == BITNET_GGUF_U8 || e.type == BITNET_GGUF_U16 || e.type == BITNET_GGUF_U32 ||
+                 e.type == BITNET_GGUF_U64) ? (e.num.u64 > 1000 ? 1000 : (int64_t)e.num.u64) : e.num.i64;
+            types[i] = t < -1000 ? -1000 : t > 1000 ? 1000 : (int32_t)t;
+        }
+    }
+    for (i = 0; i < src->n_merges; i++) {
+        if (bitnet_gguf_array_get(mg, (uint64_t)i, &e) != BITNET_OK)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges[%d] cannot be read", (int)i);
+        ms[i].p = e.str.ptr; ms[i].n = (size_t)e.str.len;
+    }
+    src->tokens = ts; src->scores = sc ? scores : NULL; src->types = ty ? types : NULL; src->merges = ms;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_vocab_load(bitnet_vocab **out, const bitnet_gguf *g, const bitnet_allocator *alloc) {
+    bitnet_allocator a = bn_allocator_or_default(alloc);
+    const bitnet_gguf_value *toks, *sc, *ty, *mg;
+    bn_vocab_src src;
+    bn_str model, pre;
+    bn_str *ts = NULL, *ms = NULL;
+    float *scores = NULL;
+    int32_t *types = NULL;
+    bitnet_status st;
+    int spm;
+    if (!out || !g) return bn_fail(BITNET_ERR_ARGS, "bitnet_vocab_load: NULL argument");
+    memset(&src, 0, sizeof src);
+    if ((st = bn_vocab_str_key(g, "tokenizer.ggml.model", &model)) != BITNET_OK) return st;
+    if (!model.p) return bn_fail(BITNET_ERR_FORMAT, "tokenizer: key 'tokenizer.ggml.model' is missing");
+    if (model.n == 4 && memcmp(model.p, "gpt2", 4) == 0) src.type = BITNET_VOCAB_BPE;
+    else if (model.n == 5 && memcmp(model.p, "llama", 5) == 0) src.type = BITNET_VOCAB_SPM;
+    else return bn_fail(BITNET_ERR_UNSUPPORTED, "tokenizer.ggml.model '%.*s' is not supported (gpt2, llama)",
+                        (int)(model.n > 64 ? 64 : model.n), model.p);
+    spm = src.type == BITNET_VOCAB_SPM;
+    if ((st = bn_vocab_arr(g, "tokenizer.ggml.tokens", 1, 0, bn_vocab_is_str, "string", &toks)) != BITNET_OK) return st;
+    if (toks->arr.count == 0 || toks->arr.count > BN__TOK_MAX_TOKENS)
+        return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.tokens: %llu tokens (expected 1..%d)",
+                       (unsigned long long)toks->arr.count, BN__TOK_MAX_TOKENS);
+    src.n_tokens = (int32_t)toks->arr.count;
+    if ((st = bn_vocab_arr(g, "tokenizer.ggml.scores", 0, toks->arr.count, bn_vocab_is_float, "f32", &sc)) ||
+        (st = bn_vocab_arr(g, "tokenizer.ggml.token_type", 0, toks->arr.count, bn_vocab_is_int, "i32", &ty)) ||
+        (st = bn_vocab_arr(g, "tokenizer.ggml.merges", !spm, 0, bn_vocab_is_str, "string", &mg)))
+        return st;
+    if (mg && !spm) {
+        if (mg->arr.count > INT32_MAX / 4)
+            return bn_fail(BITNET_ERR_FORMAT, "tokenizer.ggml.merges: %llu merges (limit %d)",
+                           (unsigned long long)mg->arr.count, INT32_MAX / 4);
+        src.n_merges = (int32_t)mg->arr.count;
+    }
+    if ((st = bn_vocab_str_key(g, "tokenizer.ggml.pre", &pre)) ||
+        (st = bn_vocab_str_key(g, "tokenizer.chat_template", &src.chat_template)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.bos_token_id", spm ? 1 : -1, &src.bos)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eos_token_id", spm ? 2 : -1, &src.eos)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eot_token_id", -1, &src.eot)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.eom_token_id", -1, &src.eom)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.unknown_token_id", spm ? 0 : -1, &src.unk)) ||
+        (st = bn_vocab_id_key(g, "tokenizer.ggml.padding_token_id", -1, &src.pad)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_bos_token", &src.add_bos)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_eos_token", &src.add_eos)) ||
+        (st = bn_vocab_bool_key(g, "tokenizer.ggml.add_space_prefix", &src.add_space_prefix)))
+        return st;
+    src.pre = bn_vocab_pre_rule(src.type, pre.p, pre.n, src.n_tokens);
+    ts = (bn_str *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *ts, 16);
+    scores = (float *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *scores, 16);
+    types = (int32_t *)bn_alloc(&a, (size_t)src.n_tokens * sizeof *types, 16);
+    ms = (bn_str *)bn_alloc(&a, ((size_t)src.n_merges + 1) * sizeof *ms, 16);
+    if (!ts || !scores || !types || !ms) st = bn_fail(BITNET_ERR_NOMEM, "tokenizer: out of memory for %d tokens", (int)src.n_tokens);
+    else st = bn_vocab_read_arrays(&src, toks, sc, ty, mg, ts, scores, types, ms);
+    if (st == BITNET_OK) st = bn_vocab_build(out, &src, &a);
+    bn_free(&a, ts); bn_free(&a, scores); bn_free(&a, types); bn_free(&a, ms);
+    return st;
+}
+
+/* ---- queries ---- */
+
+bitnet_vocab_type bitnet_vocab_get_type(const bitnet_vocab *v) { return v->type; }
+bitnet_pretok bitnet_vocab_pretok(const bitnet_vocab *v) { return v->pre; }
+int32_t bitnet_vocab_size(const bitnet_vocab *v) { return v ? v->n_tokens : 0; }
+int32_t bitnet_vocab_bos(const bitnet_vocab *v) { return v->bos; }
+int32_t bitnet_vocab_eos(const bitnet_vocab *v) { return v->eos; }
+int32_t bitnet_vocab_eot(const bitnet_vocab *v) { return v->eot; }
+int32_t bitnet_vocab_eom(const bitnet_vocab *v) { return v->eom; }
+int32_t bitnet_vocab_unk(const bitnet_vocab *v) { return v->unk; }
+int32_t bitnet_vocab_pad(const bitnet_vocab *v) { return v->pad; }
+int bitnet_vocab_add_bos(const bitnet_vocab *v) { return v->add_bos; }
+size_t bitnet_vocab_max_piece(const bitnet_vocab *v) { return v->max_piece; }
+bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *v) { return v->chat; }
+
+int bitnet_vocab_is_eog(const bitnet_vocab *v, int32_t id) {
+    int k;
+    if (!v || id < 0) return 0;
+    for (k = 0; k < v->n_eog; k++) if (v->eog[k] == id) return 1;
+    return 0;
+}
+
+const char *bitnet_vocab_text(const bitnet_vocab *v, int32_t id, size_t *len) {
+    if (!v || id < 0 || id >= v->n_tokens) return NULL;
+    if (len) *len = bn_tok_len(v, id);
+    return v->text + v->off[id];
+}
+
+bitnet_token_type bitnet_vocab_token_type(const bitnet_vocab *v, int32_t id) {
+    if (!v || id < 0 || id >= v->n_tokens) return BITNET_TOKEN_UNDEFINED;
+    return (bitnet_token_type)v->types[id];
+}
+
+/* ---- detokenization ---- */
+
+/* Writes the piece minus its first `skip` bytes into buf, as much as fits in cap (buf may be
+   NULL with cap 0); returns its full length. */
+typedef struct bn_piece_out { char *buf; size_t cap, skip, n; } bn_piece_out;
+
+static void bn_piece_put(bn_piece_out *o, char c) {
+    if (o->skip) { o->skip--; return; }
+    if (o->n < o->cap) o->buf[o->n] = c;
+    o->n++;
+}
+
+static size_t bn_token_piece(const bitnet_vocab *v, int32_t id, int special, char *buf, size_t cap, size_t skip) {
+    const char *t = v->text + v->off[id];
+    size_t n = bn_tok_len(v, id), i = 0;
+    int type = v->types[id];
+    bn_piece_out o;
+    o.buf = buf; o.cap = cap; o.skip = skip; o.n = 0;
+    if (type == BITNET_TOKEN_USER_DEFINED || ((type == BITNET_TOKEN_CONTROL || type == BITNET_TOKEN_UNKNOWN) && special)) {
+        for (i = 0; i < n; i++) bn_piece_put(&o, t[i]);
+    } else if (type == BITNET_TOKEN_BYTE && v->type == BITNET_VOCAB_SPM) {
+        unsigned hv = 0;
+        for (i = 3; n == 6 && i < 5; i++) {
+            char c = t[i];
+            hv = hv * 16 + (unsigned)(c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 :
+                                      c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0);
+        }
+        bn_piece_put(&o, (char)hv);
+    } else if (type == BITNET_TOKEN_NORMAL || type == BITNET_TOKEN_BYTE) {
+        while (i < n) {
+            if (v->type == BITNET_VOCAB_SPM) {
+                if (i + 3 <= n && memcmp(t + i, "\xE2\x96\x81", 3) == 0) { bn_piece_put(&o, ' '); i += 3; }
+                else bn_piece_put(&o, t[i++]);
+            } else {
+                size_t k = i;
+                uint32_t cp = bn_utf8_next((const unsigned char *)t, n, &i);
+                if (cp < 324 && v->cp_byte[cp] >= 0 && i - k == (cp < 0x80 ? 1u : 2u))
+                    bn_piece_put(&o, (char)v->cp_byte[cp]);
+                else
+                    for (; k < i; k++) bn_piece_put(&o, t[k]);
+            }
+        }
+    }
+    return o.n;
+}
+
+bitnet_status bitnet_token_piece(const bitnet_vocab *v, int32_t id, int special, char *buf, size_t cap,
+                                 size_t *len) {
+    size_t n;
+    if (!v || !len || (!buf && cap)) return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: NULL argument");
+    if (id < 0 || id >= v->n_tokens)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: token %d is outside the vocabulary of %d",
+                       (int)id, (int)v->n_tokens);
+    n = bn_token_piece(v, id, special, buf, cap, 0);
+    *len = n;
+    if (n > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_token_piece: piece of %zu bytes, buffer of %zu", n, cap);
+    return BITNET_OK;
+}
+
+/* 1 when the piece of `id` starts with a space (the SPM dummy prefix). */
+static int bn_piece_space_first(const bitnet_vocab *v, int32_t id, int special) {
+    char c = 0;
+    return bn_token_piece(v, id, special, &c, 1, 0) > 0 && c == ' ';
+}
+
+bitnet_status bitnet_detokenize(const bitnet_vocab *v, const int32_t *ids, size_t n, int flags, char *out,
+                                size_t cap, size_t *len) {
+    size_t i, m = 0;
+    int started = 0, sp = flags & BITNET_DETOK_SPECIAL;
+    if (!v || !len || (!ids && n) || (!out && cap))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: NULL argument");
+    for (i = 0; i < n; i++) {
+        size_t pn, skip = 0;
+        if (ids[i] < 0 || ids[i] >= v->n_tokens)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: ids[%zu] = %d is outside the vocabulary of %d",
+                           i, (int)ids[i], (int)v->n_tokens);
+        if (i == 0 && ids[0] == v->bos && !sp) continue;
+        if ((pn = bn_token_piece(v, ids[i], sp, NULL, 0, 0)) == 0) continue;
+        if (!started && (flags & BITNET_DETOK_STRIP_SPACE) && v->add_space_prefix)
+            skip = (size_t)bn_piece_space_first(v, ids[i], sp);
+        started = 1;
+        bn_token_piece(v, ids[i], sp, out + m, m < cap ? cap - m : 0, skip);
+        m += pn - skip;
+    }
+    *len = m;
+    if (m > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_detokenize: %zu bytes do not fit in %zu", m, cap);
+    return BITNET_OK;
+}
+
+void bitnet_detok_init(bitnet_detok *d, const bitnet_vocab *v, int flags) {
+    memset(d, 0, sizeof *d);
+    d->vocab = v;
+    d->flags = flags;
+}
+
+static size_t bn_detok_fffd(char *out) { out[0] = (char)0xEF; out[1] = (char)0xBF; out[2] = (char)0xBD; return 3; }
+
+/* One byte through the UTF-8 validator; returns the bytes written (at most 6). */
+static size_t bn_detok_byte(bitnet_detok *d, unsigned char c, char *out) {
+    size_t n = 0;
+    if (d->n_pending) {
+        unsigned char lo = 0x80, hi = 0xBF, lead = d->pending[0];
+        if (d->n_pending == 1) {
+            if (lead == 0xE0) lo = 0xA0;
+            else if (lead == 0xED) hi = 0x9F;
+            else if (lead == 0xF0) lo = 0x90;
+            else if (lead == 0xF4) hi = 0x8F;
+        }
+        if (c >= lo && c <= hi) {
+            d->pending[d->n_pending++] = c;
+            if (d->n_pending == d->need) {
+                memcpy(out, d->pending, (size_t)d->need);
+                n = (size_t)d->need;
+                d->n_pending = 0;
+            }
+            return n;
+        }
+        n = bn_detok_fffd(out);
+        d->n_pending = 0;
+    }
+    if (c < 0x80) { out[n++] = (char)c; return n; }
+    if (c >= 0xC2 && c <= 0xDF) d->need = 2;
+    else if (c >= 0xE0 && c <= 0xEF) d->need = 3;
+    else if (c >= 0xF0 && c <= 0xF4) d->need = 4;
+    else return n + bn_detok_fffd(out + n);
+    d->pending[0] = c;
+    d->n_pending = 1;
+    return n;
+}
+
+bitnet_status bitnet_detok_push(bitnet_detok *d, int32_t id, char *out, size_t cap, size_t *n_out) {
+    const bitnet_vocab *v;
+    size_t p, need, i = 0, m = 0;
+    const char *piece;
+    if (!d || !d->vocab || !n_out || (!out && cap)) return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: NULL argument");
+    v = d->vocab;
+    *n_out = 0;
+    if (id < 0 || id >= v->n_tokens)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: token %d is outside the vocabulary of %d",
+                       (int)id, (int)v->n_tokens);
+    p = bn_token_piece(v, id, d->flags & BITNET_DETOK_SPECIAL, NULL, 0, 0);
+    need = 3 * (p + 4);
+    if (cap < need) {
+        *n_out = need;
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_detok_push: buffer of %zu bytes, need %zu", cap, need);
+    }
+    /* the piece goes at the end of out and is consumed from there: output stays behind it */
+    piece = out + cap - p;
+    bn_token_piece(v, id, d->flags & BITNET_DETOK_SPECIAL, out + cap - p, p, 0);
+    if (!d->started && p > 0) {
+        d->started = 1;
+        if ((d->flags & BITNET_DETOK_STRIP_SPACE) && v->add_space_prefix && piece[0] == ' ') i = 1;
+    }
+    for (; i < p; i++) m += bn_detok_byte(d, (unsigned char)piece[i], out + m);
+    *n_out = m;
+    return BITNET_OK;
+}
+
+size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap) {
+    if (!d || !d->n_pending || !out || cap < 3) return 0;
+    d->n_pending = 0;
+    return bn_detok_fffd(out);
+}
+
+/* ---- chat prompts ---- */
+
+typedef struct bn_chat_out { char *p; size_t cap, n; } bn_chat_out;
+
+static void bn_chat_put(bn_chat_out *o, const char *s, size_t n) {
+    if (o->n < o->cap) memcpy(o->p + o->n, s, o->n + n <= o->cap ? n : o->cap - o->n);
+    o->n += n;
+}
+
+static void bn_chat_puts(bn_chat_out *o, const char *s) { bn_chat_put(o, s, strlen(s)); }
+
+static int bn_chat_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+bitnet_status bitnet_chat_format(const bitnet_vocab *v, bitnet_chat_format_id format,
+                                 const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                 char *out, size_t cap, size_t *len) {
+    bn_chat_out o;
+    size_t i;
+    if (!len || (!out && cap) || (!msgs && n) || (!v && format == BITNET_CHAT_AUTO))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: NULL argument");
+    if (format == BITNET_CHAT_AUTO) format = v->chat;
+    if (format != BITNET_CHAT_BITNET && format != BITNET_CHAT_LLAMA3)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_chat_format: no known chat format (template or "
+                       "vocabulary); pass BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3");
+    o.p = out; o.cap = cap; o.n = 0;
+    bn_chat_puts(&o, "<|begin_of_text|>");
+    for (i = 0; i < n; i++) {
+        const char *role = msgs[i].role, *c = msgs[i].content;
+        size_t cl;
+        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: message %zu has a NULL role or content", i);
+        cl = strlen(c);
+        if (format == BITNET_CHAT_BITNET) {
+            if (role[0]) {
+                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
+                bn_chat_put(&o, &first, 1);
+                bn_chat_puts(&o, role + 1);
+            }
+            bn_chat_puts(&o, ": ");
+            bn_chat_put(&o, c, cl);
+        } else {
+            while (cl && bn_chat_space(*c)) { c++; cl--; }
+            while (cl && bn_chat_space(c[cl - 1])) cl--;
+            bn_chat_puts(&o, "<|start_header_id|>");
+            bn_chat_puts(&o, role);
+            bn_chat_puts(&o, "<|end_header_id|>\n\n");
+            bn_chat_put(&o, c, cl);
+        }
+        bn_chat_puts(&o, "<|eot_id|>");
+    }
+    if (add_assistant)
+        bn_chat_puts(&o, format == BITNET_CHAT_BITNET ? "Assistant: " : "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    *len = o.n;
+    if (o.n + 1 > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: %zu bytes do not fit in %zu", o.n + 1, cap);
+    out[o.n] = 0;
+    return BITNET_OK;
+}
+
+/* ---- Unicode classes (generated data last) ---- */
+
+/* BEGIN generated by tools/gen_unicode.py: do not edit */
+/* Unicode 15.0.0 classes (1 letter, 2 number, 4 whitespace) as sorted inclusive ranges
+   {first, last, class}; 806 ranges. */
+static const bn_unicode_range bn_unicode_ranges[806] = {
+    {0x9,0xD,4}, {0x20,0x20,4}, {0x30,0x39,2}, {0x41,0x5A,1}, {0x61,0x7A,1}, {0x85,0x85,4},
+    {0xA0,0xA0,4}, {0xAA,0xAA,1}, {0xB2,0xB3,2}, {0xB5,0xB5,1}, {0xB9,0xB9,2}, {0xBA,0xBA,1},
+    {0xBC,0xBE,2}, {0xC0,0xD6,1}, {0xD8,0xF6,1}, {0xF8,0x2C1,1}, {0x2C6,0x2D1,1}, {0x2E0,0x2E4,1},
+    {0x2EC,0x2EC,1}, {0x2EE,0x2EE,1}, {0x370,0x374,1}, {0x376,0x377,1}, {0x37A,0x37D,1},
+    {0x37F,0x37F,1}, {0x386,0x386,1}, {0x388,0x38A,1}, {0x38C,0x38C,1}, {0x38E,0x3A1,1},
+    {0x3A3,0x3F5,1}, {0x3F7,0x481,1}, {0x48A,0x52F,1}, {0x531,0x556,1}, {0x559,0x559,1},
+    {0x560,0x588,1}, {0x5D0,0x5EA,1}, {0x5EF,0x5F2,1}, {0x620,0x64A,1}, {0x660,0x669,2},
+    {0x66E,0x66F,1}, {0x671,0x6D3,1}, {0x6D5,0x6D5,1}, {0x6E5,0x6E6,1}, {0x6EE,0x6EF,1},
+    {0x6F0,0x6F9,2}, {0x6FA,0x6FC,1}, {0x6FF,0x6FF,1}, {0x710,0x710,1}, {0x712,0x72F,1},
+    {0x74D,0x7A5,1}, {0x7B1,0x7B1,1}, {0x7C0,0x7C9,2}, {0x7CA,0x7EA,1}, {0x7F4,0x7F5,1},
+    {0x7FA,0x7FA,1}, {0x800,0x815,1}, {0x81A,0x81A,1}, {0x824,0x824,1}, {0x828,0x828,1},
+    {0x840,0x858,1}, {0x860,0x86A,1}, {0x870,0x887,1}, {0x889,0x88E,1}, {0x8A0,0x8C9,1},
+    {0x904,0x939,1}, {0x93D,0x93D,1}, {0x950,0x950,1}, {0x958,0x961,1}, {0x966,0x96F,2},
+    {0x971,0x980,1}, {0x985,0x98C,1}, {0x98F,0x990,1}, {0x993,0x9A8,1}, {0x9AA,0x9B0,1},
+    {0x9B2,0x9B2,1}, {0x9B6,0x9B9,1}, {0x9BD,0x9BD,1}, {0x9CE,0x9CE,1}, {0x9DC,0x9DD,1},
+    {0x9DF,0x9E1,1}, {0x9E6,0x9EF,2}, {0x9F0,0x9F1,1}, {0x9F4,0x9F9,2}, {0x9FC,0x9FC,1},
+    {0xA05,0xA0A,1}, {0xA0F,0xA10,1}, {0xA13,0xA28,1}, {0xA2A,0xA30,1}, {0xA32,0xA33,1},
+    {0xA35,0xA36,1}, {0xA38,0xA39,1}, {0xA59,0xA5C,1}, {0xA5E,0xA5E,1}, {0xA66,0xA6F,2},
+    {0xA72,0xA74,1}, {0xA85,0xA8D,1}, {0xA8F,0xA91,1}, {0xA93,0xAA8,1}, {0xAAA,0xAB0,1},
+    {0xAB2,0xAB3,1}, {0xAB5,0xAB9,1}, {0xABD,0xABD,1}, {0xAD0,0xAD0,1}, {0xAE0,0xAE1,1},
+    {0xAE6,0xAEF,2}, {0xAF9,0xAF9,1}, {0xB05,0xB0C,1}, {0xB0F,0xB10,1}, {0xB13,0xB28,1},
+    {0xB2A,0xB30,1}, {0xB32,0xB33,1}, {0xB35,0xB39,1}, {0xB3D,0xB3D,1}, {0xB5C,0xB5D,1},
+    {0xB5F,0xB61,1}, {0xB66,0xB6F,2}, {0xB71,0xB71,1}, {0xB72,0xB77,2}, {0xB83,0xB83,1},
+    {0xB85,0xB8A,1}, {0xB8E,0xB90,1}, {0xB92,0xB95,1}, {0xB99,0xB9A,1}, {0xB9C,0xB9C,1},
+    {0xB9E,0xB9F,1}, {0xBA3,0xBA4,1}, {0xBA8,0xBAA,1}, {0xBAE,0xBB9,1}, {0xBD0,0xBD0,1},
+    {0xBE6,0xBF2,2}, {0xC05,0xC0C,1}, {0xC0E,0xC10,1}, {0xC12,0xC28,1}, {0xC2A,0xC39,1},
+    {0xC3D,0xC3D,1}, {0xC58,0xC5A,1}, {0xC5D,0xC5D,1}, {0xC60,0xC61,1}, {0xC66,0xC6F,2},
+    {0xC78,0xC7E,2}, {0xC80,0xC80,1}, {0xC85,0xC8C,1}, {0xC8E,0xC90,1}, {0xC92,0xCA8,1},
+    {0xCAA,0xCB3,1}, {0xCB5,0xCB9,1}, {0xCBD,0xCBD,1}, {0xCDD,0xCDE,1}, {0xCE0,0xCE1,1},
+    {0xCE6,0xCEF,2}, {0xCF1,0xCF2,1}, {0xD04,0xD0C,1}, {0xD0E,0xD10,1}, {0xD12,0xD3A,1},
+    {0xD3D,0xD3D,1}, {0xD4E,0xD4E,1}, {0xD54,0xD56,1}, {0xD58,0xD5E,2}, {0xD5F,0xD61,1},
+    {0xD66,0xD78,2}, {0xD7A,0xD7F,1}, {0xD85,0xD96,1}, {0xD9A,0xDB1,1}, {0xDB3,0xDBB,1},
+    {0xDBD,0xDBD,1}, {0xDC0,0xDC6,1}, {0xDE6,0xDEF,2}, {0xE01,0xE30,1}, {0xE32,0xE33,1},
+    {0xE40,0xE46,1}, {0xE50,0xE59,2}, {0xE81,0xE82,1}, {0xE84,0xE84,1}, {0xE86,0xE8A,1},
+    {0xE8C,0xEA3,1}, {0xEA5,0xEA5,1}, {0xEA7,0xEB0,1}, {0xEB2,0xEB3,1}, {0xEBD,0xEBD,1},
+    {0xEC0,0xEC4,1}, {0xEC6,0xEC6,1}, {0xED0,0xED9,2}, {0xEDC,0xEDF,1}, {0xF00,0xF00,1},
+    {0xF20,0xF33,2}, {0xF40,0xF47,1}, {0xF49,0xF6C,1}, {0xF88,0xF8C,1}, {0x1000,0x102A,1},
+    {0x103F,0x103F,1}, {0x1040,0x1049,2}, {0x1050,0x1055,1}, {0x105A,0x105D,1}, {0x1061,0x1061,1},
+    {0x1065,0x1066,1}, {0x106E,0x1070,1}, {0x1075,0x1081,1}, {0x108E,0x108E,1}, {0x1090,0x1099,2},
+    {0x10A0,0x10C5,1}, {0x10C7,0x10C7,1}, {0x10CD,0x10CD,1}, {0x10D0,0x10FA,1}, {0x10FC,0x1248,1},
+    {0x124A,0x124D,1}, {0x1250,0x1256,1}, {0x1258,0x1258,1}, {0x125A,0x125D,1}, {0x1260,0x1288,1},
+    {0x128A,0x128D,1}, {0x1290,0x12B0,1}, {0x12B2,0x12B5,1}, {0x12B8,0x12BE,1}, {0x12C0,0x12C0,1},
+    {0x12C2,0x12C5,1}, {0x12C8,0x12D6,1}, {0x12D8,0x1310,1}, {0x1312,0x1315,1}, {0x1318,0x135A,1},
+    {0x1369,0x137C,2}, {0x1380,0x138F,1}, {0x13A0,0x13F5,1}, {0x13F8,0x13FD,1}, {0x1401,0x166C,1},
+    {0x166F,0x167F,1}, {0x1680,0x1680,4}, {0x1681,0x169A,1}, {0x16A0,0x16EA,1}, {0x16EE,0x16F0,2},
+    {0x16F1,0x16F8,1}, {0x1700,0x1711,1}, {0x171F,0x1731,1}, {0x1740,0x1751,1}, {0x1760,0x176C,1},
+    {0x176E,0x1770,1}, {0x1780,0x17B3,1}, {0x17D7,0x17D7,1}, {0x17DC,0x17DC,1}, {0x17E0,0x17E9,2},
+    {0x17F0,0x17F9,2}, {0x1810,0x1819,2}, {0x1820,0x1878,1}, {0x1880,0x1884,1}, {0x1887,0x18A8,1},
+    {0x18AA,0x18AA,1}, {0x18B0,0x18F5,1}, {0x1900,0x191E,1}, {0x1946,0x194F,2}, {0x1950,0x196D,1},
+    {0x1970,0x1974,1}, {0x1980,0x19AB,1}, {0x19B0,0x19C9,1}, {0x19D0,0x19DA,2}, {0x1A00,0x1A16,1},
+    {0x1A20,0x1A54,1}, {0x1A80,0x1A89,2}, {0x1A90,0x1A99,2}, {0x1AA7,0x1AA7,1}, {0x1B05,0x1B33,1},
+    {0x1B45,0x1B4C,1}, {0x1B50,0x1B59,2}, {0x1B83,0x1BA0,1}, {0x1BAE,0x1BAF,1}, {0x1BB0,0x1BB9,2},
+    {0x1BBA,0x1BE5,1}, {0x1C00,0x1C23,1}, {0x1C40,0x1C49,2}, {0x1C4D,0x1C4F,1}, {0x1C50,0x1C59,2},
+    {0x1C5A,0x1C7D,1}, {0x1C80,0x1C88,1}, {0x1C90,0x1CBA,1}, {0x1CBD,0x1CBF,1}, {0x1CE9,0x1CEC,1},
+    {0x1CEE,0x1CF3,1}, {0x1CF5,0x1CF6,1}, {0x1CFA,0x1CFA,1}, {0x1D00,0x1DBF,1}, {0x1E00,0x1F15,1},
+    {0x1F18,0x1F1D,1}, {0x1F20,0x1F45,1}, {0x1F48,0x1F4D,1}, {0x1F50,0x1F57,1}, {0x1F59,0x1F59,1},
+    {0x1F5B,0x1F5B,1}, {0x1F5D,0x1F5D,1}, {0x1F5F,0x1F7D,1}, {0x1F80,0x1FB4,1}, {0x1FB6,0x1FBC,1},
+    {0x1FBE,0x1FBE,1}, {0x1FC2,0x1FC4,1}, {0x1FC6,0x1FCC,1}, {0x1FD0,0x1FD3,1}, {0x1FD6,0x1FDB,1},
+    {0x1FE0,0x1FEC,1}, {0x1FF2,0x1FF4,1}, {0x1FF6,0x1FFC,1}, {0x2000,0x200A,4}, {0x2028,0x2029,4},
+    {0x202F,0x202F,4}, {0x205F,0x205F,4}, {0x2070,0x2070,2}, {0x2071,0x2071,1}, {0x2074,0x2079,2},
+    {0x207F,0x207F,1}, {0x2080,0x2089,2}, {0x2090,0x209C,1}, {0x2102,0x2102,1}, {0x2107,0x2107,1},
+    {0x210A,0x2113,1}, {0x2115,0x2115,1}, {0x2119,0x211D,1}, {0x2124,0x2124,1}, {0x2126,0x2126,1},
+    {0x2128,0x2128,1}, {0x212A,0x212D,1}, {0x212F,0x2139,1}, {0x213C,0x213F,1}, {0x2145,0x2149,1},
+    {0x214E,0x214E,1}, {0x2150,0x2182,2}, {0x2183,0x2184,1}, {0x2185,0x2189,2}, {0x2460,0x249B,2},
+    {0x24EA,0x24FF,2}, {0x2776,0x2793,2}, {0x2C00,0x2CE4,1}, {0x2CEB,0x2CEE,1}, {0x2CF2,0x2CF3,1},
+    {0x2CFD,0x2CFD,2}, {0x2D00,0x2D25,1}, {0x2D27,0x2D27,1}, {0x2D2D,0x2D2D,1}, {0x2D30,0x2D67,1},
+    {0x2D6F,0x2D6F,1}, {0x2D80,0x2D96,1}, {0x2DA0,0x2DA6,1}, {0x2DA8,0x2DAE,1}, {0x2DB0,0x2DB6,1},
+    {0x2DB8,0x2DBE,1}, {0x2DC0,0x2DC6,1}, {0x2DC8,0x2DCE,1}, {0x2DD0,0x2DD6,1}, {0x2DD8,0x2DDE,1},
+    {0x2E2F,0x2E2F,1}, {0x3000,0x3000,4}, {0x3005,0x3006,1}, {0x3007,0x3007,2}, {0x3021,0x3029,2},
+    {0x3031,0x3035,1}, {0x3038,0x303A,2}, {0x303B,0x303C,1}, {0x3041,0x3096,1}, {0x309D,0x309F,1},
+    {0x30A1,0x30FA,1}, {0x30FC,0x30FF,1}, {0x3105,0x312F,1}, {0x3131,0x318E,1}, {0x3192,0x3195,2},
+    {0x31A0,0x31BF,1}, {0x31F0,0x31FF,1}, {0x3220,0x3229,2}, {0x3248,0x324F,2}, {0x3251,0x325F,2},
+    {0x3280,0x3289,2}, {0x32B1,0x32BF,2}, {0x3400,0x4DBF,1}, {0x4E00,0xA48C,1}, {0xA4D0,0xA4FD,1},
+    {0xA500,0xA60C,1}, {0xA610,0xA61F,1}, {0xA620,0xA629,2}, {0xA62A,0xA62B,1}, {0xA640,0xA66E,1},
+    {0xA67F,0xA69D,1}, {0xA6A0,0xA6E5,1}, {0xA6E6,0xA6EF,2}, {0xA717,0xA71F,1}, {0xA722,0xA788,1},
+    {0xA78B,0xA7CA,1}, {0xA7D0,0xA7D1,1}, {0xA7D3,0xA7D3,1}, {0xA7D5,0xA7D9,1}, {0xA7F2,0xA801,1},
+    {0xA803,0xA805,1}, {0xA807,0xA80A,1}, {0xA80C,0xA822,1}, {0xA830,0xA835,2}, {0xA840,0xA873,1},
+    {0xA882,0xA8B3,1}, {0xA8D0,0xA8D9,2}, {0xA8F2,0xA8F7,1}, {0xA8FB,0xA8FB,1}, {0xA8FD,0xA8FE,1},
+    {0xA900,0xA909,2}, {0xA90A,0xA925,1}, {0xA930,0xA946,1}, {0xA960,0xA97C,1}, {0xA984,0xA9B2,1},
+    {0xA9CF,0xA9CF,1}, {0xA9D0,0xA9D9,2}, {0xA9E0,0xA9E4,1}, {0xA9E6,0xA9EF,1}, {0xA9F0,0xA9F9,2},
+    {0xA9FA,0xA9FE,1}, {0xAA00,0xAA28,1}, {0xAA40,0xAA42,1}, {0xAA44,0xAA4B,1}, {0xAA50,0xAA59,2},
+    {0xAA60,0xAA76,1}, {0xAA7A,0xAA7A,1}, {0xAA7E,0xAAAF,1}, {0xAAB1,0xAAB1,1}, {0xAAB5,0xAAB6,1},
+    {0xAAB9,0xAABD,1}, {0xAAC0,0xAAC0,1}, {0xAAC2,0xAAC2,1}, {0xAADB,0xAADD,1}, {0xAAE0,0xAAEA,1},
+    {0xAAF2,0xAAF4,1}, {0xAB01,0xAB06,1}, {0xAB09,0xAB0E,1}, {0xAB11,0xAB16,1}, {0xAB20,0xAB26,1},
+    {0xAB28,0xAB2E,1}, {0xAB30,0xAB5A,1}, {0xAB5C,0xAB69,1}, {0xAB70,0xABE2,1}, {0xABF0,0xABF9,2},
+    {0xAC00,0xD7A3,1}, {0xD7B0,0xD7C6,1}, {0xD7CB,0xD7FB,1}, {0xF900,0xFA6D,1}, {0xFA70,0xFAD9,1},
+    {0xFB00,0xFB06,1}, {0xFB13,0xFB17,1}, {0xFB1D,0xFB1D,1}, {0xFB1F,0xFB28,1}, {0xFB2A,0xFB36,1},
+    {0xFB38,0xFB3C,1}, {0xFB3E,0xFB3E,1}, {0xFB40,0xFB41,1}, {0xFB43,0xFB44,1}, {0xFB46,0xFBB1,1},
+    {0xFBD3,0xFD3D,1}, {0xFD50,0xFD8F,1}, {0xFD92,0xFDC7,1}, {0xFDF0,0xFDFB,1}, {0xFE70,0xFE74,1},
+    {0xFE76,0xFEFC,1}, {0xFF10,0xFF19,2}, {0xFF21,0xFF3A,1}, {0xFF41,0xFF5A,1}, {0xFF66,0xFFBE,1},
+    {0xFFC2,0xFFC7,1}, {0xFFCA,0xFFCF,1}, {0xFFD2,0xFFD7,1}, {0xFFDA,0xFFDC,1}, {0x10000,0x1000B,1},
+    {0x1000D,0x10026,1}, {0x10028,0x1003A,1}, {0x1003C,0x1003D,1}, {0x1003F,0x1004D,1},
+    {0x10050,0x1005D,1}, {0x10080,0x100FA,1}, {0x10107,0x10133,2}, {0x10140,0x10178,2},
+    {0x1018A,0x1018B,2}, {0x10280,0x1029C,1}, {0x102A0,0x102D0,1}, {0x102E1,0x102FB,2},
+    {0x10300,0x1031F,1}, {0x10320,0x10323,2}, {0x1032D,0x10340,1}, {0x10341,0x10341,2},
+    {0x10342,0x10349,1}, {0x1034A,0x1034A,2}, {0x10350,0x10375,1}, {0x10380,0x1039D,1},
+    {0x103A0,0x103C3,1}, {0x103C8,0x103CF,1}, {0x103D1,0x103D5,2}, {0x10400,0x1049D,1},
+    {0x104A0,0x104A9,2}, {0x104B0,0x104D3,1}, {0x104D8,0x104FB,1}, {0x10500,0x10527,1},
+    {0x10530,0x10563,1}, {0x10570,0x1057A,1}, {0x1057C,0x1058A,1}, {0x1058C,0x10592,1},
+    {0x10594,0x10595,1}, {0x10597,0x105A1,1}, {0x105A3,0x105B1,1}, {0x105B3,0x105B9,1},
+    {0x105BB,0x105BC,1}, {0x10600,0x10736,1}, {0x10740,0x10755,1}, {0x10760,0x10767,1},
+    {0x10780,0x10785,1}, {0x10787,0x107B0,1}, {0x107B2,0x107BA,1}, {0x10800,0x10805,1},
+    {0x10808,0x10808,1}, {0x1080A,0x10835,1}, {0x10837,0x10838,1}, {0x1083C,0x1083C,1},
+    {0x1083F,0x10855,1}, {0x10858,0x1085F,2}, {0x10860,0x10876,1}, {0x10879,0x1087F,2},
+    {0x10880,0x1089E,1}, {0x108A7,0x108AF,2}, {0x108E0,0x108F2,1}, {0x108F4,0x108F5,1},
+    {0x108FB,0x108FF,2}, {0x10900,0x10915,1}, {0x10916,0x1091B,2}, {0x10920,0x10939,1},
+    {0x10980,0x109B7,1}, {0x109BC,0x109BD,2}, {0x109BE,0x109BF,1}, {0x109C0,0x109CF,2},
+    {0x109D2,0x109FF,2}, {0x10A00,0x10A00,1}, {0x10A10,0x10A13,1}, {0x10A15,0x10A17,1},
+    {0x10A19,0x10A35,1}, {0x10A40,0x10A48,2}, {0x10A60,0x10A7C,1}, {0x10A7D,0x10A7E,2},
+    {0x10A80,0x10A9C,1}, {0x10A9D,0x10A9F,2}, {0x10AC0,0x10AC7,1}, {0x10AC9,0x10AE4,1},
+    {0x10AEB,0x10AEF,2}, {0x10B00,0x10B35,1}, {0x10B40,0x10B55,1}, {0x10B58,0x10B5F,2},
+    {0x10B60,0x10B72,1}, {0x10B78,0x10B7F,2}, {0x10B80,0x10B91,1}, {0x10BA9,0x10BAF,2},
+    {0x10C00,0x10C48,1}, {0x10C80,0x10CB2,1}, {0x10CC0,0x10CF2,1}, {0x10CFA,0x10CFF,2},
+    {0x10D00,0x10D23,1}, {0x10D30,0x10D39,2}, {0x10E60,0x10E7E,2}, {0x10E80,0x10EA9,1},
+    {0x10EB0,0x10EB1,1}, {0x10F00,0x10F1C,1}, {0x10F1D,0x10F26,2}, {0x10F27,0x10F27,1},
+    {0x10F30,0x10F45,1}, {0x10F51,0x10F54,2}, {0x10F70,0x10F81,1}, {0x10FB0,0x10FC4,1},
+    {0x10FC5,0x10FCB,2}, {0x10FE0,0x10FF6,1}, {0x11003,0x11037,1}, {0x11052,0x1106F,2},
+    {0x11071,0x11072,1}, {0x11075,0x11075,1}, {0x11083,0x110AF,1}, {0x110D0,0x110E8,1},
+    {0x110F0,0x110F9,2}, {0x11103,0x11126,1}, {0x11136,0x1113F,2}, {0x11144,0x11144,1},
+    {0x11147,0x11147,1}, {0x11150,0x11172,1}, {0x11176,0x11176,1}, {0x11183,0x111B2,1},
+    {0x111C1,0x111C4,1}, {0x111D0,0x111D9,2}, {0x111DA,0x111DA,1}, {0x111DC,0x111DC,1},
+    {0x111E1,0x111F4,2}, {0x11200,0x11211,1}, {0x11213,0x1122B,1}, {0x1123F,0x11240,1},
+    {0x11280,0x11286,1}, {0x11288,0x11288,1}, {0x1128A,0x1128D,1}, {0x1128F,0x1129D,1},
+    {0x1129F,0x112A8,1}, {0x112B0,0x112DE,1}, {0x112F0,0x112F9,2}, {0x11305,0x1130C,1},
+    {0x1130F,0x11310,1}, {0x11313,0x11328,1}, {0x1132A,0x11330,1}, {0x11332,0x11333,1},
+    {0x11335,0x11339,1}, {0x1133D,0x1133D,1}, {0x11350,0x11350,1}, {0x1135D,0x11361,1},
+    {0x11400,0x11434,1}, {0x11447,0x1144A,1}, {0x11450,0x11459,2}, {0x1145F,0x11461,1},
+    {0x11480,0x114AF,1}, {0x114C4,0x114C5,1}, {0x114C7,0x114C7,1}, {0x114D0,0x114D9,2},
+    {0x11580,0x115AE,1}, {0x115D8,0x115DB,1}, {0x11600,0x1162F,1}, {0x11644,0x11644,1},
+    {0x11650,0x11659,2}, {0x11680,0x116AA,1}, {0x116B8,0x116B8,1}, {0x116C0,0x116C9,2},
+    {0x11700,0x1171A,1}, {0x11730,0x1173B,2}, {0x11740,0x11746,1}, {0x11800,0x1182B,1},
+    {0x118A0,0x118DF,1}, {0x118E0,0x118F2,2}, {0x118FF,0x11906,1}, {0x11909,0x11909,1},
+    {0x1190C,0x11913,1}, {0x11915,0x11916,1}, {0x11918,0x1192F,1}, {0x1193F,0x1193F,1},
+    {0x11941,0x11941,1}, {0x11950,0x11959,2}, {0x119A0,0x119A7,1}, {0x119AA,0x119D0,1},
+    {0x119E1,0x119E1,1}, {0x119E3,0x119E3,1}, {0x11A00,0x11A00,1}, {0x11A0B,0x11A32,1},
+    {0x11A3A,0x11A3A,1}, {0x11A50,0x11A50,1}, {0x11A5C,0x11A89,1}, {0x11A9D,0x11A9D,1},
+    {0x11AB0,0x11AF8,1}, {0x11C00,0x11C08,1}, {0x11C0A,0x11C2E,1}, {0x11C40,0x11C40,1},
+    {0x11C50,0x11C6C,2}, {0x11C72,0x11C8F,1}, {0x11D00,0x11D06,1}, {0x11D08,0x11D09,1},
+    {0x11D0B,0x11D30,1}, {0x11D46,0x11D46,1}, {0x11D50,0x11D59,2}, {0x11D60,0x11D65,1},
+    {0x11D67,0x11D68,1}, {0x11D6A,0x11D89,1}, {0x11D98,0x11D98,1}, {0x11DA0,0x11DA9,2},
+    {0x11EE0,0x11EF2,1}, {0x11F02,0x11F02,1}, {0x11F04,0x11F10,1}, {0x11F12,0x11F33,1},
+    {0x11F50,0x11F59,2}, {0x11FB0,0x11FB0,1}, {0x11FC0,0x11FD4,2}, {0x12000,0x12399,1},
+    {0x12400,0x1246E,2}, {0x12480,0x12543,1}, {0x12F90,0x12FF0,1}, {0x13000,0x1342F,1},
+    {0x13441,0x13446,1}, {0x14400,0x14646,1}, {0x16800,0x16A38,1}, {0x16A40,0x16A5E,1},
+    {0x16A60,0x16A69,2}, {0x16A70,0x16ABE,1}, {0x16AC0,0x16AC9,2}, {0x16AD0,0x16AED,1},
+    {0x16B00,0x16B2F,1}, {0x16B40,0x16B43,1}, {0x16B50,0x16B59,2}, {0x16B5B,0x16B61,2},
+    {0x16B63,0x16B77,1}, {0x16B7D,0x16B8F,1}, {0x16E40,0x16E7F,1}, {0x16E80,0x16E96,2},
+    {0x16F00,0x16F4A,1}, {0x16F50,0x16F50,1}, {0x16F93,0x16F9F,1}, {0x16FE0,0x16FE1,1},
+    {0x16FE3,0x16FE3,1}, {0x17000,0x187F7,1}, {0x18800,0x18CD5,1}, {0x18D00,0x18D08,1},
+    {0x1AFF0,0x1AFF3,1}, {0x1AFF5,0x1AFFB,1}, {0x1AFFD,0x1AFFE,1}, {0x1B000,0x1B122,1},
+    {0x1B132,0x1B132,1}, {0x1B150,0x1B152,1}, {0x1B155,0x1B155,1}, {0x1B164,0x1B167,1},
+    {0x1B170,0x1B2FB,1}, {0x1BC00,0x1BC6A,1}, {0x1BC70,0x1BC7C,1}, {0x1BC80,0x1BC88,1},
+    {0x1BC90,0x1BC99,1}, {0x1D2C0,0x1D2D3,2}, {0x1D2E0,0x1D2F3,2}, {0x1D360,0x1D378,2},
+    {0x1D400,0x1D454,1}, {0x1D456,0x1D49C,1}, {0x1D49E,0x1D49F,1}, {0x1D4A2,0x1D4A2,1},
+    {0x1D4A5,0x1D4A6,1}, {0x1D4A9,0x1D4AC,1}, {0x1D4AE,0x1D4B9,1}, {0x1D4BB,0x1D4BB,1},
+    {0x1D4BD,0x1D4C3,1}, {0x1D4C5,0x1D505,1}, {0x1D507,0x1D50A,1}, {0x1D50D,0x1D514,1},
+    {0x1D516,0x1D51C,1}, {0x1D51E,0x1D539,1}, {0x1D53B,0x1D53E,1}, {0x1D540,0x1D544,1},
+    {0x1D546,0x1D546,1}, {0x1D54A,0x1D550,1}, {0x1D552,0x1D6A5,1}, {0x1D6A8,0x1D6C0,1},
+    {0x1D6C2,0x1D6DA,1}, {0x1D6DC,0x1D6FA,1}, {0x1D6FC,0x1D714,1}, {0x1D716,0x1D734,1},
+    {0x1D736,0x1D74E,1}, {0x1D750,0x1D76E,1}, {0x1D770,0x1D788,1}, {0x1D78A,0x1D7A8,1},
+    {0x1D7AA,0x1D7C2,1}, {0x1D7C4,0x1D7CB,1}, {0x1D7CE,0x1D7FF,2}, {0x1DF00,0x1DF1E,1},
+    {0x1DF25,0x1DF2A,1}, {0x1E030,0x1E06D,1}, {0x1E100,0x1E12C,1}, {0x1E137,0x1E13D,1},
+    {0x1E140,0x1E149,2}, {0x1E14E,0x1E14E,1}, {0x1E290,0x1E2AD,1}, {0x1E2C0,0x1E2EB,1},
+    {0x1E2F0,0x1E2F9,2}, {0x1E4D0,0x1E4EB,1}, {0x1E4F0,0x1E4F9,2}, {0x1E7E0,0x1E7E6,1},
+    {0x1E7E8,0x1E7EB,1}, {0x1E7ED,0x1E7EE,1}, {0x1E7F0,0x1E7FE,1}, {0x1E800,0x1E8C4,1},
+    {0x1E8C7,0x1E8CF,2}, {0x1E900,0x1E943,1}, {0x1E94B,0x1E94B,1}, {0x1E950,0x1E959,2},
+    {0x1EC71,0x1ECAB,2}, {0x1ECAD,0x1ECAF,2}, {0x1ECB1,0x1ECB4,2}, {0x1ED01,0x1ED2D,2},
+    {0x1ED2F,0x1ED3D,2}, {0x1EE00,0x1EE03,1}, {0x1EE05,0x1EE1F,1}, {0x1EE21,0x1EE22,1},
+    {0x1EE24,0x1EE24,1}, {0x1EE27,0x1EE27,1}, {0x1EE29,0x1EE32,1}, {0x1EE34,0x1EE37,1},
+    {0x1EE39,0x1EE39,1}, {0x1EE3B,0x1EE3B,1}, {0x1EE42,0x1EE42,1}, {0x1EE47,0x1EE47,1},
+    {0x1EE49,0x1EE49,1}, {0x1EE4B,0x1EE4B,1}, {0x1EE4D,0x1EE4F,1}, {0x1EE51,0x1EE52,1},
+    {0x1EE54,0x1EE54,1}, {0x1EE57,0x1EE57,1}, {0x1EE59,0x1EE59,1}, {0x1EE5B,0x1EE5B,1},
+    {0x1EE5D,0x1EE5D,1}, {0x1EE5F,0x1EE5F,1}, {0x1EE61,0x1EE62,1}, {0x1EE64,0x1EE64,1},
+    {0x1EE67,0x1EE6A,1}, {0x1EE6C,0x1EE72,1}, {0x1EE74,0x1EE77,1}, {0x1EE79,0x1EE7C,1},
+    {0x1EE7E,0x1EE7E,1}, {0x1EE80,0x1EE89,1}, {0x1EE8B,0x1EE9B,1}, {0x1EEA1,0x1EEA3,1},
+    {0x1EEA5,0x1EEA9,1}, {0x1EEAB,0x1EEBB,1}, {0x1F100,0x1F10C,2}, {0x1FBF0,0x1FBF9,2},
+    {0x20000,0x2A6DF,1}, {0x2A700,0x2B739,1}, {0x2B740,0x2B81D,1}, {0x2B820,0x2CEA1,1},
+    {0x2CEB0,0x2EBE0,1}, {0x2F800,0x2FA1D,1}, {0x30000,0x3134A,1}, {0x31350,0x323AF,1},
+};
+/* END generated by tools/gen_unicode.py */
+
+static int bn_unicode_class(uint32_t cp) {
+    size_t lo = 0, hi = sizeof bn_unicode_ranges / sizeof bn_unicode_ranges[0];
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (cp < bn_unicode_ranges[mid].first) hi = mid;
+        else if (cp > bn_unicode_ranges[mid].last) lo = mid + 1;
+        else return bn_unicode_ranges[mid].cls;
+    }
+    return 0;
+}
 
 /* ===== sampler ===== */
 
+typedef struct bn_sampler_cand {
+    float   logit;              /* a logit; a probability weight after the softmax */
+    float   w;                  /* exp(logit - max), for top_p */
+    int32_t id;
+} bn_sampler_cand;
+
+struct bitnet_sampler {
+    bitnet_sampler_params p;    /* as given, with the defaults filled in */
+    bitnet_allocator alloc;
+    int32_t n_vocab;
+    int32_t n_hist, hist_len, hist_pos;   /* ring capacity (the window), ids in it, next slot */
+    int greedy, penalize;
+    uint64_t rng;               /* PCG32 state */
+    bn_sampler_cand *cand;      /* (n_vocab) candidates of the current token */
+    int32_t *count;             /* (n_vocab) occurrences of each id in the ring */
+    int32_t *hist;              /* (n_hist) the last accepted ids */
+};
+
+/* PCG32 (O'Neill, pcg-random.org), default stream: integer-only, same bits everywhere. */
+static uint32_t bn_pcg32(uint64_t *state) {
+    uint64_t old = *state;
+    uint32_t xorshifted = (uint32_t)(((old >> 18) ^ old) >> 27), rot = (uint32_t)(old >> 59);
+    *state = old * 6364136223846793005ull + 1442695040888963407ull;
+    return (xorshifted >> rot) | (xorshifted << ((32 - rot) & 31));
+}
+
+static void bn_pcg32_seed(uint64_t *state, uint64_t seed) {
+    *state = 0;
+    bn_pcg32(state);
+    *state += seed;
+    bn_pcg32(state);
+}
+
+/* Uniform in [0, 1) from 53 random bits: the conversion to double is exact. */
+static double bn_rng_unit(uint64_t *state) {
+    uint64_t hi = bn_pcg32(state) >> 5, lo = bn_pcg32(state) >> 6;      /* 27 + 26 bits */
+    return (double)(hi << 26 | lo) * (1.0 / 9007199254740992.0);
+}
+
+bitnet_sampler_params bitnet_sampler_default_params(void) {
+    bitnet_sampler_params p;
+    memset(&p, 0, sizeof p);
+    p.temperature = 0.8f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    p.repeat_penalty = 1.0f;
+    p.penalty_last_n = 64;
+    return p;
+}
+
+static bitnet_status bn_sampler_check(const bitnet_sampler_params *p, int32_t n_vocab) {
+    const float f[6] = { p->temperature, p->top_p, p->min_p, p->repeat_penalty,
+                         p->presence_penalty, p->frequency_penalty };
+    static const char *const name[6] = { "temperature", "top_p", "min_p", "repeat_penalty",
+                                         "presence_penalty", "frequency_penalty" };
+    int i;
+    for (i = 0; i < 6; i++)
+        if (!(f[i] >= -FLT_MAX && f[i] <= FLT_MAX))
+            return bn_fail(BITNET_ERR_ARGS, "sampler: %s is %g, not a finite number", name[i], (double)f[i]);
+    if (n_vocab < 1) return bn_fail(BITNET_ERR_ARGS, "sampler: n_vocab is %d, must be >= 1", (int)n_vocab);
+    if (p->top_p < 0) return bn_fail(BITNET_ERR_ARGS, "sampler: top_p is %g, must be >= 0", (double)p->top_p);
+    if (p->min_p < 0 || p->min_p > 1)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: min_p is %g, must lie in [0, 1]", (double)p->min_p);
+    if (p->repeat_penalty < 0)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: repeat_penalty is %g, must be >= 0", (double)p->repeat_penalty);
+    if (p->penalty_last_n < -1 || p->penalty_last_n > BITNET_SAMPLER_HISTORY_MAX)
+        return bn_fail(BITNET_ERR_ARGS, "sampler: penalty_last_n is %d, must lie in [-1, %d]",
+                       (int)p->penalty_last_n, (int)BITNET_SAMPLER_HISTORY_MAX);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_sampler_new(bitnet_sampler **out, const bitnet_sampler_params *params,
+                                 int32_t n_vocab, const bitnet_allocator *allocator) {
+    bitnet_sampler_params p;
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_sampler *s;
+    uint64_t cand_bytes, count_bytes, hist_bytes, head = bn_align_up_u64(sizeof *s, 64), total;
+    int32_t n_hist;
+    bitnet_status st;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "sampler: out is NULL");
+    if (params) p = *params;
+    else memset(&p, 0, sizeof p);
+    if ((st = bn_sampler_check(&p, n_vocab)) != BITNET_OK) return st;
+    n_hist = p.penalty_last_n == 0 ? 64 : p.penalty_last_n < 0 ? BITNET_SAMPLER_HISTORY_MAX : p.penalty_last_n;
+    cand_bytes = (uint64_t)n_vocab * sizeof(bn_sampler_cand);
+    count_bytes = bn_align_up_u64((uint64_t)n_vocab * sizeof(int32_t), 64);
+    hist_bytes = (uint64_t)n_hist * sizeof(int32_t);
+    total = head + cand_bytes + count_bytes + hist_bytes;      /* < 2^36: no overflow in 64 bits */
+    if (total > SIZE_MAX)
+        return bn_fail(BITNET_ERR_NOMEM, "sampler: %llu bytes for n_vocab %d do not fit in size_t",
+                       (unsigned long long)total, (int)n_vocab);
+    s = (bitnet_sampler *)bn_alloc(&a, (size_t)total, 64);
+    if (!s) return bn_fail(BITNET_ERR_NOMEM, "sampler: cannot allocate %llu bytes", (unsigned long long)total);
+    memset(s, 0, sizeof *s);
+    s->alloc = a;
+    s->n_vocab = n_vocab;
+    s->n_hist = n_hist;
+    s->cand = (bn_sampler_cand *)((unsigned char *)s + head);
+    s->count = (int32_t *)((unsigned char *)s->cand + cand_bytes);
+    s->hist = (int32_t *)((unsigned char *)s->count + count_bytes);
+    if (p.repeat_penalty == 0) p.repeat_penalty = 1;
+    if (p.top_p >= 1) p.top_p = 0;
+    if (p.seed == 0) p.seed = BITNET_SAMPLER_DEFAULT_SEED;
+    p.penalty_last_n = n_hist;
+    s->p = p;
+    s->greedy = p.greedy || p.temperature <= 0;
+    s->penalize = p.repeat_penalty != 1 || p.presence_penalty != 0 || p.frequency_penalty != 0;
+    bitnet_sampler_reset(s);
+    *out = s;
+    return BITNET_OK;
+}
+
+void bitnet_sampler_free(bitnet_sampler *s) {
+    if (s) bn_free(&s->alloc, s);
+}
+
+void bitnet_sampler_reset(bitnet_sampler *s) {
+    if (!s) return;
+    memset(s->count, 0, (size_t)s->n_vocab * sizeof *s->count);
+    s->hist_len = s->hist_pos = 0;
+    bn_pcg32_seed(&s->rng, s->p.seed);
+}
+
+void bitnet_sampler_accept(bitnet_sampler *s, int32_t id) {
+    if (!s || id < 0 || id >= s->n_vocab) return;
+    if (s->hist_len == s->n_hist) s->count[s->hist[s->hist_pos]]--;     /* evict the oldest */
+    else s->hist_len++;
+    s->hist[s->hist_pos] = id;
+    s->count[id]++;
+    s->hist_pos = (s->hist_pos + 1) % s->n_hist;
+}
+
+/* NaN -> -inf and +inf -> FLT_MAX, so that logit - max is never NaN. */
+static float bn_sampler_clean(float x) {
+    return x != x ? -INFINITY : x > FLT_MAX ? FLT_MAX : x;
+}
+
+/* llama.cpp's penalties, once per distinct id of the window (its count is negated while done). */
+static void bn_sampler_penalize(bitnet_sampler *s) {
+    const float rp = s->p.repeat_penalty;
+    int32_t i;
+    for (i = 0; i < s->hist_len; i++) {
+        int32_t id = s->hist[i], n = s->count[id];
+        float l = s->cand[id].logit;
+        if (n <= 0) continue;
+        l = l <= 0 ? l * rp : l / rp;
+        l -= (float)n * s->p.frequency_penalty + s->p.presence_penalty;
+        s->cand[id].logit = bn_sampler_clean(l);
+        s->count[id] = -n;
+    }
+    for (i = 0; i < s->hist_len; i++)
+        if (s->count[s->hist[i]] < 0) s->count[s->hist[i]] = -s->count[s->hist[i]];
+}
+
+/* The total order of candidates: higher logit first, then lower id. */
+static int bn_sampler_before(const bn_sampler_cand *a, const bn_sampler_cand *b) {
+    return a->logit > b->logit || (a->logit == b->logit && a->id < b->id);
+}
+
+/* Sifts h[i] down a heap of n whose root is the candidate that comes last. */
+static void bn_sampler_sift(bn_sampler_cand *h, int32_t n, int32_t i) {
+    for (;;) {
+        int32_t c = 2 * i + 1;
+        bn_sampler_cand t;
+        if (c >= n) return;
+        if (c + 1 < n && bn_sampler_before(&h[c], &h[c + 1])) c++;
+        if (!bn_sampler_before(&h[i], &h[c])) return;
+        t = h[i], h[i] = h[c], h[c] = t;
+        i = c;
+    }
+}
+
+/* Partial selection: moves the k first candidates (in the order above) to c[0..k), sorted.
+   O(n log k) with a heap of k, instead of sorting all n. */
+static void bn_sampler_select(bn_sampler_cand *c, int32_t n, int32_t k) {
+    int32_t i;
+    bn_sampler_cand t;
+    for (i = k / 2 - 1; i >= 0; i--) bn_sampler_sift(c, k, i);
+    for (i = k; i < n; i++)
+        if (bn_sampler_before(&c[i], &c[0])) {
+            t = c[0], c[0] = c[i], c[i] = t;
+            bn_sampler_sift(c, k, 0);
+        }
+    for (i = k - 1; i > 0; i--) {
+        t = c[0], c[0] = c[i], c[i] = t;
+        bn_sampler_sift(c, i, 0);
+    }
+}
+
+/* Lowest id on ties: c[] must be in id order. Four running maxima break the dependency chain. */
+static int32_t bn_sampler_argmax(const bn_sampler_cand *c, int32_t n) {
+    float m[4];
+    int32_t b[4] = { 0, 0, 0, 0 }, i, j, best = 0;
+    m[0] = m[1] = m[2] = m[3] = c[0].logit;
+    for (i = 0; i + 4 <= n; i += 4)
+        for (j = 0; j < 4; j++)
+            if (c[i + j].logit > m[j]) m[j] = c[i + j].logit, b[j] = i + j;
+    for (; i < n; i++)
+        if (c[i].logit > m[0]) m[0] = c[i].logit, b[0] = i;
+    for (j = 1; j < 4; j++)
+        if (m[j] > m[best] || (m[j] == m[best] && b[j] < b[best])) best = j;
+    return b[best];
+}
+
+static void bn_sampler_swap(bn_sampler_cand *a, bn_sampler_cand *b) {
+    bn_sampler_cand t = *a;
+    *a = *b;
+    *b = t;
+}
+
+/* Quickselect step on c[lo..hi), hi - lo >= 3: a median-of-three pivot goes to its place q,
+   the candidates before it in order to its left. Returns q; *mass = sum of w over c[lo..q]. */
+static int32_t bn_sampler_partition(bn_sampler_cand *c, int32_t lo, int32_t hi, double *mass) {
+    int32_t mid = lo + (hi - lo) / 2, i, q = lo;
+    double m = 0;
+    if (bn_sampler_before(&c[mid], &c[lo])) bn_sampler_swap(&c[mid], &c[lo]);
+    if (bn_sampler_before(&c[hi - 1], &c[lo])) bn_sampler_swap(&c[hi - 1], &c[lo]);
+    if (bn_sampler_before(&c[hi - 1], &c[mid])) bn_sampler_swap(&c[hi - 1], &c[mid]);
+    bn_sampler_swap(&c[mid], &c[hi - 1]);
+    for (i = lo; i < hi - 1; i++)
+        if (bn_sampler_before(&c[i], &c[hi - 1])) {
+            m += c[i].w;
+            bn_sampler_swap(&c[i], &c[q++]);
+        }
+    bn_sampler_swap(&c[q], &c[hi - 1]);
+    *mass = m + c[q].w;
+    return q;
+}
+
+/* Keeps the fewest first candidates (in order) whose softmax mass reaches p and returns their
+   count. Unsorted input: quickselect on the mass, expected O(n), then a sort of the last <= 32
+   (or, after 64 rounds, of whatever is left: never quadratic). c[0..count) is left unsorted. */
+static int32_t bn_sampler_top_p(bn_sampler_cand *c, int32_t n, float p, float max, int sorted) {
+    double sum = 0, need, mass;
+    int32_t i, lo = 0, hi = n, rounds = 0;
+    for (i = 0; i < n; i++) sum += c[i].w = expf(c[i].logit - max);
+    need = (double)p * sum;
+    if (!sorted) {
+        while (hi - lo > 32 && rounds++ < 64) {
+            int32_t q = bn_sampler_partition(c, lo, hi, &mass);
+            if (mass < need) {          /* the nucleus goes past q */
+                need -= mass;
+                lo = q + 1;
+            } else {
+                hi = q + 1;
+            }
+        }
+        bn_sampler_select(c + lo, hi - lo, hi - lo);
+    }
+    for (i = lo; i < hi; i++)
+        if ((need -= c[i].w) <= 0) return i + 1;
+    return hi;
+}
+
+/* Softmax at the temperature over c[0..n), then one draw. */
+static int32_t bn_sampler_draw(bitnet_sampler *s, int32_t n, float max) {
+    bn_sampler_cand *c = s->cand;
+    double sum = 0, cum = 0, r;
+    int32_t i, last = 0;
+    for (i = 0; i < n; i++) {
+        c[i].logit = expf((c[i].logit - max) / s->p.temperature);
+        sum += c[i].logit;
+    }
+    r = bn_rng_unit(&s->rng) * sum;
+    for (i = 0; i < n; i++) {
+        if (c[i].logit <= 0) continue;
+        cum += c[i].logit;
+        last = i;
+        if (r < cum) break;
+    }
+    return c[last].id;
+}
+
+int32_t bitnet_sampler_sample(bitnet_sampler *s, const float *logits) {
+    bn_sampler_cand *c;
+    int32_t i, n, best;
+    int sorted = 0;
+    float max;
+    if (!s || !logits) return -1;
+    c = s->cand;
+    n = s->n_vocab;
+    for (i = 0; i < n; i++) {
+        c[i].logit = bn_sampler_clean(logits[i]);
+        c[i].id = i;
+    }
+    if (s->penalize) bn_sampler_penalize(s);
+    if (s->greedy || s->p.top_k <= 0) {
+        best = bn_sampler_argmax(c, n);
+        if (s->greedy) return best;
+        max = c[best].logit;
+    } else {                            /* the max comes out of the selection */
+        n = s->p.top_k < n ? s->p.top_k : n;
+        bn_sampler_select(c, s->n_vocab, n);
+        sorted = 1;
+        max = c[0].logit;
+    }
+    if (max == -INFINITY) return c[0].id;       /* all -inf: id 0 (first in either order) */
+    if (s->p.top_p > 0) n = bn_sampler_top_p(c, n, s->p.top_p, max, sorted);
+    if (s->p.min_p > 0) {       /* p_i >= min_p * p_max  <=>  logit_i >= max + log(min_p) */
+        const float floor = max + logf(s->p.min_p);
+        int32_t m = 0;
+        for (i = 0; i < n; i++)
+            if (c[i].logit >= floor) c[m++] = c[i];
+        n = m;
+    }
+    return bn_sampler_draw(s, n, max);
+}
+
+struct bitnet_stop {
+    bitnet_allocator alloc;
+    int32_t n_stops, matched;   /* matched: index of the completed stop string, -1 while none */
+    size_t max_held, n_held;
+    const char **stops;         /* (n_stops) copies, NUL-terminated */
+    size_t *lens;               /* (n_stops) their lengths */
+    char *held;                 /* (max_held) the tail held back */
+};
+
+bitnet_status bitnet_stop_new(bitnet_stop **out, const char *const *stops, int32_t n_stops,
+                              const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_stop *s;
+    size_t max_len = 0;
+    uint64_t strings = 0, total;
+    char *text;
+    int32_t i;
+    if (!out || n_stops < 0 || (n_stops > 0 && !stops))
+        return bn_fail(BITNET_ERR_ARGS, "stop: bad arguments (out %p, stops %p, n_stops %d)",
+                       (void *)out, (const void *)stops, (int)n_stops);
+    for (i = 0; i < n_stops; i++) {
+        size_t len = stops[i] ? strlen(stops[i]) : 0;
+        if (len == 0) return bn_fail(BITNET_ERR_ARGS, "stop: stop string %d is empty or NULL", (int)i);
+        if (len > max_len) max_len = len;
+        if (!bn_add_u64(strings, (uint64_t)len + 1, &strings)) break;
+    }
+    /* layout: struct, stops[n], lens[n], held[max_len + 3], the strings */
+    total = bn_align_up_u64(sizeof *s, 16) + (uint64_t)n_stops * (sizeof(char *) + sizeof(size_t));
+    if (i < n_stops || !bn_add_u64(total, (uint64_t)max_len + 3, &total) ||
+        !bn_add_u64(total, strings, &total) || total > SIZE_MAX)
+        return bn_fail(BITNET_ERR_NOMEM, "stop: %d stop strings of %llu bytes do not fit in memory",
+                       (int)n_stops, (unsigned long long)strings);
+    if (!(s = (bitnet_stop *)bn_alloc(&a, (size_t)total, 16)))
+        return bn_fail(BITNET_ERR_NOMEM, "stop: cannot allocate %llu bytes", (unsigned long long)total);
+    s->alloc = a;
+    s->n_stops = n_stops;
+    s->max_held = max_len > 4 ? max_len - 1 : 3;
+    s->stops = (const char **)(void *)((char *)s + bn_align_up_u64(sizeof *s, 16));
+    s->lens = (size_t *)(void *)(s->stops + n_stops);
+    s->held = (char *)(s->lens + n_stops);
+    text = s->held + s->max_held;
+    for (i = 0; i < n_stops; i++) {
+        s->lens[i] = strlen(stops[i]);
+        memcpy(text, stops[i], s->lens[i] + 1);
+        s->stops[i] = text;
+        text += s->lens[i] + 1;
+    }
+    bitnet_stop_reset(s);
+    *out = s;
+    return BITNET_OK;
+}
+
+void bitnet_stop_free(bitnet_stop *s) {
+    if (s) bn_free(&s->alloc, s);
+}
+
+void bitnet_stop_reset(bitnet_stop *s) {
+    if (!s) return;
+    s->n_held = 0;
+    s->matched = -1;
+}
+
+size_t bitnet_stop_max_held(const bitnet_stop *s) { return s ? s->max_held : 0; }
+int32_t bitnet_stop_matched(const bitnet_stop *s) { return s ? s->matched : -1; }
+
+/* Bytes at the end of t[0..n) that begin a UTF-8 sequence still missing bytes (0 to 3). */
+static size_t bn_stop_utf8_tail(const unsigned char *t, size_t n) {
+    size_t i, need;
+    for (i = 1; i <= 3 && i <= n; i++) {
+        unsigned char b = t[n - i];
+        if ((b & 0xc0) == 0x80) continue;                          /* continuation byte */
+        need = b >= 0xf8 ? 1 : b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
+        return need > i ? i : 0;
+    }
+    return 0;
+}
+
+/* How many bytes at the end of t[0..n) to hold back: the longest suffix that is a proper prefix
+   of a stop string, or an incomplete UTF-8 sequence, whichever is longer. */
+static size_t bn_stop_hold(const bitnet_stop *s, const char *t, size_t n) {
+    size_t keep = bn_stop_utf8_tail((const unsigned char *)t, n), k;
+    int32_t i;
+    for (i = 0; i < s->n_stops; i++)
+        for (k = s->lens[i] - 1 < n ? s->lens[i] - 1 : n; k > keep; k--)
+            if (memcmp(t + n - k, s->stops[i], k) == 0) {
+                keep = k;
+                break;
+            }
+    return keep;
+}
+
+bitnet_status bitnet_stop_feed(bitnet_stop *s, const char *piece, size_t len,
+                               char *out, size_t out_cap, size_t *out_len) {
+    size_t total, end, keep;
+    int32_t i, best;
+    if (out_len) *out_len = 0;
+    if (!s || !out || !out_len || (len && !piece))
+        return bn_fail(BITNET_ERR_ARGS, "stop: NULL argument to bitnet_stop_feed");
+    if (s->matched >= 0) return BITNET_OK;
+    if (len > SIZE_MAX - s->n_held || out_cap < s->n_held + len)
+        return bn_fail(BITNET_ERR_ARGS, "stop: out_cap %llu < %llu held + %llu new bytes",
+                       (unsigned long long)out_cap, (unsigned long long)s->n_held, (unsigned long long)len);
+    /* out = held ++ piece; a stop string ending in the held part would have been found before */
+    memcpy(out, s->held, s->n_held);
+    if (len) memcpy(out + s->n_held, piece, len);
+    total = s->n_held + len;
+    for (end = s->n_held + 1; end <= total; end++) {
+        for (i = 0, best = -1; i < s->n_stops; i++)
+            if (s->lens[i] <= end && (best < 0 || s->lens[i] > s->lens[best]) &&
+                memcmp(out + end - s->lens[i], s->stops[i], s->lens[i]) == 0) best = i;
+        if (best >= 0) {
+            s->matched = best;
+            s->n_held = 0;
+            *out_len = end - s->lens[best];
+            return BITNET_OK;
+        }
+    }
+    keep = bn_stop_hold(s, out, total);
+    memcpy(s->held, out + total - keep, keep);
+    s->n_held = keep;
+    *out_len = total - keep;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_stop_flush(bitnet_stop *s, char *out, size_t out_cap, size_t *out_len) {
+    if (out_len) *out_len = 0;
+    if (!s || !out || !out_len) return bn_fail(BITNET_ERR_ARGS, "stop: NULL argument to bitnet_stop_flush");
+    if (out_cap < s->n_held)
+        return bn_fail(BITNET_ERR_ARGS, "stop: out_cap %llu < %llu held bytes",
+                       (unsigned long long)out_cap, (unsigned long long)s->n_held);
+    memcpy(out, s->held, s->n_held);
+    *out_len = s->n_held;
+    s->n_held = 0;
+    return BITNET_OK;
+}
+
 /* ===== generate ===== */
+
+#if defined(_WIN32)
+#  include <time.h>
+double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
+#else
+#  include <time.h>
+double bitnet_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+#endif
+
+struct bitnet_gen {
+    bitnet_ctx *ctx;
+    const bitnet_vocab *vocab;
+    bitnet_allocator allocator;
+    bitnet_sampler *sampler;
+    bitnet_stop *stop;
+    bitnet_detok detok;
+    int32_t *prompt;                        /* (n_prompt) */
+    int32_t n_prompt, n_prefilled, chunk;
+    int32_t max_tokens, last, pending;      /* pending: sampled, not yet decoded (-1: none) */
+    int ignore_eog, cancelled, finished;
+    char *piece, *text;                     /* detokenizer and stop-matcher output buffers */
+    size_t piece_cap, text_cap;
+    double t_begin, t_prefilled;
+    bitnet_gen_stats stats;
+};
+
+static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
+    size_t n = 0, cap;
+    bitnet_status st;
+    if (p->prompt_ids) {
+        if (p->n_prompt_ids <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: empty prompt_ids");
+        cap = (size_t)p->n_prompt_ids;
+    } else {
+        if (!p->prompt) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: no prompt");
+        st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, NULL, 0, &n);
+        if (st != BITNET_OK && st != BITNET_ERR_ARGS) return st;
+        cap = n ? n : 1;
+    }
+    g->prompt = (int32_t *)bn_alloc(&g->allocator, cap * sizeof(int32_t), 16);
+    if (!g->prompt) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a %zu-token prompt", cap);
+    if (p->prompt_ids) {
+        memcpy(g->prompt, p->prompt_ids, cap * sizeof(int32_t));
+        n = cap;
+    } else if ((st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, g->prompt, cap,
+                                     &n)) != BITNET_OK) {
+        return st;
+    }
+    g->n_prompt = (int32_t)n;
+    if (g->n_prompt == 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: the prompt has no tokens");
+    if (g->n_prompt > bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx))
+        return bn_fail(BITNET_ERR_ARGS, "prompt of %d tokens does not fit the context (%d of %d positions free)",
+                       g->n_prompt, bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx), bitnet_ctx_n_ctx(g->ctx));
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gen_buffers(bitnet_gen *g) {
+    g->piece_cap = 3 * (bitnet_vocab_max_piece(g->vocab) + 4);
+    g->text_cap = g->piece_cap + bitnet_stop_max_held(g->stop) + 8;
+    g->piece = (char *)bn_alloc(&g->allocator, g->piece_cap, 16);
+    g->text = (char *)bn_alloc(&g->allocator, g->text_cap, 16);
+    if (!g->piece || !g->text) return bn_fail(BITNET_ERR_NOMEM, "out of memory for generation buffers");
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params) {
+    bitnet_gen_params p;
+    bitnet_gen *g;
+    bitnet_status st;
+    if (!out || !ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: NULL argument");
+    memset(&p, 0, sizeof p);
+    if (params) p = *params;
+    g = (bitnet_gen *)bn_zalloc(&ctx->allocator, sizeof *g);
+    if (!g) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a generation");
+    g->ctx = ctx;
+    g->allocator = ctx->allocator;
+    g->vocab = ctx->model->vocab;
+    g->max_tokens = p.max_tokens > 0 ? p.max_tokens : 0;
+    g->ignore_eog = p.ignore_eog;
+    g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
+    g->last = g->pending = -1;
+    bitnet_detok_init(&g->detok, g->vocab, 0);
+    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK ||
+        (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
+        (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
+        (st = bn_gen_buffers(g)) != BITNET_OK) {
+        bitnet_gen_free(g);
+        return st;
+    }
+    g->stats.n_prompt = g->n_prompt;
+    *out = g;
+    return BITNET_OK;
+}
+
+void bitnet_gen_free(bitnet_gen *g) {
+    if (!g) return;
+    bitnet_sampler_free(g->sampler);
+    bitnet_stop_free(g->stop);
+    bn_free(&g->allocator, g->prompt);
+    bn_free(&g->allocator, g->piece);
+    bn_free(&g->allocator, g->text);
+    bn_free(&g->allocator, g);
+}
+
+int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
+const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+void bitnet_gen_cancel(bitnet_gen *g) { if (g) g->cancelled = 1; }
+
+/* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
+static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **text, size_t *len) {
+    size_t n = 0, m = 0;
+    double now = bitnet_time_ms();
+    if (reason != BITNET_STOP_STRING) {
+        n = bitnet_detok_flush(&g->detok, g->piece, g->piece_cap);
+        bitnet_stop_feed(g->stop, g->piece, n, g->text, g->text_cap, &m);
+        if (bitnet_stop_matched(g->stop) >= 0) reason = BITNET_STOP_STRING;
+        else { bitnet_stop_flush(g->stop, g->text + m, g->text_cap - m, &n); m += n; }
+    }
+    g->finished = 1;
+    g->stats.stop_reason = reason;
+    g->stats.gen_ms = g->t_prefilled > 0 ? now - g->t_prefilled : 0;
+    g->stats.gen_tps = g->stats.gen_ms > 0 ? g->stats.n_generated * 1e3 / g->stats.gen_ms : 0;
+    *text = g->text;
+    *len = m;
+    return 0;
+}
+
+static int bn_gen_prefill(bitnet_gen *g) {
+    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
+    bitnet_status st;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    if ((st = bitnet_decode(g->ctx, g->prompt + g->n_prefilled, n)) != BITNET_OK) return st;
+    g->n_prefilled += n;
+    if (g->n_prefilled == g->n_prompt) {
+        g->t_prefilled = bitnet_time_ms();
+        g->stats.prompt_ms = g->t_prefilled - g->t_begin;
+        g->stats.prompt_tps = g->stats.prompt_ms > 0 ? g->n_prompt * 1e3 / g->stats.prompt_ms : 0;
+    }
+    return 1;
+}
+
+/* Samples one token from the current logits and turns it into showable text. */
+static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+    size_t n = 0;
+    int32_t id;
+    bitnet_status st;
+    if (g->pending >= 0) {
+        if (bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx)) return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
+        if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
+        g->pending = -1;
+    }
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
+    bitnet_sampler_accept(g->sampler, id);
+    g->last = id;
+    if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
+    if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) return bn_gen_finish(g, BITNET_STOP_EOG, text, len);
+    if ((st = bitnet_detok_push(&g->detok, id, g->piece, g->piece_cap, &n)) != BITNET_OK) return st;
+    if ((st = bitnet_stop_feed(g->stop, g->piece, n, g->text, g->text_cap, len)) != BITNET_OK) return st;
+    *text = g->text;
+    if (bitnet_stop_matched(g->stop) >= 0) {
+        size_t shown = *len;
+        bn_gen_finish(g, BITNET_STOP_STRING, text, len);
+        *len = shown;
+        return 0;
+    }
+    g->pending = id;
+    return 1;
+}
+
+int bitnet_gen_step(bitnet_gen *g, const char **text, size_t *len) {
+    const char *t_dummy;
+    size_t l_dummy;
+    if (!text) text = &t_dummy;
+    if (!len) len = &l_dummy;
+    *text = "";
+    *len = 0;
+    if (!g) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step: NULL generation");
+    if (g->finished) return 0;
+    if (g->cancelled) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+    if (g->n_prefilled < g->n_prompt) return bn_gen_prefill(g);
+    return bn_gen_token(g, text, len);
+}
+
+bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params, bitnet_gen_stats *stats) {
+    bitnet_gen *g;
+    const char *text;
+    size_t len;
+    int rc;
+    bitnet_status st = bitnet_gen_new(&g, ctx, params);
+    if (st != BITNET_OK) return st;
+    do {
+        rc = bitnet_gen_step(g, &text, &len);
+        if (len && params->on_piece && params->on_piece(text, len, params->user)) bitnet_gen_cancel(g);
+    } while (rc > 0);
+    if (stats) *stats = g->stats;
+    bitnet_gen_free(g);
+    return rc < 0 ? (bitnet_status)rc : BITNET_OK;
+}
+
+bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params, int n,
+                                   bitnet_gen_stats *stats) {
+    bitnet_gen **gens;
+    bitnet_allocator a;
+    bitnet_status st = BITNET_OK;
+    int i, running = n;
+    if (!ctxs || !params || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
+    a = ctxs[0]->allocator;
+    gens = (bitnet_gen **)bn_zalloc(&a, (size_t)n * sizeof *gens);
+    if (!gens) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
+    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&gens[i], ctxs[i], &params[i]);
+    while (st == BITNET_OK && running > 0)
+        for (i = 0, running = 0; i < n && st == BITNET_OK; i++) {
+            const char *text;
+            size_t len;
+            int rc = gens[i]->finished ? 0 : bitnet_gen_step(gens[i], &text, &len);
+            if (rc < 0) st = (bitnet_status)rc;
+            if (rc >= 0 && len && params[i].on_piece && params[i].on_piece(text, len, params[i].user))
+                bitnet_gen_cancel(gens[i]);
+            running += rc > 0;
+        }
+    for (i = 0; i < n; i++) {
+        if (stats && gens[i]) stats[i] = gens[i]->stats;
+        bitnet_gen_free(gens[i]);
+    }
+    bn_free(&a, gens);
+    return st;
+}
+
+/* --- read bandwidth --- */
+
+typedef struct bn_bw_job {
+    const uint64_t *data;                   /* (n_words) */
+    uint64_t sums[64];                      /* one per thread, kept so the reads are not dropped */
+} bn_bw_job;
+
+#define BN__BW_CHUNK 8192                   /* words per row of the job */
+
+static void bn_bw_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    bn_bw_job *j = (bn_bw_job *)arg;
+    const uint64_t *p = j->data + (size_t)r0 * BN__BW_CHUNK, *end = j->data + (size_t)r1 * BN__BW_CHUNK;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    for (; p < end; p += 4) { a += p[0]; b ^= p[1]; c += p[2]; d ^= p[3]; }
+    j->sums[thread & 63] += a + b + c + d;
+}
+
+double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
+    bitnet_allocator a = bn_allocator_or_default(NULL);
+    bn_bw_job job;
+    int64_t rows;
+    double best = 0;
+    int pass;
+    if (!bytes) bytes = (size_t)1 << 30;
+    rows = (int64_t)(bytes / (BN__BW_CHUNK * 8));
+    if (rows < 1) rows = 1;
+    memset(&job, 0, sizeof job);
+    job.data = (const uint64_t *)bn_alloc(&a, (size_t)rows * BN__BW_CHUNK * 8, 64);
+    if (!job.data) return 0;
+    memset((void *)job.data, 1, (size_t)rows * BN__BW_CHUNK * 8);   /* touch every page first */
+    for (pass = 0; pass < 4; pass++) {
+        double t0 = bitnet_time_ms(), ms;
+        bitnet_threadpool_run(threads, rows, 1, bn_bw_task, &job);
+        ms = bitnet_time_ms() - t0;
+        if (ms > 0 && (double)rows * BN__BW_CHUNK * 8 / (ms * 1e6) > best) best = (double)rows * BN__BW_CHUNK * 8 / (ms * 1e6);
+    }
+    bn_free(&a, (void *)job.data);
+    return best;
+}
+
+/* --- the plain API --- */
+
+struct BitNetModel {
+    bitnet_model *model;
+    bitnet_ctx *ctx;
+};
+
+BitNetModel *bitnet_load_model(const char *path) {
+    bitnet_model_params mp;
+    bitnet_ctx_params cp;
+    BitNetModel *bm = (BitNetModel *)calloc(1, sizeof *bm);
+    if (!bm) { bn_fail(BITNET_ERR_NOMEM, "out of memory"); return NULL; }
+    memset(&mp, 0, sizeof mp);
+    memset(&cp, 0, sizeof cp);
+    mp.path = path;
+    if (bitnet_model_load(&bm->model, &mp) != BITNET_OK) { free(bm); return NULL; }
+    cp.n_ctx = bm->model->hp.n_ctx_train < 4096 ? bm->model->hp.n_ctx_train : 4096;
+    if (bitnet_ctx_new(&bm->ctx, bm->model, &cp) != BITNET_OK) { bitnet_free_model(bm); return NULL; }
+    return bm;
+}
+
+typedef struct bn_text_sink {
+    char *buf;
+    size_t len, cap;
+} bn_text_sink;
+
+static int bn_text_sink_put(const char *text, size_t len, void *user) {
+    bn_text_sink *s = (bn_text_sink *)user;
+    if (len > s->cap - 1 - s->len) len = s->cap - 1 - s->len;   /* the plan below makes this unreachable */
+    memcpy(s->buf + s->len, text, len);
+    s->len += len;
+    s->buf[s->len] = 0;
+    return 0;
+}
+
+char *bitnet_generate(BitNetModel *bm, const char *prompt, const BitNetConfig *config) {
+    bitnet_gen_params p;
+    bn_text_sink sink;
+    int max_tokens = config && config->max_tokens > 0 ? config->max_tokens : 256;
+    if (!bm || !prompt) { bn_fail(BITNET_ERR_ARGS, "bitnet_generate: NULL argument"); return NULL; }
+    memset(&p, 0, sizeof p);
+    p.prompt = prompt;
+    p.max_tokens = max_tokens;
+    p.sampler.seed = BITNET_SAMPLER_DEFAULT_SEED;
+    if (config) {
+        p.sampler.temperature = config->temperature;
+        p.sampler.top_p = config->top_p;
+        p.sampler.top_k = config->top_k;
+    }
+    /* the whole text is planned up front: every token's piece, expanded for U+FFFD repairs */
+    sink.cap = (size_t)max_tokens * 3 * (bitnet_vocab_max_piece(bm->model->vocab) + 4) + 16;
+    sink.buf = (char *)malloc(sink.cap);
+    sink.len = 0;
+    if (!sink.buf) { bn_fail(BITNET_ERR_NOMEM, "out of memory for the output text"); return NULL; }
+    sink.buf[0] = 0;
+    p.on_piece = bn_text_sink_put;
+    p.user = &sink;
+    bitnet_ctx_truncate(bm->ctx, 0);
+    if (bitnet_generate_text(bm->ctx, &p, NULL) != BITNET_OK) { free(sink.buf); return NULL; }
+    return sink.buf;
+}
+
+void bitnet_free_string(char *text) { free(text); }
+
+void bitnet_free_model(BitNetModel *bm) {
+    if (!bm) return;
+    bitnet_ctx_free(bm->ctx);
+    bitnet_model_free(bm->model);
+    free(bm);
+}
+
+const char *bitnet_get_last_error(void) { return bitnet_last_error(); }
 
 #endif /* BITNET_IMPLEMENTATION */
 
