@@ -4235,6 +4235,96 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
                                                          _mm512_maskz_loadu_ps(mk, y + i)));
     }
 }
+/* ---- vector ops ---- */
+
+/* out = relu(g)^2 * u with the same roundings as the reference (two products, no FMA). */
+static BN__AVX512 void bn_relu2_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(mk, g + i), _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_maskz_loadu_ps(mk, u + i)));
+    }
+}
+
+/* e^x for 16 lanes: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial (~1 ulp);
+   x below -87.3 gives 0, above 88.7 gives inf. */
+static BN__AVX512 __m512 bn_exp_avx512(__m512 x) {
+    const __m512 hi = _mm512_set1_ps(88.7228f), lo = _mm512_set1_ps(-87.3365f);
+    __m512 n, r, p;
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    p = _mm512_set1_ps(1.3981999e-3f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    p = _mm512_scalef_ps(p, n);
+    p = _mm512_mask_blend_ps(under, p, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(over, p, _mm512_set1_ps(INFINITY));
+}
+
+static BN__AVX512 void bn_silu_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(mk, g + i);
+        __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        __m512 sg = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(sg, _mm512_maskz_loadu_ps(mk, u + i)));
+    }
+}
+
+static BN__AVX512 void bn_softmax_avx512(float *x, int64_t n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY), vinv;
+    __m512d sum = _mm512_setzero_pd();
+    float m;
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        mx = _mm512_mask_max_ps(mx, mk, mx, _mm512_maskz_loadu_ps(mk, x + i));
+    }
+    m = _mm512_reduce_max_ps(mx);
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), _mm512_set1_ps(m)));
+        e = _mm512_maskz_mov_ps(mk, e);
+        _mm512_mask_storeu_ps(x + i, mk, e);
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    vinv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(sum)));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vinv));
+    }
+}
+
+/* Sum of squares in double (each square rounded to float first, as the reference does). */
+static BN__AVX512 void bn_rmsnorm_avx512(const float *x, const float *w, int64_t n, float eps, float *out) {
+    __m512d acc = _mm512_setzero_pd();
+    __m512 vs;
+    float scale;
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(mk, x + i), sq = _mm512_mul_ps(v, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+    }
+    scale = 1.0f / sqrtf((float)(_mm512_reduce_add_pd(acc) / (double)n) + eps);
+    vs = _mm512_set1_ps(scale);
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vs);
+        if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, w + i));
+        _mm512_mask_storeu_ps(out + i, mk, v);
+    }
+}
 #endif /* BN__X86 */
 
 /* ===== kernels: neon ===== */
@@ -4505,6 +4595,10 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx512, "avx512");
+        BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx512, "avx512");
+        BN__KSET(kt, 15, softmax, bn_softmax_avx512, "avx512");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx512, "avx512");
+        BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx512, "avx512");
     }
 #endif
 #if BN__ARM64

@@ -370,13 +370,14 @@ static void test_vector_ops(void) {
     static const int64_t ns[] = { 1, 7, 16, 33, 128, 1000 };
     size_t ni;
     int t;
-    float x[1000], w[1000], out[1000], out2[1000], u[1000];
+    float x[1000], w[1000], out[1000], out2[1000], u[1000], gb[1000];   /* gb: -60..60 */
     uint16_t h[1000];
     int64_t i;
     for (ni = 0; ni < sizeof ns / sizeof ns[0]; ni++) {
         int64_t n = ns[ni];
         float dr, d;
         for (i = 0; i < n; i++) { x[i] = rndf(); w[i] = rndf(); u[i] = rndf(); h[i] = bn_fp32_to_fp16(rndf()); }
+        for (i = 0; i < n; i++) gb[i] = x[i] * 30.0f;
         dr = bn_dot_f32_ref(x, w, n);
         for (t = 0; t < n_tables; t++) {
             const bn_kernels *kt = &tables[t];
@@ -396,11 +397,25 @@ static void test_vector_ops(void) {
             CHECKF(i == n, "%s axpy_f16", bitnet_isa_name(kt->isa));
             kt->rmsnorm(x, w, n, 1e-5f, out);
             bn_rmsnorm_ref(x, w, n, 1e-5f, out2);
-            CHECK(memcmp(out, out2, sizeof(float) * (size_t)n) == 0);
+            for (i = 0; i < n; i++) if (!(fabsf(out[i] - out2[i]) <= 1e-6f * fabsf(out2[i]))) break;
+            CHECKF(i == n, "%s rmsnorm n=%lld", bitnet_isa_name(kt->isa), (long long)n);
+            kt->rmsnorm(x, NULL, n, 1e-5f, out);
+            bn_rmsnorm_ref(x, NULL, n, 1e-5f, out2);
+            for (i = 0; i < n; i++) if (!(fabsf(out[i] - out2[i]) <= 1e-6f * fabsf(out2[i]))) break;
+            CHECKF(i == n, "%s rmsnorm (no weight) n=%lld", bitnet_isa_name(kt->isa), (long long)n);
             kt->relu2_mul(x, u, n, out); bn_relu2_mul_ref(x, u, n, out2);
+            CHECKF(memcmp(out, out2, sizeof(float) * (size_t)n) == 0, "%s relu2_mul", bitnet_isa_name(kt->isa));
+            memcpy(out, x, sizeof(float) * (size_t)n);                 /* in place, as the model calls it */
+            kt->relu2_mul(out, u, n, out);
             CHECK(memcmp(out, out2, sizeof(float) * (size_t)n) == 0);
-            kt->silu_mul(x, u, n, out); bn_silu_mul_ref(x, u, n, out2);
-            CHECK(memcmp(out, out2, sizeof(float) * (size_t)n) == 0);
+            kt->silu_mul(gb, u, n, out); bn_silu_mul_ref(gb, u, n, out2);
+            for (i = 0; i < n; i++) if (!(fabsf(out[i] - out2[i]) <= 4e-7f * fabsf(out2[i]) + 1e-30f)) break;
+            CHECKF(i == n, "%s silu_mul at %lld: %g vs %g", bitnet_isa_name(kt->isa), (long long)i,
+                   i < n ? (double)out[i] : 0.0, i < n ? (double)out2[i] : 0.0);
+            memcpy(out, gb, sizeof(float) * (size_t)n); memcpy(out2, gb, sizeof(float) * (size_t)n);
+            kt->softmax(out, n); bn_softmax_ref(out2, n);
+            for (i = 0; i < n; i++) if (!(fabsf(out[i] - out2[i]) <= 4e-7f * out2[i] + 1e-38f)) break;
+            CHECKF(i == n, "%s softmax n=%lld at %lld", bitnet_isa_name(kt->isa), (long long)n, (long long)i);
         }
     }
     {   /* rmsnorm, relu2, silu, softmax by value */
