@@ -3241,10 +3241,17 @@ static BN__UNUSED bitnet_status bn_tern_from_codes(bn_tern *w, const int8_t *cod
     if ((st = bn_tern_alloc(w, k, m, 0, a))) return st;
     for (r = 0; r < m; r++) {
         uint8_t *row = (uint8_t *)w->owned + r * (w->kp / 4);
-        for (c = 0; c < k; c++) {
-            int v = codes[r * k + c];
-            bn_tern_set(row, c, v < 0 ? 0 : v > 0 ? 2 : 1);
+        const int8_t *src = codes + r * k;
+        for (c = 0; c + 128 <= k; c += 128) {            /* whole blocks a byte at a time */
+            int p;
+            for (p = 0; p < 32; p++) {
+                int c0 = src[c + p], c1 = src[c + p + 32], c2 = src[c + p + 64], c3 = src[c + p + 96];
+                c0 = c0 < 0 ? 0 : c0 > 0 ? 2 : 1; c1 = c1 < 0 ? 0 : c1 > 0 ? 2 : 1;
+                c2 = c2 < 0 ? 0 : c2 > 0 ? 2 : 1; c3 = c3 < 0 ? 0 : c3 > 0 ? 2 : 1;
+                row[c / 4 + p] = (uint8_t)(c0 << 6 | c1 << 4 | c2 << 2 | c3);
+            }
         }
+        for (; c < k; c++) bn_tern_set(row, c, src[c] < 0 ? 0 : src[c] > 0 ? 2 : 1);
     }
     w->alpha = alpha;
     return BITNET_OK;
@@ -3319,9 +3326,16 @@ static BN__UNUSED bitnet_status bn_tern_from_tensor(bn_tern *w, int type, const 
         uint8_t *row = (uint8_t *)w->owned + r * (k / 4);
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = src + (r * nb + b) * bsz;
-            for (e = 0; e < 256; e++)
-                bn_tern_set(row, (int64_t)(b * 256) + e,
-                            type == 35 ? bn_tq2_code(blk, e) : bn_tq1_code(blk, e));
+            if (type == 35) {
+                /* a TQ2_0 half-block byte m holds elements 32l+m at shift 2l, the I2_S byte
+                   the same elements at shift 6-2l: reverse the four 2-bit fields */
+                for (e = 0; e < 64; e++) {
+                    unsigned v = blk[e];
+                    row[b * 64 + (uint64_t)e] = (uint8_t)((v & 3) << 6 | (v >> 2 & 3) << 4 | (v >> 4 & 3) << 2 | v >> 6);
+                }
+            } else {
+                for (e = 0; e < 256; e++) bn_tern_set(row, (int64_t)(b * 256) + e, bn_tq1_code(blk, e));
+            }
             if (!uniform) w->block_scale[r * nb + b] = bn_fp16_to_fp32(bn_load_u16(blk + bsz - 2));
         }
     }
@@ -3418,7 +3432,8 @@ static float bn_tern_row_blocked(const bn_tern *w, int64_t r, const int8_t *q, i
             acc += bn_tern_code(w, r, i) * v;
             sq += v;
         }
-        y += ((float)acc - (float)sq) / s * w->block_scale[r * nb + b];
+        float part = ((float)acc - (float)sq) / s * w->block_scale[r * nb + b];
+        y += part;              /* separate statement: never contracted into an FMA */
     }
     return y;
 }
@@ -3670,7 +3685,9 @@ static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int6
     for (b = 0; b < kp / 128; b++) {
         __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
         const int8_t *x = q + b * 128;
-        __m256i s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
+        __m256i s;
+        if (b % 2 == 0) _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+        s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
                                          _mm256_loadu_si256((const __m256i *)x));
         s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
                                                      _mm256_loadu_si256((const __m256i *)(x + 32))));
@@ -3704,7 +3721,7 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
 
 /* Float GEMV: per row two 8-lane accumulators over 16 columns, then the leftover columns
    one by one; the same order for every row. */
-#define BN__FGEMV_AVX2(name, LOAD8, AT) \
+#define BN__FGEMV_AVX2(name, LOAD8, AT, PREFETCH) \
     static BN__AVX2 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
         int64_t k = m->cols, r = r0, i; \
         for (; r + 2 <= r1; r += 2) { \
@@ -3713,6 +3730,7 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
             float s0, s1; \
             for (i = 0; i + 16 <= k; i += 16) { \
                 __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8); \
+                if (i % 32 == 0) { PREFETCH(w0, i); PREFETCH(w1, i); } \
                 a0 = _mm256_fmadd_ps(LOAD8(w0, i), x0, a0); b0 = _mm256_fmadd_ps(LOAD8(w0, i + 8), x1, b0); \
                 a1 = _mm256_fmadd_ps(LOAD8(w1, i), x0, a1); b1 = _mm256_fmadd_ps(LOAD8(w1, i + 8), x1, b1); \
             } \
@@ -3741,9 +3759,12 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
 #define BN__AT_F32(p, i) bn_load_f32((const uint8_t *)(p) + (i) * 4)
 #define BN__AT_F16(p, i) bn_fp16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
 #define BN__AT_BF16(p, i) bn_bf16_to_fp32(bn_load_u16((const uint8_t *)(p) + (i) * 2))
-BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32)
-BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16)
-BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16)
+#define BN__PF32_256(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
+    _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
+#define BN__PF16_256(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
+BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
+BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
 static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
@@ -3763,7 +3784,61 @@ static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, flo
     }
 }
 
+/* Q6_K: the 6-bit values of one 128-half of a block, as 4 x 32 int8 (value - 32): elements
+   [32j, 32j+32) of the half in out[j]. ql: 64 bytes, qh: 32 bytes. */
+static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __m256i out[4]) {
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), k32 = _mm256_set1_epi8(32);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
+    out[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
+    out[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
+    out[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
+    out[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
+    out[0] = _mm256_sub_epi8(out[0], k32); out[1] = _mm256_sub_epi8(out[1], k32);
+    out[2] = _mm256_sub_epi8(out[2], k32); out[3] = _mm256_sub_epi8(out[3], k32);
+}
+
+static BN__AVX2 void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y,
+                                           int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 256;
+    int n, j, g;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 210;
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            for (n = 0; n < 2; n++) {
+                __m256i qv[4];
+                const float *xb = x + b * 256 + n * 128;
+                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
+                for (j = 0; j < 4; j++) {
+                    int8_t tmp[32];
+                    _mm256_storeu_si256((__m256i *)tmp, qv[j]);
+                    for (g = 0; g < 32; g += 16) {
+                        __m256 sv = _mm256_set1_ps(d * (float)sc[n * 8 + j * 2 + g / 16]);
+                        __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g))));
+                        __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g + 8))));
+                        a0 = _mm256_fmadd_ps(_mm256_mul_ps(w0, sv), _mm256_loadu_ps(xb + j * 32 + g), a0);
+                        a1 = _mm256_fmadd_ps(_mm256_mul_ps(w1, sv), _mm256_loadu_ps(xb + j * 32 + g + 8), a1);
+                    }
+                }
+            }
+        }
+        y[r] = bn_hsum256(_mm256_add_ps(a0, a1));
+    }
+}
+
 BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx2, bn_gemv_f32_f32_avx2)
+BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx2, bn_gemv_q6_k_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx2, bn_gemv_f16_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx2, bn_gemv_bf16_f32_avx2)
 BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx2, bn_gemv_q8_0_f32_avx2)
@@ -3837,6 +3912,9 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 }
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
+#ifndef BN__PF_DIST
+#define BN__PF_DIST 4096          /* bytes of codes prefetched ahead of use */
+#endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
 /* acc of one row over the final half chunk (128 codes, natural order), 256-bit. */
@@ -3883,6 +3961,10 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (ch = 0; ch < nch; ch++) {
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64), v1 = _mm512_loadu_si512(c1 + ch * 64);
+            /* the 4 rows are 4*rs contiguous bytes read at 256 per step: prefetch linearly ahead */
+            const char *pf = (const char *)c0 + ch * 256 + BN__PF_DIST;
+            _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
             __m512i v2 = _mm512_loadu_si512(c2 + ch * 64), v3 = _mm512_loadu_si512(c3 + ch * 64);
             BN__DP(a00, _mm512_and_si512(v0, kc0), qp); BN__DP(a10, _mm512_and_si512(v1, kc0), qp);
             BN__DP(a20, _mm512_and_si512(v2, kc0), qp); BN__DP(a30, _mm512_and_si512(v3, kc0), qp);
@@ -3915,6 +3997,7 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (ch = 0; ch < nch; ch++) {
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64);
+            _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST, _MM_HINT_T0);
             BN__DP(a0, _mm512_and_si512(v0, kc0), qp);
             BN__DP(a1, _mm512_and_si512(v0, k30), qp + 64);
             BN__DP(a2, _mm512_and_si512(v0, kc), qp + 128);
@@ -3926,60 +4009,56 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     }
 }
 
-/* GEMM tile: rows ra and rb (rb may repeat ra) against BN__GT tokens. The codes are decoded
-   (shift + mask) once per 256 and used by every token of the tile. */
-#define BN__GT 8
-static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
-                                                int nt, int64_t ra, int64_t rb, int32_t *acc_a,
-                                                int32_t *acc_b) {
-    const __m512i m3 = _mm512_set1_epi8(3);
-    __m512i aa[BN__GT], ab[BN__GT];
-    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
-    const uint8_t *ca = w->codes + ra * rs, *cb = w->codes + rb * rs;
-    int t;
-    for (t = 0; t < BN__GT; t++) { aa[t] = _mm512_setzero_si512(); ab[t] = aa[t]; }
-    for (ch = 0; ch < nch; ch++) {
-        __m512i va = _mm512_loadu_si512(ca + ch * 64), vb = _mm512_loadu_si512(cb + ch * 64);
-        __m512i pa0 = _mm512_and_si512(_mm512_srli_epi16(va, 6), m3);
-        __m512i pa1 = _mm512_and_si512(_mm512_srli_epi16(va, 4), m3);
-        __m512i pa2 = _mm512_and_si512(_mm512_srli_epi16(va, 2), m3);
-        __m512i pa3 = _mm512_and_si512(va, m3);
-        __m512i pb0 = _mm512_and_si512(_mm512_srli_epi16(vb, 6), m3);
-        __m512i pb1 = _mm512_and_si512(_mm512_srli_epi16(vb, 4), m3);
-        __m512i pb2 = _mm512_and_si512(_mm512_srli_epi16(vb, 2), m3);
-        __m512i pb3 = _mm512_and_si512(vb, m3);
+/* GEMM tile: BN__GR rows x BN__GT tokens of int32 accumulators in registers. Per 256 codes
+   and plane j, the plane of each row is decoded once (shift + mask, the load folded into the
+   shift) and used by every token; each activation load feeds BN__GR dot products. Rows and
+   tokens past the ends repeat the last valid one (computed, not stored). */
+#define BN__GR 4
+#define BN__GT 6
 #if defined(__clang__)
-#pragma unroll
+#  define BN__UNROLL _Pragma("unroll")
 #else
-#pragma GCC unroll 8
+#  define BN__UNROLL _Pragma("GCC unroll 8")
 #endif
-        for (t = 0; t < BN__GT; t++) {
-            const int8_t *qp = q + (t < nt ? t : 0) * ldq + ch * 256;
-            __m512i x0 = _mm512_loadu_si512(qp), x1 = _mm512_loadu_si512(qp + 64);
-            __m512i x2 = _mm512_loadu_si512(qp + 128), x3 = _mm512_loadu_si512(qp + 192);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa0, x0); ab[t] = _mm512_dpbusd_epi32(ab[t], pb0, x0);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa1, x1); ab[t] = _mm512_dpbusd_epi32(ab[t], pb1, x1);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa2, x2); ab[t] = _mm512_dpbusd_epi32(ab[t], pb2, x2);
-            aa[t] = _mm512_dpbusd_epi32(aa[t], pa3, x3); ab[t] = _mm512_dpbusd_epi32(ab[t], pb3, x3);
+static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                                int nt, const int64_t *rows,
+                                                int32_t acc_out[BN__GR][BN__GT]) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    __m512i acc[BN__GR][BN__GT];
+    const uint8_t *c[BN__GR];
+    const int8_t *qt[BN__GT];
+    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
+    int t, r, j;
+    BN__UNROLL for (r = 0; r < BN__GR; r++) {
+        c[r] = w->codes + rows[r] * rs;
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
+    }
+    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
+    for (ch = 0; ch < nch; ch++) {
+        BN__UNROLL for (j = 0; j < 4; j++) {
+            __m512i p[BN__GR];
+            BN__UNROLL for (r = 0; r < BN__GR; r++)
+                p[r] = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(c[r] + ch * 64), 6 - 2 * j), m3);
+            BN__UNROLL for (t = 0; t < BN__GT; t++) {
+                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
+                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
+            }
         }
     }
-    for (t = 0; t < nt; t++) {
-        acc_a[t] = _mm512_reduce_add_epi32(aa[t]);
-        acc_b[t] = _mm512_reduce_add_epi32(ab[t]);
-        if (w->kp % 256) {
-            const int8_t *qp = q + t * ldq + nch * 256;
-            acc_a[t] += bn_tern_tail_avx512(ca + nch * 64, qp);
-            acc_b[t] += bn_tern_tail_avx512(cb + nch * 64, qp);
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) {
+            acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
+            if (w->kp % 256 && t < nt)
+                acc_out[r][t] += bn_tern_tail_avx512(c[r] + nch * 64, qt[t] + nch * 256);
         }
-    }
 }
 
 static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                               const float *s, const int32_t *sum, int64_t n,
                                               float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* rows in blocks whose codes stay in L2 while all token tiles pass over them */
-    int64_t rblk = (int64_t)(262144 / (w->kp / 4)) / 2 * 2 + 2, b0, t0, r;
-    int32_t acc_a[BN__GT], acc_b[BN__GT];
+    int64_t rblk = (int64_t)(262144 / (w->kp / 4)) / BN__GR * BN__GR + BN__GR, b0, t0, r;
+    int32_t acc[BN__GR][BN__GT];
     if (w->block_scale) {
         for (t0 = 0; t0 < n; t0++)
             for (r = r0; r < r1; r++) y[t0 * ldy + r] = bn_tern_row_blocked(w, r, q + t0 * ldq, 1, s[t0]);
@@ -3988,15 +4067,14 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     for (b0 = r0; b0 < r1; b0 += rblk) {
         int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
         for (t0 = 0; t0 < n; t0 += BN__GT) {
-            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t;
-            for (r = b0; r < b1; r += 2) {
-                int64_t rb = r + 1 < b1 ? r + 1 : r;
-                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, r, rb, acc_a, acc_b);
-                for (t = 0; t < nt; t++) {
-                    float *yt = y + (t0 + t) * ldy;
-                    yt[r] = bn_tern_out(acc_a[t], sum[t0 + t], s[t0 + t], w->alpha);
-                    if (rb != r) yt[rb] = bn_tern_out(acc_b[t], sum[t0 + t], s[t0 + t], w->alpha);
-                }
+            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
+            for (r = b0; r < b1; r += BN__GR) {
+                int64_t rows[BN__GR];
+                for (i = 0; i < BN__GR; i++) rows[i] = r + i < b1 ? r + i : r;
+                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, rows, acc);
+                for (i = 0; i < BN__GR && r + i < b1; i++)
+                    for (t = 0; t < nt; t++)
+                        y[(t0 + t) * ldy + r + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
             }
         }
     }
@@ -4004,7 +4082,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 
 /* Float GEMV: per row two 16-lane accumulators over 32 columns, the last partial step masked;
    4 rows share each x load. Every row sees the same operation order in both loops. */
-#define BN__FGEMV_AVX512(name, LOAD16) \
+#define BN__FGEMV_AVX512(name, LOAD16, PREFETCH) \
     static BN__AVX512 void name(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
         int64_t k = m->cols, r = r0, i; \
         for (; r + 4 <= r1; r += 4) { \
@@ -4013,6 +4091,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             __m512 a0 = _mm512_setzero_ps(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0, b3 = a0; \
             for (i = 0; i + 32 <= k; i += 32) { \
                 __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16); \
+                PREFETCH(w0, i); PREFETCH(w1, i); PREFETCH(w2, i); PREFETCH(w3, i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), x0, a0); b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), x1, b0); \
                 a1 = _mm512_fmadd_ps(LOAD16(w1, i, 0xffff), x0, a1); b1 = _mm512_fmadd_ps(LOAD16(w1, i + 16, 0xffff), x1, b1); \
                 a2 = _mm512_fmadd_ps(LOAD16(w2, i, 0xffff), x0, a2); b2 = _mm512_fmadd_ps(LOAD16(w2, i + 16, 0xffff), x1, b2); \
@@ -4033,6 +4112,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const uint8_t *w0 = m->data + (size_t)r * m->row_bytes; \
             __m512 a0 = _mm512_setzero_ps(), b0 = a0; \
             for (i = 0; i + 32 <= k; i += 32) { \
+                PREFETCH(w0, i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, 0xffff), _mm512_loadu_ps(x + i), a0); \
                 b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), _mm512_loadu_ps(x + i + 16), b0); \
             } \
@@ -4049,9 +4129,13 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     _mm512_cvtph_ps(_mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i)))
 #define BN__LD_BF16_512(p, i, mk) _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32( \
     _mm256_maskz_loadu_epi16((__mmask16)(mk), (const uint16_t *)(p) + (i))), 16))
-BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512)
-BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512)
-BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512)
+/* Prefetch of row p ahead of column i: 32 columns are 128 bytes (F32) or 64 bytes (16-bit). */
+#define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
+    _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
+#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
+BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
+BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
 
 /* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
 static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
@@ -4077,7 +4161,42 @@ static BN__AVX512 void bn_gemv_q8_0_f32_avx512(const bn_fmat *m, const float *x,
     }
 }
 
+/* Q6_K: decoded with the AVX2 helper (256-bit), 16 values per scale as one 16-lane FMA. */
+static BN__AVX512 void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x, float *y,
+                                               int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 256;
+    int n, j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 210;
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
+            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            for (n = 0; n < 2; n++) {
+                __m256i qv[4];
+                const float *xb = x + b * 256 + n * 128;
+                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
+                for (j = 0; j < 4; j++) {
+                    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(qv[j])));
+                    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(qv[j], 1)));
+                    a0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2])),
+                                         _mm512_loadu_ps(xb + j * 32), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2 + 1])),
+                                         _mm512_loadu_ps(xb + j * 32 + 16), a1);
+                }
+            }
+        }
+        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
+    }
+}
+
 BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx512, bn_gemv_f32_f32_avx512)
+BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx512, bn_gemv_q6_k_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx512, bn_gemv_f16_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx512, bn_gemv_bf16_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx512, bn_gemv_q8_0_f32_avx512)
@@ -4119,6 +4238,96 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
         __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
         _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, BN__LD_F16_512(x, i, mk),
                                                          _mm512_maskz_loadu_ps(mk, y + i)));
+    }
+}
+/* ---- vector ops ---- */
+
+/* out = relu(g)^2 * u with the same roundings as the reference (two products, no FMA). */
+static BN__AVX512 void bn_relu2_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(mk, g + i), _mm512_setzero_ps());
+        _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_maskz_loadu_ps(mk, u + i)));
+    }
+}
+
+/* e^x for 16 lanes: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial (~1 ulp);
+   x below -87.3 gives 0, above 88.7 gives inf. */
+static BN__AVX512 __m512 bn_exp_avx512(__m512 x) {
+    const __m512 hi = _mm512_set1_ps(88.7228f), lo = _mm512_set1_ps(-87.3365f);
+    __m512 n, r, p;
+    __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
+    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+    n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145752f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860677e-6f), r);
+    p = _mm512_set1_ps(1.3981999e-3f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    p = _mm512_scalef_ps(p, n);
+    p = _mm512_mask_blend_ps(under, p, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(over, p, _mm512_set1_ps(INFINITY));
+}
+
+static BN__AVX512 void bn_silu_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 x = _mm512_maskz_loadu_ps(mk, g + i);
+        __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+        __m512 sg = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
+        _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(sg, _mm512_maskz_loadu_ps(mk, u + i)));
+    }
+}
+
+static BN__AVX512 void bn_softmax_avx512(float *x, int64_t n) {
+    __m512 mx = _mm512_set1_ps(-INFINITY), vinv;
+    __m512d sum = _mm512_setzero_pd();
+    float m;
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        mx = _mm512_mask_max_ps(mx, mk, mx, _mm512_maskz_loadu_ps(mk, x + i));
+    }
+    m = _mm512_reduce_max_ps(mx);
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), _mm512_set1_ps(m)));
+        e = _mm512_maskz_mov_ps(mk, e);
+        _mm512_mask_storeu_ps(x + i, mk, e);
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm512_castps512_ps256(e)));
+        sum = _mm512_add_pd(sum, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(e), 1))));
+    }
+    vinv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(sum)));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vinv));
+    }
+}
+
+/* Sum of squares in double (each square rounded to float first, as the reference does). */
+static BN__AVX512 void bn_rmsnorm_avx512(const float *x, const float *w, int64_t n, float eps, float *out) {
+    __m512d acc = _mm512_setzero_pd();
+    __m512 vs;
+    float scale;
+    int64_t i;
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_maskz_loadu_ps(mk, x + i), sq = _mm512_mul_ps(v, v);
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
+        acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
+    }
+    scale = 1.0f / sqrtf((float)(_mm512_reduce_add_pd(acc) / (double)n) + eps);
+    vs = _mm512_set1_ps(scale);
+    for (i = 0; i < n; i += 16) {
+        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vs);
+        if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, w + i));
+        _mm512_mask_storeu_ps(out + i, mk, v);
     }
 }
 #endif /* BN__X86 */
@@ -4365,6 +4574,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx2, "avx2-f16c");
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx2, "avx2");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx2, "avx2");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx2, "avx2");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx2, "avx2");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx2, "avx2");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
@@ -4383,10 +4594,16 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx512, "avx512");
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx512, "avx512");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx512, "avx512");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx512, "avx512");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx512, "avx512");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx512, "avx512");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx512, "avx512");
+        BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx512, "avx512");
+        BN__KSET(kt, 15, softmax, bn_softmax_avx512, "avx512");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx512, "avx512");
+        BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx512, "avx512");
     }
 #endif
 #if BN__ARM64
@@ -4453,14 +4670,6 @@ int bitnet_online_cores(void) {
 #endif
 }
 
-/* Rows of thread t out of n: units of `grain` rows dealt out contiguously. */
-static void bn_split_rows(int64_t n_rows, int64_t grain, int t, int n, int64_t *r0, int64_t *r1) {
-    int64_t units = (n_rows + grain - 1) / grain;
-    int64_t u0 = units * t / n, u1 = units * (t + 1) / n;
-    *r0 = u0 * grain < n_rows ? u0 * grain : n_rows;
-    *r1 = u1 * grain < n_rows ? u1 * grain : n_rows;
-}
-
 #if defined(BITNET_NO_THREADS)
 struct bitnet_threadpool { int n_threads; bitnet_allocator allocator; };
 
@@ -4506,6 +4715,11 @@ typedef struct bn_worker {
     int index;
 } bn_worker;
 
+/* A run is cut into chunks of rows that threads claim one at a time, so a thread the OS
+   descheduled delays the run by one chunk, not by its share. `claim` packs the run's generation
+   (bits 63-32), its chunk count (31-16) and the next chunk (15-0): a late thread can never claim
+   a chunk of a newer run by mistake, and the run's fields stay valid until every chunk claimed
+   is done. */
 struct bitnet_threadpool {
     int n_threads;                  /* including the caller */
     bitnet_allocator allocator;
@@ -4513,17 +4727,32 @@ struct bitnet_threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     unsigned generation;            /* bumped for every run (atomic) */
-    int pending;                    /* workers still busy with this run (atomic) */
+    uint64_t claim;                 /* generation << 32 | n_chunks << 16 | next chunk (atomic) */
+    int64_t chunks_done;            /* (atomic) */
     int sleepers, caller_sleeping, stop;   /* under mu */
     bitnet_task_fn fn;
     void *arg;
-    int64_t n_rows, grain;
+    int64_t n_rows, chunk_rows, n_chunks;
 };
 
-static void bn_pool_do(struct bitnet_threadpool *p, int t) {
-    int64_t r0, r1;
-    bn_split_rows(p->n_rows, p->grain, t, p->n_threads, &r0, &r1);
-    if (r1 > r0) p->fn(p->arg, r0, r1, t);
+/* Claims and runs chunks of run `gen` until none is left. */
+static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
+    for (;;) {
+        uint64_t c = __atomic_load_n(&p->claim, __ATOMIC_ACQUIRE);
+        int64_t i, r0, r1;
+        if ((unsigned)(c >> 32) != gen || (c & 0xffffu) >= (c >> 16 & 0xffffu)) return;
+        if (!__atomic_compare_exchange_n(&p->claim, &c, c + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            continue;
+        i = (int64_t)(c & 0xffffu);
+        r0 = i * p->chunk_rows;
+        r1 = r0 + p->chunk_rows < p->n_rows ? r0 + p->chunk_rows : p->n_rows;
+        p->fn(p->arg, r0, r1, t);
+        if (__atomic_add_fetch(&p->chunks_done, 1, __ATOMIC_ACQ_REL) == (int64_t)(c >> 16 & 0xffffu)) {
+            pthread_mutex_lock(&p->mu);
+            if (p->caller_sleeping) pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
 }
 
 static void *bn_worker_main(void *arg) {
@@ -4547,12 +4776,7 @@ static void *bn_worker_main(void *arg) {
         }
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
         seen = g;
-        bn_pool_do(p, w->index);
-        if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0) {
-            pthread_mutex_lock(&p->mu);
-            if (p->caller_sleeping) pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        bn_pool_work(p, g, w->index);
     }
 }
 
@@ -4573,7 +4797,10 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     memset(p, 0, sizeof *p);
     p->allocator = a;
     p->n_threads = 1;
-    if (pthread_mutex_init(&p->mu, NULL)) { bn_free(&a, p); return bn_fail(BITNET_ERR_NOMEM, "thread pool: mutex"); }
+    if (pthread_mutex_init(&p->mu, NULL)) {
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     if (n_threads > 1) {
@@ -4619,22 +4846,33 @@ int bitnet_threadpool_size(const bitnet_threadpool *pool) { return pool ? pool->
 
 void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                            bitnet_task_fn fn, void *arg) {
+    int64_t units, per;
+    unsigned gen;
     int i;
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
-    pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows; pool->grain = grain;
-    __atomic_store_n(&pool->pending, pool->n_threads - 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
+    /* about 4 chunks per thread, each a multiple of grain */
+    units = (n_rows + grain - 1) / grain;
+    per = (units + 4 * pool->n_threads - 1) / (4 * pool->n_threads);
+    pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows;
+    pool->chunk_rows = per * grain;
+    pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
+    __atomic_store_n(&pool->chunks_done, 0, __ATOMIC_RELEASE);
+    gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) + 1;
+    __atomic_store_n(&pool->claim, (uint64_t)gen << 32 | (uint64_t)pool->n_chunks << 16, __ATOMIC_RELEASE);
+    __atomic_store_n(&pool->generation, gen, __ATOMIC_RELEASE);
     pthread_mutex_lock(&pool->mu);
     if (pool->sleepers) pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
-    bn_pool_do(pool, 0);
-    for (i = 0; __atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE) && i < BN__SPIN_ROUNDS; i++) BN__PAUSE();
-    if (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) {
+    bn_pool_work(pool, gen, 0);
+    for (i = 0; __atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks && i < BN__SPIN_ROUNDS; i++)
+        BN__PAUSE();
+    if (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks) {
         pthread_mutex_lock(&pool->mu);
         pool->caller_sleeping = 1;
-        while (__atomic_load_n(&pool->pending, __ATOMIC_ACQUIRE)) pthread_cond_wait(&pool->done, &pool->mu);
+        while (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks)
+            pthread_cond_wait(&pool->done, &pool->mu);
         pool->caller_sleeping = 0;
         pthread_mutex_unlock(&pool->mu);
     }

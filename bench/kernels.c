@@ -1,0 +1,214 @@
+/* Kernel benchmark: measures the machine's read bandwidth (read-only sum over 1 GiB), then times
+   every GEMV at the 2B-4T shapes and the 128-token ternary GEMM, per ISA, on 1 thread and on all
+   threads. Weights rotate over copies that together are several times the last-level cache, so
+   GEMV figures are memory figures. Prints figures only; never asserts.
+   Last line: summary: bandwidth_GBps=B ternary_gemv_ratio=R1 head_gemv_ratio=R2 gemm128_speedup=S */
+#define BITNET_IMPLEMENTATION
+#include "bitnet.h"
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void *alloc64(size_t n) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, n) ? NULL : p;
+}
+
+#define ARENA_BYTES ((size_t)1 << 30)          /* weight copies rotate through 1 GiB */
+
+/* ---- read bandwidth ---- */
+typedef struct bw_args { const uint8_t *buf; size_t bytes; uint64_t sums[64 * 8]; } bw_args;
+
+#if BN__X86
+__attribute__((target("avx2")))
+static uint64_t sum_avx2(const uint8_t *p, size_t n) {
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i;
+    uint64_t out[4];
+    for (i = 0; i + 128 <= n; i += 128) {
+        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(p + i)));
+        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(p + i + 32)));
+        a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(p + i + 64)));
+        a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(p + i + 96)));
+    }
+    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
+    _mm256_storeu_si256((__m256i *)out, a0);
+    return out[0] + out[1] + out[2] + out[3];
+}
+#endif
+
+static uint64_t sum_scalar(const uint8_t *p, size_t n) {
+    const uint64_t *q = (const uint64_t *)(const void *)p;
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    size_t i;
+    for (i = 0; i + 4 <= n / 8; i += 4) { a += q[i]; b += q[i + 1]; c += q[i + 2]; d += q[i + 3]; }
+    return a + b + c + d;
+}
+
+static void bw_task(void *arg, int64_t r0, int64_t r1, int t) {
+    bw_args *a = (bw_args *)arg;
+    size_t chunk = a->bytes / 4096;            /* rows = 4096 chunks */
+    const uint8_t *p = a->buf + (size_t)r0 * chunk;
+    size_t n = (size_t)(r1 - r0) * chunk;
+#if BN__X86
+    a->sums[t * 8] += bitnet_cpu_features() & BITNET_CPU_AVX2 ? sum_avx2(p, n) : sum_scalar(p, n);
+#else
+    a->sums[t * 8] += sum_scalar(p, n);
+#endif
+}
+
+static double measure_bw(bitnet_threadpool *pool, const uint8_t *buf, size_t bytes) {
+    bw_args *a = (bw_args *)calloc(1, sizeof *a);
+    double best = 0.0;
+    int rep;
+    a->buf = buf; a->bytes = bytes;
+    for (rep = 0; rep < 7; rep++) {
+        double t0 = now_s(), gbs;
+        bitnet_threadpool_run(pool, 4096, 1, bw_task, a);
+        gbs = (double)bytes / (now_s() - t0) / 1e9;
+        if (rep > 0 && gbs > best) best = gbs;
+    }
+    free(a);
+    return best;
+}
+
+/* ---- timing helpers ---- */
+typedef struct bench_ctx {
+    bitnet_threadpool *pool;
+    bn_kernels kt;
+    uint8_t *arena;                            /* ARENA_BYTES of random codes / halves */
+} bench_ctx;
+
+/* Runs `body(i)` over copies i = 0,1,2,... in 5 windows of >= 0.08 s (each at least 3 calls)
+   and keeps the fastest window: seconds per call. The best window is the figure least disturbed
+   by other processes on a shared machine; the bandwidth is taken the same way. */
+#define TIME_LOOP(seconds, ncopies, body) do { \
+    double best_ = 1e30; long it_ = 0, i_; int w_; \
+    for (i_ = 0; i_ < (ncopies) && i_ < 4; i_++) { long i = i_; body; } \
+    for (w_ = 0; w_ < 5; w_++) { \
+        double t0_ = now_s(), el_; long n_ = 0; \
+        do { long i = it_ % (ncopies); body; it_++; n_++; el_ = now_s() - t0_; } while (el_ < 0.08 || n_ < 3); \
+        if (el_ / (double)n_ < best_) best_ = el_ / (double)n_; \
+    } \
+    (seconds) = best_; \
+} while (0)
+
+static void print_line(const char *what, const char *isa, int nt, double bytes, double secs,
+                       double ops, double bw) {
+    printf("%-28s %-7s t=%d  %8.2f MB  %9.1f us  %7.2f GB/s  ratio %.2f  %8.1f GOPS\n", what, isa, nt,
+           bytes / 1e6, secs * 1e6, bytes / secs / 1e9, bytes / secs / 1e9 / bw, ops / secs / 1e9);
+}
+
+int main(void) {
+    static const int64_t shapes[4][2] = { { 2560, 2560 }, { 640, 2560 }, { 6912, 2560 }, { 2560, 6912 } };
+    const int64_t head_m = 128256, head_k = 2560, n_tok = 128;
+    bitnet_isa isas[3] = { BITNET_ISA_AVX2, BITNET_ISA_AVX512, BITNET_ISA_NEON };
+    int n_cores = bitnet_online_cores(), thr[2], ti, ii, si;
+    bitnet_threadpool *pools[2];
+    double bw[2], best_tern_ratio = 0, best_head_ratio = 0, best_speedup = 0;
+    char desc[1024];
+    uint8_t *arena;
+    uint16_t *head;
+    size_t i, head_bytes = (size_t)head_m * (size_t)head_k * 2;
+    float *x, *y;
+    int8_t *q;
+    float s[128];
+    int32_t sum[128];
+    bitnet_isa best = bitnet_isa_best();
+
+    printf("%s\n", bitnet_kernels_describe(BITNET_ISA_AUTO, desc, sizeof desc));
+    thr[0] = 1; thr[1] = n_cores;
+    arena = (uint8_t *)alloc64(ARENA_BYTES);
+    head = (uint16_t *)alloc64(head_bytes * 2);          /* 2 copies of the F16 head */
+    x = (float *)malloc(sizeof(float) * 6912 * 128);
+    y = (float *)malloc(sizeof(float) * (size_t)(6912 * 128 > head_m ? 6912 * 128 : head_m));
+    q = (int8_t *)alloc64(6912 * 128);
+    if (!arena || !head || !x || !y || !q) { printf("out of memory\n"); return 1; }
+    for (i = 0; i < ARENA_BYTES; i++) arena[i] = (uint8_t)((i * 2654435761u) >> 13) & 0xaa;   /* codes 0/2 */
+    for (i = 0; i < head_bytes; i++) head[i] = bn_fp32_to_fp16((float)((i * 2654435761u) >> 20 & 255) / 256.0f - 0.5f);
+    for (i = 0; i < 6912 * 128; i++) x[i] = (float)((i * 2654435761u) >> 16 & 1023) / 512.0f - 1.0f;
+
+    for (ti = 0; ti < 2; ti++) {
+        if (bitnet_threadpool_new(&pools[ti], thr[ti], NULL) != BITNET_OK) { printf("threadpool failed\n"); return 1; }
+        bw[ti] = measure_bw(pools[ti], arena, ARENA_BYTES);
+        printf("read bandwidth t=%d: %.2f GB/s (read-only sum over 1 GiB)\n", thr[ti], bw[ti]);
+        if (n_cores == 1) { pools[1] = pools[0]; bw[1] = bw[0]; break; }
+    }
+
+    for (ii = 0; ii < 3; ii++) {
+        bench_ctx c;
+        if (!bitnet_isa_supported(isas[ii])) continue;
+        bn_kernels_init(&c.kt, isas[ii]);
+        c.arena = arena;
+        for (ti = 0; ti < 2; ti++) {
+            const char *isa = bitnet_isa_name(isas[ii]);
+            int nt = thr[ti];
+            double ratio_worst = 1e9, gemv_tok_s = 0, gemm_tok_s = 0;
+            c.pool = pools[ti];
+            for (si = 0; si < 4; si++) {
+                int64_t m = shapes[si][0], k = shapes[si][1], t;
+                size_t bytes = (size_t)(m * k / 4), stride = (bytes + 4095) / 4096 * 4096;
+                long ncopies = (long)(ARENA_BYTES / stride);
+                bn_tern *w = (bn_tern *)calloc((size_t)ncopies, sizeof *w);
+                double secs, ratio;
+                char what[64];
+                long j;
+                for (j = 0; j < ncopies; j++) {
+                    w[j].rows = m; w[j].cols = k; w[j].kp = k; w[j].alpha = 0.5f;
+                    w[j].codes = arena + (size_t)j * stride;
+                }
+                for (t = 0; t < n_tok; t++) c.kt.quant_i8(x + t * k, k, q + t * k, &s[t], &sum[t]);
+                TIME_LOOP(secs, ncopies, bn_par_gemv_tern(c.pool, &c.kt, &w[i], q, s[0], sum[0], y));
+                snprintf(what, sizeof what, "gemv ternary %lldx%lld", (long long)m, (long long)k);
+                print_line(what, isa, nt, (double)bytes, secs, 2.0 * (double)m * (double)k, bw[ti]);
+                ratio = (double)bytes / secs / 1e9 / bw[ti];
+                if (ratio < ratio_worst) ratio_worst = ratio;
+                if (si == 3) gemv_tok_s = 1.0 / secs;
+                TIME_LOOP(secs, ncopies, bn_par_gemm_tern(c.pool, &c.kt, &w[i], q, k, s, sum, n_tok, y, m));
+                snprintf(what, sizeof what, "gemm ternary %lldx%lld x128", (long long)m, (long long)k);
+                print_line(what, isa, nt, (double)bytes, secs, 2.0 * (double)m * (double)k * n_tok, bw[ti]);
+                printf("%-28s %-7s t=%d  %.0f tokens/s\n", "", isa, nt, (double)n_tok / secs);
+                if (si == 3) gemm_tok_s = (double)n_tok / secs;
+                free(w);
+            }
+            {
+                bn_fmat hm[2];
+                double secs, ratio;
+                int j;
+                for (j = 0; j < 2; j++)
+                    bn_fmat_init(&hm[j], 1, (const uint8_t *)head + (size_t)j * head_bytes, head_bytes,
+                                 (uint64_t)head_k, (uint64_t)head_m);
+                TIME_LOOP(secs, 2, bn_par_gemv_f(c.pool, &c.kt, &hm[i], x, y));
+                print_line("gemv head F16 128256x2560", isa, nt, (double)head_bytes, secs,
+                           2.0 * (double)head_m * (double)head_k, bw[ti]);
+                ratio = (double)head_bytes / secs / 1e9 / bw[ti];
+                if (isas[ii] == best && ti == 1) best_head_ratio = ratio;
+            }
+            printf("%-28s %-7s t=%d  worst ternary GEMV ratio %.2f, GEMM/GEMV tokens/s on 2560x6912 %.2f\n",
+                   "", isa, nt, ratio_worst, gemm_tok_s / gemv_tok_s);
+            if (isas[ii] == best && ti == 1) {
+                best_tern_ratio = ratio_worst;
+                best_speedup = gemm_tok_s / gemv_tok_s;
+            }
+            if (n_cores == 1) break;
+        }
+    }
+    for (ti = 0; ti < 2 && n_cores > 1; ti++) {    /* again at the end: the larger figure counts */
+        double again = measure_bw(pools[ti], arena, ARENA_BYTES);
+        printf("read bandwidth t=%d at the end: %.2f GB/s\n", thr[ti], again);
+        if (again > bw[ti]) {
+            if (ti == 1) { best_tern_ratio *= bw[1] / again; best_head_ratio *= bw[1] / again; }
+            bw[ti] = again;
+        }
+    }
+    printf("summary: bandwidth_GBps=%.2f ternary_gemv_ratio=%.2f head_gemv_ratio=%.2f gemm128_speedup=%.2f\n",
+           bw[1], best_tern_ratio, best_head_ratio, best_speedup);
+    bitnet_threadpool_free(pools[0]);
+    if (pools[1] != pools[0]) bitnet_threadpool_free(pools[1]);
+    free(arena); free(head); free(x); free(y); free(q);
+    return 0;
+}
