@@ -151,15 +151,12 @@ static void test_greedy_and_stops(bitnet_ctx *ctx) {
     run_text(ctx, &p, &r2);
     CHECK(r2.rc == BITNET_OK && r2.stats.stop_reason == BITNET_STOP_MAX_TOKENS && r2.stats.n_generated == 5);
 
-    /* a stop string from the text this model produced: " comile" in the greedy text after
-       the prompt "Hello"; the text before it is shown, the stop string is not */
-    memset(&p, 0, sizeof p);
-    p.prompt = "Hello";
-    p.max_tokens = 40;
-    p.ignore_eog = 1;
+    /* a stop string from the text of the reference greedy ids, ' \ \444444 andunGGG H H...':
+       "unGG" spans three tokens (un G G); the text before it is shown, the stop string is not */
+    p = greedy_params(32);
     run_text(ctx, &p, &full);
     CHECK(full.rc == BITNET_OK && full.stats.stop_reason == BITNET_STOP_MAX_TOKENS);
-    stop[0] = " comile";
+    stop[0] = "unGG";
     at = strstr(full.text, stop[0]);
     CHECKF(at != NULL, "stop string not in the greedy text \"%s\"", full.text);
     p.stop = stop;
@@ -168,8 +165,8 @@ static void test_greedy_and_stops(bitnet_ctx *ctx) {
     CHECK(r2.rc == BITNET_OK && r2.stats.stop_reason == BITNET_STOP_STRING);
     CHECKF(at && r2.len == (size_t)(at - full.text) && memcmp(r2.text, full.text, r2.len) == 0,
            "shown \"%s\"", r2.text);
-    CHECK(strstr(r2.text, "comile") == NULL);
-    CHECK(r2.stats.n_generated < 40);
+    CHECK(strcmp(r2.text, " \\ \\444444 and") == 0);
+    CHECK(r2.stats.n_generated == 12);     /* up to the second G */
     run_steps(ctx, &p, &r);
     CHECK(r.rc == 0 && r.stats.stop_reason == BITNET_STOP_STRING && strcmp(r.text, r2.text) == 0);
 
