@@ -443,7 +443,8 @@ typedef struct bitnet_model_params {
 typedef struct bitnet_model_memory {
     uint64_t file_bytes;          /* the mapped file */
     uint64_t weight_bytes;        /* weights read per token: projections + head */
-    uint64_t converted_bytes;     /* memory the model owns: repacked/converted weights, vocab */
+    uint64_t converted_bytes;     /* memory the model owns for repacked/converted weights */
+    double load_ms;               /* time bitnet_model_load took */
 } bitnet_model_memory;
 
 typedef struct bitnet_model bitnet_model;
@@ -732,6 +733,7 @@ typedef struct bitnet_gen_params {
     const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
     int32_t n_prompt_ids;
     int parse_special;            /* "<|eot_id|>" in the prompt text becomes that token */
+    int no_bos;                   /* no BOS before the prompt text (chat text from bitnet_chat_format has it) */
     int32_t max_tokens;           /* tokens to generate; 0 = until end of generation or full context */
     bitnet_sampler_params sampler;/* zeroed = greedy */
     const char *const *stop;      /* stop strings (not shown) */
@@ -746,6 +748,8 @@ typedef struct bitnet_gen_stats {
     int32_t n_prompt, n_generated;
     double prompt_ms, gen_ms, ttft_ms;    /* prefill, generation, time to first token */
     double prompt_tps, gen_tps;           /* tokens per second */
+    double load_ms;                       /* bitnet_model_load of the model */
+    uint64_t memory_bytes;                /* model-owned + context memory (the file stays mapped) */
     bitnet_stop_reason stop_reason;
 } bitnet_gen_stats;
 
@@ -820,6 +824,7 @@ BITNET_API const char *bitnet_get_last_error(void);
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #if !defined(_WIN32)
 #  include <fcntl.h>
 #  include <sys/stat.h>
@@ -907,6 +912,16 @@ static BN__UNUSED BN__PRINTF(2, 3) void bn_log(bitnet_log_level level, const cha
     va_end(ap);
     bn_logger(level, text, bn_logger_user);
 }
+
+#if defined(_WIN32)
+double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
+#else
+double bitnet_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+#endif
 
 /* Checked arithmetic on sizes read from files: return 0 on overflow. */
 static BN__UNUSED int bn_mul_u64(uint64_t a, uint64_t b, uint64_t *out) {
@@ -4982,6 +4997,7 @@ struct bitnet_model {
     float **owned;                          /* norm weights converted to f32 */
     int n_owned;
     uint64_t converted_bytes;
+    double load_ms;
 };
 
 /* --- hyperparameters --- */
@@ -5267,6 +5283,7 @@ bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *p
     bitnet_allocator a;
     bitnet_model *m;
     bitnet_status st;
+    double t0 = bitnet_time_ms();
     if (!out || !params) return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: NULL argument");
     *out = NULL;
     a = bn_allocator_or_default(&params->allocator);
@@ -5290,6 +5307,7 @@ bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *p
             goto fail;
         }
     }
+    m->load_ms = bitnet_time_ms() - t0;
     *out = m;
     return BITNET_OK;
 fail:
@@ -5333,6 +5351,7 @@ bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
     if (!m) return mem;
     mem.file_bytes = bitnet_gguf_file_size(m->gguf);
     mem.converted_bytes = m->converted_bytes;
+    mem.load_ms = m->load_ms;
     if (!m->layers) return mem;
     mem.weight_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
     for (i = 0; i < m->hp.n_layer; i++) {
@@ -7636,17 +7655,6 @@ bitnet_status bitnet_stop_flush(bitnet_stop *s, char *out, size_t out_cap, size_
 
 /* ===== generate ===== */
 
-#if defined(_WIN32)
-#  include <time.h>
-double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
-#else
-#  include <time.h>
-double bitnet_time_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-#endif
 
 struct bitnet_gen {
     bitnet_ctx *ctx;
@@ -7673,7 +7681,7 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
         cap = (size_t)p->n_prompt_ids;
     } else {
         if (!p->prompt) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: no prompt");
-        st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, NULL, 0, &n);
+        st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), !p->no_bos, p->parse_special, NULL, 0, &n);
         if (st != BITNET_OK && st != BITNET_ERR_ARGS) return st;
         cap = n ? n : 1;
     }
@@ -7682,8 +7690,8 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
     if (p->prompt_ids) {
         memcpy(g->prompt, p->prompt_ids, cap * sizeof(int32_t));
         n = cap;
-    } else if ((st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), 1, p->parse_special, g->prompt, cap,
-                                     &n)) != BITNET_OK) {
+    } else if ((st = bitnet_tokenize(g->vocab, p->prompt, strlen(p->prompt), !p->no_bos, p->parse_special, g->prompt,
+                                     cap, &n)) != BITNET_OK) {
         return st;
     }
     g->n_prompt = (int32_t)n;
@@ -7728,6 +7736,8 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
         return st;
     }
     g->stats.n_prompt = g->n_prompt;
+    g->stats.load_ms = ctx->model->load_ms;
+    g->stats.memory_bytes = ctx->model->converted_bytes + bitnet_ctx_memory(ctx).reserved;
     *out = g;
     return BITNET_OK;
 }
@@ -7784,12 +7794,12 @@ static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
     size_t n = 0;
     int32_t id;
     bitnet_status st;
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
     if (g->pending >= 0) {
         if (bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx)) return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
         if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
         g->pending = -1;
     }
-    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
     id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
     bitnet_sampler_accept(g->sampler, id);
     g->last = id;
@@ -7848,12 +7858,15 @@ bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_par
     a = ctxs[0]->allocator;
     gens = (bitnet_gen **)bn_zalloc(&a, (size_t)n * sizeof *gens);
     if (!gens) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
+    if (stats) memset(stats, 0, (size_t)n * sizeof *stats);
     for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&gens[i], ctxs[i], &params[i]);
     while (st == BITNET_OK && running > 0)
         for (i = 0, running = 0; i < n && st == BITNET_OK; i++) {
-            const char *text;
-            size_t len;
-            int rc = gens[i]->finished ? 0 : bitnet_gen_step(gens[i], &text, &len);
+            const char *text = "";
+            size_t len = 0;
+            int rc;
+            if (gens[i]->finished) continue;
+            rc = bitnet_gen_step(gens[i], &text, &len);
             if (rc < 0) st = (bitnet_status)rc;
             if (rc >= 0 && len && params[i].on_piece && params[i].on_piece(text, len, params[i].user))
                 bitnet_gen_cancel(gens[i]);

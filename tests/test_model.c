@@ -252,6 +252,55 @@ static void test_batching(void) {
     bitnet_model_free(m);
 }
 
+/* One model, two contexts decoding in two threads at once, give the single-thread logits. */
+typedef struct shared_run {
+    const bitnet_model *m;
+    const int32_t *ids;
+    int n;
+    float out[512];
+    int ok;
+} shared_run;
+
+static void *shared_thread(void *arg) {
+    shared_run *r = (shared_run *)arg;
+    bitnet_ctx_params p;
+    bitnet_ctx *c = NULL;
+    int i;
+    memset(&p, 0, sizeof p);
+    p.n_ctx = 64;
+    p.n_threads = 1;
+    r->ok = bitnet_ctx_new(&c, r->m, &p) == BITNET_OK;
+    for (i = 0; r->ok && i < 5; i++) {
+        bitnet_ctx_truncate(c, 0);
+        r->ok = bitnet_decode(c, r->ids, r->n) == BITNET_OK;
+    }
+    if (r->ok) memcpy(r->out, bitnet_ctx_logits(c, -1), sizeof r->out);
+    bitnet_ctx_free(c);
+    return NULL;
+}
+
+static void test_shared_model_threads(void) {
+    static const int32_t a[6] = { 1, 300, 301, 302, 303, 304 }, b[4] = { 1, 400, 410, 420 };
+    bitnet_model *m = load_model("tiny-b158-i2_s", BITNET_ISA_AUTO);
+    shared_run ra, rb, sa, sb;
+    pthread_t ta, tb;
+    if (!m) return;
+    memset(&ra, 0, sizeof ra);
+    ra.m = m; ra.ids = a; ra.n = 6;
+    rb = ra; rb.ids = b; rb.n = 4;
+    sa = ra; sb = rb;
+    shared_thread(&sa);
+    shared_thread(&sb);
+    pthread_create(&ta, NULL, shared_thread, &ra);
+    pthread_create(&tb, NULL, shared_thread, &rb);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(ra.ok && rb.ok && sa.ok && sb.ok);
+    CHECK(memcmp(ra.out, sa.out, sizeof ra.out) == 0 && memcmp(rb.out, sb.out, sizeof rb.out) == 0);
+    CHECK(bitnet_model_get_memory(m).load_ms > 0);
+    bitnet_model_free(m);
+}
+
 /* ---- no allocation per token ---- */
 
 typedef struct counting {
@@ -420,6 +469,7 @@ int main(void) {
     test_model_against("tiny-2b4t-vocab-i2_s", "bitnet_cpp");
     test_invariance();
     test_batching();
+    test_shared_model_threads();
     test_no_allocation_per_token();
     test_hostile_models();
     test_bad_calls();

@@ -9,9 +9,9 @@
 static void run_print_stats(const bitnet_gen_stats *s) {
     static const char *const reasons[] = { "running", "end of generation", "max tokens", "stop string",
                                            "context full", "cancelled" };
-    fprintf(stderr, "\n[prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | first token %.0f ms | "
-            "stop: %s]\n", s->n_prompt, s->prompt_tps, s->n_generated, s->gen_tps, s->ttft_ms,
-            reasons[s->stop_reason]);
+    fprintf(stderr, "\n[load %.0f ms | prompt: %d tokens, %.1f tok/s | generated: %d tokens, %.1f tok/s | first token "
+            "%.0f ms | memory %.1f MB | stop: %s]\n", s->load_ms, s->n_prompt, s->prompt_tps, s->n_generated, s->gen_tps,
+            s->ttft_ms, s->memory_bytes / 1e6, reasons[s->stop_reason]);
 }
 
 /* Steps the generation, printing text as it comes or collecting the ids. */
