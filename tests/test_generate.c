@@ -94,23 +94,6 @@ static int same_ids(const int32_t *a, int na, const int32_t *b, int nb) {
     return na == nb && memcmp(a, b, (size_t)na * sizeof *a) == 0;
 }
 
-/* Counting allocator. */
-typedef struct alloc_count { int allocs, frees; } alloc_count;
-
-static void *count_alloc(size_t size, size_t align, void *user) {
-    alloc_count *c = (alloc_count *)user;
-    void *p = NULL;
-    c->allocs++;
-    if (align < sizeof(void *)) align = sizeof(void *);
-    size = (size + align - 1) / align * align;
-    return posix_memalign(&p, align, size ? size : align) == 0 ? p : NULL;
-}
-
-static void count_free(void *ptr, void *user) {
-    alloc_count *c = (alloc_count *)user;
-    if (ptr) c->frees++;
-    free(ptr);
-}
 
 static int32_t g_prompt[64], g_greedy[64];
 static int g_n_prompt, g_n_greedy;
@@ -296,7 +279,7 @@ done:
 }
 
 static void test_no_alloc_while_stepping(void) {
-    alloc_count counter = { 0, 0 };
+    check_allocator counter = { 0, 0, 0, 0 };
     bitnet_model_params mp;
     bitnet_ctx_params cp;
     bitnet_model *model = NULL;
@@ -307,9 +290,7 @@ static void test_no_alloc_while_stepping(void) {
     memset(&mp, 0, sizeof mp);
     memset(&cp, 0, sizeof cp);
     mp.path = check_shared("models/tiny-b158-i2_s.gguf");
-    mp.allocator.alloc = count_alloc;
-    mp.allocator.free = count_free;
-    mp.allocator.user = &counter;
+    mp.allocator = check_allocator_hooks(&counter);
     cp.n_ctx = 64;
     cp.allocator = mp.allocator;
     p.stop = (const char *const[]){ "zzzz" };   /* a stop matcher that never matches */
@@ -319,18 +300,18 @@ static void test_no_alloc_while_stepping(void) {
     CHECK(bitnet_model_load(&model, &mp) == BITNET_OK);
     CHECK(model && bitnet_ctx_new(&ctx, model, &cp) == BITNET_OK);
     CHECK(ctx && bitnet_gen_new(&g, ctx, &p) == BITNET_OK);
-    CHECK(counter.allocs > 0);        /* the allocator is used at all */
+    CHECK(counter.total > 0);        /* the allocator is used at all */
     if (g) {
-        alloc_count before = counter;
+        check_allocator before = counter;
         for (i = 0; i < 20 && rc > 0; i++) rc = bitnet_gen_step(g, NULL, NULL);
         CHECK(rc == 1 && i == 20);
-        CHECKF(counter.allocs == before.allocs && counter.frees == before.frees, "%d allocations, %d frees in 20 steps",
-               counter.allocs - before.allocs, counter.frees - before.frees);
+        CHECKF(counter.total == before.total && counter.frees == before.frees, "%ld allocations, %ld frees in 20 steps",
+               counter.total - before.total, counter.frees - before.frees);
     }
     bitnet_gen_free(g);
     bitnet_ctx_free(ctx);
     bitnet_model_free(model);
-    CHECKF(counter.allocs == counter.frees, "%d allocations, %d frees", counter.allocs, counter.frees);
+    CHECKF(counter.total == counter.frees, "%ld allocations, %ld frees", counter.total, counter.frees);
 }
 
 static void test_bad_args(bitnet_ctx *ctx, const bitnet_model *model) {

@@ -564,37 +564,18 @@ static void test_overlap_and_tl(void) {
 
 /* ---- allocation failure at every point ---- */
 
-typedef struct failing {
-    long live, count, fail_at;
-} failing;
-
-static void *failing_alloc(size_t size, size_t align, void *user) {
-    failing *f = (failing *)user;
-    void *p;
-    if (++f->count == f->fail_at) return NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
-    f->live++;
-    return p;
-}
-
-static void failing_free(void *p, void *user) {
-    ((failing *)user)->live--;
-    free(p);
-}
 
 static void test_allocation_failures(void) {
     bytes b = { 0, 0, 0 };
     long n, points = 0;
     build_small_valid(&b);
     for (n = 1; n < 64; n++) {
-        failing f = { 0, 0, 0 };
+        check_allocator f = { 0, 0, 0, 0 };
         bitnet_allocator a;
         bitnet_gguf *g = NULL;
         bitnet_status st;
         f.fail_at = n;
-        a.alloc = failing_alloc;
-        a.free = failing_free;
-        a.user = &f;
+        a = check_allocator_hooks(&f);
         st = bitnet_gguf_open_memory(&g, b.p, b.n, &a);
         if (st == BITNET_OK) {
             bitnet_gguf_close(g);

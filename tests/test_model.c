@@ -303,25 +303,9 @@ static void test_shared_model_threads(void) {
 
 /* ---- no allocation per token ---- */
 
-typedef struct counting {
-    long allocs, live;
-} counting;
-
-static void *count_alloc(size_t size, size_t align, void *user) {
-    void *p;
-    ((counting *)user)->allocs++;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
-    ((counting *)user)->live++;
-    return p;
-}
-
-static void count_free(void *p, void *user) {
-    ((counting *)user)->live--;
-    free(p);
-}
 
 static void test_no_allocation_per_token(void) {
-    counting cnt = { 0, 0 };
+    check_allocator cnt = { 0, 0, 0, 0 };
     bitnet_model_params mp;
     bitnet_ctx_params cp;
     bitnet_model *m = NULL;
@@ -332,18 +316,16 @@ static void test_no_allocation_per_token(void) {
     memset(&mp, 0, sizeof mp);
     memset(&cp, 0, sizeof cp);
     mp.path = check_shared("models/tiny-b158-i2_s.gguf");
-    mp.allocator.alloc = count_alloc;
-    mp.allocator.free = count_free;
-    mp.allocator.user = &cnt;
+    mp.allocator = check_allocator_hooks(&cnt);
     cp.allocator = mp.allocator;
     cp.n_threads = 2;
     CHECK(bitnet_model_load(&m, &mp) == BITNET_OK);
     CHECK(m && bitnet_ctx_new(&c, m, &cp) == BITNET_OK);
     if (!c) return;
-    before = cnt.allocs;
+    before = cnt.total;
     CHECK(bitnet_decode(c, prompt, 4) == BITNET_OK);
     for (i = 0; i < 16; i++) CHECK(bitnet_decode(c, &tok, 1) == BITNET_OK);
-    CHECKF(cnt.allocs == before, "%ld allocations while decoding", cnt.allocs - before);
+    CHECKF(cnt.total == before, "%ld allocations while decoding", cnt.total - before);
     CHECK(bitnet_ctx_memory(c).reserved > 0 && bitnet_ctx_memory(c).in_use <= bitnet_ctx_memory(c).reserved);
     bitnet_ctx_free(c);
     bitnet_model_free(m);

@@ -3,26 +3,6 @@
 #include "bitnet.h"
 #include "check.h"
 
-typedef struct counting_allocator {
-    long live, total, fail_at;   /* fail_at: the N-th allocation (1-based) fails; 0 = never */
-} counting_allocator;
-
-static void *counting_alloc(size_t size, size_t align, void *user) {
-    counting_allocator *c = (counting_allocator *)user;
-    void *p = NULL;
-    c->total++;
-    if (c->fail_at && c->total == c->fail_at) return NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
-    c->live++;
-    return p;
-}
-
-static void counting_free(void *p, void *user) {
-    counting_allocator *c = (counting_allocator *)user;
-    c->live--;
-    free(p);
-}
-
 static void test_status_text(void) {
     CHECK(strcmp(bitnet_status_str(BITNET_OK), "ok") == 0);
     CHECK(strcmp(bitnet_status_str(BITNET_ERR_NOMEM), "out of memory") == 0);
@@ -91,16 +71,14 @@ static void test_capacity(void) {
 static void test_failing_allocator(void) {
     long n;
     for (n = 1; n <= 6; n++) {
-        counting_allocator c = {0, 0, 0};
+        check_allocator c = {0, 0, 0, 0};
         bitnet_pool pool;
         bitnet_pool_desc desc;
         int i, got = 0;
         c.fail_at = n;
         memset(&desc, 0, sizeof desc);
         desc.block_size = 1024;
-        desc.allocator.alloc = counting_alloc;
-        desc.allocator.free = counting_free;
-        desc.allocator.user = &c;
+        desc.allocator = check_allocator_hooks(&c);
         CHECK(bitnet_pool_init(&pool, &desc) == BITNET_OK);
         for (i = 0; i < 6; i++) got += bitnet_pool_alloc(&pool, 1000) != NULL;
         CHECK(got == 5);                                 /* exactly the failing block was refused */

@@ -4,25 +4,6 @@
 #include "bitnet.h"
 #include "check.h"
 
-typedef struct counting_allocator {
-    long live, total, fail_at;   /* fail_at: the N-th allocation (1-based) fails; 0 = never */
-} counting_allocator;
-
-static void *counting_alloc(size_t size, size_t align, void *user) {
-    counting_allocator *c = (counting_allocator *)user;
-    void *p = NULL;
-    c->total++;
-    if (c->fail_at && c->total == c->fail_at) return NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
-    c->live++;
-    return p;
-}
-
-static void counting_free(void *p, void *user) {
-    counting_allocator *c = (counting_allocator *)user;
-    c->live--;
-    free(p);
-}
 
 static bitnet_sampler_params plain(float temperature) {   /* no filters, no penalties */
     bitnet_sampler_params p;
@@ -422,7 +403,7 @@ static void test_penalties(void) {
 static void test_no_alloc_after_init(void) {
     enum { N = 128256 };
     static float l[N];
-    counting_allocator c = { 0, 0, 0 };
+    check_allocator c = { 0, 0, 0, 0 };
     bitnet_allocator a;
     bitnet_sampler_params sp = bitnet_sampler_default_params();
     bitnet_sampler *s = NULL, *untouched = (bitnet_sampler *)&c;
@@ -433,7 +414,7 @@ static void test_no_alloc_after_init(void) {
     long after_init;
     uint64_t rng;
     int i;
-    a.alloc = counting_alloc; a.free = counting_free; a.user = &c;
+    a = check_allocator_hooks(&c);
     sp.repeat_penalty = 1.1f; sp.frequency_penalty = 0.1f; sp.presence_penalty = 0.1f;
     c.fail_at = 1;
     CHECK(bitnet_sampler_new(&untouched, &sp, N, &a) == BITNET_ERR_NOMEM && untouched == (bitnet_sampler *)&c);
