@@ -17,7 +17,7 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_ASAN := $(TEST_SRC:tests/%.c=$(B)/asan/%)
 TEST_SH   := $(wildcard tests/test_*.sh)
-TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link
+TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothreads_nommap
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
@@ -48,6 +48,11 @@ $(B)/tests/cxx_header: tests/cxx_header.cpp bitnet.h
 $(B)/tests/static_link: tests/static_a.c tests/static_b.c bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ tests/static_a.c tests/static_b.c $(LDLIBS)
+
+# The model tests again with the optional features compiled out.
+$(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< $(LDLIBS)
 
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
