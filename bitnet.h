@@ -4067,6 +4067,14 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 int64_t rows[BN__GR];
                 for (i = 0; i < BN__GR; i++) rows[i] = r + i < b1 ? r + i : r;
                 bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, rows, acc);
+                if (BN__GR == 4 && r + 4 <= b1) {       /* the same IEEE operations, 4 rows at once */
+                    for (t = 0; t < nt; t++) {
+                        __m128 v = _mm_cvtepi32_ps(_mm_setr_epi32(acc[0][t], acc[1][t], acc[2][t], acc[3][t]));
+                        v = _mm_div_ps(_mm_sub_ps(v, _mm_set1_ps((float)sum[t0 + t])), _mm_set1_ps(s[t0 + t]));
+                        _mm_storeu_ps(y + (t0 + t) * ldy + r, _mm_mul_ps(v, _mm_set1_ps(w->alpha)));
+                    }
+                    continue;
+                }
                 for (i = 0; i < BN__GR && r + i < b1; i++)
                     for (t = 0; t < nt; t++)
                         y[(t0 + t) * ldy + r + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
