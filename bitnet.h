@@ -4480,6 +4480,55 @@ static void bn_axpy_f32_neon(float *y, float a, const float *x, int64_t n) {
     for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
     for (; i < n; i++) y[i] += a * x[i];
 }
+static float bn_dot_f16_neon(const uint16_t *a, const float *b, int64_t n) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float s;
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, BN__LD_F16_128(a, i), vld1q_f32(b + i));
+    s = vaddvq_f32(acc);
+    for (; i < n; i++) s += bn_fp16_to_fp32(a[i]) * b[i];
+    return s;
+}
+
+static void bn_axpy_f16_neon(float *y, float a, const uint16_t *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), BN__LD_F16_128(x, i), a));
+    for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
+}
+
+/* Q8_0: per 32-block d * (q . x), 4 lanes x 8 steps. */
+static void bn_gemv_q8_0_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 32;
+    int j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 34;
+            float32x4_t p = vdupq_n_f32(0.0f);
+            for (j = 0; j < 32; j += 8) {
+                int16x8_t q16 = vmovl_s8(vld1_s8((const int8_t *)(blk + 2 + j)));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), vld1q_f32(x + b * 32 + j));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q16))), vld1q_f32(x + b * 32 + j + 4));
+            }
+            acc = vfmaq_n_f32(acc, p, bn_fp16_to_fp32(bn_load_u16(blk)));
+        }
+        y[r] = vaddvq_f32(acc);
+    }
+}
+BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_neon, bn_gemv_q8_0_f32_neon)
+
+static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t r = vmaxq_f32(vld1q_f32(g + i), vdupq_n_f32(0.0f));
+        vst1q_f32(out + i, vmulq_f32(vmulq_f32(r, r), vld1q_f32(u + i)));
+    }
+    for (; i < n; i++) {
+        float r = g[i] > 0.0f ? g[i] : 0.0f;
+        out[i] = r * r * u[i];
+    }
+}
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
@@ -4623,6 +4672,11 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_neon, "neon");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_neon, "neon");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_neon, "neon");
+        BN__KSET(kt, 20, dot_f16, bn_dot_f16_neon, "neon");
+        BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_neon, "neon");
+        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_neon, "neon");
+        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_neon, "neon");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_neon, "neon");
     }
 #endif
     return BITNET_OK;
