@@ -4048,7 +4048,7 @@ static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *
         }
 }
 
-static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                               const float *s, const int32_t *sum, int64_t n,
                                               float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* rows in blocks whose codes stay in L2 while all token tiles pass over them */
@@ -4078,6 +4078,74 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 for (i = 0; i < BN__GR && r + i < b1; i++)
                     for (t = 0; t < nt; t++)
                         y[(t0 + t) * ldy + r + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
+            }
+        }
+    }
+}
+
+/* The same tile on planes decoded once per row block into `dec` (rows, kp bytes, in q order:
+   byte i is the code of the weight that meets q[i]); the decode is shared by all token tiles. */
+static BN__AVX512 void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
+                                                   int64_t ldq, int nt, int64_t nch,
+                                                   int32_t acc_out[BN__GR][BN__GT]) {
+    __m512i acc[BN__GR][BN__GT];
+    const int8_t *qt[BN__GT];
+    int64_t ch;
+    int t, r, j;
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
+    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
+    for (ch = 0; ch < nch; ch++) {
+        BN__UNROLL for (j = 0; j < 4; j++) {
+            __m512i p[BN__GR];
+            BN__UNROLL for (r = 0; r < BN__GR; r++) p[r] = _mm512_loadu_si512(dec + r * kp + ch * 256 + j * 64);
+            BN__UNROLL for (t = 0; t < BN__GT; t++) {
+                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
+                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
+            }
+        }
+    }
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
+}
+
+/* GEMM: a row block's planes (64 KiB on the stack) decoded once, then every token tile runs
+   over it. Rows with a final half chunk, per-block scales or rows too long for 4 rows in the
+   buffer take the direct path. */
+#define BN__DEC_BYTES 65536
+static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                                 const float *s, const int32_t *sum, int64_t n,
+                                                 float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    uint8_t dec[BN__DEC_BYTES];
+    const __m512i m3 = _mm512_set1_epi8(3);
+    int64_t nch = w->kp / 256, rs = w->kp / 4, rblk = BN__DEC_BYTES / w->kp / BN__GR * BN__GR, b0, t0, r, ch;
+    int32_t acc[BN__GR][BN__GT];
+    if (w->block_scale || rblk < BN__GR || w->kp % 256) {
+        bn_gemm_tern_i8_direct_avx512(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+        return;
+    }
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (r = b0; r < b1; r++) {
+            const uint8_t *c = w->codes + r * rs;
+            uint8_t *d = dec + (r - b0) * w->kp;
+            for (ch = 0; ch < nch; ch++) {
+                __m512i v = _mm512_loadu_si512(c + ch * 64);
+                _mm512_storeu_si512(d + ch * 256, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
+                _mm512_storeu_si512(d + ch * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
+                _mm512_storeu_si512(d + ch * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
+                _mm512_storeu_si512(d + ch * 256 + 192, _mm512_and_si512(v, m3));
+            }
+        }
+        for (t0 = 0; t0 < n; t0 += BN__GT) {
+            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
+            for (r = b0; r < b1; r += BN__GR) {
+                int64_t rr = r + BN__GR <= b1 ? r : b1 - BN__GR;   /* last group may overlap */
+                if (rr < b0) rr = b0;
+                bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * w->kp, w->kp, q + t0 * ldq, ldq, nt, nch, acc);
+                for (i = 0; i < BN__GR && rr + i < b1; i++)
+                    for (t = 0; t < nt; t++)
+                        y[(t0 + t) * ldy + rr + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
             }
         }
     }
@@ -4861,8 +4929,15 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     if (n_threads > 1) {
+        pthread_attr_t attr;
+        size_t stack = 0;
+        int have_attr = pthread_attr_init(&attr) == 0;
+        /* kernels keep up to 64 KiB on the stack: give workers at least 1 MiB (musl: 128 KiB) */
+        if (have_attr && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20))
+            pthread_attr_setstacksize(&attr, (size_t)1 << 20);
         p->workers = (bn_worker *)bn_alloc(&a, sizeof(bn_worker) * (size_t)(n_threads - 1), 64);
         if (!p->workers) {
+            if (have_attr) pthread_attr_destroy(&attr);
             bitnet_threadpool_free(p);
             return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d workers", n_threads - 1);
         }
@@ -4870,12 +4945,14 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
             bn_worker *w = &p->workers[i - 1];
             w->pool = p;
             w->index = i;
-            if (pthread_create(&w->thread, NULL, bn_worker_main, w)) {
+            if (pthread_create(&w->thread, have_attr ? &attr : NULL, bn_worker_main, w)) {
+                if (have_attr) pthread_attr_destroy(&attr);
                 bitnet_threadpool_free(p);
                 return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i, n_threads);
             }
             p->n_threads = i + 1;
         }
+        if (have_attr) pthread_attr_destroy(&attr);
     }
     *out = p;
     return BITNET_OK;
