@@ -3098,10 +3098,14 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
    Vector ops (one vector; split heads/tokens across threads yourself):
        kt.rmsnorm(x, w_or_NULL, n, eps, out)        out = x / sqrt(mean(x^2) + eps) * w
        kt.rope(x, n_heads, head_dim, n_rot, pos, base, neox)   in place, theta = pos*base^(-2i/n_rot)
-       kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)
+       kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)   (out may be g)
        kt.dot_f32(a, b, n)  kt.axpy_f32(y, a, x, n)   y += a*x
        kt.dot_f16(a16, b, n)  kt.axpy_f16(y, a, x16, n)   (F16 KV cache rows)
-   bitnet_kernels_describe() prints what each field resolved to. */
+   bitnet_kernels_describe() prints what each field resolved to.
+   Notes: every kernel computes each output row with the same operations wherever [r0, r1)
+   starts, so any split gives identical bits. Weight pointers need no alignment. GEMVs prefetch
+   a few KiB past the rows they read (a hint, never a fault). The AVX-512 gemm_tern keeps a
+   64 KiB buffer on the stack (pool workers get >= 1 MiB stacks). No kernel allocates. */
 
 #define BN__TERN_ALIGN 128          /* kp: K rounded up to this many codes */
 
