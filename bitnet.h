@@ -3343,7 +3343,7 @@ static BN__UNUSED bitnet_status bn_tern_from_tensor(bn_tern *w, int type, const 
 
 static BN__UNUSED bitnet_status bn_fmat_init(bn_fmat *m, int type, const void *data, uint64_t size, uint64_t k,
                            uint64_t rows) {
-    uint64_t rb, need;
+    uint64_t rb, need = 0;
     int ft;
     if (!m || !data) return bn_fail(BITNET_ERR_ARGS, "bn_fmat_init: NULL argument");
     switch (type) {
@@ -3362,8 +3362,7 @@ static BN__UNUSED bitnet_status bn_fmat_init(bn_fmat *m, int type, const void *d
     if ((ft == BN__FT_Q8_0 && k % 32) || (ft == BN__FT_Q6_K && k % 256))
         return bn_fail(BITNET_ERR_FORMAT, "float weights: row length %llu is not a multiple of %d",
                        (unsigned long long)k, ft == BN__FT_Q8_0 ? 32 : 256);
-    need = rb * rows;
-    if (size < need)
+    if (!bn_mul_u64(rb, rows, &need) || size < need)
         return bn_fail(BITNET_ERR_FORMAT, "float weights: %llu bytes, need %llu for %llu x %llu",
                        (unsigned long long)size, (unsigned long long)need,
                        (unsigned long long)rows, (unsigned long long)k);

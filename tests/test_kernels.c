@@ -279,6 +279,13 @@ static void test_tern_errors(void) {
     CHECK(bn_tern_from_tensor(&w, 36, buf, sizeof buf, 1024, 4, NULL) == BITNET_ERR_FORMAT);    /* too small */
     CHECK(bn_tern_from_tensor(&w, 36, buf, sizeof buf, (uint64_t)1 << 40, 4, NULL) == BITNET_ERR_FORMAT);
     CHECK(bn_tern_from_tensor(&w, 36, NULL, 0, 128, 1, NULL) == BITNET_ERR_ARGS);
+    {   /* float views: products that overflow 64 bits, unknown types */
+        bn_fmat fm;
+        CHECK(bn_fmat_init(&fm, 0, buf, sizeof buf, (uint64_t)1 << 31, (uint64_t)1 << 31) == BITNET_ERR_FORMAT);
+        CHECK(bn_fmat_init(&fm, 2, buf, sizeof buf, 32, 1) == BITNET_ERR_UNSUPPORTED);
+        CHECK(bn_fmat_init(&fm, 8, buf, sizeof buf, 33, 1) == BITNET_ERR_FORMAT);
+        CHECK(bn_fmat_init(&fm, 1, buf, sizeof buf, 256, 2) == BITNET_OK && fm.row_bytes == 512);
+    }
 }
 
 /* Random bytes that make a valid float matrix of type ft (finite values). */
