@@ -3876,6 +3876,99 @@ static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int6
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, BN__LD_F16_256(x, i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
+/* ---- vector ops (each leftover tail element as the reference computes it) ---- */
+
+static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_max_ps(_mm256_loadu_ps(g + i), _mm256_setzero_ps());
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(r, r), _mm256_loadu_ps(u + i)));
+    }
+    bn_relu2_mul_ref(g + i, u + i, n - i, out + i);
+}
+
+/* e^x for 8 lanes (~1 ulp): 2^n * p(r) with 2^n built in the exponent field; below -87.34
+   gives 0, above 88.3 gives inf. */
+static BN__AVX2 __m256 bn_exp_avx2(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3f), lo = _mm256_set1_ps(-87.3365f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+    __m256 n, r, p, pow2n;
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    p = _mm256_set1_ps(1.3981999e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    p = _mm256_mul_ps(p, pow2n);
+    p = _mm256_andnot_ps(under, p);
+    return _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), over);
+}
+
+static BN__AVX2 void bn_silu_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = bn_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 sg = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(sg, _mm256_loadu_ps(u + i)));
+    }
+    bn_silu_mul_ref(g + i, u + i, n - i, out + i);
+}
+
+static BN__AVX2 void bn_softmax_avx2(float *x, int64_t n) {
+    __m256 mx = _mm256_set1_ps(-INFINITY), vinv;
+    __m256d sum = _mm256_setzero_pd();
+    float m = -INFINITY, tmp[8], inv;
+    double total, tail = 0.0;
+    int64_t i, j;
+    for (i = 0; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    _mm256_storeu_ps(tmp, mx);
+    for (j = 0; j < 8; j++) if (tmp[j] > m) m = tmp[j];
+    for (j = i; j < n; j++) if (x[j] > m) m = x[j];
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = bn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(m)));
+        _mm256_storeu_ps(x + i, e);
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    for (j = i; j < n; j++) { x[j] = expf(x[j] - m); tail += x[j]; }
+    {
+        double t[4];
+        _mm256_storeu_pd(t, sum);
+        total = t[0] + t[1] + t[2] + t[3] + tail;
+    }
+    inv = (float)(1.0 / total);
+    vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, float eps, float *out) {
+    __m256d acc = _mm256_setzero_pd();
+    double t[4], total;
+    float scale;
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), sq = _mm256_mul_ps(v, v);
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    _mm256_storeu_pd(t, acc);
+    total = t[0] + t[1] + t[2] + t[3];
+    for (; i < n; i++) total += (double)(x[i] * x[i]);
+    scale = 1.0f / sqrtf((float)(total / (double)n) + eps);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(scale));
+        if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+        _mm256_storeu_ps(out + i, v);
+    }
+    for (; i < n; i++) out[i] = w ? x[i] * scale * w[i] : x[i] * scale;
+}
 #endif /* BN__X86 */
 
 /* ===== kernels: avx512 ===== */
@@ -4703,6 +4796,10 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx2, "avx2-f16c");
+        BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx2, "avx2");
+        BN__KSET(kt, 15, softmax, bn_softmax_avx2, "avx2");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx2, "avx2");
+        BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx2, "avx2");
     }
     if (isa == BITNET_ISA_AVX512) {
         kt->act_order = 1;

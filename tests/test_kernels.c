@@ -425,6 +425,13 @@ static void test_vector_ops(void) {
             CHECKF(i == n, "%s softmax n=%lld at %lld", bitnet_isa_name(kt->isa), (long long)n, (long long)i);
         }
     }
+    for (t = 0; t < n_tables; t++) {   /* masked positions (-inf) get exactly 0 */
+        float sm[19];
+        for (i = 0; i < 19; i++) sm[i] = i % 3 == 1 ? -INFINITY : (float)i * 0.1f;
+        tables[t].softmax(sm, 19);
+        for (i = 0; i < 19; i++) if ((i % 3 == 1) != (sm[i] == 0.0f) || !(sm[i] >= 0.0f)) break;
+        CHECKF(i == 19, "%s softmax with -inf at %lld", bitnet_isa_name(tables[t].isa), (long long)i);
+    }
     {   /* rmsnorm, relu2, silu, softmax by value */
         float a[4] = { 1, -2, 3, -4 }, g[3] = { -1.0f, 0.5f, 2.0f }, uu[3] = { 3.0f, 4.0f, -1.0f }, o[4];
         double rms = sqrt((1 + 4 + 9 + 16) / 4.0 + 1e-5);
