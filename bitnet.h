@@ -3707,15 +3707,112 @@ static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, flo
     }
 }
 
-static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
-                                          const float *s, const int32_t *sum, int64_t n, float *y,
-                                          int64_t ldy, int64_t r0, int64_t r1) {
+/* GEMM: the codes of a row block are decoded once into `dec` in q order (byte i is the code
+   that meets q[i]), then tiles of 4 rows x 2 tokens run a plain u8 x s8 product over them:
+   maddubs + madd on AVX2, one vpdpbusd with AVX-VNNI. */
+#define BN__DEC2_BYTES 65536
+static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8_t *dec) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    int64_t b;
+    for (b = 0; b < kp / 128; b++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128), _mm256_and_si256(_mm256_srli_epi16(v, 6), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 32), _mm256_and_si256(_mm256_srli_epi16(v, 4), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 64), _mm256_and_si256(_mm256_srli_epi16(v, 2), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 96), _mm256_and_si256(v, m3));
+    }
+}
+
+#define BN__GEMM_TILE_AVX2(name, TARGET, DOT) \
+    static TARGET void name(const uint8_t *dec, int64_t kp, const int8_t *q0, const int8_t *q1, \
+                            int32_t acc_out[4][2]) { \
+        const __m256i ones = _mm256_set1_epi16(1); \
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00; \
+        __m256i a20 = a00, a21 = a00, a30 = a00, a31 = a00; \
+        int64_t i; \
+        (void)ones; \
+        for (i = 0; i < kp; i += 32) { \
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(q0 + i)); \
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(q1 + i)); \
+            __m256i p = _mm256_loadu_si256((const __m256i *)(dec + i)); \
+            a00 = DOT(a00, p, x0); a01 = DOT(a01, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + kp + i)); \
+            a10 = DOT(a10, p, x0); a11 = DOT(a11, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + 2 * kp + i)); \
+            a20 = DOT(a20, p, x0); a21 = DOT(a21, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + 3 * kp + i)); \
+            a30 = DOT(a30, p, x0); a31 = DOT(a31, p, x1); \
+        } \
+        acc_out[0][0] = bn_hsum256_epi32(a00); acc_out[0][1] = bn_hsum256_epi32(a01); \
+        acc_out[1][0] = bn_hsum256_epi32(a10); acc_out[1][1] = bn_hsum256_epi32(a11); \
+        acc_out[2][0] = bn_hsum256_epi32(a20); acc_out[2][1] = bn_hsum256_epi32(a21); \
+        acc_out[3][0] = bn_hsum256_epi32(a30); acc_out[3][1] = bn_hsum256_epi32(a31); \
+    }
+#define BN__DOT_MADDUBS(acc, p, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(p, x), ones))
+BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avx2, BN__AVX2, BN__DOT_MADDUBS)
+#if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11) || (defined(__clang__) && __clang_major__ >= 12)
+#  define BN__HAVE_AVXVNNI 1
+#  define BN__AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#  define BN__DOT_VNNI(acc, p, x) _mm256_dpbusd_avx_epi32(acc, p, x)
+BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avxvnni, BN__AVXVNNI, BN__DOT_VNNI)
+#endif
+
+typedef void (*bn_gemm_tile_u8_fn)(const uint8_t *, int64_t, const int8_t *, const int8_t *, int32_t[4][2]);
+
+static BN__AVX2 void bn_gemm_tern_tiled_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                             const float *s, const int32_t *sum, int64_t n, float *y,
+                                             int64_t ldy, int64_t r0, int64_t r1, bn_gemm_tile_u8_fn tile) {
+    uint8_t dec[BN__DEC2_BYTES];
+    int64_t kp = w->kp, rblk = BN__DEC2_BYTES / kp / 4 * 4, b0, r, t0;
+    int32_t acc[4][2];
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (r = b0; r < b1; r++) bn_tern_decode_row_avx2(w->codes + r * (kp / 4), kp, dec + (r - b0) * kp);
+        for (t0 = 0; t0 < n; t0 += 2) {
+            const int8_t *qa = q + t0 * ldq, *qb = t0 + 1 < n ? qa + ldq : qa;
+            for (r = b0; r < b1; r += 4) {
+                int64_t rr = r + 4 <= b1 ? r : b1 - 4, i, t;
+                if (rr < b0) rr = b0;                  /* fewer than 4 rows: extra rows unused */
+                tile(dec + (rr - b0) * kp, kp, qa, qb, acc);
+                for (i = 0; i < 4 && rr + i < b1; i++)
+                    for (t = 0; t < 2 && t0 + t < n; t++)
+                        y[(t0 + t) * ldy + rr + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
+            }
+        }
+    }
+}
+
+/* Without the tiles (per-block scales, or rows too long for 4 in the buffer): rows in blocks
+   that stay in cache while every token passes over them. */
+static BN__AVX2 void bn_gemm_tern_rows_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                            const float *s, const int32_t *sum, int64_t n, float *y,
+                                            int64_t ldy, int64_t r0, int64_t r1) {
     int64_t rblk = 131072 / (w->kp / 4) + 1, b0, t;
     for (b0 = r0; b0 < r1; b0 += rblk) {
         int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
         for (t = 0; t < n; t++) bn_gemv_tern_i8_avx2(w, q + t * ldq, s[t], sum[t], y + t * ldy, b0, b1);
     }
 }
+
+static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                          const float *s, const int32_t *sum, int64_t n, float *y,
+                                          int64_t ldy, int64_t r0, int64_t r1) {
+    if (w->block_scale || w->kp * 4 > BN__DEC2_BYTES)
+        bn_gemm_tern_rows_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+    else
+        bn_gemm_tern_tiled_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1, bn_gemm_tile_u8_avx2);
+}
+
+#if BN__HAVE_AVXVNNI
+static BN__AVX2 void bn_gemm_tern_i8_avxvnni(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                             const float *s, const int32_t *sum, int64_t n, float *y,
+                                             int64_t ldy, int64_t r0, int64_t r1) {
+    if (w->block_scale || w->kp * 4 > BN__DEC2_BYTES)
+        bn_gemm_tern_rows_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+    else
+        bn_gemm_tern_tiled_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1, bn_gemm_tile_u8_avxvnni);
+}
+#endif
 
 /* Float GEMV: per row two 8-lane accumulators over 16 columns, then the leftover columns
    one by one; the same order for every row. */
@@ -4782,6 +4879,10 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 0, quant_i8, bn_quant_i8_avx2, "avx2");
         BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_avx2, "avx2");
         BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avx2, "avx2");
+#if BN__HAVE_AVXVNNI
+        if (bitnet_cpu_features() & BITNET_CPU_AVXVNNI)
+            BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avxvnni, "avx2-vnni");
+#endif
         BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_avx2, "avx2");
         BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_avx2, "avx2-f16c");
         BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_avx2, "avx2");

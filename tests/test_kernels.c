@@ -30,6 +30,13 @@ static void init_tables(void) {
             n_tables++;
         }
     CHECK(n_tables >= 1 && tables[0].isa == BITNET_ISA_REF);
+#if BN__X86
+    if (bitnet_isa_supported(BITNET_ISA_AVX2)) {     /* the maddubs GEMM tile even where VNNI is */
+        CHECK(bn_kernels_init(&tables[n_tables], BITNET_ISA_AVX2) == BITNET_OK);
+        tables[n_tables].gemm_tern = bn_gemm_tern_i8_avx2;
+        n_tables++;
+    }
+#endif
 }
 
 /* Natural-order copy of a q vector in table order. */
