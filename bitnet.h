@@ -4140,6 +4140,8 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 1, s);
         return;
     }
+    for (ch = 0; ch < BN__PF_DIST && ch < (r1 - r0) * rs; ch += 64)   /* start the stream now */
+        _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *c0 = w->codes + r * rs, *c1 = c0 + rs, *c2 = c1 + rs, *c3 = c2 + rs;
         __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
@@ -5034,6 +5036,9 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
 #  define BN__PAUSE() ((void)0)
 #endif
 #define BN__SPIN_ROUNDS 20000   /* pauses before a waiting thread sleeps (~0.1-1 ms) */
+#ifndef BN__CHUNKS_PER_THREAD
+#define BN__CHUNKS_PER_THREAD 4     /* chunks a run is cut into, per thread */
+#endif
 
 typedef struct bn_worker {
     struct bitnet_threadpool *pool;
@@ -5189,7 +5194,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
-    per = (units + 4 * pool->n_threads - 1) / (4 * pool->n_threads);
+    per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
     pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows;
     pool->chunk_rows = per * grain;
     pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
