@@ -4101,7 +4101,7 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
 #ifndef BN__PF_DIST
-#define BN__PF_DIST 4096          /* bytes of codes prefetched ahead of use */
+#define BN__PF_DIST 8192          /* bytes of codes prefetched ahead of use */
 #endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
@@ -4398,7 +4398,10 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 /* Prefetch of row p ahead of column i: 32 columns are 128 bytes (F32) or 64 bytes (16-bit). */
 #define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
     _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
-#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+#ifndef BN__PF_ROW
+#define BN__PF_ROW 2048        /* bytes ahead in each of the 4 rows of a float GEMV */
+#endif
+#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0)
 BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
 BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
 BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
