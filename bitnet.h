@@ -3118,10 +3118,14 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
    Vector ops (one vector; split heads/tokens across threads yourself):
        kt.rmsnorm(x, w_or_NULL, n, eps, out)        out = x / sqrt(mean(x^2) + eps) * w
        kt.rope(x, n_heads, head_dim, n_rot, pos, base, neox)   in place, theta = pos*base^(-2i/n_rot)
-       kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)
+       kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)   (out may be g)
        kt.dot_f32(a, b, n)  kt.axpy_f32(y, a, x, n)   y += a*x
        kt.dot_f16(a16, b, n)  kt.axpy_f16(y, a, x16, n)   (F16 KV cache rows)
-   bitnet_kernels_describe() prints what each field resolved to. */
+   bitnet_kernels_describe() prints what each field resolved to.
+   Notes: every kernel computes each output row with the same operations wherever [r0, r1)
+   starts, so any split gives identical bits. Weight pointers need no alignment. GEMVs prefetch
+   a few KiB past the rows they read (a hint, never a fault). The AVX-512 gemm_tern keeps a
+   64 KiB buffer on the stack (pool workers get >= 1 MiB stacks). No kernel allocates. */
 
 #define BN__TERN_ALIGN 128          /* kp: K rounded up to this many codes */
 
@@ -3359,7 +3363,7 @@ static BN__UNUSED bitnet_status bn_tern_from_tensor(bn_tern *w, int type, const 
 
 static BN__UNUSED bitnet_status bn_fmat_init(bn_fmat *m, int type, const void *data, uint64_t size, uint64_t k,
                            uint64_t rows) {
-    uint64_t rb, need;
+    uint64_t rb, need = 0;
     int ft;
     if (!m || !data) return bn_fail(BITNET_ERR_ARGS, "bn_fmat_init: NULL argument");
     switch (type) {
@@ -3378,8 +3382,7 @@ static BN__UNUSED bitnet_status bn_fmat_init(bn_fmat *m, int type, const void *d
     if ((ft == BN__FT_Q8_0 && k % 32) || (ft == BN__FT_Q6_K && k % 256))
         return bn_fail(BITNET_ERR_FORMAT, "float weights: row length %llu is not a multiple of %d",
                        (unsigned long long)k, ft == BN__FT_Q8_0 ? 32 : 256);
-    need = rb * rows;
-    if (size < need)
+    if (!bn_mul_u64(rb, rows, &need) || size < need)
         return bn_fail(BITNET_ERR_FORMAT, "float weights: %llu bytes, need %llu for %llu x %llu",
                        (unsigned long long)size, (unsigned long long)need,
                        (unsigned long long)rows, (unsigned long long)k);
@@ -3724,15 +3727,112 @@ static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, flo
     }
 }
 
-static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
-                                          const float *s, const int32_t *sum, int64_t n, float *y,
-                                          int64_t ldy, int64_t r0, int64_t r1) {
+/* GEMM: the codes of a row block are decoded once into `dec` in q order (byte i is the code
+   that meets q[i]), then tiles of 4 rows x 2 tokens run a plain u8 x s8 product over them:
+   maddubs + madd on AVX2, one vpdpbusd with AVX-VNNI. */
+#define BN__DEC2_BYTES 65536
+static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8_t *dec) {
+    const __m256i m3 = _mm256_set1_epi8(3);
+    int64_t b;
+    for (b = 0; b < kp / 128; b++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128), _mm256_and_si256(_mm256_srli_epi16(v, 6), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 32), _mm256_and_si256(_mm256_srli_epi16(v, 4), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 64), _mm256_and_si256(_mm256_srli_epi16(v, 2), m3));
+        _mm256_storeu_si256((__m256i *)(dec + b * 128 + 96), _mm256_and_si256(v, m3));
+    }
+}
+
+#define BN__GEMM_TILE_AVX2(name, TARGET, DOT) \
+    static TARGET void name(const uint8_t *dec, int64_t kp, const int8_t *q0, const int8_t *q1, \
+                            int32_t acc_out[4][2]) { \
+        const __m256i ones = _mm256_set1_epi16(1); \
+        __m256i a00 = _mm256_setzero_si256(), a01 = a00, a10 = a00, a11 = a00; \
+        __m256i a20 = a00, a21 = a00, a30 = a00, a31 = a00; \
+        int64_t i; \
+        (void)ones; \
+        for (i = 0; i < kp; i += 32) { \
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(q0 + i)); \
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(q1 + i)); \
+            __m256i p = _mm256_loadu_si256((const __m256i *)(dec + i)); \
+            a00 = DOT(a00, p, x0); a01 = DOT(a01, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + kp + i)); \
+            a10 = DOT(a10, p, x0); a11 = DOT(a11, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + 2 * kp + i)); \
+            a20 = DOT(a20, p, x0); a21 = DOT(a21, p, x1); \
+            p = _mm256_loadu_si256((const __m256i *)(dec + 3 * kp + i)); \
+            a30 = DOT(a30, p, x0); a31 = DOT(a31, p, x1); \
+        } \
+        acc_out[0][0] = bn_hsum256_epi32(a00); acc_out[0][1] = bn_hsum256_epi32(a01); \
+        acc_out[1][0] = bn_hsum256_epi32(a10); acc_out[1][1] = bn_hsum256_epi32(a11); \
+        acc_out[2][0] = bn_hsum256_epi32(a20); acc_out[2][1] = bn_hsum256_epi32(a21); \
+        acc_out[3][0] = bn_hsum256_epi32(a30); acc_out[3][1] = bn_hsum256_epi32(a31); \
+    }
+#define BN__DOT_MADDUBS(acc, p, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(p, x), ones))
+BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avx2, BN__AVX2, BN__DOT_MADDUBS)
+#if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11) || (defined(__clang__) && __clang_major__ >= 12)
+#  define BN__HAVE_AVXVNNI 1
+#  define BN__AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#  define BN__DOT_VNNI(acc, p, x) _mm256_dpbusd_avx_epi32(acc, p, x)
+BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avxvnni, BN__AVXVNNI, BN__DOT_VNNI)
+#endif
+
+typedef void (*bn_gemm_tile_u8_fn)(const uint8_t *, int64_t, const int8_t *, const int8_t *, int32_t[4][2]);
+
+static BN__AVX2 void bn_gemm_tern_tiled_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                             const float *s, const int32_t *sum, int64_t n, float *y,
+                                             int64_t ldy, int64_t r0, int64_t r1, bn_gemm_tile_u8_fn tile) {
+    uint8_t dec[BN__DEC2_BYTES];
+    int64_t kp = w->kp, rblk = BN__DEC2_BYTES / kp / 4 * 4, b0, r, t0;
+    int32_t acc[4][2];
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (r = b0; r < b1; r++) bn_tern_decode_row_avx2(w->codes + r * (kp / 4), kp, dec + (r - b0) * kp);
+        for (t0 = 0; t0 < n; t0 += 2) {
+            const int8_t *qa = q + t0 * ldq, *qb = t0 + 1 < n ? qa + ldq : qa;
+            for (r = b0; r < b1; r += 4) {
+                int64_t rr = r + 4 <= b1 ? r : b1 - 4, i, t;
+                if (rr < b0) rr = b0;                  /* fewer than 4 rows: extra rows unused */
+                tile(dec + (rr - b0) * kp, kp, qa, qb, acc);
+                for (i = 0; i < 4 && rr + i < b1; i++)
+                    for (t = 0; t < 2 && t0 + t < n; t++)
+                        y[(t0 + t) * ldy + rr + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
+            }
+        }
+    }
+}
+
+/* Without the tiles (per-block scales, or rows too long for 4 in the buffer): rows in blocks
+   that stay in cache while every token passes over them. */
+static BN__AVX2 void bn_gemm_tern_rows_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                            const float *s, const int32_t *sum, int64_t n, float *y,
+                                            int64_t ldy, int64_t r0, int64_t r1) {
     int64_t rblk = 131072 / (w->kp / 4) + 1, b0, t;
     for (b0 = r0; b0 < r1; b0 += rblk) {
         int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
         for (t = 0; t < n; t++) bn_gemv_tern_i8_avx2(w, q + t * ldq, s[t], sum[t], y + t * ldy, b0, b1);
     }
 }
+
+static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                          const float *s, const int32_t *sum, int64_t n, float *y,
+                                          int64_t ldy, int64_t r0, int64_t r1) {
+    if (w->block_scale || w->kp * 4 > BN__DEC2_BYTES)
+        bn_gemm_tern_rows_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+    else
+        bn_gemm_tern_tiled_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1, bn_gemm_tile_u8_avx2);
+}
+
+#if BN__HAVE_AVXVNNI
+static BN__AVX2 void bn_gemm_tern_i8_avxvnni(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                             const float *s, const int32_t *sum, int64_t n, float *y,
+                                             int64_t ldy, int64_t r0, int64_t r1) {
+    if (w->block_scale || w->kp * 4 > BN__DEC2_BYTES)
+        bn_gemm_tern_rows_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+    else
+        bn_gemm_tern_tiled_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1, bn_gemm_tile_u8_avxvnni);
+}
+#endif
 
 /* Float GEMV: per row two 8-lane accumulators over 16 columns, then the leftover columns
    one by one; the same order for every row. */
@@ -3893,6 +3993,99 @@ static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int6
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, BN__LD_F16_256(x, i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
+/* ---- vector ops (each leftover tail element as the reference computes it) ---- */
+
+static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 r = _mm256_max_ps(_mm256_loadu_ps(g + i), _mm256_setzero_ps());
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_mul_ps(r, r), _mm256_loadu_ps(u + i)));
+    }
+    bn_relu2_mul_ref(g + i, u + i, n - i, out + i);
+}
+
+/* e^x for 8 lanes (~1 ulp): 2^n * p(r) with 2^n built in the exponent field; below -87.34
+   gives 0, above 88.3 gives inf. */
+static BN__AVX2 __m256 bn_exp_avx2(__m256 x) {
+    const __m256 hi = _mm256_set1_ps(88.3f), lo = _mm256_set1_ps(-87.3365f);
+    __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
+    __m256 n, r, p, pow2n;
+    x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+    n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145752f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860677e-6f), r);
+    p = _mm256_set1_ps(1.3981999e-3f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    pow2n = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+    p = _mm256_mul_ps(p, pow2n);
+    p = _mm256_andnot_ps(under, p);
+    return _mm256_blendv_ps(p, _mm256_set1_ps(INFINITY), over);
+}
+
+static BN__AVX2 void bn_silu_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_loadu_ps(g + i);
+        __m256 e = bn_exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+        __m256 sg = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), e));
+        _mm256_storeu_ps(out + i, _mm256_mul_ps(sg, _mm256_loadu_ps(u + i)));
+    }
+    bn_silu_mul_ref(g + i, u + i, n - i, out + i);
+}
+
+static BN__AVX2 void bn_softmax_avx2(float *x, int64_t n) {
+    __m256 mx = _mm256_set1_ps(-INFINITY), vinv;
+    __m256d sum = _mm256_setzero_pd();
+    float m = -INFINITY, tmp[8], inv;
+    double total, tail = 0.0;
+    int64_t i, j;
+    for (i = 0; i + 8 <= n; i += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(x + i));
+    _mm256_storeu_ps(tmp, mx);
+    for (j = 0; j < 8; j++) if (tmp[j] > m) m = tmp[j];
+    for (j = i; j < n; j++) if (x[j] > m) m = x[j];
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 e = bn_exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(m)));
+        _mm256_storeu_ps(x + i, e);
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_castps256_ps128(e)));
+        sum = _mm256_add_pd(sum, _mm256_cvtps_pd(_mm256_extractf128_ps(e, 1)));
+    }
+    for (j = i; j < n; j++) { x[j] = expf(x[j] - m); tail += x[j]; }
+    {
+        double t[4];
+        _mm256_storeu_pd(t, sum);
+        total = t[0] + t[1] + t[2] + t[3] + tail;
+    }
+    inv = (float)(1.0 / total);
+    vinv = _mm256_set1_ps(inv);
+    for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, float eps, float *out) {
+    __m256d acc = _mm256_setzero_pd();
+    double t[4], total;
+    float scale;
+    int64_t i;
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i), sq = _mm256_mul_ps(v, v);
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_castps256_ps128(sq)));
+        acc = _mm256_add_pd(acc, _mm256_cvtps_pd(_mm256_extractf128_ps(sq, 1)));
+    }
+    _mm256_storeu_pd(t, acc);
+    total = t[0] + t[1] + t[2] + t[3];
+    for (; i < n; i++) total += (double)(x[i] * x[i]);
+    scale = 1.0f / sqrtf((float)(total / (double)n) + eps);
+    for (i = 0; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + i), _mm256_set1_ps(scale));
+        if (w) v = _mm256_mul_ps(v, _mm256_loadu_ps(w + i));
+        _mm256_storeu_ps(out + i, v);
+    }
+    for (; i < n; i++) out[i] = w ? x[i] * scale * w[i] : x[i] * scale;
+}
 #endif /* BN__X86 */
 
 /* ===== kernels: avx512 ===== */
@@ -3928,7 +4121,7 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
 #ifndef BN__PF_DIST
-#define BN__PF_DIST 4096          /* bytes of codes prefetched ahead of use */
+#define BN__PF_DIST 8192          /* bytes of codes prefetched ahead of use */
 #endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
@@ -3967,6 +4160,8 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 1, s);
         return;
     }
+    for (ch = 0; ch < BN__PF_DIST && ch < (r1 - r0) * rs; ch += 64)   /* start the stream now */
+        _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *c0 = w->codes + r * rs, *c1 = c0 + rs, *c2 = c1 + rs, *c3 = c2 + rs;
         __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
@@ -4068,7 +4263,7 @@ static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *
         }
 }
 
-static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                               const float *s, const int32_t *sum, int64_t n,
                                               float *y, int64_t ldy, int64_t r0, int64_t r1) {
     /* rows in blocks whose codes stay in L2 while all token tiles pass over them */
@@ -4087,9 +4282,85 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 int64_t rows[BN__GR];
                 for (i = 0; i < BN__GR; i++) rows[i] = r + i < b1 ? r + i : r;
                 bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, rows, acc);
+                if (BN__GR == 4 && r + 4 <= b1) {       /* the same IEEE operations, 4 rows at once */
+                    for (t = 0; t < nt; t++) {
+                        __m128 v = _mm_cvtepi32_ps(_mm_setr_epi32(acc[0][t], acc[1][t], acc[2][t], acc[3][t]));
+                        v = _mm_div_ps(_mm_sub_ps(v, _mm_set1_ps((float)sum[t0 + t])), _mm_set1_ps(s[t0 + t]));
+                        _mm_storeu_ps(y + (t0 + t) * ldy + r, _mm_mul_ps(v, _mm_set1_ps(w->alpha)));
+                    }
+                    continue;
+                }
                 for (i = 0; i < BN__GR && r + i < b1; i++)
                     for (t = 0; t < nt; t++)
                         y[(t0 + t) * ldy + r + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
+            }
+        }
+    }
+}
+
+/* The same tile on planes decoded once per row block into `dec` (rows, kp bytes, in q order:
+   byte i is the code of the weight that meets q[i]); the decode is shared by all token tiles. */
+static BN__AVX512 void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
+                                                   int64_t ldq, int nt, int64_t nch,
+                                                   int32_t acc_out[BN__GR][BN__GT]) {
+    __m512i acc[BN__GR][BN__GT];
+    const int8_t *qt[BN__GT];
+    int64_t ch;
+    int t, r, j;
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
+    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
+    for (ch = 0; ch < nch; ch++) {
+        BN__UNROLL for (j = 0; j < 4; j++) {
+            __m512i p[BN__GR];
+            BN__UNROLL for (r = 0; r < BN__GR; r++) p[r] = _mm512_loadu_si512(dec + r * kp + ch * 256 + j * 64);
+            BN__UNROLL for (t = 0; t < BN__GT; t++) {
+                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
+                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
+            }
+        }
+    }
+    BN__UNROLL for (r = 0; r < BN__GR; r++)
+        BN__UNROLL for (t = 0; t < BN__GT; t++) acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
+}
+
+/* GEMM: a row block's planes (64 KiB on the stack) decoded once, then every token tile runs
+   over it. Rows with a final half chunk, per-block scales or rows too long for 4 rows in the
+   buffer take the direct path. */
+#define BN__DEC_BYTES 65536
+static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
+                                                 const float *s, const int32_t *sum, int64_t n,
+                                                 float *y, int64_t ldy, int64_t r0, int64_t r1) {
+    uint8_t dec[BN__DEC_BYTES];
+    const __m512i m3 = _mm512_set1_epi8(3);
+    int64_t nch = w->kp / 256, rs = w->kp / 4, rblk = BN__DEC_BYTES / w->kp / BN__GR * BN__GR, b0, t0, r, ch;
+    int32_t acc[BN__GR][BN__GT];
+    if (w->block_scale || rblk < BN__GR || w->kp % 256) {
+        bn_gemm_tern_i8_direct_avx512(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+        return;
+    }
+    for (b0 = r0; b0 < r1; b0 += rblk) {
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (r = b0; r < b1; r++) {
+            const uint8_t *c = w->codes + r * rs;
+            uint8_t *d = dec + (r - b0) * w->kp;
+            for (ch = 0; ch < nch; ch++) {
+                __m512i v = _mm512_loadu_si512(c + ch * 64);
+                _mm512_storeu_si512(d + ch * 256, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
+                _mm512_storeu_si512(d + ch * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
+                _mm512_storeu_si512(d + ch * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
+                _mm512_storeu_si512(d + ch * 256 + 192, _mm512_and_si512(v, m3));
+            }
+        }
+        for (t0 = 0; t0 < n; t0 += BN__GT) {
+            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
+            for (r = b0; r < b1; r += BN__GR) {
+                int64_t rr = r + BN__GR <= b1 ? r : b1 - BN__GR;   /* last group may overlap */
+                if (rr < b0) rr = b0;
+                bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * w->kp, w->kp, q + t0 * ldq, ldq, nt, nch, acc);
+                for (i = 0; i < BN__GR && rr + i < b1; i++)
+                    for (t = 0; t < nt; t++)
+                        y[(t0 + t) * ldy + rr + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
             }
         }
     }
@@ -4147,7 +4418,10 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 /* Prefetch of row p ahead of column i: 32 columns are 128 bytes (F32) or 64 bytes (16-bit). */
 #define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
     _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
-#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + 2048, _MM_HINT_T0)
+#ifndef BN__PF_ROW
+#define BN__PF_ROW 2048        /* bytes ahead in each of the 4 rows of a float GEMV */
+#endif
+#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0)
 BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
 BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
 BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
@@ -4492,6 +4766,55 @@ static void bn_axpy_f32_neon(float *y, float a, const float *x, int64_t n) {
     for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
     for (; i < n; i++) y[i] += a * x[i];
 }
+static float bn_dot_f16_neon(const uint16_t *a, const float *b, int64_t n) {
+    float32x4_t acc = vdupq_n_f32(0.0f);
+    float s;
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) acc = vfmaq_f32(acc, BN__LD_F16_128(a, i), vld1q_f32(b + i));
+    s = vaddvq_f32(acc);
+    for (; i < n; i++) s += bn_fp16_to_fp32(a[i]) * b[i];
+    return s;
+}
+
+static void bn_axpy_f16_neon(float *y, float a, const uint16_t *x, int64_t n) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), BN__LD_F16_128(x, i), a));
+    for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
+}
+
+/* Q8_0: per 32-block d * (q . x), 4 lanes x 8 steps. */
+static void bn_gemv_q8_0_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 32;
+    int j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        float32x4_t acc = vdupq_n_f32(0.0f);
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 34;
+            float32x4_t p = vdupq_n_f32(0.0f);
+            for (j = 0; j < 32; j += 8) {
+                int16x8_t q16 = vmovl_s8(vld1_s8((const int8_t *)(blk + 2 + j)));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), vld1q_f32(x + b * 32 + j));
+                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q16))), vld1q_f32(x + b * 32 + j + 4));
+            }
+            acc = vfmaq_n_f32(acc, p, bn_fp16_to_fp32(bn_load_u16(blk)));
+        }
+        y[r] = vaddvq_f32(acc);
+    }
+}
+BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_neon, bn_gemv_q8_0_f32_neon)
+
+static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t r = vmaxq_f32(vld1q_f32(g + i), vdupq_n_f32(0.0f));
+        vst1q_f32(out + i, vmulq_f32(vmulq_f32(r, r), vld1q_f32(u + i)));
+    }
+    for (; i < n; i++) {
+        float r = g[i] > 0.0f ? g[i] : 0.0f;
+        out[i] = r * r * u[i];
+    }
+}
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
@@ -4581,6 +4904,10 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 0, quant_i8, bn_quant_i8_avx2, "avx2");
         BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_avx2, "avx2");
         BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avx2, "avx2");
+#if BN__HAVE_AVXVNNI
+        if (bitnet_cpu_features() & BITNET_CPU_AVXVNNI)
+            BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_avxvnni, "avx2-vnni");
+#endif
         BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_avx2, "avx2");
         BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_avx2, "avx2-f16c");
         BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_avx2, "avx2");
@@ -4595,6 +4922,10 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx2, "avx2-f16c");
+        BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx2, "avx2");
+        BN__KSET(kt, 15, softmax, bn_softmax_avx2, "avx2");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx2, "avx2");
+        BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx2, "avx2");
     }
     if (isa == BITNET_ISA_AVX512) {
         kt->act_order = 1;
@@ -4635,6 +4966,11 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_neon, "neon");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_neon, "neon");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_neon, "neon");
+        BN__KSET(kt, 20, dot_f16, bn_dot_f16_neon, "neon");
+        BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_neon, "neon");
+        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_neon, "neon");
+        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_neon, "neon");
+        BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_neon, "neon");
     }
 #endif
     return BITNET_OK;
@@ -4723,6 +5059,9 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
 #  define BN__PAUSE() ((void)0)
 #endif
 #define BN__SPIN_ROUNDS 20000   /* pauses before a waiting thread sleeps (~0.1-1 ms) */
+#ifndef BN__CHUNKS_PER_THREAD
+#define BN__CHUNKS_PER_THREAD 4     /* chunks a run is cut into, per thread */
+#endif
 
 typedef struct bn_worker {
     struct bitnet_threadpool *pool;
@@ -4819,8 +5158,15 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     if (n_threads > 1) {
+        pthread_attr_t attr;
+        size_t stack = 0;
+        int have_attr = pthread_attr_init(&attr) == 0;
+        /* kernels keep up to 64 KiB on the stack: give workers at least 1 MiB (musl: 128 KiB) */
+        if (have_attr && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20))
+            pthread_attr_setstacksize(&attr, (size_t)1 << 20);
         p->workers = (bn_worker *)bn_alloc(&a, sizeof(bn_worker) * (size_t)(n_threads - 1), 64);
         if (!p->workers) {
+            if (have_attr) pthread_attr_destroy(&attr);
             bitnet_threadpool_free(p);
             return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d workers", n_threads - 1);
         }
@@ -4828,12 +5174,14 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
             bn_worker *w = &p->workers[i - 1];
             w->pool = p;
             w->index = i;
-            if (pthread_create(&w->thread, NULL, bn_worker_main, w)) {
+            if (pthread_create(&w->thread, have_attr ? &attr : NULL, bn_worker_main, w)) {
+                if (have_attr) pthread_attr_destroy(&attr);
                 bitnet_threadpool_free(p);
                 return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i, n_threads);
             }
             p->n_threads = i + 1;
         }
+        if (have_attr) pthread_attr_destroy(&attr);
     }
     *out = p;
     return BITNET_OK;
@@ -4869,7 +5217,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
-    per = (units + 4 * pool->n_threads - 1) / (4 * pool->n_threads);
+    per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
     pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows;
     pool->chunk_rows = per * grain;
     pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;

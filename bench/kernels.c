@@ -30,6 +30,8 @@ static uint64_t sum_avx2(const uint8_t *p, size_t n) {
     size_t i;
     uint64_t out[4];
     for (i = 0; i + 128 <= n; i += 128) {
+        _mm_prefetch((const char *)p + i + 4096, _MM_HINT_T0);     /* as the kernels do */
+        _mm_prefetch((const char *)p + i + 4096 + 64, _MM_HINT_T0);
         a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(p + i)));
         a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(p + i + 32)));
         a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(p + i + 64)));

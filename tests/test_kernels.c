@@ -30,6 +30,13 @@ static void init_tables(void) {
             n_tables++;
         }
     CHECK(n_tables >= 1 && tables[0].isa == BITNET_ISA_REF);
+#if BN__X86
+    if (bitnet_isa_supported(BITNET_ISA_AVX2)) {     /* the maddubs GEMM tile even where VNNI is */
+        CHECK(bn_kernels_init(&tables[n_tables], BITNET_ISA_AVX2) == BITNET_OK);
+        tables[n_tables].gemm_tern = bn_gemm_tern_i8_avx2;
+        n_tables++;
+    }
+#endif
 }
 
 /* Natural-order copy of a q vector in table order. */
@@ -208,9 +215,9 @@ static void check_tern(const bn_tern *w, const char *what, int n_tok) {
 static void test_tern(void) {
     static const int64_t shapes[][3] = {   /* m, k, tokens */
         { 1, 128, 1 }, { 3, 256, 2 }, { 5, 384, 9 }, { 7, 640, 3 }, { 9, 1024, 8 },
-        { 3, 100, 2 }, { 4, 300, 7 }, { 33, 2560, 17 }, { 70, 6912, 5 }, { 6, 3200, 4 },
+        { 3, 100, 2 }, { 4, 300, 7 }, { 33, 2560, 17 }, { 5, 16640, 7 }, { 70, 6912, 5 }, { 6, 3200, 4 },
     };
-    size_t si, n_shapes = sizeof shapes / sizeof shapes[0] - (BIG ? 3 : 0);
+    size_t si, n_shapes = sizeof shapes / sizeof shapes[0] - (BIG ? 4 : 0);
     for (si = 0; si < n_shapes; si++) {
         int64_t m = shapes[si][0], k = shapes[si][1];
         int n_tok = (int)shapes[si][2];
@@ -279,6 +286,13 @@ static void test_tern_errors(void) {
     CHECK(bn_tern_from_tensor(&w, 36, buf, sizeof buf, 1024, 4, NULL) == BITNET_ERR_FORMAT);    /* too small */
     CHECK(bn_tern_from_tensor(&w, 36, buf, sizeof buf, (uint64_t)1 << 40, 4, NULL) == BITNET_ERR_FORMAT);
     CHECK(bn_tern_from_tensor(&w, 36, NULL, 0, 128, 1, NULL) == BITNET_ERR_ARGS);
+    {   /* float views: products that overflow 64 bits, unknown types */
+        bn_fmat fm;
+        CHECK(bn_fmat_init(&fm, 0, buf, sizeof buf, (uint64_t)1 << 31, (uint64_t)1 << 31) == BITNET_ERR_FORMAT);
+        CHECK(bn_fmat_init(&fm, 2, buf, sizeof buf, 32, 1) == BITNET_ERR_UNSUPPORTED);
+        CHECK(bn_fmat_init(&fm, 8, buf, sizeof buf, 33, 1) == BITNET_ERR_FORMAT);
+        CHECK(bn_fmat_init(&fm, 1, buf, sizeof buf, 256, 2) == BITNET_OK && fm.row_bytes == 512);
+    }
 }
 
 /* Random bytes that make a valid float matrix of type ft (finite values). */
@@ -417,6 +431,13 @@ static void test_vector_ops(void) {
             for (i = 0; i < n; i++) if (!(fabsf(out[i] - out2[i]) <= 4e-7f * out2[i] + 1e-38f)) break;
             CHECKF(i == n, "%s softmax n=%lld at %lld", bitnet_isa_name(kt->isa), (long long)n, (long long)i);
         }
+    }
+    for (t = 0; t < n_tables; t++) {   /* masked positions (-inf) get exactly 0 */
+        float sm[19];
+        for (i = 0; i < 19; i++) sm[i] = i % 3 == 1 ? -INFINITY : (float)i * 0.1f;
+        tables[t].softmax(sm, 19);
+        for (i = 0; i < 19; i++) if ((i % 3 == 1) != (sm[i] == 0.0f) || !(sm[i] >= 0.0f)) break;
+        CHECKF(i == 19, "%s softmax with -inf at %lld", bitnet_isa_name(tables[t].isa), (long long)i);
     }
     {   /* rmsnorm, relu2, silu, softmax by value */
         float a[4] = { 1, -2, 3, -4 }, g[3] = { -1.0f, 0.5f, 2.0f }, uu[3] = { 3.0f, 4.0f, -1.0f }, o[4];
