@@ -20,64 +20,6 @@ static void *alloc64(size_t n) {
 
 #define ARENA_BYTES ((size_t)1 << 30)          /* weight copies rotate through 1 GiB */
 
-/* ---- read bandwidth ---- */
-typedef struct bw_args { const uint8_t *buf; size_t bytes; uint64_t sums[64 * 8]; } bw_args;
-
-#if BN__X86
-__attribute__((target("avx2")))
-static uint64_t sum_avx2(const uint8_t *p, size_t n) {
-    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-    size_t i;
-    uint64_t out[4];
-    for (i = 0; i + 128 <= n; i += 128) {
-        _mm_prefetch((const char *)p + i + 4096, _MM_HINT_T0);     /* as the kernels do */
-        _mm_prefetch((const char *)p + i + 4096 + 64, _MM_HINT_T0);
-        a0 = _mm256_add_epi64(a0, _mm256_load_si256((const __m256i *)(p + i)));
-        a1 = _mm256_add_epi64(a1, _mm256_load_si256((const __m256i *)(p + i + 32)));
-        a2 = _mm256_add_epi64(a2, _mm256_load_si256((const __m256i *)(p + i + 64)));
-        a3 = _mm256_add_epi64(a3, _mm256_load_si256((const __m256i *)(p + i + 96)));
-    }
-    a0 = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
-    _mm256_storeu_si256((__m256i *)out, a0);
-    return out[0] + out[1] + out[2] + out[3];
-}
-#endif
-
-static uint64_t sum_scalar(const uint8_t *p, size_t n) {
-    const uint64_t *q = (const uint64_t *)(const void *)p;
-    uint64_t a = 0, b = 0, c = 0, d = 0;
-    size_t i;
-    for (i = 0; i + 4 <= n / 8; i += 4) { a += q[i]; b += q[i + 1]; c += q[i + 2]; d += q[i + 3]; }
-    return a + b + c + d;
-}
-
-static void bw_task(void *arg, int64_t r0, int64_t r1, int t) {
-    bw_args *a = (bw_args *)arg;
-    size_t chunk = a->bytes / 4096;            /* rows = 4096 chunks */
-    const uint8_t *p = a->buf + (size_t)r0 * chunk;
-    size_t n = (size_t)(r1 - r0) * chunk;
-#if BN__X86
-    a->sums[t * 8] += bitnet_cpu_features() & BITNET_CPU_AVX2 ? sum_avx2(p, n) : sum_scalar(p, n);
-#else
-    a->sums[t * 8] += sum_scalar(p, n);
-#endif
-}
-
-static double measure_bw(bitnet_threadpool *pool, const uint8_t *buf, size_t bytes) {
-    bw_args *a = (bw_args *)calloc(1, sizeof *a);
-    double best = 0.0;
-    int rep;
-    a->buf = buf; a->bytes = bytes;
-    for (rep = 0; rep < 7; rep++) {
-        double t0 = now_s(), gbs;
-        bitnet_threadpool_run(pool, 4096, 1, bw_task, a);
-        gbs = (double)bytes / (now_s() - t0) / 1e9;
-        if (rep > 0 && gbs > best) best = gbs;
-    }
-    free(a);
-    return best;
-}
-
 /* ---- timing helpers ---- */
 typedef struct bench_ctx {
     bitnet_threadpool *pool;
@@ -136,7 +78,7 @@ int main(void) {
 
     for (ti = 0; ti < 2; ti++) {
         if (bitnet_threadpool_new(&pools[ti], thr[ti], NULL) != BITNET_OK) { printf("threadpool failed\n"); return 1; }
-        bw[ti] = measure_bw(pools[ti], arena, ARENA_BYTES);
+        bw[ti] = bitnet_measure_read_bandwidth(pools[ti], ARENA_BYTES);
         printf("read bandwidth t=%d: %.2f GB/s (read-only sum over 1 GiB)\n", thr[ti], bw[ti]);
         if (n_cores == 1) { pools[1] = pools[0]; bw[1] = bw[0]; break; }
     }
@@ -200,7 +142,7 @@ int main(void) {
         }
     }
     for (ti = 0; ti < 2 && n_cores > 1; ti++) {    /* again at the end: the larger figure counts */
-        double again = measure_bw(pools[ti], arena, ARENA_BYTES);
+        double again = bitnet_measure_read_bandwidth(pools[ti], ARENA_BYTES);
         printf("read bandwidth t=%d at the end: %.2f GB/s\n", thr[ti], again);
         if (again > bw[ti]) {
             if (ti == 1) { best_tern_ratio *= bw[1] / again; best_head_ratio *= bw[1] / again; }
