@@ -5729,6 +5729,7 @@ struct bitnet_ctx {
     float *kcache, *vcache;                 /* (n_layer, n_ctx, kv_dim) */
     float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
+    float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
 };
 
 #define BN__CTX_BUFFERS 17
@@ -5773,6 +5774,7 @@ static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_
     bn_plan_add(p, cache, 4);                                   /* vcache */
     bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
     bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
+    bn_plan_add(p, B * (uint64_t)hp->n_rot, 4);                 /* rope_cs */
 }
 
 static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
@@ -5783,7 +5785,7 @@ static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
     slots[i++] = (void **)&c->hb; slots[i++] = (void **)&c->hb2; slots[i++] = (void **)&c->xq;
     slots[i++] = (void **)&c->xscale; slots[i++] = (void **)&c->xsum; slots[i++] = (void **)&c->att;
     slots[i++] = (void **)&c->kcache; slots[i++] = (void **)&c->vcache; slots[i++] = (void **)&c->logits;
-    slots[i++] = (void **)&c->rope_inv_freq;
+    slots[i++] = (void **)&c->rope_inv_freq; slots[i++] = (void **)&c->rope_cs;
     for (i = 0; i < p->n; i++) *slots[i] = bitnet_pool_alloc(&c->pool, p->sizes[i] ? p->sizes[i] : 1);
 }
 
@@ -5953,26 +5955,37 @@ static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float 
     bn_bitlinear_n(c, &p, &y, 1, x, n_tok);
 }
 
+/* cos and sin of every rotation angle of the batch's positions, shared by all heads and layers. */
+static void bn_rope_angles(bitnet_ctx *c, int n_tok) {
+    int half = c->model->hp.n_rot / 2, t, i;
+    for (t = 0; t < n_tok; t++) {
+        float *cs = c->rope_cs + (size_t)t * (size_t)(2 * half);
+        for (i = 0; i < half; i++) {
+            double theta = (double)(c->pos + t) * c->rope_inv_freq[i];
+            cs[i] = (float)cos(theta);
+            cs[half + i] = (float)sin(theta);
+        }
+    }
+}
+
 /* NEOX rotates pairs (i, i + n_rot/2); NORM rotates adjacent pairs (2i, 2i+1). */
-static void bn_rope_head(float *h, const float *inv_freq, int n_rot, int32_t pos, bitnet_rope_style style) {
-    int i, half = n_rot / 2;
+static void bn_rope_head(float *h, const float *cs, int half, bitnet_rope_style style) {
+    int i;
     for (i = 0; i < half; i++) {
-        double theta = (double)pos * inv_freq[i];
-        float cs = (float)cos(theta), sn = (float)sin(theta);
         int a = style == BITNET_ROPE_NEOX ? i : 2 * i, b = style == BITNET_ROPE_NEOX ? i + half : 2 * i + 1;
         float x0 = h[a], x1 = h[b];
-        h[a] = x0 * cs - x1 * sn;
-        h[b] = x0 * sn + x1 * cs;
+        h[a] = x0 * cs[i] - x1 * cs[half + i];
+        h[b] = x0 * cs[half + i] + x1 * cs[i];
     }
 }
 
 static void bn_rope_rows(const bitnet_ctx *c, float *buf, int n_heads, int n_tok) {
     const bitnet_hparams *hp = &c->model->hp;
-    int t, h;
+    int t, h, half = hp->n_rot / 2;
     for (t = 0; t < n_tok; t++)
         for (h = 0; h < n_heads; h++)
-            bn_rope_head(buf + ((size_t)t * n_heads + h) * (size_t)hp->head_dim, c->rope_inv_freq, hp->n_rot,
-                         c->pos + t, hp->rope_style);
+            bn_rope_head(buf + ((size_t)t * n_heads + h) * (size_t)hp->head_dim, c->rope_cs + (size_t)t * (size_t)hp->n_rot,
+                         half, hp->rope_style);
 }
 
 typedef struct bn_attn_job {
@@ -6088,6 +6101,7 @@ bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_toke
     while (done < n_tokens) {
         int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
         bn_embed(c, tokens + done, n);
+        bn_rope_angles(c, n);
         for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
         if (done + n == n_tokens) bn_output(c, n);
         c->pos += n;
