@@ -68,6 +68,19 @@ static int chat_remember(chat_state *s, const int32_t *ids, int32_t n) {
     return 1;
 }
 
+/* Drops the oldest exchange after any system message when the conversation outgrows the
+   context; 0 when only the current turn is left. */
+static int chat_forget_oldest(chat_state *s) {
+    size_t first = s->n_msgs && !strcmp(s->msgs[0].role, "system") ? 1 : 0, drop = 2;
+    if (s->n_msgs < first + 3) return 0;
+    free((void *)s->msgs[first].content);
+    free((void *)s->msgs[first + 1].content);
+    memmove(&s->msgs[first], &s->msgs[first + drop], (s->n_msgs - first - drop) * sizeof s->msgs[0]);
+    s->n_msgs -= drop;
+    s->n_cached = 0;
+    return 1;
+}
+
 /* Generates the reply, printing it; the generated ids are appended to s->cached as far as they
    entered the context (the final token of a turn is sampled but not run). */
 static int chat_generate(bitnet_ctx *ctx, chat_state *s, bitnet_gen *g) {
@@ -97,6 +110,10 @@ static int chat_turn(bitnet_ctx *ctx, const cli_opts *o, chat_state *s) {
     size_t n;
     int rc;
     if (!chat_tokenize_history(vocab, s, &ids, &n)) return 0;
+    while (n + 16 > (size_t)bitnet_ctx_n_ctx(ctx) && chat_forget_oldest(s)) {   /* keep room to answer */
+        free(ids);
+        if (!chat_tokenize_history(vocab, s, &ids, &n)) return 0;
+    }
     while (common < s->n_cached && (size_t)common + 1 < n && s->cached[common] == ids[common]) common++;
     bitnet_ctx_truncate(ctx, common);
     s->n_cached = common;
