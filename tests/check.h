@@ -10,39 +10,6 @@
 #define CHECK_UNUSED __attribute__((unused))
 #else
 #define CHECK_UNUSED
-
-#ifdef BITNET_H
-/* An allocator hook that counts allocations and frees and makes the fail_at-th allocation
-   (1-based; 0 = never) fail: tests prove no allocation per token and clean failure paths. */
-typedef struct check_allocator {
-    long live, total, fail_at, frees;
-} check_allocator;
-
-static CHECK_UNUSED void *check_alloc(size_t size, size_t align, void *user) {
-    check_allocator *c = (check_allocator *)user;
-    void *p = NULL;
-    if (++c->total == c->fail_at) return NULL;
-    if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
-    c->live++;
-    return p;
-}
-
-static CHECK_UNUSED void check_free(void *p, void *user) {
-    check_allocator *c = (check_allocator *)user;
-    if (!p) return;
-    c->live--;
-    c->frees++;
-    free(p);
-}
-
-static CHECK_UNUSED bitnet_allocator check_allocator_hooks(check_allocator *c) {
-    bitnet_allocator a;
-    a.alloc = check_alloc;
-    a.free = check_free;
-    a.user = c;
-    return a;
-}
-#endif
 #endif
 
 static int check_passed, check_failed;
