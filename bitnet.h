@@ -4122,7 +4122,10 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
 #ifndef BN__PF_DIST
-#define BN__PF_DIST 8192          /* bytes of codes prefetched ahead of use */
+#define BN__PF_DIST 4096          /* bytes of codes prefetched into L1 ahead of use */
+#endif
+#ifndef BN__PF_DIST2
+#define BN__PF_DIST2 12288        /* and into L2 further ahead: one core keeps more lines in flight */
 #endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
@@ -4161,8 +4164,10 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 1, s);
         return;
     }
-    for (ch = 0; ch < BN__PF_DIST && ch < (r1 - r0) * rs; ch += 64)   /* start the stream now */
-        _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
+    for (ch = 0; ch < BN__PF_DIST2 && ch < (r1 - r0) * rs; ch += 64) {  /* start the stream now */
+        if (ch < BN__PF_DIST) _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
+        else _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T1);
+    }
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *c0 = w->codes + r * rs, *c1 = c0 + rs, *c2 = c1 + rs, *c3 = c2 + rs;
         __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
@@ -4176,6 +4181,9 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const char *pf = (const char *)c0 + ch * 256 + BN__PF_DIST;
             _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
             _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
+            pf += BN__PF_DIST2 - BN__PF_DIST;
+            _mm_prefetch(pf, _MM_HINT_T1); _mm_prefetch(pf + 64, _MM_HINT_T1);
+            _mm_prefetch(pf + 128, _MM_HINT_T1); _mm_prefetch(pf + 192, _MM_HINT_T1);
             __m512i v2 = _mm512_loadu_si512(c2 + ch * 64), v3 = _mm512_loadu_si512(c3 + ch * 64);
             BN__DP(a00, _mm512_and_si512(v0, kc0), qp); BN__DP(a10, _mm512_and_si512(v1, kc0), qp);
             BN__DP(a20, _mm512_and_si512(v2, kc0), qp); BN__DP(a30, _mm512_and_si512(v3, kc0), qp);
@@ -4209,6 +4217,7 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64);
             _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST, _MM_HINT_T0);
+            _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST2, _MM_HINT_T1);
             BN__DP(a0, _mm512_and_si512(v0, kc0), qp);
             BN__DP(a1, _mm512_and_si512(v0, k30), qp + 64);
             BN__DP(a2, _mm512_and_si512(v0, kc), qp + 128);
@@ -4420,9 +4429,13 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 #define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
     _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
 #ifndef BN__PF_ROW
-#define BN__PF_ROW 2048        /* bytes ahead in each of the 4 rows of a float GEMV */
+#define BN__PF_ROW 1024        /* bytes ahead in each of the 4 rows of a 16-bit GEMV, into L1 */
 #endif
-#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0)
+#ifndef BN__PF_ROW2
+#define BN__PF_ROW2 4096       /* and into L2 further ahead: one core keeps more lines in flight */
+#endif
+#define BN__PF16_512(p, i) do { _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0); \
+    _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW2, _MM_HINT_T1); } while (0)
 BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
 BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
 BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
