@@ -3705,7 +3705,10 @@ static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int6
         __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
         const int8_t *x = q + b * 128;
         __m256i s;
-        if (b % 2 == 0) _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+        if (b % 2 == 0) {       /* into L1 near, into L2 further ahead: more lines in flight */
+            _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+            _mm_prefetch((const char *)c + b * 32 + 12288, _MM_HINT_T1);
+        }
         s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
                                          _mm256_loadu_si256((const __m256i *)x));
         s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
