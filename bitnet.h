@@ -388,7 +388,8 @@ BITNET_API const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t
 /* ===== api: threads ===== */
 
 /* A persistent pool of worker threads (spin, then sleep). bitnet_threadpool_run splits the rows
-   [0, n_rows) into one contiguous range per thread and returns when all are done; every row is
+   [0, n_rows) into chunks, each thread first taking a contiguous share of them and then helping
+   the others with theirs, and returns when all are done; every row is
    computed by the same code whatever the split, so results are bit-identical for any thread
    count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller. One
    thread at a time may call run on a given pool. */
@@ -3704,7 +3705,10 @@ static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int6
         __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
         const int8_t *x = q + b * 128;
         __m256i s;
-        if (b % 2 == 0) _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+        if (b % 2 == 0) {       /* into L1 near, into L2 further ahead: more lines in flight */
+            _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
+            _mm_prefetch((const char *)c + b * 32 + 12288, _MM_HINT_T1);
+        }
         s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
                                          _mm256_loadu_si256((const __m256i *)x));
         s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
@@ -4121,7 +4125,10 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
 
 /* One plane of 64 codes (already masked, value code * 4^j) against 64 activations. */
 #ifndef BN__PF_DIST
-#define BN__PF_DIST 8192          /* bytes of codes prefetched ahead of use */
+#define BN__PF_DIST 4096          /* bytes of codes prefetched into L1 ahead of use */
+#endif
+#ifndef BN__PF_DIST2
+#define BN__PF_DIST2 12288        /* and into L2 further ahead: one core keeps more lines in flight */
 #endif
 #define BN__DP(acc, plane, qp) acc = _mm512_dpbusd_epi32(acc, plane, _mm512_loadu_si512(qp))
 
@@ -4160,8 +4167,10 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 1, s);
         return;
     }
-    for (ch = 0; ch < BN__PF_DIST && ch < (r1 - r0) * rs; ch += 64)   /* start the stream now */
-        _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
+    for (ch = 0; ch < BN__PF_DIST2 && ch < (r1 - r0) * rs; ch += 64) {  /* start the stream now */
+        if (ch < BN__PF_DIST) _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T0);
+        else _mm_prefetch((const char *)w->codes + r0 * rs + ch, _MM_HINT_T1);
+    }
     for (; r + 4 <= r1; r += 4) {
         const uint8_t *c0 = w->codes + r * rs, *c1 = c0 + rs, *c2 = c1 + rs, *c3 = c2 + rs;
         __m512i a00 = _mm512_setzero_si512(), a01 = a00, a02 = a00, a03 = a00;
@@ -4175,6 +4184,9 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const char *pf = (const char *)c0 + ch * 256 + BN__PF_DIST;
             _mm_prefetch(pf, _MM_HINT_T0); _mm_prefetch(pf + 64, _MM_HINT_T0);
             _mm_prefetch(pf + 128, _MM_HINT_T0); _mm_prefetch(pf + 192, _MM_HINT_T0);
+            pf += BN__PF_DIST2 - BN__PF_DIST;
+            _mm_prefetch(pf, _MM_HINT_T1); _mm_prefetch(pf + 64, _MM_HINT_T1);
+            _mm_prefetch(pf + 128, _MM_HINT_T1); _mm_prefetch(pf + 192, _MM_HINT_T1);
             __m512i v2 = _mm512_loadu_si512(c2 + ch * 64), v3 = _mm512_loadu_si512(c3 + ch * 64);
             BN__DP(a00, _mm512_and_si512(v0, kc0), qp); BN__DP(a10, _mm512_and_si512(v1, kc0), qp);
             BN__DP(a20, _mm512_and_si512(v2, kc0), qp); BN__DP(a30, _mm512_and_si512(v3, kc0), qp);
@@ -4208,6 +4220,7 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
             const int8_t *qp = q + ch * 256;
             __m512i v0 = _mm512_loadu_si512(c0 + ch * 64);
             _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST, _MM_HINT_T0);
+            _mm_prefetch((const char *)c0 + ch * 64 + BN__PF_DIST2, _MM_HINT_T1);
             BN__DP(a0, _mm512_and_si512(v0, kc0), qp);
             BN__DP(a1, _mm512_and_si512(v0, k30), qp + 64);
             BN__DP(a2, _mm512_and_si512(v0, kc), qp + 128);
@@ -4419,9 +4432,13 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 #define BN__PF32_512(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + 2048; \
     _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
 #ifndef BN__PF_ROW
-#define BN__PF_ROW 2048        /* bytes ahead in each of the 4 rows of a float GEMV */
+#define BN__PF_ROW 1024        /* bytes ahead in each of the 4 rows of a 16-bit GEMV, into L1 */
 #endif
-#define BN__PF16_512(p, i) _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0)
+#ifndef BN__PF_ROW2
+#define BN__PF_ROW2 4096       /* and into L2 further ahead: one core keeps more lines in flight */
+#endif
+#define BN__PF16_512(p, i) do { _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0); \
+    _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW2, _MM_HINT_T1); } while (0)
 BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
 BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
 BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
@@ -5069,19 +5086,26 @@ typedef struct bn_worker {
     int index;
 } bn_worker;
 
-/* A run is cut into chunks of rows that threads claim one at a time, so a thread the OS
-   descheduled delays the run by one chunk, not by its share. `claim` packs the run's generation
-   (bits 63-32), its chunk count (31-16) and the next chunk (15-0): a late thread can never claim
-   a chunk of a newer run by mistake, and the run's fields stay valid until every chunk claimed
-   is done. */
+/* A run is cut into chunks of rows. Each thread owns a contiguous range of them (so its rows
+   stream from memory in one pass, and the prefetch that runs past a chunk's end feeds its next
+   chunk) and claims them from the front; a thread done with its own steals from the back of the
+   others', so a thread the OS descheduled delays the run by one chunk, not by its share.
+   A range word packs the run's generation (bits 63-32), the range's end (31-16) and its next
+   chunk (15-0): a late thread can never claim a chunk of a newer run by mistake, and the run's
+   fields stay valid until every chunk claimed is done. */
+typedef struct bn_pool_range {
+    uint64_t word;                  /* generation << 32 | end << 16 | next (atomic) */
+    char pad[56];                   /* one cache line per thread */
+} bn_pool_range;
+
 struct bitnet_threadpool {
     int n_threads;                  /* including the caller */
     bitnet_allocator allocator;
     bn_worker *workers;             /* (n_threads - 1) */
+    bn_pool_range *ranges;          /* (n_threads) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     unsigned generation;            /* bumped for every run (atomic) */
-    uint64_t claim;                 /* generation << 32 | n_chunks << 16 | next chunk (atomic) */
     int64_t chunks_done;            /* (atomic) */
     int sleepers, caller_sleeping, stop;   /* under mu */
     bitnet_task_fn fn;
@@ -5089,19 +5113,32 @@ struct bitnet_threadpool {
     int64_t n_rows, chunk_rows, n_chunks;
 };
 
+/* The next chunk of range u for run gen: from the front when u is the claiming thread's own
+   range, else from the back; -1 when the range is empty or belongs to another run. */
+static int64_t bn_pool_claim(struct bitnet_threadpool *p, unsigned gen, int u, int own) {
+    uint64_t *word = &p->ranges[u].word;
+    uint64_t c = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    for (;;) {
+        uint64_t next = c & 0xffffu, end = c >> 16 & 0xffffu;
+        if ((unsigned)(c >> 32) != gen || next >= end) return -1;
+        if (__atomic_compare_exchange_n(word, &c, own ? c + 1 : c - ((uint64_t)1 << 16), 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return (int64_t)(own ? next : end - 1);
+    }
+}
+
 /* Claims and runs chunks of run `gen` until none is left. */
 static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
+    int n = p->n_threads;
     for (;;) {
-        uint64_t c = __atomic_load_n(&p->claim, __ATOMIC_ACQUIRE);
-        int64_t i, r0, r1;
-        if ((unsigned)(c >> 32) != gen || (c & 0xffffu) >= (c >> 16 & 0xffffu)) return;
-        if (!__atomic_compare_exchange_n(&p->claim, &c, c + 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            continue;
-        i = (int64_t)(c & 0xffffu);
+        int64_t i = bn_pool_claim(p, gen, t, 1), n_chunks = p->n_chunks, r0, r1;
+        int u;
+        for (u = 1; i < 0 && u < n; u++) i = bn_pool_claim(p, gen, (t + u) % n, 0);
+        if (i < 0) return;
         r0 = i * p->chunk_rows;
         r1 = r0 + p->chunk_rows < p->n_rows ? r0 + p->chunk_rows : p->n_rows;
         p->fn(p->arg, r0, r1, t);
-        if (__atomic_add_fetch(&p->chunks_done, 1, __ATOMIC_ACQ_REL) == (int64_t)(c >> 16 & 0xffffu)) {
+        if (__atomic_add_fetch(&p->chunks_done, 1, __ATOMIC_ACQ_REL) == n_chunks) {
             pthread_mutex_lock(&p->mu);
             if (p->caller_sleeping) pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->mu);
@@ -5157,6 +5194,12 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
+    p->ranges = (bn_pool_range *)bn_alloc(&a, sizeof(bn_pool_range) * (size_t)n_threads, 64);
+    if (p->ranges) memset(p->ranges, 0, sizeof(bn_pool_range) * (size_t)n_threads);
+    if (!p->ranges) {
+        bitnet_threadpool_free(p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d chunk ranges", n_threads);
+    }
     if (n_threads > 1) {
         pthread_attr_t attr;
         size_t stack = 0;
@@ -5202,6 +5245,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     pthread_mutex_destroy(&pool->mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
+    if (pool->ranges) bn_free(&a, pool->ranges);
     bn_free(&a, pool);
 }
 
@@ -5223,7 +5267,11 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
     __atomic_store_n(&pool->chunks_done, 0, __ATOMIC_RELEASE);
     gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) + 1;
-    __atomic_store_n(&pool->claim, (uint64_t)gen << 32 | (uint64_t)pool->n_chunks << 16, __ATOMIC_RELEASE);
+    for (i = 0; i < pool->n_threads; i++) {       /* thread i owns chunks [c0, c1) */
+        uint64_t c0 = (uint64_t)(pool->n_chunks * i / pool->n_threads);
+        uint64_t c1 = (uint64_t)(pool->n_chunks * (i + 1) / pool->n_threads);
+        __atomic_store_n(&pool->ranges[i].word, (uint64_t)gen << 32 | c1 << 16 | c0, __ATOMIC_RELEASE);
+    }
     __atomic_store_n(&pool->generation, gen, __ATOMIC_RELEASE);
     pthread_mutex_lock(&pool->mu);
     if (pool->sleepers) pthread_cond_broadcast(&pool->wake);
