@@ -32,11 +32,11 @@ $(B)/examples/%: examples/%.c bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
-$(B)/tests/%: tests/%.c tests/check.h bitnet.h
+$(B)/tests/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
 
-$(B)/asan/%: tests/%.c tests/check.h bitnet.h
+$(B)/asan/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(SANFLAGS) -I. -o $@ $< $(LDLIBS)
 
@@ -79,7 +79,7 @@ run: all
 	$(B)/bitnet make-model $(B)/tiny.gguf
 	$(B)/bitnet run -m $(B)/tiny.gguf -p "Once upon a time, the sea" -n 48
 
-$(B)/fuzz/%: fuzz/%.c bitnet.h
+$(B)/fuzz/%: fuzz/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(CLANG) -std=c99 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -I. -o $@ $< -lpthread -lm
 

@@ -5294,27 +5294,47 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
 
 typedef struct bn_par_args {
     const bn_kernels *kt;
-    const bn_tern *w;
     const bn_fmat *m;
-    const int8_t *q;
-    const float *x, *s;
-    const int32_t *sum;
-    float s1;
-    int32_t sum1;
-    int64_t ldq, ldx, n, ldy;
+    const float *x;
+    int64_t ldx, n, ldy;
     float *y;
 } bn_par_args;
 
-static void bn_par_gemv_tern_task(void *arg, int64_t r0, int64_t r1, int t) {
-    const bn_par_args *a = (const bn_par_args *)arg;
+/* Ternary matrices that share one quantized input run as one job over their stacked rows (the
+   model's q/k/v and gate/up): the pool wakes once and each row range goes to one kernel call. */
+typedef struct bn_par_tern_args {
+    const bn_kernels *kt;
+    const bn_tern *const *w;            /* (n_w) */
+    float *const *y;                    /* (n_w) outputs, (n, w[i]->rows) each unless ldy is set */
+    int n_w, gemv;                      /* gemv: one token through kt->gemv_tern */
+    const int8_t *q;                    /* (n, ldq) */
+    const float *s;                     /* (n) */
+    const int32_t *sum;                 /* (n) */
+    int64_t ldq, n, ldy;                /* ldy 0: each output's own row count */
+} bn_par_tern_args;
+
+static void bn_par_tern_task(void *arg, int64_t r0, int64_t r1, int t) {
+    const bn_par_tern_args *a = (const bn_par_tern_args *)arg;
+    int64_t base = 0;
+    int i;
     (void)t;
-    a->kt->gemv_tern(a->w, a->q, a->s1, a->sum1, a->y, r0, r1);
+    for (i = 0; i < a->n_w && r0 < r1; i++) {
+        const bn_tern *w = a->w[i];
+        int64_t lo = r0 - base, hi = r1 - base < w->rows ? r1 - base : w->rows;
+        if (lo < w->rows) {
+            if (a->gemv) a->kt->gemv_tern(w, a->q, a->s[0], a->sum[0], a->y[i], lo, hi);
+            else a->kt->gemm_tern(w, a->q, a->ldq, a->s, a->sum, a->n, a->y[i], a->ldy ? a->ldy : w->rows, lo, hi);
+            r0 = base + hi;
+        }
+        base += w->rows;
+    }
 }
 
-static void bn_par_gemm_tern_task(void *arg, int64_t r0, int64_t r1, int t) {
-    const bn_par_args *a = (const bn_par_args *)arg;
-    (void)t;
-    a->kt->gemm_tern(a->w, a->q, a->ldq, a->s, a->sum, a->n, a->y, a->ldy, r0, r1);
+static void bn_par_tern(bitnet_threadpool *pool, const bn_par_tern_args *a) {
+    int64_t rows = 0;
+    int i;
+    for (i = 0; i < a->n_w; i++) rows += a->w[i]->rows;
+    bitnet_threadpool_run(pool, rows, 16, bn_par_tern_task, (void *)a);
 }
 
 static void bn_par_gemv_f_task(void *arg, int64_t r0, int64_t r1, int t) {
@@ -5331,19 +5351,19 @@ static void bn_par_gemm_f_task(void *arg, int64_t r0, int64_t r1, int t) {
 
 static BN__UNUSED void bn_par_gemv_tern(bitnet_threadpool *pool, const bn_kernels *kt, const bn_tern *w,
                                         const int8_t *q, float s, int32_t sum, float *y) {
-    bn_par_args a;
+    bn_par_tern_args a;
     memset(&a, 0, sizeof a);
-    a.kt = kt; a.w = w; a.q = q; a.s1 = s; a.sum1 = sum; a.y = y;
-    bitnet_threadpool_run(pool, w->rows, 16, bn_par_gemv_tern_task, &a);
+    a.kt = kt; a.w = &w; a.y = &y; a.n_w = 1; a.gemv = 1; a.q = q; a.s = &s; a.sum = &sum; a.n = 1;
+    bn_par_tern(pool, &a);
 }
 
 static BN__UNUSED void bn_par_gemm_tern(bitnet_threadpool *pool, const bn_kernels *kt, const bn_tern *w,
                                         const int8_t *q, int64_t ldq, const float *s, const int32_t *sum,
                                         int64_t n, float *y, int64_t ldy) {
-    bn_par_args a;
+    bn_par_tern_args a;
     memset(&a, 0, sizeof a);
-    a.kt = kt; a.w = w; a.q = q; a.ldq = ldq; a.s = s; a.sum = sum; a.n = n; a.y = y; a.ldy = ldy;
-    bitnet_threadpool_run(pool, w->rows, 16, bn_par_gemm_tern_task, &a);
+    a.kt = kt; a.w = &w; a.y = &y; a.n_w = 1; a.q = q; a.ldq = ldq; a.s = s; a.sum = sum; a.n = n; a.ldy = ldy;
+    bn_par_tern(pool, &a);
 }
 
 static BN__UNUSED void bn_par_gemv_f(bitnet_threadpool *pool, const bn_kernels *kt, const bn_fmat *m,
@@ -5945,33 +5965,6 @@ static void bn_rmsnorm_rows(const bitnet_ctx *c, const float *src, float *dst, c
         c->model->kernels.rmsnorm(src + (size_t)t * n, w, n, c->model->hp.rms_eps, dst + (size_t)t * n);
 }
 
-/* Several projections of the same input run as one job over their stacked rows, so the input
-   is quantized once and the thread pool is woken once (q/k/v, gate/up). */
-typedef struct bn_bitlinear_job {
-    const bitnet_ctx *c;
-    const bn_proj *const *p;
-    float *const *y;
-    int n, n_tok;
-} bn_bitlinear_job;
-
-static void bn_bitlinear_task(void *arg, int64_t r0, int64_t r1, int thread) {
-    const bn_bitlinear_job *j = (const bn_bitlinear_job *)arg;
-    const bn_kernels *kt = &j->c->model->kernels;
-    int64_t base = 0;
-    int i;
-    (void)thread;
-    for (i = 0; i < j->n && r0 < r1; i++) {
-        const bn_tern *w = &j->p[i]->w;
-        int64_t lo = r0 - base, hi = r1 - base < w->rows ? r1 - base : w->rows;
-        if (lo < w->rows) {
-            if (j->n_tok == 1) kt->gemv_tern(w, j->c->xq, j->c->xscale[0], j->c->xsum[0], j->y[i], lo, hi);
-            else kt->gemm_tern(w, j->c->xq, j->c->ldq, j->c->xscale, j->c->xsum, j->n_tok, j->y[i], w->rows, lo, hi);
-            r0 = base + hi;
-        }
-        base += w->rows;
-    }
-}
-
 static void bn_apply_scale(const bn_proj *p, float *y, int n_tok) {
     int64_t r, M = p->w.rows;
     int t;
@@ -5979,22 +5972,21 @@ static void bn_apply_scale(const bn_proj *p, float *y, int n_tok) {
         for (r = 0; r < M; r++) y[(size_t)t * M + r] *= p->scale[p->n_scale == 1 ? 0 : r];
 }
 
-/* y_i (n_tok, rows_i) = BitLinear(W_i, x (n_tok, cols)) for i < n: per-token int8 activations
-   (FORMATS.md §4), the ternary kernels, then the optional blk.N.*.scale. */
+/* y_i (n_tok, rows_i) = BitLinear(W_i, x (n_tok, cols)) for i < n <= 3: the input quantized
+   once per token (FORMATS.md §4), one pool job over the stacked rows, then blk.N.*.scale. */
 static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const *y, int n, const float *x, int n_tok) {
     const bn_kernels *kt = &c->model->kernels;
-    int64_t K = p[0]->w.cols, rows = 0;
-    bn_bitlinear_job j;
+    const bn_tern *w[3];
+    bn_par_tern_args a;
+    int64_t K = p[0]->w.cols;
     int t, i;
     for (t = 0; t < n_tok; t++)
         kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
-    for (i = 0; i < n; i++) rows += p[i]->w.rows;
-    j.c = c;
-    j.p = p;
-    j.y = y;
-    j.n = n;
-    j.n_tok = n_tok;
-    bitnet_threadpool_run(c->threads, rows, 16, bn_bitlinear_task, &j);
+    for (i = 0; i < n; i++) w[i] = &p[i]->w;
+    memset(&a, 0, sizeof a);
+    a.kt = kt; a.w = w; a.y = y; a.n_w = n; a.gemv = n_tok == 1;
+    a.q = c->xq; a.ldq = c->ldq; a.s = c->xscale; a.sum = c->xsum; a.n = n_tok;
+    bn_par_tern(c->threads, &a);
     for (i = 0; i < n; i++)
         if (p[i]->scale) bn_apply_scale(p[i], y[i], n_tok);
 }

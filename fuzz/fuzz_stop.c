@@ -5,23 +5,9 @@
    and its bytes (NUL becomes 1); then chunks = a length byte (mod 9) and that many text bytes. */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
+#include "tests/stop_reference.h"
 
 #define FUZZ_REQUIRE(c) do { if (!(c)) __builtin_trap(); } while (0)
-
-static size_t reference(const uint8_t *t, size_t n, char stops[][9], int ns, int *which) {
-    size_t end;
-    int i;
-    *which = -1;
-    for (end = 1; end <= n; end++) {
-        for (i = 0; i < ns; i++) {
-            size_t l = strlen(stops[i]);
-            if (l <= end && (*which < 0 || l > strlen(stops[*which])) && memcmp(t + end - l, stops[i], l) == 0)
-                *which = i;
-        }
-        if (*which >= 0) return end - strlen(stops[*which]);
-    }
-    return n;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(bitnet_stop_flush(st, out, sizeof out, &n) == BITNET_OK);
     memcpy(got + glen, out, n);
     glen += n;
-    want = reference(text, len, stops, ns, &which);
+    want = stop_reference((const char *)text, len, ptrs, ns, &which);
     FUZZ_REQUIRE(glen == want && memcmp(got, text, want) == 0 && bitnet_stop_matched(st) == which);
     bitnet_stop_free(st);
     return 0;

@@ -304,7 +304,6 @@ static void test_shared_model_threads(void) {
 
 /* ---- no allocation per token ---- */
 
-
 static void test_no_allocation_per_token(void) {
     check_allocator cnt = { 0, 0, 0, 0 };
     bitnet_model_params mp;

@@ -3,6 +3,7 @@
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include "check.h"
+#include "stop_reference.h"
 
 
 static bitnet_sampler_params plain(float temperature) {   /* no filters, no penalties */
@@ -582,22 +583,6 @@ static void test_stop_utf8(void) {
         CHECK(r.len == 7 && memcmp(r.text, "\xe2\x82\xac \xf0\x9f\x98", 7) == 0);
     }
     bitnet_stop_free(plain_st);
-}
-
-/* The expected output of the whole text in one piece: up to the first stop to complete. */
-static size_t stop_reference(const char *t, size_t n, const char *const *stops, int ns, int *which) {
-    size_t end;
-    int i;
-    *which = -1;
-    for (end = 1; end <= n; end++) {
-        for (i = 0; i < ns; i++) {
-            size_t l = strlen(stops[i]);
-            if (l <= end && (*which < 0 || l > strlen(stops[*which])) && memcmp(t + end - l, stops[i], l) == 0)
-                *which = i;
-        }
-        if (*which >= 0) return end - strlen(stops[*which]);
-    }
-    return n;
 }
 
 /* Random texts over a small alphabet, random splits: the result never depends on the split. */
