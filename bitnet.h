@@ -4097,6 +4097,11 @@ static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, 
 #if BN__X86
 #include <immintrin.h>
 #define BN__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#if defined(__GNUC__) && !defined(__clang__)
+#  define BN__NO_PRE __attribute__((optimize("no-tree-pre")))
+#else
+#  define BN__NO_PRE
+#endif
 
 /* Quantizer: writes q in the AVX-512 order (bn_act_pos), 16 elements at a time. */
 static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, float *s_out,
@@ -4311,69 +4316,103 @@ static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int
     }
 }
 
+/* The four row sums of one token's accumulators, lanes [r0 r1 r2 r3]: two rounds of
+   interleave-and-add leave each 128-bit lane holding the four rows' partial sums, then the
+   lanes are added (integers: the order does not matter). */
+static BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
+    __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
+    __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
+    __m512i abcd = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
+    __m256i h = _mm256_add_epi32(_mm512_castsi512_si256(abcd), _mm512_extracti64x4_epi64(abcd, 1));
+    return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
 /* The same tile on planes decoded once per row block into `dec` (rows, kp bytes, in q order:
-   byte i is the code of the weight that meets q[i]); the decode is shared by all token tiles. */
-static BN__AVX512 void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
+   byte i is the code of the weight that meets q[i]); the decode is shared by all token tiles.
+   Also prefetches the lines [*pf, pf_end) of the next row block, `n_pf` of them per call.
+   The 24 accumulators, 4 planes and 1 activation take 29 of the 32 registers; gcc's partial
+   redundancy elimination hoists enough out of the loop to spill them (20% slower), hence
+   BN__NO_PRE. */
+#define BN__EACH_T(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define BN__TILE_DECL(t) __m512i a0##t = z, a1##t = z, a2##t = z, a3##t = z; \
+    const int8_t *q##t = q + (t < nt ? t : 0) * ldq;
+#define BN__TILE_STEP(t) x = _mm512_loadu_si512(q##t + i); \
+    a0##t = _mm512_dpbusd_epi32(a0##t, p0, x); a1##t = _mm512_dpbusd_epi32(a1##t, p1, x); \
+    a2##t = _mm512_dpbusd_epi32(a2##t, p2, x); a3##t = _mm512_dpbusd_epi32(a3##t, p3, x);
+#define BN__TILE_OUT(t) acc_out[t] = bn_sum4_epi32(a0##t, a1##t, a2##t, a3##t);
+static BN__AVX512 BN__NO_PRE void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
                                                    int64_t ldq, int nt, int64_t nch,
-                                                   int32_t acc_out[BN__GR][BN__GT]) {
-    __m512i acc[BN__GR][BN__GT];
-    const int8_t *qt[BN__GT];
-    int64_t ch;
-    int t, r, j;
-    BN__UNROLL for (r = 0; r < BN__GR; r++)
-        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
-    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
-    for (ch = 0; ch < nch; ch++) {
-        BN__UNROLL for (j = 0; j < 4; j++) {
-            __m512i p[BN__GR];
-            BN__UNROLL for (r = 0; r < BN__GR; r++) p[r] = _mm512_loadu_si512(dec + r * kp + ch * 256 + j * 64);
-            BN__UNROLL for (t = 0; t < BN__GT; t++) {
-                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
-                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
-            }
+                                                   __m128i acc_out[BN__GT], const uint8_t **pf,
+                                                   const uint8_t *pf_end, int n_pf) {
+    const __m512i z = _mm512_setzero_si512();
+    const uint8_t *d0 = dec, *d1 = dec + kp, *d2 = d1 + kp, *d3 = d2 + kp;
+    int64_t i;
+    int j;
+    BN__EACH_T(BN__TILE_DECL)
+    for (j = 0; j < n_pf && *pf < pf_end; j++, *pf += 64) _mm_prefetch((const char *)*pf, _MM_HINT_T1);
+    for (i = 0; i < nch * 256; i += 64) {
+        __m512i p0 = _mm512_loadu_si512(d0 + i), p1 = _mm512_loadu_si512(d1 + i);
+        __m512i p2 = _mm512_loadu_si512(d2 + i), p3 = _mm512_loadu_si512(d3 + i), x;
+        BN__EACH_T(BN__TILE_STEP)
+    }
+    BN__EACH_T(BN__TILE_OUT)
+}
+
+/* Decodes rows [b0, b1) into planes in q order (see the tile above). */
+static BN__AVX512 void bn_tern_decode_planes_avx512(const bn_tern *w, int64_t b0, int64_t b1, uint8_t *dec) {
+    const __m512i m3 = _mm512_set1_epi8(3);
+    int64_t nch = w->kp / 256, rs = w->kp / 4, r, ch;
+    for (r = b0; r < b1; r++) {
+        const uint8_t *c = w->codes + r * rs;
+        uint8_t *d = dec + (r - b0) * w->kp;
+        for (ch = 0; ch < nch; ch++) {
+            __m512i v = _mm512_loadu_si512(c + ch * 64);
+            _mm512_storeu_si512(d + ch * 256, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
+            _mm512_storeu_si512(d + ch * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
+            _mm512_storeu_si512(d + ch * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
+            _mm512_storeu_si512(d + ch * 256 + 192, _mm512_and_si512(v, m3));
         }
     }
-    BN__UNROLL for (r = 0; r < BN__GR; r++)
-        BN__UNROLL for (t = 0; t < BN__GT; t++) acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
 }
 
 /* GEMM: a row block's planes (64 KiB on the stack) decoded once, then every token tile runs
-   over it. Rows with a final half chunk, per-block scales or rows too long for 4 rows in the
-   buffer take the direct path. */
+   over it while the next block's codes are prefetched into L2. Rows with a final half chunk,
+   per-block scales or rows too long for 4 rows in the buffer take the direct path. */
 #define BN__DEC_BYTES 65536
 static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                                  const float *s, const int32_t *sum, int64_t n,
                                                  float *y, int64_t ldy, int64_t r0, int64_t r1) {
     uint8_t dec[BN__DEC_BYTES];
-    const __m512i m3 = _mm512_set1_epi8(3);
-    int64_t nch = w->kp / 256, rs = w->kp / 4, rblk = BN__DEC_BYTES / w->kp / BN__GR * BN__GR, b0, t0, r, ch;
-    int32_t acc[BN__GR][BN__GT];
+    int64_t nch = w->kp / 256, rs = w->kp / 4, rblk = BN__DEC_BYTES / w->kp / BN__GR * BN__GR, b0, t0, r;
+    __m128i acc[BN__GT];
     if (w->block_scale || rblk < BN__GR || w->kp % 256) {
         bn_gemm_tern_i8_direct_avx512(w, q, ldq, s, sum, n, y, ldy, r0, r1);
         return;
     }
     for (b0 = r0; b0 < r1; b0 += rblk) {
-        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
-        for (r = b0; r < b1; r++) {
-            const uint8_t *c = w->codes + r * rs;
-            uint8_t *d = dec + (r - b0) * w->kp;
-            for (ch = 0; ch < nch; ch++) {
-                __m512i v = _mm512_loadu_si512(c + ch * 64);
-                _mm512_storeu_si512(d + ch * 256, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
-                _mm512_storeu_si512(d + ch * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
-                _mm512_storeu_si512(d + ch * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
-                _mm512_storeu_si512(d + ch * 256 + 192, _mm512_and_si512(v, m3));
-            }
-        }
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1, nb1 = b1 + rblk < r1 ? b1 + rblk : r1;
+        int64_t calls = (n + BN__GT - 1) / BN__GT * ((b1 - b0 + BN__GR - 1) / BN__GR);
+        const uint8_t *pf = w->codes + b1 * rs, *pf_end = w->codes + nb1 * rs;
+        int n_pf = (int)(((nb1 - b1) * rs / 64 + calls - 1) / calls);
+        bn_tern_decode_planes_avx512(w, b0, b1, dec);
         for (t0 = 0; t0 < n; t0 += BN__GT) {
             int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
             for (r = b0; r < b1; r += BN__GR) {
                 int64_t rr = r + BN__GR <= b1 ? r : b1 - BN__GR;   /* last group may overlap */
                 if (rr < b0) rr = b0;
-                bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * w->kp, w->kp, q + t0 * ldq, ldq, nt, nch, acc);
-                for (i = 0; i < BN__GR && rr + i < b1; i++)
-                    for (t = 0; t < nt; t++)
-                        y[(t0 + t) * ldy + rr + i] = bn_tern_out(acc[i][t], sum[t0 + t], s[t0 + t], w->alpha);
+                bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * w->kp, w->kp, q + t0 * ldq, ldq, nt, nch, acc,
+                                            &pf, pf_end, n_pf);
+                for (t = 0; t < nt; t++) {
+                    float *yt = y + (t0 + t) * ldy + rr;
+                    if (rr + BN__GR <= b1) {      /* the same IEEE operations as bn_tern_out, 4 rows at once */
+                        __m128 v = _mm_sub_ps(_mm_cvtepi32_ps(acc[t]), _mm_set1_ps((float)sum[t0 + t]));
+                        _mm_storeu_ps(yt, _mm_mul_ps(_mm_div_ps(v, _mm_set1_ps(s[t0 + t])), _mm_set1_ps(w->alpha)));
+                    } else {
+                        int32_t a4[4];
+                        _mm_storeu_si128((__m128i *)a4, acc[t]);
+                        for (i = 0; rr + i < b1; i++) yt[i] = bn_tern_out(a4[i], sum[t0 + t], s[t0 + t], w->alpha);
+                    }
+                }
             }
         }
     }
@@ -5092,31 +5131,35 @@ typedef struct bn_worker {
    others', so a thread the OS descheduled delays the run by one chunk, not by its share.
    A range word packs the run's generation (bits 63-32), the range's end (31-16) and its next
    chunk (15-0): a late thread can never claim a chunk of a newer run by mistake, and the run's
-   fields stay valid until every chunk claimed is done. */
-typedef struct bn_pool_range {
+   fields stay valid until every chunk claimed is done.
+   Every line two threads write is a cost (a transfer of ~100-200 ns between cores), so each
+   thread counts the chunks it finished in its own slot and the caller sums the slots. */
+typedef struct bn_pool_slot {
     uint64_t word;                  /* generation << 32 | end << 16 | next (atomic) */
-    char pad[56];                   /* one cache line per thread */
-} bn_pool_range;
+    uint64_t done;                  /* chunks this thread has finished, ever (atomic, its own) */
+    char pad[48];                   /* one cache line per thread */
+} bn_pool_slot;
 
 struct bitnet_threadpool {
-    int n_threads;                  /* including the caller */
-    bitnet_allocator allocator;
-    bn_worker *workers;             /* (n_threads - 1) */
-    bn_pool_range *ranges;          /* (n_threads) */
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    unsigned generation;            /* bumped for every run (atomic) */
-    int64_t chunks_done;            /* (atomic) */
-    int sleepers, caller_sleeping, stop;   /* under mu */
-    bitnet_task_fn fn;
+    bitnet_task_fn fn;              /* the run: set before `generation` is published */
     void *arg;
     int64_t n_rows, chunk_rows, n_chunks;
+    unsigned generation;            /* bumped for every run (atomic) */
+    int n_threads;                  /* including the caller */
+    char pad[64 - 5 * 8 - 2 * 4];   /* workers poll the line above: keep the rest off it */
+    int sleepers, caller_sleeping, stop;   /* atomic; changed under mu */
+    uint64_t done_target;           /* the slots' sum when the current run is complete */
+    bitnet_allocator allocator;
+    bn_worker *workers;             /* (n_threads - 1) */
+    bn_pool_slot *slots;            /* (n_threads) */
+    pthread_mutex_t mu;
+    pthread_cond_t wake, done;
 };
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
    range, else from the back; -1 when the range is empty or belongs to another run. */
 static int64_t bn_pool_claim(struct bitnet_threadpool *p, unsigned gen, int u, int own) {
-    uint64_t *word = &p->ranges[u].word;
+    uint64_t *word = &p->slots[u].word;
     uint64_t c = __atomic_load_n(word, __ATOMIC_ACQUIRE);
     for (;;) {
         uint64_t next = c & 0xffffu, end = c >> 16 & 0xffffu;
@@ -5127,22 +5170,39 @@ static int64_t bn_pool_claim(struct bitnet_threadpool *p, unsigned gen, int u, i
     }
 }
 
+static uint64_t bn_pool_chunks_done(struct bitnet_threadpool *p) {
+    uint64_t sum = 0;
+    int i;
+    for (i = 0; i < p->n_threads; i++) sum += __atomic_load_n(&p->slots[i].done, __ATOMIC_SEQ_CST);
+    return sum;
+}
+
+/* A worker counts a finished chunk and wakes the caller if it went to sleep. The counter's store
+   and the flag's load are both seq_cst, and so are the caller's (flag store, then the sum): one
+   of the two sees the other, so the caller never sleeps through the last chunk. */
+static void bn_pool_count_done(struct bitnet_threadpool *p, int t) {
+    uint64_t *done = &p->slots[t].done;
+    if (t == 0) { __atomic_store_n(done, *done + 1, __ATOMIC_RELEASE); return; }
+    __atomic_store_n(done, *done + 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p->caller_sleeping, __ATOMIC_SEQ_CST)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->done);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
 /* Claims and runs chunks of run `gen` until none is left. */
 static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
     int n = p->n_threads;
     for (;;) {
-        int64_t i = bn_pool_claim(p, gen, t, 1), n_chunks = p->n_chunks, r0, r1;
+        int64_t i = bn_pool_claim(p, gen, t, 1), r0, r1;
         int u;
         for (u = 1; i < 0 && u < n; u++) i = bn_pool_claim(p, gen, (t + u) % n, 0);
         if (i < 0) return;
         r0 = i * p->chunk_rows;
         r1 = r0 + p->chunk_rows < p->n_rows ? r0 + p->chunk_rows : p->n_rows;
         p->fn(p->arg, r0, r1, t);
-        if (__atomic_add_fetch(&p->chunks_done, 1, __ATOMIC_ACQ_REL) == n_chunks) {
-            pthread_mutex_lock(&p->mu);
-            if (p->caller_sleeping) pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        bn_pool_count_done(p, t);
     }
 }
 
@@ -5159,10 +5219,11 @@ static void *bn_worker_main(void *arg) {
         }
         if (g == seen) {
             pthread_mutex_lock(&p->mu);
-            p->sleepers++;
-            while ((g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen && !p->stop)
+            __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
+            while ((g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen &&
+                   !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
                 pthread_cond_wait(&p->wake, &p->mu);
-            p->sleepers--;
+            __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
             pthread_mutex_unlock(&p->mu);
         }
         if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
@@ -5194,9 +5255,9 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
-    p->ranges = (bn_pool_range *)bn_alloc(&a, sizeof(bn_pool_range) * (size_t)n_threads, 64);
-    if (p->ranges) memset(p->ranges, 0, sizeof(bn_pool_range) * (size_t)n_threads);
-    if (!p->ranges) {
+    p->slots = (bn_pool_slot *)bn_alloc(&a, sizeof(bn_pool_slot) * (size_t)n_threads, 64);
+    if (p->slots) memset(p->slots, 0, sizeof(bn_pool_slot) * (size_t)n_threads);
+    if (!p->slots) {
         bitnet_threadpool_free(p);
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d chunk ranges", n_threads);
     }
@@ -5245,7 +5306,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     pthread_mutex_destroy(&pool->mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
-    if (pool->ranges) bn_free(&a, pool->ranges);
+    if (pool->slots) bn_free(&a, pool->slots);
     bn_free(&a, pool);
 }
 
@@ -5265,26 +5326,28 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     pool->fn = fn; pool->arg = arg; pool->n_rows = n_rows;
     pool->chunk_rows = per * grain;
     pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
-    __atomic_store_n(&pool->chunks_done, 0, __ATOMIC_RELEASE);
+    pool->done_target += (uint64_t)pool->n_chunks;
     gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) + 1;
     for (i = 0; i < pool->n_threads; i++) {       /* thread i owns chunks [c0, c1) */
         uint64_t c0 = (uint64_t)(pool->n_chunks * i / pool->n_threads);
         uint64_t c1 = (uint64_t)(pool->n_chunks * (i + 1) / pool->n_threads);
-        __atomic_store_n(&pool->ranges[i].word, (uint64_t)gen << 32 | c1 << 16 | c0, __ATOMIC_RELEASE);
+        __atomic_store_n(&pool->slots[i].word, (uint64_t)gen << 32 | c1 << 16 | c0, __ATOMIC_RELEASE);
     }
     __atomic_store_n(&pool->generation, gen, __ATOMIC_RELEASE);
-    pthread_mutex_lock(&pool->mu);
-    if (pool->sleepers) pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mu);
-    bn_pool_work(pool, gen, 0);
-    for (i = 0; __atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks && i < BN__SPIN_ROUNDS; i++)
-        BN__PAUSE();
-    if (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks) {
+    /* No fence before this load: a worker that goes to sleep just now misses the run, which then
+       costs time, never correctness (the caller takes every chunk left), and is woken next run. */
+    if (__atomic_load_n(&pool->sleepers, __ATOMIC_RELAXED)) {
         pthread_mutex_lock(&pool->mu);
-        pool->caller_sleeping = 1;
-        while (__atomic_load_n(&pool->chunks_done, __ATOMIC_ACQUIRE) < pool->n_chunks)
-            pthread_cond_wait(&pool->done, &pool->mu);
-        pool->caller_sleeping = 0;
+        pthread_cond_broadcast(&pool->wake);
+        pthread_mutex_unlock(&pool->mu);
+    }
+    bn_pool_work(pool, gen, 0);
+    for (i = 0; bn_pool_chunks_done(pool) != pool->done_target && i < BN__SPIN_ROUNDS; i++) BN__PAUSE();
+    if (bn_pool_chunks_done(pool) != pool->done_target) {
+        pthread_mutex_lock(&pool->mu);
+        __atomic_store_n(&pool->caller_sleeping, 1, __ATOMIC_SEQ_CST);
+        while (bn_pool_chunks_done(pool) != pool->done_target) pthread_cond_wait(&pool->done, &pool->mu);
+        __atomic_store_n(&pool->caller_sleeping, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&pool->mu);
     }
 }

@@ -69,7 +69,8 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     for (i = 0; i <= n_prompt; i++) tokens[i] = (int32_t)((i * 7919 + 13) % bitnet_model_hparams(model)->n_vocab);
-    bench_once(ctx, tokens, n_prompt < 8 ? n_prompt : 8, 2, &pp[0], &tg[0]);       /* warm up */
+    /* warm up at full size: the first pass faults in the batch buffers and the cache it uses */
+    bench_once(ctx, tokens, n_prompt, 2, &pp[0], &tg[0]);
     for (r = 0; r < o.repetitions; r++)
         if (!bench_once(ctx, tokens, n_prompt, n_gen, &pp[r], &tg[r])) break;
     if (r == o.repetitions) {
