@@ -3118,7 +3118,8 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
        bitnet_threadpool_run(pool, n_rows, grain, fn, arg) for anything else.
    Vector ops (one vector; split heads/tokens across threads yourself):
        kt.rmsnorm(x, w_or_NULL, n, eps, out)        out = x / sqrt(mean(x^2) + eps) * w
-       kt.rope(x, n_heads, head_dim, n_rot, pos, base, neox)   in place, theta = pos*base^(-2i/n_rot)
+       kt.rope(x, n_heads, head_dim, n_rot, cs, neox)   in place; cs (n_rot): cos then sin of each
+                                                    pair's angle, e.g. from bn_rope_angles(pos, base, n_rot, cs)
        kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)   (out may be g)
        kt.dot_f32(a, b, n)  kt.axpy_f32(y, a, x, n)   y += a*x
        kt.dot_f16(a16, b, n)  kt.axpy_f16(y, a, x16, n)   (F16 KV cache rows)
@@ -3162,8 +3163,7 @@ typedef struct bn_kernels {
     void (*gemm_f[BN__FT_COUNT])(const bn_fmat *w, const float *x, int64_t ldx, int64_t n,
                                  float *y, int64_t ldy, int64_t r0, int64_t r1);
     void (*rmsnorm)(const float *x, const float *w, int64_t n, float eps, float *out);
-    void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
-                 float base, int neox);
+    void (*rope)(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox);
     void (*softmax)(float *x, int64_t n);
     void (*relu2_mul)(const float *g, const float *u, int64_t n, float *out);
     void (*silu_mul)(const float *g, const float *u, int64_t n, float *out);
@@ -3573,25 +3573,31 @@ static void bn_rmsnorm_ref(const float *x, const float *w, int64_t n, float eps,
     for (i = 0; i < n; i++) out[i] = w ? x[i] * scale * w[i] : x[i] * scale;
 }
 
-static void bn_rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, int64_t pos,
-                        float base, int neox) {
-    float cs[512], sn[512];        /* (n_rot/2); n_rot <= 1024 */
-    int64_t h, i, half = n_rot / 2;
-    if (half > 512) half = 512;
+/* cs = cos then sin of theta_i = pos * base^(-2i/n_rot), i < n_rot/2: the angles kt.rope takes. */
+static BN__UNUSED void bn_rope_angles(int64_t pos, float base, int64_t n_rot, float *cs) {
+    int64_t i, half = n_rot / 2;
     for (i = 0; i < half; i++) {
         double theta = (double)pos * pow((double)base, -2.0 * (double)i / (double)n_rot);
         cs[i] = (float)cos(theta);
-        sn[i] = (float)sin(theta);
+        cs[half + i] = (float)sin(theta);
     }
-    for (h = 0; h < n_heads; h++) {
-        float *v = x + h * head_dim;
-        for (i = 0; i < half; i++) {
-            int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-            float x0 = v[a], x1 = v[b];
-            v[a] = x0 * cs[i] - x1 * sn[i];
-            v[b] = x0 * sn[i] + x1 * cs[i];
-        }
+}
+
+/* Pairs (a, b) of rotation i: NEOX (i, i + n_rot/2), NORM (2i, 2i+1). Every version computes
+   a' = a*cos - b*sin and b' = a*sin + b*cos, dimensions past n_rot untouched. */
+static void bn_rope_pairs_ref(float *v, int64_t i0, int64_t half, const float *cs, int neox) {
+    int64_t i;
+    for (i = i0; i < half; i++) {
+        int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+        float x0 = v[a], x1 = v[b];
+        v[a] = x0 * cs[i] - x1 * cs[half + i];
+        v[b] = x0 * cs[half + i] + x1 * cs[i];
     }
+}
+
+static void bn_rope_ref(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox) {
+    int64_t h;
+    for (h = 0; h < n_heads; h++) bn_rope_pairs_ref(x + h * head_dim, 0, n_rot / 2, cs, neox);
 }
 
 static void bn_softmax_ref(float *x, int64_t n) {
@@ -4067,6 +4073,35 @@ static BN__AVX2 void bn_softmax_avx2(float *x, int64_t n) {
     vinv = _mm256_set1_ps(inv);
     for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), vinv));
     for (; i < n; i++) x[i] *= inv;
+}
+
+/* RoPE, 4 pairs per step: NEOX pairs are two aligned runs; NORM pairs are adjacent lanes, so
+   x * (c, c) + swap(x) * (-s, s) gives both outputs (a + -b is a - b exactly). */
+static BN__AVX2 void bn_rope_avx2(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs,
+                                  int neox) {
+    const __m256 even_neg = _mm256_setr_ps(-0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f, -0.0f, 0.0f);
+    int64_t h, i, half = n_rot / 2;
+    for (h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        if (neox) {
+            for (i = 0; i + 8 <= half; i += 8) {
+                __m256 a = _mm256_loadu_ps(v + i), b = _mm256_loadu_ps(v + half + i);
+                __m256 c = _mm256_loadu_ps(cs + i), sn = _mm256_loadu_ps(cs + half + i);
+                _mm256_storeu_ps(v + i, _mm256_sub_ps(_mm256_mul_ps(a, c), _mm256_mul_ps(b, sn)));
+                _mm256_storeu_ps(v + half + i, _mm256_add_ps(_mm256_mul_ps(a, sn), _mm256_mul_ps(b, c)));
+            }
+        } else {
+            for (i = 0; i + 4 <= half; i += 4) {
+                __m128 c4 = _mm_loadu_ps(cs + i), s4 = _mm_loadu_ps(cs + half + i);
+                __m256 c = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_unpacklo_ps(c4, c4)), _mm_unpackhi_ps(c4, c4), 1);
+                __m256 sn = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_unpacklo_ps(s4, s4)), _mm_unpackhi_ps(s4, s4), 1);
+                __m256 xv = _mm256_loadu_ps(v + 2 * i);
+                __m256 sw = _mm256_mul_ps(_mm256_permute_ps(xv, 0xb1), _mm256_xor_ps(sn, even_neg));
+                _mm256_storeu_ps(v + 2 * i, _mm256_add_ps(_mm256_mul_ps(xv, c), sw));
+            }
+        }
+        bn_rope_pairs_ref(v, i, half, cs, neox);
+    }
 }
 
 static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, float eps, float *out) {
@@ -4655,6 +4690,36 @@ static BN__AVX512 void bn_softmax_avx512(float *x, int64_t n) {
 }
 
 /* Sum of squares in double (each square rounded to float first, as the reference does). */
+/* RoPE, 8 pairs per step; see bn_rope_avx2. */
+static BN__AVX512 void bn_rope_avx512(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
+                                      const float *cs, int neox) {
+    const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+    const __m512 even_neg = _mm512_castsi512_ps(_mm512_set1_epi64((long long)0x80000000u));
+    int64_t h, i, half = n_rot / 2;
+    for (h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        if (neox) {
+            for (i = 0; i + 16 <= half; i += 16) {
+                __m512 a = _mm512_loadu_ps(v + i), b = _mm512_loadu_ps(v + half + i);
+                __m512 c = _mm512_loadu_ps(cs + i), sn = _mm512_loadu_ps(cs + half + i);
+                _mm512_storeu_ps(v + i, _mm512_sub_ps(_mm512_mul_ps(a, c), _mm512_mul_ps(b, sn)));
+                _mm512_storeu_ps(v + half + i, _mm512_add_ps(_mm512_mul_ps(a, sn), _mm512_mul_ps(b, c)));
+            }
+        } else {
+            for (i = 0; i + 8 <= half; i += 8) {
+                __m512 c = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(cs + i)));
+                __m512 sn = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(_mm256_loadu_ps(cs + half + i)));
+                __m512 xv = _mm512_loadu_ps(v + 2 * i);
+                __m512 sw = _mm512_mul_ps(_mm512_permute_ps(xv, 0xb1),
+                                          _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(sn),
+                                                                               _mm512_castps_si512(even_neg))));
+                _mm512_storeu_ps(v + 2 * i, _mm512_add_ps(_mm512_mul_ps(xv, c), sw));
+            }
+        }
+        bn_rope_pairs_ref(v, i, half, cs, neox);
+    }
+}
+
 static BN__AVX512 void bn_rmsnorm_avx512(const float *x, const float *w, int64_t n, float eps, float *out) {
     __m512d acc = _mm512_setzero_pd();
     __m512 vs;
@@ -4717,6 +4782,33 @@ static int32x4_t bn_mla_s8(int32x4_t acc, int8x16_t a, int8x16_t b) {
     int16x8_t p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
     p = vmlal_s8(p, vget_high_s8(a), vget_high_s8(b));
     return vpadalq_s16(acc, p);
+}
+
+/* RoPE, 2 pairs per step (NORM) or 4 (NEOX); see bn_rope_avx2. */
+static void bn_rope_neon(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot, const float *cs, int neox) {
+    static const float sign[4] = { -1.0f, 1.0f, -1.0f, 1.0f };
+    const float32x4_t even_neg = vld1q_f32(sign);
+    int64_t h, i, half = n_rot / 2;
+    for (h = 0; h < n_heads; h++) {
+        float *v = x + h * head_dim;
+        if (neox) {
+            for (i = 0; i + 4 <= half; i += 4) {
+                float32x4_t a = vld1q_f32(v + i), b = vld1q_f32(v + half + i);
+                float32x4_t c = vld1q_f32(cs + i), sn = vld1q_f32(cs + half + i);
+                vst1q_f32(v + i, vsubq_f32(vmulq_f32(a, c), vmulq_f32(b, sn)));
+                vst1q_f32(v + half + i, vaddq_f32(vmulq_f32(a, sn), vmulq_f32(b, c)));
+            }
+        } else {
+            for (i = 0; i + 2 <= half; i += 2) {
+                float32x2_t c2 = vld1_f32(cs + i), s2 = vld1_f32(cs + half + i);
+                float32x4_t c = vcombine_f32(vdup_lane_f32(c2, 0), vdup_lane_f32(c2, 1));
+                float32x4_t sn = vmulq_f32(vcombine_f32(vdup_lane_f32(s2, 0), vdup_lane_f32(s2, 1)), even_neg);
+                float32x4_t xv = vld1q_f32(v + 2 * i);
+                vst1q_f32(v + 2 * i, vaddq_f32(vmulq_f32(xv, c), vmulq_f32(vrev64q_f32(xv), sn)));
+            }
+        }
+        bn_rope_pairs_ref(v, i, half, cs, neox);
+    }
 }
 
 static int32_t bn_tern_dot_neon(const uint8_t *c, const int8_t *q, int64_t kp) {
@@ -4979,6 +5071,7 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx2, "avx2-f16c");
         BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx2, "avx2");
+        BN__KSET(kt, 14, rope, bn_rope_avx2, "avx2");
         BN__KSET(kt, 15, softmax, bn_softmax_avx2, "avx2");
         BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx2, "avx2");
         BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx2, "avx2");
@@ -5003,6 +5096,7 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx512, "avx512");
         BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx512, "avx512");
+        BN__KSET(kt, 14, rope, bn_rope_avx512, "avx512");
         BN__KSET(kt, 15, softmax, bn_softmax_avx512, "avx512");
         BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_avx512, "avx512");
         BN__KSET(kt, 17, silu_mul, bn_silu_mul_avx512, "avx512");
@@ -5012,6 +5106,7 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
     if (isa == BITNET_ISA_NEON) {
         int dp = (bitnet_cpu_features() & BITNET_CPU_DOTPROD) != 0;
         BN__KSET(kt, 0, quant_i8, bn_quant_i8_neon, "neon");
+        BN__KSET(kt, 14, rope, bn_rope_neon, "neon");
         BN__KSET(kt, 1, gemv_tern, bn_gemv_tern_i8_neon, dp ? "neon-dotprod" : "neon");
         BN__KSET(kt, 2, gemm_tern, bn_gemm_tern_i8_neon, dp ? "neon-dotprod" : "neon");
         BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_neon, "neon");
@@ -6059,7 +6154,7 @@ static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float 
 }
 
 /* cos and sin of every rotation angle of the batch's positions, shared by all heads and layers. */
-static void bn_rope_angles(bitnet_ctx *c, int n_tok) {
+static void bn_ctx_rope_angles(bitnet_ctx *c, int n_tok) {
     int half = c->model->hp.n_rot / 2, t, i;
     for (t = 0; t < n_tok; t++) {
         float *cs = c->rope_cs + (size_t)t * (size_t)(2 * half);
@@ -6071,24 +6166,12 @@ static void bn_rope_angles(bitnet_ctx *c, int n_tok) {
     }
 }
 
-/* NEOX rotates pairs (i, i + n_rot/2); NORM rotates adjacent pairs (2i, 2i+1). */
-static void bn_rope_head(float *h, const float *cs, int half, bitnet_rope_style style) {
-    int i;
-    for (i = 0; i < half; i++) {
-        int a = style == BITNET_ROPE_NEOX ? i : 2 * i, b = style == BITNET_ROPE_NEOX ? i + half : 2 * i + 1;
-        float x0 = h[a], x1 = h[b];
-        h[a] = x0 * cs[i] - x1 * cs[half + i];
-        h[b] = x0 * cs[half + i] + x1 * cs[i];
-    }
-}
-
 static void bn_rope_rows(const bitnet_ctx *c, float *buf, int n_heads, int n_tok) {
     const bitnet_hparams *hp = &c->model->hp;
-    int t, h, half = hp->n_rot / 2;
+    int t;
     for (t = 0; t < n_tok; t++)
-        for (h = 0; h < n_heads; h++)
-            bn_rope_head(buf + ((size_t)t * n_heads + h) * (size_t)hp->head_dim, c->rope_cs + (size_t)t * (size_t)hp->n_rot,
-                         half, hp->rope_style);
+        c->model->kernels.rope(buf + (size_t)t * (size_t)n_heads * (size_t)hp->head_dim, n_heads, hp->head_dim,
+                               hp->n_rot, c->rope_cs + (size_t)t * (size_t)hp->n_rot, hp->rope_style == BITNET_ROPE_NEOX);
 }
 
 typedef struct bn_attn_job {
@@ -6204,7 +6287,7 @@ bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_toke
     while (done < n_tokens) {
         int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
         bn_embed(c, tokens + done, n);
-        bn_rope_angles(c, n);
+        bn_ctx_rope_angles(c, n);
         for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
         if (done + n == n_tokens) bn_output(c, n);
         c->pos += n;

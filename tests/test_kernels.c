@@ -453,13 +453,15 @@ static void test_vector_ops(void) {
         CHECK(fabs(a[2] / a[0] - exp(2.0)) < 1e-4);
     }
     {   /* RoPE: NEOX pairs (i, i+n/2), NORM pairs (2i, 2i+1); theta = pos * base^(-2i/n_rot) */
-        float v[2 * 8], v0[2 * 8];
+        float v[2 * 8], v0[2 * 8], cs[8];
         int neox;
         for (neox = 0; neox < 2; neox++) {
             for (i = 0; i < 16; i++) v[i] = v0[i] = rndf();
-            bn_rope_ref(v, 2, 8, 8, 0, 10000.0f, neox);
+            bn_rope_angles(0, 10000.0f, 8, cs);
+            bn_rope_ref(v, 2, 8, 8, cs, neox);
             CHECK(memcmp(v, v0, sizeof v) == 0);
-            bn_rope_ref(v, 2, 8, 8, 5, 10000.0f, neox);
+            bn_rope_angles(5, 10000.0f, 8, cs);
+            bn_rope_ref(v, 2, 8, 8, cs, neox);
             for (i = 0; i < 4; i++) {
                 double th = 5.0 * pow(10000.0, -2.0 * (double)i / 8.0);
                 int64_t a = neox ? 8 + i : 8 + 2 * i, b = neox ? 8 + i + 4 : 8 + 2 * i + 1;
@@ -467,6 +469,24 @@ static void test_vector_ops(void) {
                 CHECK(fabs(v[b] - (v0[a] * sin(th) + v0[b] * cos(th))) < 1e-5);
             }
         }
+    }
+    {   /* RoPE of every table against ref: partial rotation, odd pair counts, both styles */
+        static const int64_t dims[][2] = { { 2, 2 }, { 6, 6 }, { 10, 8 }, { 34, 34 }, { 64, 48 }, { 128, 128 }, { 130, 94 } };
+        float v[3 * 130], want[3 * 130], cs[130];
+        size_t d;
+        int neox;
+        for (t = 0; t < n_tables; t++)
+            for (d = 0; d < sizeof dims / sizeof dims[0]; d++)
+                for (neox = 0; neox < 2; neox++) {
+                    int64_t hd = dims[d][0], nr = dims[d][1];
+                    for (i = 0; i < 3 * hd; i++) v[i] = want[i] = rndf();
+                    bn_rope_angles(1000 + (int64_t)d, 500000.0f, nr, cs);
+                    bn_rope_ref(want, 3, hd, nr, cs, neox);
+                    tables[t].rope(v, 3, hd, nr, cs, neox);
+                    for (i = 0; i < 3 * hd; i++) if (!(fabsf(v[i] - want[i]) <= 1e-6f)) break;
+                    CHECKF(i == 3 * hd, "%s rope hd=%lld n_rot=%lld neox=%d at %lld", bitnet_isa_name(tables[t].isa),
+                           (long long)hd, (long long)nr, neox, (long long)i);
+                }
     }
 }
 
