@@ -466,6 +466,8 @@ typedef struct bitnet_ctx_params {
     int32_t n_batch;              /* most tokens per bitnet_decode call; 0 = 512 */
     int32_t n_threads;            /* 0 = all online cores */
     int all_logits;               /* keep logits for every token of a batch, not just the last */
+    int kv_f16;                   /* KV cache in F16: half the memory (and the cache reads of
+                                     attention); keys and values rounded to F16 as llama.cpp does */
     bitnet_allocator allocator;
 } bitnet_ctx_params;
 
@@ -5945,14 +5947,14 @@ struct bitnet_ctx {
     bitnet_pool pool;
     bitnet_threadpool *threads;
     int32_t n_ctx, n_batch, pos, n_last;    /* n_last: tokens in the last batch */
-    int all_logits, has_logits;
+    int all_logits, has_logits, kv_f16;
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
     int8_t *xq;                             /* (n_batch, ldq) quantized activations */
     float *xscale;                          /* (n_batch) */
     int32_t *xsum;                          /* (n_batch) */
-    float *att;                             /* (n_threads, n_ctx) attention scores */
-    float *kcache, *vcache;                 /* (n_layer, n_ctx, kv_dim) */
+    float *att;                             /* (n_threads, n_head / n_head_kv, n_ctx) scores */
+    void *kcache, *vcache;                  /* (n_layer, n_ctx, kv_dim) floats, or halves with kv_f16 */
     float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
     float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
@@ -5979,7 +5981,7 @@ static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
 
 /* Every buffer the context needs, in the order bn_ctx_carve takes them. */
 static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_batch, int n_threads,
-                             int all_logits, bn_ctx_plan *p) {
+                             int all_logits, int kv_f16, bn_ctx_plan *p) {
     uint64_t B = (uint64_t)n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
     uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
     uint64_t W = (uint64_t)bn_ctx_widest(hp), cache = (uint64_t)hp->n_layer * (uint64_t)n_ctx * KV;
@@ -5995,9 +5997,9 @@ static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_
     bn_plan_add(p, B * (uint64_t)bn_tern_kpad((int64_t)W), 1); /* xq */
     bn_plan_add(p, B, 4);                                       /* xscale */
     bn_plan_add(p, B, 4);                                       /* xsum */
-    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)n_ctx, 4);   /* att */
-    bn_plan_add(p, cache, 4);                                   /* kcache */
-    bn_plan_add(p, cache, 4);                                   /* vcache */
+    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)(hp->n_head / hp->n_head_kv) * (uint64_t)n_ctx, 4);   /* att */
+    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* kcache */
+    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* vcache */
     bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
     bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
     bn_plan_add(p, B * (uint64_t)hp->n_rot, 4);                 /* rope_cs */
@@ -6055,7 +6057,7 @@ size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *par
     if (!m || !m->layers) return 0;
     p = bn_ctx_resolve(m, params);
     bn_ctx_make_plan(&m->hp, p.n_ctx, p.n_batch, p.n_threads > 0 ? p.n_threads : bitnet_online_cores(),
-                     p.all_logits, &plan);
+                     p.all_logits, p.kv_f16, &plan);
     return plan.total;
 }
 
@@ -6076,9 +6078,11 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
     c->all_logits = p.all_logits;
+    c->kv_f16 = p.kv_f16 != 0;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
     if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
-    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, &plan);
+    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, c->kv_f16,
+                     &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
     bn_ctx_init_rope(c);
     *out = c;
@@ -6177,27 +6181,47 @@ static void bn_rope_rows(const bitnet_ctx *c, float *buf, int n_heads, int n_tok
 typedef struct bn_attn_job {
     bitnet_ctx *c;
     int il;
+    int64_t heads;                          /* query heads per unit; divides n_head / n_head_kv */
 } bn_attn_job;
 
-/* Causal attention of one (token, head) pair over the cache: row r = t * n_head + h. */
-static void bn_attention_task(void *arg, int64_t r0, int64_t r1, int thread) {
+/* q . key (element `at` of the cache on), and out += a * value, for either cache type. */
+static float bn_attn_score(const bitnet_ctx *c, const bn_kernels *kt, const float *q, size_t at, int64_t hd) {
+    if (c->kv_f16) return kt->dot_f16((const uint16_t *)c->kcache + at, q, hd);
+    return kt->dot_f32(q, (const float *)c->kcache + at, hd);
+}
+
+static void bn_attn_add_value(const bitnet_ctx *c, const bn_kernels *kt, float *out, float a, size_t at, int64_t hd) {
+    if (c->kv_f16) kt->axpy_f16(out, a, (const uint16_t *)c->vcache + at, hd);
+    else kt->axpy_f32(out, a, (const float *)c->vcache + at, hd);
+}
+
+/* Causal attention of `heads` query heads of one token that share a KV head, so each cached key
+   and value row is read once for all of them. Unit u = ((t * n_head_kv) + g) * splits + s takes
+   heads g * group + s * heads + [0, heads). Each head's scores and sums run in the same order
+   whatever the grouping. */
+static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     const bn_attn_job *j = (const bn_attn_job *)arg;
     bitnet_ctx *c = j->c;
     const bitnet_hparams *hp = &c->model->hp;
     const bn_kernels *kt = &c->model->kernels;
-    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, r;
+    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = j->heads, splits = group / nh, u, p, i;
     size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
-    float *att = c->att + (size_t)thread * (size_t)c->n_ctx, scale = 1.0f / sqrtf((float)hd);
-    for (r = r0; r < r1; r++) {
-        int64_t t = r / hp->n_head, h = r % hp->n_head, n_pos = c->pos + t + 1, p;
-        const float *q = c->q + (size_t)r * (size_t)hd;
-        const float *kc = c->kcache + layer + (size_t)(h / group) * (size_t)hd;
-        const float *vc = c->vcache + layer + (size_t)(h / group) * (size_t)hd;
-        float *out = c->xb2 + (size_t)r * (size_t)hd;
-        for (p = 0; p < n_pos; p++) att[p] = kt->dot_f32(q, kc + (size_t)p * kv_dim, hd) * scale;
-        kt->softmax(att, n_pos);
-        memset(out, 0, (size_t)hd * sizeof *out);
-        for (p = 0; p < n_pos; p++) kt->axpy_f32(out, att[p], vc + (size_t)p * kv_dim, hd);
+    size_t n_ctx = (size_t)c->n_ctx;
+    float *att = c->att + (size_t)thread * (size_t)group * n_ctx, scale = 1.0f / sqrtf((float)hd);
+    for (u = u0; u < u1; u++) {
+        int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->pos + t + 1;
+        size_t r0 = (size_t)(t * hp->n_head + g * group + u % splits * nh);     /* first (token, head) row */
+        const float *q = c->q + r0 * (size_t)hd;
+        size_t kv0 = layer + (size_t)g * (size_t)hd;            /* this KV head's row at position 0 */
+        float *out = c->xb2 + r0 * (size_t)hd;
+        for (p = 0; p < n_pos; p++)
+            for (i = 0; i < nh; i++)
+                att[(size_t)i * n_ctx + (size_t)p] = bn_attn_score(c, kt, q + i * hd, kv0 + (size_t)p * kv_dim, hd) * scale;
+        for (i = 0; i < nh; i++) kt->softmax(att + (size_t)i * n_ctx, n_pos);
+        memset(out, 0, (size_t)(nh * hd) * sizeof *out);
+        for (p = 0; p < n_pos; p++)
+            for (i = 0; i < nh; i++)
+                bn_attn_add_value(c, kt, out + i * hd, att[(size_t)i * n_ctx + (size_t)p], kv0 + (size_t)p * kv_dim, hd);
     }
 }
 
@@ -6205,12 +6229,24 @@ static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
     const bitnet_hparams *hp = &c->model->hp;
     size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
     size_t at = ((size_t)il * (size_t)c->n_ctx + (size_t)c->pos) * kv_dim;
+    int64_t group = hp->n_head / hp->n_head_kv, units;
     bn_attn_job j;
-    memcpy(c->kcache + at, c->k, (size_t)n_tok * kv_dim * sizeof(float));
-    memcpy(c->vcache + at, c->v, (size_t)n_tok * kv_dim * sizeof(float));
+    if (c->kv_f16) {
+        bitnet_fp32_to_fp16_row(c->k, (uint16_t *)c->kcache + at, (size_t)n_tok * kv_dim);
+        bitnet_fp32_to_fp16_row(c->v, (uint16_t *)c->vcache + at, (size_t)n_tok * kv_dim);
+    } else {
+        memcpy((float *)c->kcache + at, c->k, (size_t)n_tok * kv_dim * sizeof(float));
+        memcpy((float *)c->vcache + at, c->v, (size_t)n_tok * kv_dim * sizeof(float));
+    }
     j.c = c;
     j.il = il;
-    bitnet_threadpool_run(c->threads, (int64_t)n_tok * hp->n_head, 1, bn_attention_task, &j);
+    /* as many heads per unit as keeps >= 4 units per thread (a short batch splits its groups) */
+    for (j.heads = group; j.heads > 1; j.heads--)
+        if (group % j.heads == 0 &&
+            (int64_t)n_tok * hp->n_head_kv * (group / j.heads) >= 4 * (int64_t)bitnet_threadpool_size(c->threads))
+            break;
+    units = (int64_t)n_tok * hp->n_head_kv * (group / j.heads);
+    bitnet_threadpool_run(c->threads, units, 1, bn_attention_task, &j);
 }
 
 static void bn_add_rows(float *x, const float *d, size_t n) {

@@ -57,6 +57,10 @@ expect_status 1 "run without prompt" -- "$BITNET" run -m "$tmp/tiny.gguf"
 expect_status 1 "run without model" -- env -u BITNET_MODEL_PATH "$BITNET" run -p hi
 expect_status 1 "run bad flag" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi --frobnicate 3
 expect_status 1 "run bad number" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi -n lots
+expect_status 0 "run --cache-type f16" -- "$BITNET" run -m "$tmp/tiny.gguf" --tokens "1 263 338" -n 7 --print-ids --temp 0 --cache-type f16
+[ "$(wc -w < "$tmp/out")" -eq 7 ] && ok || fail "run --cache-type f16: want 7 ids, got '$(cat "$tmp/out")'"
+expect_status 1 "run bad cache type" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi --cache-type q4
+grep -q "f32 or f16" "$tmp/err" && ok || fail "run bad cache type: message"
 expect_status 1 "run bad token id" -- "$BITNET" run -m "$tmp/tiny.gguf" --tokens "1 99999"
 grep -q '99999' "$tmp/err" && [ "$(wc -l < "$tmp/err")" -le 2 ] && ok || fail "run bad token id: message"
 expect_status 1 "run on a vocab-only file" -- "$BITNET" run -m "$SHARED/data/vocab/ggml-vocab-gpt-2.gguf" -p hi

@@ -190,6 +190,61 @@ static void test_model_against(const char *name, const char *engine) {
     free(eng.logits);
 }
 
+/* An F16 KV cache: prompt logits within the engine tolerance (the reference engines keep their
+   cache in F16 too) and the F32 cache's, bit-identical for 1 and 2 threads, greedy ids as the
+   engine's, and the cache's memory halved. (F16 vs F32 moves logits by up to ~0.2 on these tiny
+   random models: a rounded key can move a token's int8 activation scale.) */
+static void test_kv_f16(const char *name, const char *engine) {
+    reference eng;
+    bitnet_model *m;
+    bitnet_ctx *c32 = NULL, *c16[2] = { NULL, NULL };
+    bitnet_ctx_params p;
+    const bitnet_hparams *hp;
+    int32_t ids16[32];
+    double mx, rms, d = 0;
+    int t, i, th;
+    if (!load_reference(name, engine, &eng)) { CHECKF(0, "%s: reference files missing", name); return; }
+    m = load_model(name, BITNET_ISA_AUTO);
+    if (!m) { free(eng.logits); return; }
+    hp = bitnet_model_hparams(m);
+    memset(&p, 0, sizeof p);
+    p.n_ctx = 256; p.n_batch = 64; p.all_logits = 1;
+    CHECK(bitnet_ctx_new(&c32, m, &p) == BITNET_OK);
+    p.kv_f16 = 1;
+    for (th = 0; th < 2; th++) {
+        p.n_threads = th + 1;
+        CHECK(bitnet_ctx_new(&c16[th], m, &p) == BITNET_OK);
+    }
+    if (c32 && c16[0] && c16[1]) {
+        size_t kv_bytes = (size_t)hp->n_layer * 256 * (size_t)hp->n_head_kv * (size_t)hp->head_dim * 2 * 2;
+        bitnet_ctx_params p32 = p;
+        p32.kv_f16 = 0;
+        CHECKF(bitnet_ctx_plan_bytes(m, &p32) - bitnet_ctx_plan_bytes(m, &p) >= kv_bytes - 128,
+               "%s: F16 cache saves %zu bytes of %zu", name, bitnet_ctx_plan_bytes(m, &p32) - bitnet_ctx_plan_bytes(m, &p), kv_bytes);
+        CHECK(bitnet_decode(c32, eng.prompt, eng.n_prompt) == BITNET_OK);
+        CHECK(bitnet_decode(c16[0], eng.prompt, eng.n_prompt) == BITNET_OK);
+        CHECK(bitnet_decode(c16[1], eng.prompt, eng.n_prompt) == BITNET_OK);
+        compare_prompt(c16[0], &eng, &mx, &rms);
+        CHECKF(mx <= 0.25 && rms <= 0.06, "%s F16 cache vs %s: max %g rms %g", name, engine, mx, rms);
+        for (t = 0; t < eng.n_prompt; t++) {
+            const float *a = bitnet_ctx_logits(c32, t), *b = bitnet_ctx_logits(c16[0], t);
+            CHECK(memcmp(b, bitnet_ctx_logits(c16[1], t), (size_t)hp->n_vocab * sizeof(float)) == 0);
+            for (i = 0; i < hp->n_vocab; i++) if (fabs((double)a[i] - b[i]) > d) d = fabs((double)a[i] - b[i]);
+        }
+        CHECKF(d > 0 && d <= 0.25, "%s: F16 vs F32 cache logits differ by %g", name, d);
+        greedy_run(c16[0], &eng, ids16);
+        for (i = 0, t = 0; i < 32; i++) t += ids16[i] == eng.greedy[i];
+        CHECKF(t >= 29, "%s: F16 cache: %d/32 greedy ids equal %s's", name, t, engine);
+        printf("  %-34s F16 cache vs %s: max %.3f rms %.3f | greedy %d/32 | vs F32 cache %.3f\n", name, engine,
+               mx, rms, t, d);
+    }
+    bitnet_ctx_free(c32);
+    bitnet_ctx_free(c16[0]);
+    bitnet_ctx_free(c16[1]);
+    bitnet_model_free(m);
+    free(eng.logits);
+}
+
 /* F32/F16 files ternarized on load give the I2_S file's logits bit for bit, for any thread
    count; other ISAs agree to float rounding (their sums run in another order). */
 static void test_invariance(void) {
@@ -449,6 +504,8 @@ int main(void) {
     test_model_against("tiny-bitnet-silu-i2_s", "bitnet_cpp");
     test_model_against("tiny-llama-ternary-tq2_0", "llama_cpp");
     test_model_against("tiny-2b4t-vocab-i2_s", "bitnet_cpp");
+    test_kv_f16("tiny-b158-i2_s", "bitnet_cpp");
+    test_kv_f16("tiny-llama-ternary-tq2_0", "llama_cpp");
     test_invariance();
     test_batching();
     test_shared_model_threads();

@@ -68,6 +68,13 @@ static int cli_flag(const char *f, const char *v, cli_opts *o) {
     else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) return cli_int(f, v, &o->threads);
     else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) return cli_int(f, v, &o->n_ctx);
     else if (!strcmp(f, "-r") || !strcmp(f, "--repetitions")) return cli_int(f, v, &o->repetitions);
+    else if (!strcmp(f, "--cache-type")) {
+        if (strcmp(v, "f32") && strcmp(v, "f16")) {
+            fprintf(stderr, "bitnet: --cache-type wants f32 or f16, got '%s'\n", v);
+            return 0;
+        }
+        o->kv_f16 = !strcmp(v, "f16");
+    }
     else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) {
         if (!cli_int(f, v, &seed_int)) return 0;
         o->sampler.seed = (uint64_t)seed_int;
@@ -122,6 +129,7 @@ int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int a
     p.n_batch = n_batch;
     p.n_threads = o->threads;
     p.all_logits = all_logits;
+    p.kv_f16 = o->kv_f16;
     return bitnet_ctx_new(ctx, model, &p) == BITNET_OK ? 1 : !cli_fail("cannot create context");
 }
 
