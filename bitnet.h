@@ -4965,6 +4965,143 @@ static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *
         out[i] = r * r * u[i];
     }
 }
+
+/* ---- vector ops (leftover tail elements as the reference computes them) ---- */
+
+/* e^x for 4 lanes: 2^n * p(r), r = x - n ln2, the degree-6 polynomial of bn_exp_avx512 (~1 ulp).
+   2^n is applied as two normal factors 2^(n>>1) * 2^(n - (n>>1)), so results down to the
+   subnormals and up to FLT_MAX are right; -inf gives 0, +inf gives inf, NaN stays NaN. */
+static float32x4_t bn_exp_neon(float32x4_t x) {
+    float32x4_t n, r, p;
+    int32x4_t ni, n1;
+    x = vminq_f32(vmaxq_f32(x, vdupq_n_f32(-104.0f)), vdupq_n_f32(88.73f));
+    n = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(1.44269504f)));
+    r = vfmsq_f32(x, n, vdupq_n_f32(0.693145752f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(1.42860677e-6f));
+    p = vfmaq_f32(vdupq_n_f32(8.3334519e-3f), vdupq_n_f32(1.3981999e-3f), r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+    ni = vcvtq_s32_f32(n);
+    n1 = vshrq_n_s32(ni, 1);
+    p = vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(n1, vdupq_n_s32(127)), 23)));
+    return vmulq_f32(p, vreinterpretq_f32_s32(vshlq_n_s32(vaddq_s32(vsubq_s32(ni, n1), vdupq_n_s32(127)), 23)));
+}
+
+static void bn_silu_mul_neon(const float *g, const float *u, int64_t n, float *out) {
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t x = vld1q_f32(g + i);
+        float32x4_t sg = vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), bn_exp_neon(vnegq_f32(x))));
+        vst1q_f32(out + i, vmulq_f32(sg, vld1q_f32(u + i)));
+    }
+    bn_silu_mul_ref(g + i, u + i, n - i, out + i);
+}
+
+/* acc + the four lanes of v widened to double. */
+static float64x2_t bn_add_f64x4_neon(float64x2_t acc, float32x4_t v) {
+    return vaddq_f64(acc, vaddq_f64(vcvt_f64_f32(vget_low_f32(v)), vcvt_high_f64_f32(v)));
+}
+
+/* Max as the reference takes it (NaN lanes are skipped), sum of e^(x - max) in double. */
+static void bn_softmax_neon(float *x, int64_t n) {
+    float32x4_t mx = vdupq_n_f32(-INFINITY), vm;
+    float64x2_t sum = vdupq_n_f64(0.0);
+    float m, inv;
+    double tail = 0.0;
+    int64_t i, j;
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        mx = vbslq_f32(vcgtq_f32(v, mx), v, mx);
+    }
+    m = vmaxvq_f32(mx);
+    for (j = i; j < n; j++) if (x[j] > m) m = x[j];
+    vm = vdupq_n_f32(m);
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t e = bn_exp_neon(vsubq_f32(vld1q_f32(x + i), vm));
+        vst1q_f32(x + i, e);
+        sum = bn_add_f64x4_neon(sum, e);
+    }
+    for (j = i; j < n; j++) { x[j] = expf(x[j] - m); tail += x[j]; }
+    inv = (float)(1.0 / (vaddvq_f64(sum) + tail));
+    for (i = 0; i + 4 <= n; i += 4) vst1q_f32(x + i, vmulq_n_f32(vld1q_f32(x + i), inv));
+    for (; i < n; i++) x[i] *= inv;
+}
+
+/* Sum of squares in double (each square rounded to float first, as the reference does). */
+static void bn_rmsnorm_neon(const float *x, const float *w, int64_t n, float eps, float *out) {
+    float64x2_t acc = vdupq_n_f64(0.0);
+    float32x4_t vs;
+    double total;
+    float scale;
+    int64_t i;
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t v = vld1q_f32(x + i);
+        acc = bn_add_f64x4_neon(acc, vmulq_f32(v, v));
+    }
+    total = vaddvq_f64(acc);
+    for (; i < n; i++) total += (double)(x[i] * x[i]);
+    scale = 1.0f / sqrtf((float)(total / (double)n) + eps);
+    vs = vdupq_n_f32(scale);
+    for (i = 0; i + 4 <= n; i += 4) {
+        float32x4_t v = vmulq_f32(vld1q_f32(x + i), vs);
+        vst1q_f32(out + i, w ? vmulq_f32(v, vld1q_f32(w + i)) : v);
+    }
+    for (; i < n; i++) out[i] = w ? x[i] * scale * w[i] : x[i] * scale;
+}
+
+/* Q6_K: 16 positions l.. of a 128-half as (value - 32), for the four 32-apart groups:
+   q[j] holds elements [l + 32j, l + 32j + 16). ql, qh point at byte l of the half's ql/qh. */
+static void bn_q6k_decode16_neon(const uint8_t *ql, const uint8_t *qh, int8x16_t q[4]) {
+    const uint8x16_t m4 = vdupq_n_u8(0x0f), m3 = vdupq_n_u8(3);
+    const int8x16_t k32 = vdupq_n_s8(32);
+    uint8x16_t l0 = vld1q_u8(ql), l1 = vld1q_u8(ql + 32), h = vld1q_u8(qh);
+    q[0] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(l0, m4), vshlq_n_u8(vandq_u8(h, m3), 4)));
+    q[1] = vreinterpretq_s8_u8(vorrq_u8(vandq_u8(l1, m4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 2), m3), 4)));
+    q[2] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(l0, 4), vshlq_n_u8(vandq_u8(vshrq_n_u8(h, 4), m3), 4)));
+    q[3] = vreinterpretq_s8_u8(vorrq_u8(vshrq_n_u8(l1, 4), vshlq_n_u8(vshrq_n_u8(h, 6), 4)));
+    q[0] = vsubq_s8(q[0], k32); q[1] = vsubq_s8(q[1], k32);
+    q[2] = vsubq_s8(q[2], k32); q[3] = vsubq_s8(q[3], k32);
+}
+
+/* acc + s * (q . x) over 16 values. */
+static float32x4_t bn_q6k_fma16_neon(float32x4_t acc, int8x16_t q, const float *x, float s) {
+    int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
+    float32x4_t p0 = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), vld1q_f32(x));
+    float32x4_t p1 = vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), vld1q_f32(x + 4));
+    p0 = vfmaq_f32(p0, vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), vld1q_f32(x + 8));
+    p1 = vfmaq_f32(p1, vcvtq_f32_s32(vmovl_high_s16(hi)), vld1q_f32(x + 12));
+    return vfmaq_n_f32(acc, vaddq_f32(p0, p1), s);
+}
+
+static void bn_gemv_q6_k_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    int64_t r, b, nb = m->cols / 256;
+    int h, l, j;
+    for (r = r0; r < r1; r++) {
+        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
+        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = row + b * 210;             /* ql[128] qh[64] sc[16] d */
+            const int8_t *sc = (const int8_t *)(blk + 192);
+            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            for (h = 0; h < 2; h++) {
+                const float *xh = x + b * 256 + h * 128;
+                for (l = 0; l < 32; l += 16) {
+                    int8x16_t q[4];
+                    bn_q6k_decode16_neon(blk + h * 64 + l, blk + 128 + h * 32 + l, q);
+                    for (j = 0; j < 4; j += 2) {
+                        a0 = bn_q6k_fma16_neon(a0, q[j], xh + 32 * j + l, d * (float)sc[h * 8 + l / 16 + 2 * j]);
+                        a1 = bn_q6k_fma16_neon(a1, q[j + 1], xh + 32 * (j + 1) + l,
+                                               d * (float)sc[h * 8 + l / 16 + 2 * (j + 1)]);
+                    }
+                }
+            }
+        }
+        y[r] = vaddvq_f32(vaddq_f32(a0, a1));
+    }
+}
+BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_neon, bn_gemv_q6_k_f32_neon)
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
@@ -5124,6 +5261,11 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_neon, "neon");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_neon, "neon");
         BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_neon, "neon");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_neon, "neon");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_neon, "neon");
+        BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_neon, "neon");
+        BN__KSET(kt, 15, softmax, bn_softmax_neon, "neon");
+        BN__KSET(kt, 17, silu_mul, bn_silu_mul_neon, "neon");
     }
 #endif
     return BITNET_OK;
