@@ -4830,7 +4830,18 @@ static int32_t bn_tern_dot_neon(const uint8_t *c, const int8_t *q, int64_t kp) {
     return vaddvq_s32(acc);
 }
 
-#define BN__DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#if defined(__clang__)
+/* clang before 16 declares vdotq_s32 only when the whole file targets dotprod, so a function
+   that targets it issues the instruction itself. */
+#  define BN__DOTPROD __attribute__((target("dotprod")))
+static BN__DOTPROD int32x4_t bn_sdot_neon(int32x4_t acc, int8x16_t a, int8x16_t b) {
+    __asm__("sdot %0.4s, %1.16b, %2.16b" : "+w"(acc) : "w"(a), "w"(b));
+    return acc;
+}
+#else
+#  define BN__DOTPROD __attribute__((target("arch=armv8.2-a+dotprod")))
+#  define bn_sdot_neon vdotq_s32
+#endif
 static BN__DOTPROD int32_t bn_tern_dot_neon_dotprod(const uint8_t *c, const int8_t *q, int64_t kp) {
     const uint8x16_t m3 = vdupq_n_u8(3);
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0;
@@ -4840,10 +4851,10 @@ static BN__DOTPROD int32_t bn_tern_dot_neon_dotprod(const uint8_t *c, const int8
             uint8x16_t v = vld1q_u8(c + b * 32 + h);
             const int8_t *x = q + b * 128 + h;
             BN__NEON_PLANES(v, m3);
-            a0 = vdotq_s32(a0, p0, vld1q_s8(x));
-            a1 = vdotq_s32(a1, p1, vld1q_s8(x + 32));
-            a0 = vdotq_s32(a0, p2, vld1q_s8(x + 64));
-            a1 = vdotq_s32(a1, p3, vld1q_s8(x + 96));
+            a0 = bn_sdot_neon(a0, p0, vld1q_s8(x));
+            a1 = bn_sdot_neon(a1, p1, vld1q_s8(x + 32));
+            a0 = bn_sdot_neon(a0, p2, vld1q_s8(x + 64));
+            a1 = bn_sdot_neon(a1, p3, vld1q_s8(x + 96));
         }
     return vaddvq_s32(vaddq_s32(a0, a1));
 }
