@@ -3129,7 +3129,7 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
    Notes: every kernel computes each output row with the same operations wherever [r0, r1)
    starts, so any split gives identical bits. Weight pointers need no alignment. GEMVs prefetch
    a few KiB past the rows they read (a hint, never a fault). The AVX-512 gemm_tern keeps a
-   64 KiB buffer on the stack (pool workers get >= 1 MiB stacks). No kernel allocates. */
+   81 KiB of buffers on the stack (pool workers get >= 1 MiB stacks). No kernel allocates. */
 
 #define BN__TERN_ALIGN 128          /* kp: K rounded up to this many codes */
 
@@ -4364,9 +4364,9 @@ static BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i
     return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-/* The same tile on planes decoded once per row block into `dec` (rows, kp bytes, in q order:
-   byte i is the code of the weight that meets q[i]); the decode is shared by all token tiles.
-   Also prefetches the lines [*pf, pf_end) of the next row block, `n_pf` of them per call.
+/* The same tile on planes decoded once per row block into `dec` (rows kp bytes apart, in q
+   order: byte i is the code of the weight that meets q[i]); the decode is shared by all token
+   tiles. nch chunks of 256.
    The 24 accumulators, 4 planes and 1 activation take 29 of the 32 registers; gcc's partial
    redundancy elimination hoists enough out of the loop to spill them (20% slower), hence
    BN__NO_PRE. */
@@ -4379,14 +4379,11 @@ static BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i
 #define BN__TILE_OUT(t) acc_out[t] = bn_sum4_epi32(a0##t, a1##t, a2##t, a3##t);
 static BN__AVX512 BN__NO_PRE void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
                                                    int64_t ldq, int nt, int64_t nch,
-                                                   __m128i acc_out[BN__GT], const uint8_t **pf,
-                                                   const uint8_t *pf_end, int n_pf) {
+                                                   __m128i acc_out[BN__GT]) {
     const __m512i z = _mm512_setzero_si512();
     const uint8_t *d0 = dec, *d1 = dec + kp, *d2 = d1 + kp, *d3 = d2 + kp;
     int64_t i;
-    int j;
     BN__EACH_T(BN__TILE_DECL)
-    for (j = 0; j < n_pf && *pf < pf_end; j++, *pf += 64) _mm_prefetch((const char *)*pf, _MM_HINT_T1);
     for (i = 0; i < nch * 256; i += 64) {
         __m512i p0 = _mm512_loadu_si512(d0 + i), p1 = _mm512_loadu_si512(d1 + i);
         __m512i p2 = _mm512_loadu_si512(d2 + i), p3 = _mm512_loadu_si512(d3 + i), x;
@@ -4395,59 +4392,125 @@ static BN__AVX512 BN__NO_PRE void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec
     BN__EACH_T(BN__TILE_OUT)
 }
 
-/* Decodes rows [b0, b1) into planes in q order (see the tile above). */
-static BN__AVX512 void bn_tern_decode_planes_avx512(const bn_tern *w, int64_t b0, int64_t b1, uint8_t *dec) {
+/* Decodes chunks [c0, c1) of rows [b0, b1) into planes in q order (see the tile above), a row
+   every (c1 - c0) * 256 bytes. */
+static BN__AVX512 void bn_tern_decode_planes_avx512(const bn_tern *w, int64_t b0, int64_t b1, int64_t c0,
+                                                    int64_t c1, uint8_t *dec) {
     const __m512i m3 = _mm512_set1_epi8(3);
-    int64_t nch = w->kp / 256, rs = w->kp / 4, r, ch;
+    int64_t rs = w->kp / 4, r, ch;
     for (r = b0; r < b1; r++) {
         const uint8_t *c = w->codes + r * rs;
-        uint8_t *d = dec + (r - b0) * w->kp;
-        for (ch = 0; ch < nch; ch++) {
+        uint8_t *d = dec + (r - b0) * (c1 - c0) * 256;
+        for (ch = c0; ch < c1; ch++, d += 256) {
             __m512i v = _mm512_loadu_si512(c + ch * 64);
-            _mm512_storeu_si512(d + ch * 256, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
-            _mm512_storeu_si512(d + ch * 256 + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
-            _mm512_storeu_si512(d + ch * 256 + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
-            _mm512_storeu_si512(d + ch * 256 + 192, _mm512_and_si512(v, m3));
+            _mm512_storeu_si512(d, _mm512_and_si512(_mm512_srli_epi16(v, 6), m3));
+            _mm512_storeu_si512(d + 64, _mm512_and_si512(_mm512_srli_epi16(v, 4), m3));
+            _mm512_storeu_si512(d + 128, _mm512_and_si512(_mm512_srli_epi16(v, 2), m3));
+            _mm512_storeu_si512(d + 192, _mm512_and_si512(v, m3));
         }
     }
 }
 
-/* GEMM: a row block's planes (64 KiB on the stack) decoded once, then every token tile runs
-   over it while the next block's codes are prefetched into L2. Rows with a final half chunk,
-   per-block scales or rows too long for 4 rows in the buffer take the direct path. */
+/* A region of code lines (chunks [c0, c1) of rows [r0, r1)) prefetched a few lines at a time
+   while the tiles of the pass before it run. */
+typedef struct bn_pf_cursor {
+    const uint8_t *codes;
+    int64_t rs, r0, c0, per_row, n, next;     /* per_row: lines per row; n: lines in all */
+} bn_pf_cursor;
+
+static void bn_pf_init(bn_pf_cursor *p, const bn_tern *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+    p->codes = w->codes; p->rs = w->kp / 4; p->r0 = r0; p->c0 = c0;
+    p->per_row = c1 - c0; p->n = (r1 - r0) * p->per_row; p->next = 0;
+}
+
+static BN__AVX512 void bn_pf_step(bn_pf_cursor *p, int64_t lines) {
+    for (; lines > 0 && p->next < p->n; lines--, p->next++)
+        _mm_prefetch((const char *)p->codes + (p->r0 + p->next / p->per_row) * p->rs +
+                     (p->c0 + p->next % p->per_row) * 64, _MM_HINT_T1);
+}
+
+/* GEMM: rows in blocks, K in segments of at most BN__SEG_CHUNKS chunks. A block's planes for one
+   segment (64 KiB on the stack) are decoded once, then every token tile runs over them: a tile's
+   activations for the segment (6 x 2560 bytes at most) stay in L1 across the block's row groups.
+   Integer partial sums carry between segments (16.5 KiB on the stack); the next segment's codes
+   are prefetched into L2 meanwhile. Rows with a final half chunk or per-block scales take the
+   direct path. */
 #define BN__DEC_BYTES 65536
+#define BN__SEG_CHUNKS 10
+#define BN__BLK_ROWS 32                 /* most rows per block */
+#define BN__PASS_TOKENS 132             /* most tokens per pass over a block (22 tiles) */
+
+/* Carries a tile's sums for rows rr + [0, 4) across K segments in `part` (token stride ld): the
+   first segment stores them, later ones add; rows below `from` (an earlier row group of the
+   block has them) and from `to` on are left alone. After the last segment acc holds the totals. */
+static BN__AVX512 void bn_gemm_part_carry(int32_t *part, int64_t ld, __m128i acc[BN__GT], int nt, int64_t rr,
+                                          int64_t from, int64_t to, int first, int last) {
+    __mmask8 keep = 0;
+    int t, i;
+    for (i = 0; i < 4; i++) if (rr + i >= from && rr + i < to) keep |= (__mmask8)(1u << i);
+    for (t = 0; t < nt; t++) {
+        if (!first) acc[t] = _mm_add_epi32(acc[t], _mm_maskz_loadu_epi32(keep, part + t * ld));
+        if (!last) _mm_mask_storeu_epi32(part + t * ld, keep, acc[t]);
+    }
+}
+
+/* y for rows [from, to) of tokens t0 + [0, nt) from the totals of rows rr + [0, 4). */
+static BN__AVX512 void bn_gemm_tile_out(const __m128i acc[BN__GT], const bn_tern *w, const float *s,
+                                        const int32_t *sum, int64_t t0, int nt, float *y, int64_t ldy,
+                                        int64_t rr, int64_t from, int64_t to) {
+    int t;
+    int64_t i;
+    for (t = 0; t < nt; t++) {
+        float *yt = y + (t0 + t) * ldy + rr;
+        if (from == rr && to >= rr + 4) {       /* the same IEEE operations as bn_tern_out, 4 rows at once */
+            __m128 v = _mm_sub_ps(_mm_cvtepi32_ps(acc[t]), _mm_set1_ps((float)sum[t0 + t]));
+            _mm_storeu_ps(yt, _mm_mul_ps(_mm_div_ps(v, _mm_set1_ps(s[t0 + t])), _mm_set1_ps(w->alpha)));
+        } else {
+            int32_t a4[4];
+            _mm_storeu_si128((__m128i *)a4, acc[t]);
+            for (i = from - rr; i < 4 && rr + i < to; i++) yt[i] = bn_tern_out(a4[i], sum[t0 + t], s[t0 + t], w->alpha);
+        }
+    }
+}
+
 static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                                  const float *s, const int32_t *sum, int64_t n,
                                                  float *y, int64_t ldy, int64_t r0, int64_t r1) {
     uint8_t dec[BN__DEC_BYTES];
-    int64_t nch = w->kp / 256, rs = w->kp / 4, rblk = BN__DEC_BYTES / w->kp / BN__GR * BN__GR, b0, t0, r;
-    __m128i acc[BN__GT];
-    if (w->block_scale || rblk < BN__GR || w->kp % 256) {
+    int32_t part[BN__PASS_TOKENS * BN__BLK_ROWS];        /* (tokens of the pass, rows of the block) */
+    int64_t nch = w->kp / 256, nseg = (nch + BN__SEG_CHUNKS - 1) / BN__SEG_CHUNKS;
+    int64_t seg = (nch + nseg - 1) / (nseg ? nseg : 1), rblk = BN__DEC_BYTES / (seg * 256) / BN__GR * BN__GR;
+    int64_t b0, p0, c0;
+    if (w->block_scale || w->kp % 256 || nch == 0) {
         bn_gemm_tern_i8_direct_avx512(w, q, ldq, s, sum, n, y, ldy, r0, r1);
         return;
     }
+    if (rblk > BN__BLK_ROWS) rblk = BN__BLK_ROWS;
     for (b0 = r0; b0 < r1; b0 += rblk) {
-        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1, nb1 = b1 + rblk < r1 ? b1 + rblk : r1;
-        int64_t calls = (n + BN__GT - 1) / BN__GT * ((b1 - b0 + BN__GR - 1) / BN__GR);
-        const uint8_t *pf = w->codes + b1 * rs, *pf_end = w->codes + nb1 * rs;
-        int n_pf = (int)(((nb1 - b1) * rs / 64 + calls - 1) / calls);
-        bn_tern_decode_planes_avx512(w, b0, b1, dec);
-        for (t0 = 0; t0 < n; t0 += BN__GT) {
-            int nt = n - t0 < BN__GT ? (int)(n - t0) : BN__GT, t, i;
-            for (r = b0; r < b1; r += BN__GR) {
-                int64_t rr = r + BN__GR <= b1 ? r : b1 - BN__GR;   /* last group may overlap */
-                if (rr < b0) rr = b0;
-                bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * w->kp, w->kp, q + t0 * ldq, ldq, nt, nch, acc,
-                                            &pf, pf_end, n_pf);
-                for (t = 0; t < nt; t++) {
-                    float *yt = y + (t0 + t) * ldy + rr;
-                    if (rr + BN__GR <= b1) {      /* the same IEEE operations as bn_tern_out, 4 rows at once */
-                        __m128 v = _mm_sub_ps(_mm_cvtepi32_ps(acc[t]), _mm_set1_ps((float)sum[t0 + t]));
-                        _mm_storeu_ps(yt, _mm_mul_ps(_mm_div_ps(v, _mm_set1_ps(s[t0 + t])), _mm_set1_ps(w->alpha)));
-                    } else {
-                        int32_t a4[4];
-                        _mm_storeu_si128((__m128i *)a4, acc[t]);
-                        for (i = 0; rr + i < b1; i++) yt[i] = bn_tern_out(a4[i], sum[t0 + t], s[t0 + t], w->alpha);
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        for (p0 = 0; p0 < n; p0 += BN__PASS_TOKENS) {
+            int64_t p1 = p0 + BN__PASS_TOKENS < n ? p0 + BN__PASS_TOKENS : n;
+            for (c0 = 0; c0 < nch; c0 += seg) {
+                int64_t c1 = c0 + seg < nch ? c0 + seg : nch, t0, r;
+                int64_t calls = (p1 - p0 + BN__GT - 1) / BN__GT * ((b1 - b0 + BN__GR - 1) / BN__GR);
+                int last = c1 == nch;
+                bn_pf_cursor pf;
+                if (!last) bn_pf_init(&pf, w, b0, b1, c1, c1 + seg < nch ? c1 + seg : nch);
+                else if (p1 < n) bn_pf_init(&pf, w, b0, b1, 0, seg);
+                else bn_pf_init(&pf, w, b1, b1 + rblk < r1 ? b1 + rblk : r1, 0, seg);
+                bn_tern_decode_planes_avx512(w, b0, b1, c0, c1, dec);
+                for (t0 = p0; t0 < p1; t0 += BN__GT) {
+                    int nt = p1 - t0 < BN__GT ? (int)(p1 - t0) : BN__GT;
+                    for (r = b0; r < b1; r += BN__GR) {
+                        int64_t rr = r + BN__GR <= b1 ? r : b1 - BN__GR;   /* last group may overlap */
+                        int32_t *pt = part + (t0 - p0) * rblk + (rr < b0 ? 0 : rr - b0);
+                        __m128i acc[BN__GT];
+                        if (rr < b0) rr = b0;
+                        bn_pf_step(&pf, (pf.n + calls - 1) / calls);
+                        bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * (c1 - c0) * 256, (c1 - c0) * 256,
+                                                    q + t0 * ldq + c0 * 256, ldq, nt, c1 - c0, acc);
+                        if (!(c0 == 0 && last)) bn_gemm_part_carry(pt, rblk, acc, nt, rr, r, b1, c0 == 0, last);
+                        if (last) bn_gemm_tile_out(acc, w, s, sum, t0, nt, y, ldy, rr, r, b1);
                     }
                 }
             }
@@ -5515,7 +5578,7 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
         pthread_attr_t attr;
         size_t stack = 0;
         int have_attr = pthread_attr_init(&attr) == 0;
-        /* kernels keep up to 64 KiB on the stack: give workers at least 1 MiB (musl: 128 KiB) */
+        /* kernels keep up to 81 KiB on the stack: give workers at least 1 MiB (musl: 128 KiB) */
         if (have_attr && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20))
             pthread_attr_setstacksize(&attr, (size_t)1 << 20);
         p->workers = (bn_worker *)bn_alloc(&a, sizeof(bn_worker) * (size_t)(n_threads - 1), 64);

@@ -182,8 +182,8 @@ static void check_tern(const bn_tern *w, const char *what, int n_tok) {
     int8_t *qb = (int8_t *)malloc((size_t)(kp * n_tok) + 5), *q = qb + 5;            /* misaligned */
     int8_t *qref = (int8_t *)malloc((size_t)(kp * n_tok));
     float *yr = (float *)malloc(sizeof(float) * (size_t)(m * n_tok)), *y = (float *)malloc(sizeof(float) * (size_t)(m * n_tok));
-    float s[32], sref[32];
-    int32_t sum[32], sumref[32];
+    float s[160], sref[160];                 /* n_tok <= 160 */
+    int32_t sum[160], sumref[160];
     int t, tok, bad;
     for (i = 0; i < k * n_tok; i++) x[i] = rndf();
     for (tok = 0; tok < n_tok; tok++) bn_quant_i8_ref(x + tok * k, k, qref + tok * kp, &sref[tok], &sumref[tok]);
@@ -215,7 +215,8 @@ static void check_tern(const bn_tern *w, const char *what, int n_tok) {
 static void test_tern(void) {
     static const int64_t shapes[][3] = {   /* m, k, tokens */
         { 1, 128, 1 }, { 3, 256, 2 }, { 5, 384, 9 }, { 7, 640, 3 }, { 9, 1024, 8 },
-        { 3, 100, 2 }, { 4, 300, 7 }, { 33, 2560, 17 }, { 5, 16640, 7 }, { 70, 6912, 5 }, { 6, 3200, 4 },
+        { 3, 100, 2 }, { 13, 2816, 140 }, { 4, 300, 7 }, { 33, 2560, 17 }, { 5, 16640, 7 }, { 70, 6912, 5 },
+        { 6, 3200, 4 },
     };
     size_t si, n_shapes = sizeof shapes / sizeof shapes[0] - (BIG ? 4 : 0);
     for (si = 0; si < n_shapes; si++) {
