@@ -3128,7 +3128,7 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
    bitnet_kernels_describe() prints what each field resolved to.
    Notes: every kernel computes each output row with the same operations wherever [r0, r1)
    starts, so any split gives identical bits. Weight pointers need no alignment. GEMVs prefetch
-   a few KiB past the rows they read (a hint, never a fault). The AVX-512 gemm_tern keeps a
+   a few KiB past the rows they read (a hint, never a fault). The AVX-512 gemm_tern keeps
    81 KiB of buffers on the stack (pool workers get >= 1 MiB stacks). No kernel allocates. */
 
 #define BN__TERN_ALIGN 128          /* kp: K rounded up to this many codes */
