@@ -4414,19 +4414,23 @@ static BN__AVX512 void bn_tern_decode_planes_avx512(const bn_tern *w, int64_t b0
 /* A region of code lines (chunks [c0, c1) of rows [r0, r1)) prefetched a few lines at a time
    while the tiles of the pass before it run. */
 typedef struct bn_pf_cursor {
-    const uint8_t *codes;
-    int64_t rs, r0, c0, per_row, n, next;     /* per_row: lines per row; n: lines in all */
+    const uint8_t *row;                 /* the current row's line c0 */
+    int64_t rs, per_row, col, rows_left;   /* per_row: lines per row; col: next line in the row */
 } bn_pf_cursor;
 
 static void bn_pf_init(bn_pf_cursor *p, const bn_tern *w, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-    p->codes = w->codes; p->rs = w->kp / 4; p->r0 = r0; p->c0 = c0;
-    p->per_row = c1 - c0; p->n = (r1 - r0) * p->per_row; p->next = 0;
+    p->rs = w->kp / 4;
+    p->row = w->codes + r0 * p->rs + c0 * 64;
+    p->per_row = c1 - c0;
+    p->col = 0;
+    p->rows_left = r1 - r0;
 }
 
 static BN__AVX512 void bn_pf_step(bn_pf_cursor *p, int64_t lines) {
-    for (; lines > 0 && p->next < p->n; lines--, p->next++)
-        _mm_prefetch((const char *)p->codes + (p->r0 + p->next / p->per_row) * p->rs +
-                     (p->c0 + p->next % p->per_row) * 64, _MM_HINT_T1);
+    for (; lines > 0 && p->rows_left > 0; lines--) {
+        _mm_prefetch((const char *)p->row + p->col * 64, _MM_HINT_T1);
+        if (++p->col == p->per_row) { p->col = 0; p->row += p->rs; p->rows_left--; }
+    }
 }
 
 /* GEMM: rows in blocks, K in segments of at most BN__SEG_CHUNKS chunks. A block's planes for one
@@ -4495,9 +4499,11 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 int64_t calls = (p1 - p0 + BN__GT - 1) / BN__GT * ((b1 - b0 + BN__GR - 1) / BN__GR);
                 int last = c1 == nch;
                 bn_pf_cursor pf;
+                int64_t pf_per_call;
                 if (!last) bn_pf_init(&pf, w, b0, b1, c1, c1 + seg < nch ? c1 + seg : nch);
                 else if (p1 < n) bn_pf_init(&pf, w, b0, b1, 0, seg);
                 else bn_pf_init(&pf, w, b1, b1 + rblk < r1 ? b1 + rblk : r1, 0, seg);
+                pf_per_call = (pf.rows_left * pf.per_row + calls - 1) / calls;
                 bn_tern_decode_planes_avx512(w, b0, b1, c0, c1, dec);
                 for (t0 = p0; t0 < p1; t0 += BN__GT) {
                     int nt = p1 - t0 < BN__GT ? (int)(p1 - t0) : BN__GT;
@@ -4506,7 +4512,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                         int32_t *pt = part + (t0 - p0) * rblk + (rr < b0 ? 0 : rr - b0);
                         __m128i acc[BN__GT];
                         if (rr < b0) rr = b0;
-                        bn_pf_step(&pf, (pf.n + calls - 1) / calls);
+                        bn_pf_step(&pf, pf_per_call);
                         bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * (c1 - c0) * 256, (c1 - c0) * 256,
                                                     q + t0 * ldq + c0 * 256, ldq, nt, c1 - c0, acc);
                         if (!(c0 == 0 && last)) bn_gemm_part_carry(pt, rblk, acc, nt, rr, r, b1, c0 == 0, last);
