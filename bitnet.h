@@ -67,6 +67,9 @@
 #if defined(BITNET_IMPLEMENTATION) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #  define _POSIX_C_SOURCE 200809L
 #endif
+#if defined(BITNET_IMPLEMENTATION) && defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#  define _DEFAULT_SOURCE 1         /* MAP_ANONYMOUS, MADV_HUGEPAGE */
+#endif
 
 #include <stddef.h>
 #include <stdint.h>
@@ -439,10 +442,14 @@ typedef struct bitnet_model_params {
     bitnet_allocator allocator;
     bitnet_isa isa;               /* kernels to use; AUTO (0) = the best this CPU runs */
     int vocab_only;               /* load the tokenizer alone */
+    int no_mmap;                  /* read the file into memory instead of mapping it: a slower
+                                     load and private memory, but on Linux 2 MiB pages, which
+                                     stream ~10% faster than the page cache's 4 KiB ones */
 } bitnet_model_params;
 
 typedef struct bitnet_model_memory {
-    uint64_t file_bytes;          /* the mapped file */
+    uint64_t file_bytes;          /* the mapped (or, with no_mmap, read) file */
+    uint64_t read_bytes;          /* of which read into memory the model owns (no_mmap), else 0 */
     uint64_t weight_bytes;        /* weights read per token: projections + head */
     uint64_t converted_bytes;     /* memory the model owns for repacked/converted weights */
     double load_ms;               /* time bitnet_model_load took */
@@ -752,7 +759,7 @@ typedef struct bitnet_gen_stats {
     double prompt_ms, gen_ms, ttft_ms;    /* prefill, generation, time to first token */
     double prompt_tps, gen_tps;           /* tokens per second */
     double load_ms;                       /* bitnet_model_load of the model */
-    uint64_t memory_bytes;                /* model-owned + context memory (the file stays mapped) */
+    uint64_t memory_bytes;                /* model-owned + context memory (a mapped file not counted) */
     bitnet_stop_reason stop_reason;
 } bitnet_gen_stats;
 
@@ -971,6 +978,38 @@ static bitnet_allocator bn_allocator_or_default(const bitnet_allocator *a) {
     out.free = bn_default_free;
     out.user = NULL;
     return out;
+}
+
+/* Room for a big buffer that is streamed again and again (a file read into memory, the
+   bandwidth probe): on Linux an anonymous mapping in whole 2 MiB pages with transparent huge
+   pages asked for, so streaming does not restart the hardware prefetchers every 4 KiB. NULL
+   elsewhere or on failure: the caller then uses its allocator. */
+#define BN__HUGE ((size_t)1 << 21)
+static void *bn_huge_alloc(size_t n) {
+#if defined(__linux__) && defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(BITNET_NO_MMAP)
+    size_t len = (n + BN__HUGE - 1) / BN__HUGE * BN__HUGE, lead;
+    unsigned char *p, *a;
+    if (n == 0 || len < n || len > SIZE_MAX - BN__HUGE) return NULL;
+    p = (unsigned char *)mmap(NULL, len + BN__HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == (unsigned char *)MAP_FAILED) return NULL;
+    a = (unsigned char *)(((uintptr_t)p + BN__HUGE - 1) & ~(uintptr_t)(BN__HUGE - 1));
+    lead = (size_t)(a - p);
+    if (lead) munmap(p, lead);
+    if (BN__HUGE - lead) munmap(a + len, BN__HUGE - lead);
+    madvise(a, len, MADV_HUGEPAGE);
+    return a;
+#else
+    (void)n;
+    return NULL;
+#endif
+}
+
+static void bn_huge_free(void *p, size_t n) {
+#if defined(__linux__) && defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(BITNET_NO_MMAP)
+    if (p) munmap(p, (n + BN__HUGE - 1) / BN__HUGE * BN__HUGE);
+#else
+    (void)p; (void)n;
+#endif
 }
 
 static void *bn_alloc(const bitnet_allocator *a, size_t size, size_t align) {
@@ -1294,7 +1333,8 @@ struct bitnet_gguf {
     const unsigned char *data;               /* (size) the whole file */
     uint64_t size;
     int mapped;                              /* data is an mmap (else owned or borrowed) */
-    int owned;                               /* data was read into memory we free */
+    int owned;                               /* data was read into memory we free: 1 from the
+                                                allocator, 2 from bn_huge_alloc */
     uint32_t version, alignment;
     uint64_t data_offset;
     int64_t n_kv, n_tensors;
@@ -1862,8 +1902,9 @@ bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_
     return bn_gguf_finish_open(out, g);
 }
 
-/* Reads the whole file into memory: the path where mmap is unavailable. */
-static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path) {
+/* Reads the whole file into memory: the path where mmap is unavailable or not wanted. With the
+   default allocator the memory comes in huge pages where the OS has them. */
+static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int default_allocator) {
     FILE *f = fopen(path, "rb");
     long n;
     unsigned char *buf;
@@ -1872,20 +1913,20 @@ static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path) {
         fclose(f);
         return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
     }
-    buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
+    buf = default_allocator ? (unsigned char *)bn_huge_alloc((size_t)n) : NULL;
+    g->owned = buf ? 2 : 1;
+    if (!buf) buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
     if (!buf) {
         fclose(f);
         return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %ld bytes", path, n);
     }
-    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        fclose(f);
-        bn_free(&g->allocator, buf);
-        return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);
-    }
-    fclose(f);
     g->data = buf;
     g->size = (uint64_t)n;
-    g->owned = 1;
+    if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);   /* the caller closes g */
+    }
+    fclose(f);
     return BITNET_OK;
 }
 
@@ -1914,17 +1955,21 @@ static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
 }
 #endif
 
-bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator) {
+/* Opens `path` mapped, or read into memory when read_into_memory is set or mapping fails. */
+static bitnet_status bn_gguf_open_file(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator,
+                                       int read_into_memory) {
     bitnet_gguf *g;
     bitnet_status st;
+    int default_allocator = !(allocator && allocator->alloc && allocator->free);
     if (!out || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open: NULL argument");
     if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
+    st = BITNET_ERR_UNSUPPORTED;
 #if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
-    st = bn_gguf_map_file(g, path);
-    if (st == BITNET_ERR_UNSUPPORTED) st = bn_gguf_read_file(g, path);
+    if (!read_into_memory) st = bn_gguf_map_file(g, path);
 #else
-    st = bn_gguf_read_file(g, path);
+    (void)read_into_memory;
 #endif
+    if (st == BITNET_ERR_UNSUPPORTED) st = bn_gguf_read_file(g, path, default_allocator);
     if (st != BITNET_OK) {
         bitnet_gguf_close(g);
         return st;
@@ -1934,6 +1979,10 @@ bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet
     return BITNET_OK;
 }
 
+bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator) {
+    return bn_gguf_open_file(out, path, allocator, 0);
+}
+
 void bitnet_gguf_close(bitnet_gguf *g) {
     bitnet_allocator a;
     if (!g) return;
@@ -1941,7 +1990,8 @@ void bitnet_gguf_close(bitnet_gguf *g) {
 #if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
     if (g->mapped) munmap((void *)g->data, (size_t)g->size);
 #endif
-    if (g->owned) bn_free(&a, (void *)g->data);
+    if (g->owned == 2) bn_huge_free((void *)g->data, (size_t)g->size);
+    else if (g->owned) bn_free(&a, (void *)g->data);
     bn_free(&a, g->keys);
     bn_free(&a, g->values);
     bn_free(&a, g->tensors);
@@ -6072,7 +6122,7 @@ static bitnet_status bn_model_load_weights(bitnet_model *m) {
 }
 
 static bitnet_status bn_model_open(bitnet_model *m, const bitnet_model_params *p) {
-    if (p->path) return bitnet_gguf_open(&m->gguf, p->path, &m->allocator);
+    if (p->path) return bn_gguf_open_file(&m->gguf, p->path, &p->allocator, p->no_mmap);
     if (p->data) return bitnet_gguf_open_memory(&m->gguf, p->data, p->size, &m->allocator);
     return bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: neither path nor data given");
 }
@@ -6148,6 +6198,7 @@ bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
     memset(&mem, 0, sizeof mem);
     if (!m) return mem;
     mem.file_bytes = bitnet_gguf_file_size(m->gguf);
+    mem.read_bytes = m->gguf && m->gguf->owned ? mem.file_bytes : 0;
     mem.converted_bytes = m->converted_bytes;
     mem.load_ms = m->load_ms;
     if (!m->layers) return mem;
@@ -8543,7 +8594,8 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     }
     g->stats.n_prompt = g->n_prompt;
     g->stats.load_ms = ctx->model->load_ms;
-    g->stats.memory_bytes = ctx->model->converted_bytes + bitnet_ctx_memory(ctx).reserved;
+    g->stats.memory_bytes = ctx->model->converted_bytes + bitnet_model_get_memory(ctx->model).read_bytes +
+                            bitnet_ctx_memory(ctx).reserved;
     *out = g;
     return BITNET_OK;
 }
@@ -8739,11 +8791,13 @@ double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
     bn_bw_job *job = (bn_bw_job *)bn_zalloc(&a, sizeof *job);
     int64_t rows;
     double best = 0;
-    int pass;
+    int pass, huge;
     if (!bytes) bytes = (size_t)1 << 30;
     rows = (int64_t)(bytes / BN__BW_CHUNK);
     if (rows < 1) rows = 1;
-    if (job) job->data = (const unsigned char *)bn_alloc(&a, (size_t)rows * BN__BW_CHUNK, 64);
+    if (job) job->data = (const unsigned char *)bn_huge_alloc((size_t)rows * BN__BW_CHUNK);
+    huge = job && job->data;
+    if (job && !huge) job->data = (const unsigned char *)bn_alloc(&a, (size_t)rows * BN__BW_CHUNK, 64);
     if (!job || !job->data) {
         bn_free(&a, job);
         return 0;
@@ -8755,7 +8809,8 @@ double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
         gbps = (double)rows * BN__BW_CHUNK / ((bitnet_time_ms() - t0) * 1e6);
         if (pass > 0 && gbps > best) best = gbps;
     }
-    bn_free(&a, (void *)job->data);
+    if (huge) bn_huge_free((void *)job->data, (size_t)rows * BN__BW_CHUNK);
+    else bn_free(&a, (void *)job->data);
     bn_free(&a, job);
     return best;
 }

@@ -59,6 +59,7 @@ int main(void) {
     char desc[1024];
     uint8_t *arena;
     uint16_t *head;
+    int arena_huge = 1, head_huge = 1;
     size_t i, head_bytes = (size_t)head_m * (size_t)head_k * 2;
     float *x, *y;
     int8_t *q;
@@ -68,8 +69,12 @@ int main(void) {
 
     printf("%s\n", bitnet_kernels_describe(BITNET_ISA_AUTO, desc, sizeof desc));
     thr[0] = 1; thr[1] = n_cores;
-    arena = (uint8_t *)alloc64(ARENA_BYTES);
-    head = (uint16_t *)alloc64(head_bytes * 2);          /* 2 copies of the F16 head */
+    /* weights in 2 MiB pages where the OS has them, as the bandwidth probe's buffer and a model
+       loaded with no_mmap are */
+    arena = (uint8_t *)bn_huge_alloc(ARENA_BYTES);
+    head = (uint16_t *)bn_huge_alloc(head_bytes * 2);    /* 2 copies of the F16 head */
+    if (!arena) arena = (uint8_t *)alloc64(ARENA_BYTES), arena_huge = 0;
+    if (!head) head = (uint16_t *)alloc64(head_bytes * 2), head_huge = 0;
     x = (float *)malloc(sizeof(float) * 6912 * 128);
     y = (float *)malloc(sizeof(float) * (size_t)(6912 * 128 > head_m ? 6912 * 128 : head_m));
     q = (int8_t *)alloc64(6912 * 128);
@@ -153,6 +158,8 @@ int main(void) {
            bw[1], best_tern_ratio, best_head_ratio, best_speedup);
     bitnet_threadpool_free(pools[0]);
     if (pools[1] != pools[0]) bitnet_threadpool_free(pools[1]);
-    free(arena); free(head); free(x); free(y); free(q);
+    if (arena_huge) bn_huge_free(arena, ARENA_BYTES); else free(arena);
+    if (head_huge) bn_huge_free(head, head_bytes * 2); else free(head);
+    free(x); free(y); free(q);
     return 0;
 }

@@ -8,4 +8,8 @@ set -eu
 B=${1:-build}
 model=$B/bitnet-2b4t-shape.gguf
 [ -f "$model" ] || "$B/bitnet" make-model "$model" --preset 2b4t
-"$B/bitnet" bench -m "$model" -p 128 -n 64 -r "${BENCH_REPS:-3}" ${BENCH_THREADS:+-t $BENCH_THREADS}
+# the file mapped (the default), then read into memory in 2 MiB pages (--no-mmap)
+for mode in "" --no-mmap; do
+    echo "== bitnet bench ${mode:-(mapped)}"
+    "$B/bitnet" bench -m "$model" -p 128 -n 64 -r "${BENCH_REPS:-3}" ${BENCH_THREADS:+-t $BENCH_THREADS} $mode
+done

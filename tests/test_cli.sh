@@ -59,6 +59,8 @@ expect_status 1 "run bad flag" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi --frob
 expect_status 1 "run bad number" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi -n lots
 expect_status 0 "run --cache-type f16" -- "$BITNET" run -m "$tmp/tiny.gguf" --tokens "1 263 338" -n 7 --print-ids --temp 0 --cache-type f16
 [ "$(wc -w < "$tmp/out")" -eq 7 ] && ok || fail "run --cache-type f16: want 7 ids, got '$(cat "$tmp/out")'"
+expect_status 0 "run --no-mmap" -- "$BITNET" run -m "$tmp/tiny.gguf" --tokens "1 263 338" -n 7 --print-ids --temp 0 --no-mmap
+cmp -s "$tmp/out" "$tmp/ids2" && ok || fail "run --no-mmap: ids differ from the mapped file's"
 expect_status 1 "run bad cache type" -- "$BITNET" run -m "$tmp/tiny.gguf" -p hi --cache-type q4
 grep -q "f32 or f16" "$tmp/err" && ok || fail "run bad cache type: message"
 expect_status 1 "run bad token id" -- "$BITNET" run -m "$tmp/tiny.gguf" --tokens "1 99999"

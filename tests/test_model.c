@@ -445,6 +445,44 @@ static void expect_load_error(const buffer *b, bitnet_status want, const char *n
     bitnet_model_free(m);
 }
 
+/* no_mmap: the file read into memory the model owns (from the allocator when one is given) gives
+   the mapped file's logits bit for bit, reports the bytes it holds, and a truncated file still
+   fails cleanly. */
+static void test_no_mmap(void) {
+    static const int32_t toks[] = { 1, 15, 300, 7, 42 };
+    bitnet_model *mapped = load_model("tiny-b158-i2_s", BITNET_ISA_AUTO), *read = NULL, *counted = NULL;
+    bitnet_model_params p;
+    check_allocator ca = { 0, 0, 0, 0 };
+    bitnet_ctx *c1 = NULL, *c2 = NULL;
+    bitnet_model_memory mem;
+    memset(&p, 0, sizeof p);
+    p.path = check_shared("models/tiny-b158-i2_s.gguf");
+    p.no_mmap = 1;
+    CHECKF(bitnet_model_load(&read, &p) == BITNET_OK, "no_mmap: %s", bitnet_last_error());
+    p.allocator = check_allocator_hooks(&ca);
+    CHECKF(bitnet_model_load(&counted, &p) == BITNET_OK, "no_mmap with an allocator: %s", bitnet_last_error());
+    if (mapped && read && counted) {
+        mem = bitnet_model_get_memory(read);
+        CHECK(mem.read_bytes == mem.file_bytes && mem.file_bytes > 0);
+#if !defined(BITNET_NO_MMAP)
+        CHECK(bitnet_model_get_memory(mapped).read_bytes == 0);
+#endif
+        CHECK(bitnet_model_get_memory(counted).read_bytes == mem.file_bytes && ca.live > 0);
+        c1 = new_ctx(mapped, 1, 0);
+        c2 = new_ctx(read, 2, 0);
+        CHECK(c1 && c2 && bitnet_decode(c1, toks, 5) == BITNET_OK && bitnet_decode(c2, toks, 5) == BITNET_OK);
+        if (c1 && c2)
+            CHECK(memcmp(bitnet_ctx_logits(c1, -1), bitnet_ctx_logits(c2, -1),
+                         (size_t)bitnet_model_hparams(mapped)->n_vocab * sizeof(float)) == 0);
+    }
+    bitnet_ctx_free(c1);
+    bitnet_ctx_free(c2);
+    bitnet_model_free(mapped);
+    bitnet_model_free(read);
+    bitnet_model_free(counted);
+    CHECKF(ca.live == 0, "no_mmap with an allocator: %ld blocks left", ca.live);
+}
+
 static void test_hostile_models(void) {
     buffer b = { 0, 0, 0 };
     bitnet_model *m = NULL;
@@ -510,6 +548,7 @@ int main(void) {
     test_batching();
     test_shared_model_threads();
     test_no_allocation_per_token();
+    test_no_mmap();
     test_hostile_models();
     test_bad_calls();
     return check_report("model");

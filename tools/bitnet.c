@@ -98,6 +98,7 @@ int cli_parse(int argc, char **argv, cli_opts *o) {
     for (i = 1; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "--print-ids")) { o->print_ids = 1; continue; }
+        if (!strcmp(f, "--no-mmap")) { o->no_mmap = 1; continue; }
         if (!strcmp(f, "--no-bos")) { o->no_bos = 1; continue; }
         if (!strcmp(f, "--special")) { o->special = 1; continue; }
         if (i + 1 >= argc) {
@@ -118,6 +119,7 @@ int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model) {
     memset(&p, 0, sizeof p);
     p.path = o->model;
     p.vocab_only = vocab_only;
+    p.no_mmap = o->no_mmap;
     return bitnet_model_load(model, &p) == BITNET_OK ? 1 : !cli_fail("cannot load model");
 }
 

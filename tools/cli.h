@@ -30,6 +30,7 @@ typedef struct cli_opts {
     int repetitions;            /* -r (bench) */
     int print_ids, no_bos, special;
     int kv_f16;                 /* --cache-type f16 */
+    int no_mmap;                /* --no-mmap */
     bitnet_sampler_params sampler;   /* -s --temp --top-k --top-p --min-p --repeat-penalty */
 } cli_opts;
 
