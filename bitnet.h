@@ -35,9 +35,11 @@
        BITNET_SAMPLER_HISTORY_MAX  longest repetition-penalty window in ids (32768)
 
    MEMORY OWNERSHIP
-       Every allocation goes through a bitnet_allocator (zero fields = the C library's).
-       Weights stay memory-mapped and are borrowed; anything converted at load is owned by the
-       model and reported in its memory stats. A context plans its memory up front in one
+       Every allocation goes through a bitnet_allocator (zero fields = the C library's), except
+       that with the default one a file read into memory (no_mmap) takes its own 2 MiB-page
+       mapping. Weights stay memory-mapped and are borrowed (or, with no_mmap, are read into
+       memory the model owns); anything converted at load is owned by the model and reported
+       in its memory stats. A context plans its memory up front in one
        64-byte-aligned pool; decoding a token allocates nothing.
 
    THREAD SAFETY
