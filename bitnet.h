@@ -3177,6 +3177,10 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
        kt.softmax(x, n)   kt.relu2_mul(g, u, n, out)   kt.silu_mul(g, u, n, out)   (out may be g)
        kt.dot_f32(a, b, n)  kt.axpy_f32(y, a, x, n)   y += a*x
        kt.dot_f16(a16, b, n)  kt.axpy_f16(y, a, x16, n)   (F16 KV cache rows)
+   Attention of nq query rows (q: nq x d) over n cached rows (k, v: F32, or F16 when f16 is set;
+   row p at p * ldk / p * ldv elements):
+       kt.attn_scores(q, nq, k, f16, ldk, n, d, scale, s, lds)   s[i * lds + p] = scale * q_i . k_p
+       kt.attn_values(out, nq, a, lda, v, f16, ldv, n, d)        out_i = sum_p a[i * lda + p] v_p
    bitnet_kernels_describe() prints what each field resolved to.
    Notes: every kernel computes each output row with the same operations wherever [r0, r1)
    starts, so any split gives identical bits. Weight pointers need no alignment. GEMVs prefetch
@@ -3225,6 +3229,10 @@ typedef struct bn_kernels {
     void (*axpy_f32)(float *y, float a, const float *x, int64_t n);
     float (*dot_f16)(const uint16_t *a, const float *b, int64_t n);
     void (*axpy_f16)(float *y, float a, const uint16_t *x, int64_t n);
+    void (*attn_scores)(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n, int64_t d,
+                        float scale, float *s, int64_t lds);
+    void (*attn_values)(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16, int64_t ldv,
+                        int64_t n, int64_t d);
     const char *names[24];      /* ISA of each field, for bitnet_kernels_describe */
 } bn_kernels;
 
@@ -3701,6 +3709,29 @@ static void bn_axpy_f16_ref(float *y, float a, const uint16_t *x, int64_t n) {
     for (i = 0; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
 
+/* Attention scores and value sums built from a table's dot and axpy, a call per (row, query). */
+#define BN__ATTN_FROM_DOT(scores, values, dot32, dot16, axpy32, axpy16) \
+    static void scores(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n, int64_t d, \
+                       float scale, float *s, int64_t lds) { \
+        int64_t p, i; \
+        for (p = 0; p < n; p++) \
+            for (i = 0; i < nq; i++) \
+                s[i * lds + p] = (f16 ? dot16((const uint16_t *)k + p * ldk, q + i * d, d) \
+                                      : dot32(q + i * d, (const float *)k + p * ldk, d)) * scale; \
+    } \
+    static void values(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16, int64_t ldv, \
+                       int64_t n, int64_t d) { \
+        int64_t p, i; \
+        memset(out, 0, (size_t)(nq * d) * sizeof *out); \
+        for (p = 0; p < n; p++) \
+            for (i = 0; i < nq; i++) { \
+                if (f16) axpy16(out + i * d, a[i * lda + p], (const uint16_t *)v + p * ldv, d); \
+                else axpy32(out + i * d, a[i * lda + p], (const float *)v + p * ldv, d); \
+            } \
+    }
+BN__ATTN_FROM_DOT(bn_attn_scores_ref, bn_attn_values_ref, bn_dot_f32_ref, bn_dot_f16_ref, bn_axpy_f32_ref,
+                  bn_axpy_f16_ref)
+
 /* ===== kernels: avx2 ===== */
 
 #if BN__X86
@@ -4057,6 +4088,8 @@ static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int6
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, BN__LD_F16_256(x, i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
+BN__ATTN_FROM_DOT(bn_attn_scores_avx2, bn_attn_values_avx2, bn_dot_f32_avx2, bn_dot_f16_avx2, bn_axpy_f32_avx2,
+                  bn_axpy_f16_avx2)
 /* ---- vector ops (each leftover tail element as the reference computes it) ---- */
 
 static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
@@ -4743,6 +4776,101 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
                                                          _mm512_maskz_loadu_ps(mk, y + i)));
     }
 }
+
+/* 16 lanes of a cached row (F32 or F16) from element off, lanes outside mk zero. */
+static BN__AVX512 __m512 bn_attn_load_avx512(const void *row, int f16, int64_t off, __mmask16 mk) {
+    if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + off));
+    return _mm512_maskz_loadu_ps(mk, (const float *)row + off);
+}
+
+static BN__AVX512 __mmask16 bn_tail_mask16(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
+}
+
+/* The four sums of a, b, c, d (lanes [a b c d]), by the interleave-and-add of bn_sum4_epi32. */
+static BN__AVX512 __m128 bn_sum4_ps(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    __m512 abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
+                                _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))));
+    __m256 h = _mm256_add_ps(_mm512_castps512_ps256(abcd),
+                             _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+/* Scores of up to 4 queries against keys p + [0, nk), nk <= 4: 16 accumulators over d, each key
+   and query loaded once per 16 lanes (missing ones repeat the first, their sums unused). */
+static BN__AVX512 BN__NO_PRE void bn_attn_scores4_avx512(const float *q, int64_t nq, const void *k, int f16,
+                                                         int64_t ldk, int64_t p, int64_t nk, int64_t d,
+                                                         float scale, float *s, int64_t lds) {
+    __m512 acc[4][4];
+    int64_t kr[4], x, i, j;
+    const float *qi[4];
+    float t[4][4];
+    BN__UNROLL for (i = 0; i < 4; i++) {
+        qi[i] = q + (i < nq ? i : 0) * d;
+        kr[i] = (p + (i < nk ? i : 0)) * ldk;
+        BN__UNROLL for (j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    }
+    for (x = 0; x < d; x += 16) {
+        __mmask16 mk = bn_tail_mask16(d - x);
+        __m512 kv[4];
+        BN__UNROLL for (j = 0; j < 4; j++) kv[j] = bn_attn_load_avx512(k, f16, kr[j] + x, mk);
+        BN__UNROLL for (i = 0; i < 4; i++) {
+            __m512 qv = _mm512_maskz_loadu_ps(mk, qi[i] + x);
+            BN__UNROLL for (j = 0; j < 4; j++) acc[i][j] = _mm512_fmadd_ps(qv, kv[j], acc[i][j]);
+        }
+    }
+    BN__UNROLL for (i = 0; i < 4; i++) {      /* constant indices keep acc in registers */
+        _mm_storeu_ps(t[i], bn_sum4_ps(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+    }
+    for (i = 0; i < nq; i++)
+        for (j = 0; j < nk; j++) s[i * lds + p + j] = t[i][j] * scale;
+}
+
+static BN__AVX512 void bn_attn_scores_avx512(const float *q, int64_t nq, const void *k, int f16, int64_t ldk,
+                                             int64_t n, int64_t d, float scale, float *s, int64_t lds) {
+    int64_t i, p;
+    for (i = 0; i < nq; i += 4)
+        for (p = 0; p < n; p += 4)
+            bn_attn_scores4_avx512(q + i * d, nq - i < 4 ? nq - i : 4, k, f16, ldk, p, n - p < 4 ? n - p : 4, d,
+                                   scale, s + i * lds, lds);
+}
+
+/* out rows [0, nq) lanes [x0, x0 + 64) (nq <= 4): 16 accumulators in registers over every
+   cached row, each value row loaded once for all queries. */
+static BN__AVX512 BN__NO_PRE void bn_attn_values4_avx512(float *out, int64_t nq, const float *a, int64_t lda,
+                                                         const void *v, int f16, int64_t ldv, int64_t n,
+                                                         int64_t d, int64_t x0) {
+    __m512 acc[4][4];
+    __mmask16 mk[4];
+    const float *ai[4];
+    int64_t p, i, c;
+    BN__UNROLL for (i = 0; i < 4; i++) {
+        ai[i] = a + (i < nq ? i : 0) * lda;
+        mk[i] = x0 + 16 * i < d ? bn_tail_mask16(d - x0 - 16 * i) : (__mmask16)0;
+        BN__UNROLL for (c = 0; c < 4; c++) acc[i][c] = _mm512_setzero_ps();
+    }
+    for (p = 0; p < n; p++) {
+        __m512 vv[4];
+        BN__UNROLL for (c = 0; c < 4; c++) vv[c] = bn_attn_load_avx512(v, f16, p * ldv + x0 + 16 * c, mk[c]);
+        BN__UNROLL for (i = 0; i < 4; i++) {
+            __m512 w = _mm512_set1_ps(ai[i][p]);
+            BN__UNROLL for (c = 0; c < 4; c++) acc[i][c] = _mm512_fmadd_ps(w, vv[c], acc[i][c]);
+        }
+    }
+    BN__UNROLL for (i = 0; i < 4; i++)        /* constant indices keep acc in registers */
+        BN__UNROLL for (c = 0; c < 4; c++)
+            if (i < nq) _mm512_mask_storeu_ps(out + i * d + x0 + 16 * c, mk[c], acc[i][c]);
+}
+
+static BN__AVX512 void bn_attn_values_avx512(float *out, int64_t nq, const float *a, int64_t lda, const void *v,
+                                             int f16, int64_t ldv, int64_t n, int64_t d) {
+    int64_t i, x0;
+    for (i = 0; i < nq; i += 4)
+        for (x0 = 0; x0 < d; x0 += 64)
+            bn_attn_values4_avx512(out + i * d, nq - i < 4 ? nq - i : 4, a + i * lda, lda, v, f16, ldv, n, d, x0);
+}
 /* ---- vector ops ---- */
 
 /* out = relu(g)^2 * u with the same roundings as the reference (two products, no FMA). */
@@ -5234,6 +5362,8 @@ static void bn_gemv_q6_k_f32_neon(const bn_fmat *m, const float *x, float *y, in
     }
 }
 BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_neon, bn_gemv_q6_k_f32_neon)
+BN__ATTN_FROM_DOT(bn_attn_scores_neon, bn_attn_values_neon, bn_dot_f32_neon, bn_dot_f16_neon, bn_axpy_f32_neon,
+                  bn_axpy_f16_neon)
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
@@ -5244,7 +5374,7 @@ static const char *const bn_kernel_fields[] = {
     "gemv_f32", "gemv_f16", "gemv_bf16", "gemv_q8_0", "gemv_q6_k",
     "gemm_f32", "gemm_f16", "gemm_bf16", "gemm_q8_0", "gemm_q6_k",
     "rmsnorm", "rope", "softmax", "relu2_mul", "silu_mul",
-    "dot_f32", "axpy_f32", "dot_f16", "axpy_f16",
+    "dot_f32", "axpy_f32", "dot_f16", "axpy_f16", "attn_scores", "attn_values",
 };
 #define BN__N_FIELDS (sizeof bn_kernel_fields / sizeof bn_kernel_fields[0])
 
@@ -5301,6 +5431,8 @@ static void bn_kernels_set_ref(bn_kernels *kt) {
     kt->axpy_f32 = bn_axpy_f32_ref;
     kt->dot_f16 = bn_dot_f16_ref;
     kt->axpy_f16 = bn_axpy_f16_ref;
+    kt->attn_scores = bn_attn_scores_ref;
+    kt->attn_values = bn_attn_values_ref;
     for (i = 0; i < BN__N_FIELDS; i++) kt->names[i] = "ref";
 }
 
@@ -5341,6 +5473,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx2, "avx2");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx2, "avx2-f16c");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx2, "avx2-f16c");
+        BN__KSET(kt, 22, attn_scores, bn_attn_scores_avx2, "avx2");
+        BN__KSET(kt, 23, attn_values, bn_attn_values_avx2, "avx2");
         BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx2, "avx2");
         BN__KSET(kt, 14, rope, bn_rope_avx2, "avx2");
         BN__KSET(kt, 15, softmax, bn_softmax_avx2, "avx2");
@@ -5366,6 +5500,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_avx512, "avx512");
+        BN__KSET(kt, 22, attn_scores, bn_attn_scores_avx512, "avx512");
+        BN__KSET(kt, 23, attn_values, bn_attn_values_avx512, "avx512");
         BN__KSET(kt, 13, rmsnorm, bn_rmsnorm_avx512, "avx512");
         BN__KSET(kt, 14, rope, bn_rope_avx512, "avx512");
         BN__KSET(kt, 15, softmax, bn_softmax_avx512, "avx512");
@@ -5390,6 +5526,8 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_neon, "neon");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_neon, "neon");
         BN__KSET(kt, 21, axpy_f16, bn_axpy_f16_neon, "neon");
+        BN__KSET(kt, 22, attn_scores, bn_attn_scores_neon, "neon");
+        BN__KSET(kt, 23, attn_values, bn_attn_values_neon, "neon");
         BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_neon, "neon");
         BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_neon, "neon");
         BN__KSET(kt, 16, relu2_mul, bn_relu2_mul_neon, "neon");
@@ -6459,17 +6597,6 @@ typedef struct bn_attn_job {
     int64_t heads;                          /* query heads per unit; divides n_head / n_head_kv */
 } bn_attn_job;
 
-/* q . key (element `at` of the cache on), and out += a * value, for either cache type. */
-static float bn_attn_score(const bitnet_ctx *c, const bn_kernels *kt, const float *q, size_t at, int64_t hd) {
-    if (c->kv_f16) return kt->dot_f16((const uint16_t *)c->kcache + at, q, hd);
-    return kt->dot_f32(q, (const float *)c->kcache + at, hd);
-}
-
-static void bn_attn_add_value(const bitnet_ctx *c, const bn_kernels *kt, float *out, float a, size_t at, int64_t hd) {
-    if (c->kv_f16) kt->axpy_f16(out, a, (const uint16_t *)c->vcache + at, hd);
-    else kt->axpy_f32(out, a, (const float *)c->vcache + at, hd);
-}
-
 /* Causal attention of `heads` query heads of one token that share a KV head, so each cached key
    and value row is read once for all of them. Unit u = ((t * n_head_kv) + g) * splits + s takes
    heads g * group + s * heads + [0, heads). Each head's scores and sums run in the same order
@@ -6479,24 +6606,19 @@ static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     bitnet_ctx *c = j->c;
     const bitnet_hparams *hp = &c->model->hp;
     const bn_kernels *kt = &c->model->kernels;
-    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = j->heads, splits = group / nh, u, p, i;
+    int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = j->heads, splits = group / nh, u, i;
     size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
     size_t n_ctx = (size_t)c->n_ctx;
     float *att = c->att + (size_t)thread * (size_t)group * n_ctx, scale = 1.0f / sqrtf((float)hd);
     for (u = u0; u < u1; u++) {
         int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->pos + t + 1;
         size_t r0 = (size_t)(t * hp->n_head + g * group + u % splits * nh);     /* first (token, head) row */
-        const float *q = c->q + r0 * (size_t)hd;
         size_t kv0 = layer + (size_t)g * (size_t)hd;            /* this KV head's row at position 0 */
-        float *out = c->xb2 + r0 * (size_t)hd;
-        for (p = 0; p < n_pos; p++)
-            for (i = 0; i < nh; i++)
-                att[(size_t)i * n_ctx + (size_t)p] = bn_attn_score(c, kt, q + i * hd, kv0 + (size_t)p * kv_dim, hd) * scale;
+        const void *k = c->kv_f16 ? (const void *)((const uint16_t *)c->kcache + kv0) : (const void *)((const float *)c->kcache + kv0);
+        const void *v = c->kv_f16 ? (const void *)((const uint16_t *)c->vcache + kv0) : (const void *)((const float *)c->vcache + kv0);
+        kt->attn_scores(c->q + r0 * (size_t)hd, nh, k, c->kv_f16, (int64_t)kv_dim, n_pos, hd, scale, att, (int64_t)n_ctx);
         for (i = 0; i < nh; i++) kt->softmax(att + (size_t)i * n_ctx, n_pos);
-        memset(out, 0, (size_t)(nh * hd) * sizeof *out);
-        for (p = 0; p < n_pos; p++)
-            for (i = 0; i < nh; i++)
-                bn_attn_add_value(c, kt, out + i * hd, att[(size_t)i * n_ctx + (size_t)p], kv0 + (size_t)p * kv_dim, hd);
+        kt->attn_values(c->xb2 + r0 * (size_t)hd, nh, att, (int64_t)n_ctx, v, c->kv_f16, (int64_t)kv_dim, n_pos, hd);
     }
 }
 

@@ -510,6 +510,49 @@ static void test_dispatch(void) {
     CHECK(strcmp(bitnet_isa_name(BITNET_ISA_AVX512), "avx512") == 0);
 }
 
+/* Attention scores and value sums of every table against ref: query counts around the 4-query
+   block, key counts around the 4-key block, head sizes off the 16- and 64-lane steps, F32 and
+   F16 rows with a stride wider than the head. */
+static void test_attention(void) {
+    static const int64_t nqs[] = { 1, 2, 4, 5 }, ns[] = { 1, 3, 4, 17, 70 }, ds[] = { 16, 37, 64, 128 };
+    enum { LD = 140, NMAX = 70, QMAX = 5 };
+    static float q[QMAX * 128], kf[NMAX * LD], vf[NMAX * LD], a[QMAX * NMAX];
+    static float s_ref[QMAX * NMAX], s[QMAX * NMAX], o_ref[QMAX * 128];
+    static uint16_t kh[NMAX * LD], vh[NMAX * LD];
+    size_t qi, ni, di;
+    int t, f16;
+    int64_t i;
+    for (i = 0; i < QMAX * 128; i++) q[i] = rndf();
+    for (i = 0; i < NMAX * LD; i++) {
+        kf[i] = rndf(); vf[i] = rndf();
+        kh[i] = bn_fp32_to_fp16(kf[i]); vh[i] = bn_fp32_to_fp16(vf[i]);
+    }
+    for (i = 0; i < QMAX * NMAX; i++) a[i] = (rndf() + 1.0f) / 70.0f;
+    for (t = 0; t < n_tables; t++)
+        for (f16 = 0; f16 < 2; f16++)
+            for (qi = 0; qi < 4; qi++)
+                for (ni = 0; ni < 5; ni++)
+                    for (di = 0; di < 4; di++) {
+                        int64_t nq = nqs[qi], n = ns[ni], d = ds[di], bad = 0;
+                        float *o = (float *)malloc(sizeof(float) * (size_t)(nq * d + 16));   /* + a guard */
+                        const void *k = f16 ? (const void *)(kh + 3) : (const void *)(kf + 3);
+                        const void *v = f16 ? (const void *)(vh + 1) : (const void *)(vf + 1);
+                        bn_attn_scores_ref(q, nq, k, f16, LD, n, d, 0.125f, s_ref, NMAX);
+                        tables[t].attn_scores(q, nq, k, f16, LD, n, d, 0.125f, s, NMAX);
+                        for (i = 0; i < nq * NMAX; i++)
+                            if (i % NMAX < n && !(fabsf(s[i] - s_ref[i]) <= 2e-6f * (float)d)) bad++;
+                        bn_attn_values_ref(o_ref, nq, a, NMAX, v, f16, LD, n, d);
+                        for (i = 0; i < 16; i++) o[nq * d + i] = -7.0f;
+                        tables[t].attn_values(o, nq, a, NMAX, v, f16, LD, n, d);
+                        for (i = 0; i < 16; i++) if (o[nq * d + i] != -7.0f) bad++;
+                        for (i = 0; i < nq * d; i++) if (!(fabsf(o[i] - o_ref[i]) <= 1e-5f)) bad++;
+                        free(o);
+                        CHECKF(bad == 0, "%s attention f16=%d nq=%lld n=%lld d=%lld: %lld values off",
+                               bitnet_isa_name(tables[t].isa), f16, (long long)nq, (long long)n, (long long)d,
+                               (long long)bad);
+                    }
+}
+
 int main(void) {
     init_tables();
     test_quant();
@@ -517,6 +560,7 @@ int main(void) {
     test_tern_errors();
     test_float();
     test_vector_ops();
+    test_attention();
     test_dispatch();
     return check_report("kernels");
 }
