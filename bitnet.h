@@ -789,8 +789,16 @@ BITNET_API bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bit
                                               int n, bitnet_gen_stats *stats);
 
 /* Measured read bandwidth of this machine in GB/s: a read-only sum over `bytes` (0 = 1 GiB)
-   split over the pool's threads (NULL = the caller alone). Used to quote speeds as ratios. */
+   split over the pool's threads (NULL = the caller alone), the best of 6 passes. Used to quote
+   speeds as ratios. */
 BITNET_API double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes);
+/* The same probe kept alive, for passes interleaved with other work (a shared host's speed
+   drifts: a speed and the bandwidth it is compared with should come from the same moments).
+   new allocates and touches `bytes` (0 = 1 GiB; in 2 MiB pages where Linux gives them). */
+typedef struct bitnet_bw_probe bitnet_bw_probe;
+BITNET_API bitnet_status bitnet_bw_probe_new(bitnet_bw_probe **out, bitnet_threadpool *threads, size_t bytes);
+BITNET_API double bitnet_bw_probe_pass(bitnet_bw_probe *probe);     /* GB/s of one pass */
+BITNET_API void bitnet_bw_probe_free(bitnet_bw_probe *probe);
 /* Monotonic milliseconds. */
 BITNET_API double bitnet_time_ms(void);
 
@@ -8910,32 +8918,64 @@ static void bn_bw_task(void *arg, int64_t r0, int64_t r1, int thread) {
     j->sums[(thread & 63) * 8] += bn_bw_sum_scalar(p, n);
 }
 
-double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
-    bitnet_allocator a = bn_allocator_or_default(NULL);
-    bn_bw_job *job = (bn_bw_job *)bn_zalloc(&a, sizeof *job);
+struct bitnet_bw_probe {
+    bn_bw_job job;
+    bitnet_threadpool *threads;
     int64_t rows;
-    double best = 0;
-    int pass, huge;
+    int huge;                               /* job.data from bn_huge_alloc, else the allocator */
+    bitnet_allocator allocator;
+};
+
+bitnet_status bitnet_bw_probe_new(bitnet_bw_probe **out, bitnet_threadpool *threads, size_t bytes) {
+    bitnet_allocator a = bn_allocator_or_default(NULL);
+    bitnet_bw_probe *p;
+    size_t size;
+    if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_bw_probe_new: out is NULL");
+    *out = NULL;
     if (!bytes) bytes = (size_t)1 << 30;
-    rows = (int64_t)(bytes / BN__BW_CHUNK);
-    if (rows < 1) rows = 1;
-    if (job) job->data = (const unsigned char *)bn_huge_alloc((size_t)rows * BN__BW_CHUNK);
-    huge = job && job->data;
-    if (job && !huge) job->data = (const unsigned char *)bn_alloc(&a, (size_t)rows * BN__BW_CHUNK, 64);
-    if (!job || !job->data) {
-        bn_free(&a, job);
-        return 0;
+    if (!(p = (bitnet_bw_probe *)bn_zalloc(&a, sizeof *p)))
+        return bn_fail(BITNET_ERR_NOMEM, "bandwidth probe: out of memory");
+    p->allocator = a;
+    p->threads = threads;
+    p->rows = (int64_t)(bytes / BN__BW_CHUNK) > 0 ? (int64_t)(bytes / BN__BW_CHUNK) : 1;
+    size = (size_t)p->rows * BN__BW_CHUNK;
+    p->job.data = (const unsigned char *)bn_huge_alloc(size);
+    p->huge = p->job.data != NULL;
+    if (!p->huge) p->job.data = (const unsigned char *)bn_alloc(&a, size, 64);
+    if (!p->job.data) {
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "bandwidth probe: cannot allocate %zu bytes", size);
     }
-    memset((void *)job->data, 1, (size_t)rows * BN__BW_CHUNK);   /* touch every page first */
-    for (pass = 0; pass < 7; pass++) {                              /* the best pass after a warm-up */
-        double t0 = bitnet_time_ms(), gbps;
-        bitnet_threadpool_run(threads, rows, 1, bn_bw_task, job);
-        gbps = (double)rows * BN__BW_CHUNK / ((bitnet_time_ms() - t0) * 1e6);
-        if (pass > 0 && gbps > best) best = gbps;
-    }
-    if (huge) bn_huge_free((void *)job->data, (size_t)rows * BN__BW_CHUNK);
-    else bn_free(&a, (void *)job->data);
-    bn_free(&a, job);
+    memset((void *)p->job.data, 1, size);                          /* touch every page first */
+    *out = p;
+    return BITNET_OK;
+}
+
+double bitnet_bw_probe_pass(bitnet_bw_probe *p) {
+    double t0;
+    if (!p) return 0;
+    t0 = bitnet_time_ms();
+    bitnet_threadpool_run(p->threads, p->rows, 1, bn_bw_task, &p->job);
+    return (double)p->rows * BN__BW_CHUNK / ((bitnet_time_ms() - t0) * 1e6);
+}
+
+void bitnet_bw_probe_free(bitnet_bw_probe *p) {
+    bitnet_allocator a;
+    if (!p) return;
+    a = p->allocator;
+    if (p->huge) bn_huge_free((void *)p->job.data, (size_t)p->rows * BN__BW_CHUNK);
+    else bn_free(&a, (void *)p->job.data);
+    bn_free(&a, p);
+}
+
+double bitnet_measure_read_bandwidth(bitnet_threadpool *threads, size_t bytes) {
+    bitnet_bw_probe *p;
+    double best = 0, gbps;
+    int pass;
+    if (bitnet_bw_probe_new(&p, threads, bytes) != BITNET_OK) return 0;
+    for (pass = 0; pass < 7; pass++)                                /* the best pass after a warm-up */
+        if ((gbps = bitnet_bw_probe_pass(p)) > best && pass > 0) best = gbps;
+    bitnet_bw_probe_free(p);
     return best;
 }
 

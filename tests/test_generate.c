@@ -443,6 +443,28 @@ static void test_plain_api(void) {
     bitnet_free_string(NULL);
 }
 
+/* The bandwidth probe: passes over 8 MiB on 1 and 2 threads give a positive, finite figure;
+   bad arguments are refused; the one-shot measure agrees in kind. */
+static void test_bandwidth_probe(void) {
+    bitnet_threadpool *pool = NULL;
+    bitnet_bw_probe *probe = NULL;
+    double g;
+    int th;
+    CHECK(bitnet_bw_probe_new(NULL, NULL, 1 << 20) == BITNET_ERR_ARGS);
+    CHECK(bitnet_bw_probe_pass(NULL) == 0);
+    bitnet_bw_probe_free(NULL);
+    for (th = 1; th <= 2; th++) {
+        CHECK(bitnet_threadpool_new(&pool, th, NULL) == BITNET_OK);
+        CHECK(bitnet_bw_probe_new(&probe, pool, (size_t)8 << 20) == BITNET_OK);
+        g = bitnet_bw_probe_pass(probe);
+        CHECKF(g > 0 && g < 1e6, "probe pass on %d threads: %g GB/s", th, g);
+        bitnet_bw_probe_free(probe);
+        g = bitnet_measure_read_bandwidth(pool, (size_t)8 << 20);
+        CHECKF(g > 0 && g < 1e6, "measure on %d threads: %g GB/s", th, g);
+        bitnet_threadpool_free(pool);
+    }
+}
+
 int main(void) {
     size_t size = 0;
     char *json = (char *)check_read_file(check_shared("ref/tiny-b158-i2_s.oracle.json"), &size);
@@ -478,5 +500,6 @@ int main(void) {
     test_no_alloc_while_stepping();
     test_text_and_chat();
     test_plain_api();
+    test_bandwidth_probe();
     return check_report("generate");
 }

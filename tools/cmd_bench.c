@@ -1,7 +1,6 @@
 /* bitnet bench -m M [-p 128] [-n 64] [-t T] [-r 3]: prompt processing and generation speed in
-   the style of llama-bench, and how close generation gets to the memory roofline: the read
-   bandwidth is measured just before each generation run and the largest figure counts (a
-   shared host slows down in phases; a slow probe must not flatter the ratio). Last line:
+   the style of llama-bench, and how close generation gets to the memory roofline: B is the mean
+   of read-bandwidth passes interleaved with the generation (see bench_generate). Last line:
    summary: pp_tps=X tg_tps=Y bandwidth_GBps=B weight_bytes_per_token=W roofline_ratio=R */
 #include "cli.h"
 #include <stdio.h>
@@ -22,33 +21,50 @@ static bench_result bench_stats(const double *x, int n) {
     return r;
 }
 
-static double bench_bandwidth(int threads) {
-    bitnet_threadpool *pool = NULL;
-    double gbps;
-    if (bitnet_threadpool_new(&pool, threads, NULL) != BITNET_OK) return 0;
-    gbps = bitnet_measure_read_bandwidth(pool, 0);
-    bitnet_threadpool_free(pool);
-    return gbps;
+/* Busy-waits ms: long enough for a pool's workers to stop spinning and sleep, so the next
+   phase (decode or probe) does not share the cores with them. */
+static void bench_pause(double ms) {
+    double t0 = bitnet_time_ms();
+    while (bitnet_time_ms() - t0 < ms) {}
 }
 
-/* Tokens/s of one batch of n_prompt tokens, and of n_gen single-token decodes after it, and the
-   read bandwidth measured just before the decodes (threads > 0). */
-static int bench_once(bitnet_ctx *ctx, const int32_t *tokens, int n_prompt, int n_gen, int threads,
-                      double *pp, double *tg, double *bw) {
+/* n_gen single-token decodes in chunks of 8, one bandwidth probe pass before each chunk: tok/s
+   of the decodes, and the mean GB/s of the passes (a shared host's speed drifts by the second;
+   this way both figures average over the same moments). */
+static int bench_generate(bitnet_ctx *ctx, const int32_t *tokens, int n_tokens, int n_gen, bitnet_bw_probe *probe,
+                          double *tg, double *bw, double *bw_best) {
+    double decode_ms = 0, gbps = 0, t0, g;
+    int i = 0, passes = 0;
+    while (i < n_gen) {
+        int end = i + 8 < n_gen ? i + 8 : n_gen;
+        if (probe) {
+            bench_pause(2);
+            gbps += (g = bitnet_bw_probe_pass(probe));
+            if (g > *bw_best) *bw_best = g;
+            passes++;
+            bench_pause(2);
+        }
+        t0 = bitnet_time_ms();
+        for (; i < end; i++)
+            if (bitnet_decode(ctx, &tokens[(i + 1) % n_tokens], 1) != BITNET_OK) return 0;
+        decode_ms += bitnet_time_ms() - t0;
+    }
+    *tg = n_gen * 1e3 / decode_ms;
+    *bw = passes ? gbps / passes : 0;
+    return 1;
+}
+
+/* Tokens/s of one batch of n_prompt tokens, then of n_gen single-token decodes after it. */
+static int bench_once(bitnet_ctx *ctx, const int32_t *tokens, int n_prompt, int n_gen, bitnet_bw_probe *probe,
+                      double *pp, double *tg, double *bw, double *bw_best) {
     double t0;
-    int i;
     bitnet_ctx_truncate(ctx, 0);
     t0 = bitnet_time_ms();
     if (n_prompt && bitnet_decode(ctx, tokens, n_prompt) != BITNET_OK) return 0;
     *pp = n_prompt ? n_prompt * 1e3 / (bitnet_time_ms() - t0) : 0;
     bitnet_ctx_truncate(ctx, 0);
-    if (threads > 0) *bw = bench_bandwidth(threads);       /* the context's workers sleep by now */
     if (bitnet_decode(ctx, tokens, 1) != BITNET_OK) return 0;
-    t0 = bitnet_time_ms();
-    for (i = 0; i < n_gen; i++)
-        if (bitnet_decode(ctx, &tokens[(i + 1) % (n_prompt ? n_prompt : 1)], 1) != BITNET_OK) return 0;
-    *tg = n_gen ? n_gen * 1e3 / (bitnet_time_ms() - t0) : 0;
-    return 1;
+    return bench_generate(ctx, tokens, n_prompt ? n_prompt : 1, n_gen, probe, tg, bw, bw_best);
 }
 
 int cmd_bench(int argc, char **argv) {
@@ -57,7 +73,9 @@ int cmd_bench(int argc, char **argv) {
     bitnet_ctx *ctx = NULL;
     int n_prompt, n_gen, i, r, threads, rc = 1;
     int32_t *tokens;
-    double pp[32], tg[32], bw[32];
+    double pp[32], tg[32], bw[32], bw_best = 0;
+    bitnet_threadpool *probe_threads = NULL;
+    bitnet_bw_probe *probe = NULL;
     if (!cli_parse(argc, argv, &o)) return 1;
     n_prompt = o.prompt ? atoi(o.prompt) : 128;
     n_gen = o.n_predict;
@@ -73,25 +91,30 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     for (i = 0; i <= n_prompt; i++) tokens[i] = (int32_t)((i * 7919 + 13) % bitnet_model_hparams(model)->n_vocab);
-    /* warm up at full size: the first pass faults in the batch buffers and the cache it uses */
-    bench_once(ctx, tokens, n_prompt, 2, 0, &pp[0], &tg[0], &bw[0]);
     threads = o.threads ? o.threads : bitnet_online_cores();
+    if (bitnet_threadpool_new(&probe_threads, threads, NULL) != BITNET_OK ||
+        bitnet_bw_probe_new(&probe, probe_threads, 0) != BITNET_OK) {
+        cli_fail("bench: bandwidth probe");
+        goto done;
+    }
+    /* warm up at full size: the first pass faults in the batch buffers and the cache it uses */
+    bench_once(ctx, tokens, n_prompt, 2, NULL, &pp[0], &tg[0], &bw[0], &bw_best);
     for (r = 0; r < o.repetitions; r++)
-        if (!bench_once(ctx, tokens, n_prompt, n_gen, threads, &pp[r], &tg[r], &bw[r])) break;
+        if (!bench_once(ctx, tokens, n_prompt, n_gen, probe, &pp[r], &tg[r], &bw[r], &bw_best)) break;
     if (r == o.repetitions) {
         const bitnet_hparams *hp = bitnet_model_hparams(model);
         bitnet_model_memory mem = bitnet_model_get_memory(model);
         bench_result P = bench_stats(pp, r), G = bench_stats(tg, r);
-        double B = 0;
+        double B = bench_stats(bw, r).mean;
         char kernels[64];
-        for (i = 0; i < r; i++) if (bw[i] > B) B = bw[i];
         snprintf(kernels, sizeof kernels, "%s", bitnet_isa_name(bitnet_model_isa(model)));
         printf("| model %-14s | layers %3d | embd %5d | weights %8.1f MB | kernels %-6s | threads %2d |\n",
                hp->arch_name, hp->n_layer, hp->n_embd, mem.weight_bytes / 1e6, kernels, threads);
         printf("| pp%-4d | %9.2f ± %.2f tok/s |\n", n_prompt, P.mean, P.sd);
         printf("| tg%-4d | %9.2f ± %.2f tok/s |\n", n_gen, G.mean, G.sd);
-        printf("read bandwidth %.1f GB/s (best of %d probes, one before each generation run) -> roofline %.1f tok/s\n",
-               B, r, B * 1e9 / (double)mem.weight_bytes);
+        printf("read bandwidth %.1f GB/s (mean of passes interleaved with the generation; best pass %.1f)"
+               " -> roofline %.1f tok/s (%.1f)\n", B, bw_best, B * 1e9 / (double)mem.weight_bytes,
+               bw_best * 1e9 / (double)mem.weight_bytes);
         printf("summary: pp_tps=%.2f tg_tps=%.2f bandwidth_GBps=%.2f weight_bytes_per_token=%llu roofline_ratio=%.3f\n",
                P.mean, G.mean, B, (unsigned long long)mem.weight_bytes,
                B > 0 ? G.mean / (B * 1e9 / (double)mem.weight_bytes) : 0.0);
@@ -99,6 +122,9 @@ int cmd_bench(int argc, char **argv) {
     } else {
         cli_fail("bench");
     }
+done:
+    bitnet_bw_probe_free(probe);
+    bitnet_threadpool_free(probe_threads);
     free(tokens);
     bitnet_ctx_free(ctx);
     bitnet_model_free(model);
