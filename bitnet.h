@@ -6605,6 +6605,11 @@ typedef struct bn_attn_job {
     int64_t heads;                          /* query heads per unit; divides n_head / n_head_kv */
 } bn_attn_job;
 
+/* Element `at` of a KV cache: floats, or halves with kv_f16. */
+static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
+    return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
+}
+
 /* Causal attention of `heads` query heads of one token that share a KV head, so each cached key
    and value row is read once for all of them. Unit u = ((t * n_head_kv) + g) * splits + s takes
    heads g * group + s * heads + [0, heads). Each head's scores and sums run in the same order
@@ -6622,11 +6627,11 @@ static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
         int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->pos + t + 1;
         size_t r0 = (size_t)(t * hp->n_head + g * group + u % splits * nh);     /* first (token, head) row */
         size_t kv0 = layer + (size_t)g * (size_t)hd;            /* this KV head's row at position 0 */
-        const void *k = c->kv_f16 ? (const void *)((const uint16_t *)c->kcache + kv0) : (const void *)((const float *)c->kcache + kv0);
-        const void *v = c->kv_f16 ? (const void *)((const uint16_t *)c->vcache + kv0) : (const void *)((const float *)c->vcache + kv0);
-        kt->attn_scores(c->q + r0 * (size_t)hd, nh, k, c->kv_f16, (int64_t)kv_dim, n_pos, hd, scale, att, (int64_t)n_ctx);
+        kt->attn_scores(c->q + r0 * (size_t)hd, nh, bn_cache_at(c, c->kcache, kv0), c->kv_f16, (int64_t)kv_dim,
+                        n_pos, hd, scale, att, (int64_t)n_ctx);
         for (i = 0; i < nh; i++) kt->softmax(att + (size_t)i * n_ctx, n_pos);
-        kt->attn_values(c->xb2 + r0 * (size_t)hd, nh, att, (int64_t)n_ctx, v, c->kv_f16, (int64_t)kv_dim, n_pos, hd);
+        kt->attn_values(c->xb2 + r0 * (size_t)hd, nh, att, (int64_t)n_ctx, bn_cache_at(c, c->vcache, kv0), c->kv_f16,
+                        (int64_t)kv_dim, n_pos, hd);
     }
 }
 
@@ -6637,11 +6642,11 @@ static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
     int64_t group = hp->n_head / hp->n_head_kv, units;
     bn_attn_job j;
     if (c->kv_f16) {
-        bitnet_fp32_to_fp16_row(c->k, (uint16_t *)c->kcache + at, (size_t)n_tok * kv_dim);
-        bitnet_fp32_to_fp16_row(c->v, (uint16_t *)c->vcache + at, (size_t)n_tok * kv_dim);
+        bitnet_fp32_to_fp16_row(c->k, (uint16_t *)bn_cache_at(c, c->kcache, at), (size_t)n_tok * kv_dim);
+        bitnet_fp32_to_fp16_row(c->v, (uint16_t *)bn_cache_at(c, c->vcache, at), (size_t)n_tok * kv_dim);
     } else {
-        memcpy((float *)c->kcache + at, c->k, (size_t)n_tok * kv_dim * sizeof(float));
-        memcpy((float *)c->vcache + at, c->v, (size_t)n_tok * kv_dim * sizeof(float));
+        memcpy(bn_cache_at(c, c->kcache, at), c->k, (size_t)n_tok * kv_dim * sizeof(float));
+        memcpy(bn_cache_at(c, c->vcache, at), c->v, (size_t)n_tok * kv_dim * sizeof(float));
     }
     j.c = c;
     j.il = il;
