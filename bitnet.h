@@ -4233,6 +4233,11 @@ static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, 
 #  define BN__NO_PRE
 #endif
 
+/* Lanes [0, left) of 16: the mask of a loop's last, partial step (0 when nothing is left). */
+static BN__AVX512 __mmask16 bn_tail_mask16(int64_t left) {
+    return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+
 /* Quantizer: writes q in the AVX-512 order (bn_act_pos), 16 elements at a time. */
 static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, float *s_out,
                                           int32_t *sum_out) {
@@ -4240,14 +4245,14 @@ static BN__AVX512 void bn_quant_i8_avx512(const float *x, int64_t k, int8_t *q, 
     __m512i sum = _mm512_setzero_si512();
     int64_t i, kp = bn_tern_kpad(k);
     for (i = 0; i < k; i += 16) {
-        __mmask16 m = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1);
+        __mmask16 m = bn_tail_mask16(k - i);
         mx = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(m, x + i)), mx);   /* NaN ignored */
     }
     *s_out = bn_act_scale(_mm512_reduce_max_ps(mx));
     vs = _mm512_set1_ps(*s_out);
     for (i = 0; i < kp; i += 16) {
         int64_t left = k - i;
-        __mmask16 m = left >= 16 ? (__mmask16)0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+        __mmask16 m = bn_tail_mask16(left);
         __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
         __m512i iv;
         v = _mm512_max_ps(_mm512_min_ps(v, _mm512_set1_ps(127.0f)), _mm512_set1_ps(-128.0f));
@@ -4635,7 +4640,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 a3 = _mm512_fmadd_ps(LOAD16(w3, i, 0xffff), x0, a3); b3 = _mm512_fmadd_ps(LOAD16(w3, i + 16, 0xffff), x1, b3); \
             } \
             for (; i < k; i += 16) { \
-                __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1); \
+                __mmask16 mk = bn_tail_mask16(k - i); \
                 __m512 x0 = _mm512_maskz_loadu_ps(mk, x + i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, mk), x0, a0); a1 = _mm512_fmadd_ps(LOAD16(w1, i, mk), x0, a1); \
                 a2 = _mm512_fmadd_ps(LOAD16(w2, i, mk), x0, a2); a3 = _mm512_fmadd_ps(LOAD16(w3, i, mk), x0, a3); \
@@ -4654,7 +4659,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                 b0 = _mm512_fmadd_ps(LOAD16(w0, i + 16, 0xffff), _mm512_loadu_ps(x + i + 16), b0); \
             } \
             for (; i < k; i += 16) { \
-                __mmask16 mk = k - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (k - i)) - 1); \
+                __mmask16 mk = bn_tail_mask16(k - i); \
                 a0 = _mm512_fmadd_ps(LOAD16(w0, i, mk), _mm512_maskz_loadu_ps(mk, x + i), a0); \
             } \
             y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)); \
@@ -4749,7 +4754,7 @@ static BN__AVX512 float bn_dot_f32_avx512(const float *a, const float *b, int64_
     __m512 acc = _mm512_setzero_ps();
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk, a + i), _mm512_maskz_loadu_ps(mk, b + i), acc);
     }
     return _mm512_reduce_add_ps(acc);
@@ -4759,7 +4764,7 @@ static BN__AVX512 void bn_axpy_f32_avx512(float *y, float a, const float *x, int
     __m512 va = _mm512_set1_ps(a);
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(mk, x + i),
                                                          _mm512_maskz_loadu_ps(mk, y + i)));
     }
@@ -4769,7 +4774,7 @@ static BN__AVX512 float bn_dot_f16_avx512(const uint16_t *a, const float *b, int
     __m512 acc = _mm512_setzero_ps();
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         acc = _mm512_fmadd_ps(BN__LD_F16_512(a, i, mk), _mm512_maskz_loadu_ps(mk, b + i), acc);
     }
     return _mm512_reduce_add_ps(acc);
@@ -4779,7 +4784,7 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
     __m512 va = _mm512_set1_ps(a);
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         _mm512_mask_storeu_ps(y + i, mk, _mm512_fmadd_ps(va, BN__LD_F16_512(x, i, mk),
                                                          _mm512_maskz_loadu_ps(mk, y + i)));
     }
@@ -4789,10 +4794,6 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
 static BN__AVX512 __m512 bn_attn_load_avx512(const void *row, int f16, int64_t off, __mmask16 mk) {
     if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + off));
     return _mm512_maskz_loadu_ps(mk, (const float *)row + off);
-}
-
-static BN__AVX512 __mmask16 bn_tail_mask16(int64_t left) {
-    return left >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << left) - 1);
 }
 
 /* The four sums of a, b, c, d (lanes [a b c d]), by the interleave-and-add of bn_sum4_epi32. */
@@ -4856,7 +4857,7 @@ static BN__AVX512 BN__NO_PRE void bn_attn_values4_avx512(float *out, int64_t nq,
     int64_t p, i, c;
     BN__UNROLL for (i = 0; i < 4; i++) {
         ai[i] = a + (i < nq ? i : 0) * lda;
-        mk[i] = x0 + 16 * i < d ? bn_tail_mask16(d - x0 - 16 * i) : (__mmask16)0;
+        mk[i] = bn_tail_mask16(d - x0 - 16 * i);
         BN__UNROLL for (c = 0; c < 4; c++) acc[i][c] = _mm512_setzero_ps();
     }
     for (p = 0; p < n; p++) {
@@ -4885,7 +4886,7 @@ static BN__AVX512 void bn_attn_values_avx512(float *out, int64_t nq, const float
 static BN__AVX512 void bn_relu2_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(mk, g + i), _mm512_setzero_ps());
         _mm512_mask_storeu_ps(out + i, mk, _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_maskz_loadu_ps(mk, u + i)));
     }
@@ -4915,7 +4916,7 @@ static BN__AVX512 __m512 bn_exp_avx512(__m512 x) {
 static BN__AVX512 void bn_silu_mul_avx512(const float *g, const float *u, int64_t n, float *out) {
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         __m512 x = _mm512_maskz_loadu_ps(mk, g + i);
         __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
         __m512 sg = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0f), e));
@@ -4929,12 +4930,12 @@ static BN__AVX512 void bn_softmax_avx512(float *x, int64_t n) {
     float m;
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         mx = _mm512_mask_max_ps(mx, mk, mx, _mm512_maskz_loadu_ps(mk, x + i));
     }
     m = _mm512_reduce_max_ps(mx);
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         __m512 e = bn_exp_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + i), _mm512_set1_ps(m)));
         e = _mm512_maskz_mov_ps(mk, e);
         _mm512_mask_storeu_ps(x + i, mk, e);
@@ -4943,12 +4944,11 @@ static BN__AVX512 void bn_softmax_avx512(float *x, int64_t n) {
     }
     vinv = _mm512_set1_ps((float)(1.0 / _mm512_reduce_add_pd(sum)));
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         _mm512_mask_storeu_ps(x + i, mk, _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vinv));
     }
 }
 
-/* Sum of squares in double (each square rounded to float first, as the reference does). */
 /* RoPE, 8 pairs per step; see bn_rope_avx2. */
 static BN__AVX512 void bn_rope_avx512(float *x, int64_t n_heads, int64_t head_dim, int64_t n_rot,
                                       const float *cs, int neox) {
@@ -4979,13 +4979,14 @@ static BN__AVX512 void bn_rope_avx512(float *x, int64_t n_heads, int64_t head_di
     }
 }
 
+/* Sum of squares in double (each square rounded to float first, as the reference does). */
 static BN__AVX512 void bn_rmsnorm_avx512(const float *x, const float *w, int64_t n, float eps, float *out) {
     __m512d acc = _mm512_setzero_pd();
     __m512 vs;
     float scale;
     int64_t i;
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         __m512 v = _mm512_maskz_loadu_ps(mk, x + i), sq = _mm512_mul_ps(v, v);
         acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm512_castps512_ps256(sq)));
         acc = _mm512_add_pd(acc, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(sq), 1))));
@@ -4993,7 +4994,7 @@ static BN__AVX512 void bn_rmsnorm_avx512(const float *x, const float *w, int64_t
     scale = 1.0f / sqrtf((float)(_mm512_reduce_add_pd(acc) / (double)n) + eps);
     vs = _mm512_set1_ps(scale);
     for (i = 0; i < n; i += 16) {
-        __mmask16 mk = n - i >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (n - i)) - 1);
+        __mmask16 mk = bn_tail_mask16(n - i);
         __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(mk, x + i), vs);
         if (w) v = _mm512_mul_ps(v, _mm512_maskz_loadu_ps(mk, w + i));
         _mm512_mask_storeu_ps(out + i, mk, v);
@@ -5236,7 +5237,7 @@ static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *
 
 /* ---- vector ops (leftover tail elements as the reference computes them) ---- */
 
-/* e^x for 4 lanes: 2^n * p(r), r = x - n ln2, the degree-6 polynomial of bn_exp_avx512 (~1 ulp).
+/* e^x for 4 lanes: 2^n * p(r), r = x - n ln2, the degree-6 polynomial of bn_exp_avx512 (<= 3 ulp).
    2^n is applied as two normal factors 2^(n>>1) * 2^(n - (n>>1)), so results down to the
    subnormals and up to FLT_MAX are right; -inf gives 0, +inf gives inf, NaN stays NaN. */
 static float32x4_t bn_exp_neon(float32x4_t x) {
