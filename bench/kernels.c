@@ -27,16 +27,8 @@ typedef struct bench_ctx {
     bitnet_threadpool *pool;
     bn_kernels kt;
     uint8_t *arena;                            /* ARENA_BYTES of random codes / halves */
-    bn_bw_job probe;                           /* a read-only sum over the arena */
+    bitnet_bw_probe *probe;                    /* the library's bandwidth probe on the same pool */
 } bench_ctx;
-
-/* GB/s of one read-only pass over the arena: the library's bandwidth probe, one pass. */
-static double probe_pass(bench_ctx *c) {
-    int64_t rows = (int64_t)(ARENA_BYTES / BN__BW_CHUNK);
-    double t0 = now_s();
-    bitnet_threadpool_run(c->pool, rows, 1, bn_bw_task, &c->probe);
-    return (double)ARENA_BYTES / (now_s() - t0) / 1e9;
-}
 
 /* Runs `body(i)` over copies i = 0,1,2,... in 8 windows of >= 0.08 s (each at least 3 calls),
    each window after one bandwidth probe pass, and keeps the fastest window (seconds per call)
@@ -47,7 +39,7 @@ static double probe_pass(bench_ctx *c) {
     for (i_ = 0; i_ < (ncopies) && i_ < 4; i_++) { long i = i_; body; } \
     for (w_ = 0; w_ < 8; w_++) { \
         double t0_, el_; long n_ = 0; \
-        if ((g_ = probe_pass(c)) > bw_) bw_ = g_; \
+        if ((g_ = bitnet_bw_probe_pass((c)->probe)) > bw_) bw_ = g_; \
         t0_ = now_s(); \
         do { long i = it_ % (ncopies); body; it_++; n_++; el_ = now_s() - t0_; } while (el_ < 0.08 || n_ < 3); \
         if (el_ / (double)n_ < best_) best_ = el_ / (double)n_; \
@@ -67,6 +59,7 @@ int main(void) {
     bitnet_isa isas[3] = { BITNET_ISA_AVX2, BITNET_ISA_AVX512, BITNET_ISA_NEON };
     int n_cores = bitnet_online_cores(), thr[2], ti, ii, si;
     bitnet_threadpool *pools[2];
+    bitnet_bw_probe *probes[2] = { NULL, NULL };
     double bw[2], best_tern_ratio = 0, best_head_ratio = 0, best_speedup = 0;
     char desc[1024];
     uint8_t *arena;
@@ -96,10 +89,14 @@ int main(void) {
     for (i = 0; i < 6912 * 128; i++) x[i] = (float)((i * 2654435761u) >> 16 & 1023) / 512.0f - 1.0f;
 
     for (ti = 0; ti < 2; ti++) {
-        if (bitnet_threadpool_new(&pools[ti], thr[ti], NULL) != BITNET_OK) { printf("threadpool failed\n"); return 1; }
+        if (bitnet_threadpool_new(&pools[ti], thr[ti], NULL) != BITNET_OK ||
+            bitnet_bw_probe_new(&probes[ti], pools[ti], ARENA_BYTES) != BITNET_OK) {
+            printf("threadpool or bandwidth probe failed\n");
+            return 1;
+        }
         bw[ti] = bitnet_measure_read_bandwidth(pools[ti], ARENA_BYTES);
         printf("read bandwidth t=%d: %.2f GB/s (read-only sum over 1 GiB)\n", thr[ti], bw[ti]);
-        if (n_cores == 1) { pools[1] = pools[0]; bw[1] = bw[0]; break; }
+        if (n_cores == 1) { pools[1] = pools[0]; probes[1] = probes[0]; bw[1] = bw[0]; break; }
     }
 
     for (ii = 0; ii < 3; ii++) {
@@ -107,13 +104,12 @@ int main(void) {
         if (!bitnet_isa_supported(isas[ii])) continue;
         bn_kernels_init(&c.kt, isas[ii]);
         c.arena = arena;
-        memset(&c.probe, 0, sizeof c.probe);
-        c.probe.data = arena;
         for (ti = 0; ti < 2; ti++) {
             const char *isa = bitnet_isa_name(isas[ii]);
             int nt = thr[ti];
             double ratio_worst = 1e9, gemv_tok_s = 0, gemm_tok_s = 0;
             c.pool = pools[ti];
+            c.probe = probes[ti];
             for (si = 0; si < 4; si++) {
                 int64_t m = shapes[si][0], k = shapes[si][1], t;
                 size_t bytes = (size_t)(m * k / 4), stride = (bytes + 4095) / 4096 * 4096;
@@ -169,6 +165,8 @@ int main(void) {
     }
     printf("summary: bandwidth_GBps=%.2f ternary_gemv_ratio=%.2f head_gemv_ratio=%.2f gemm128_speedup=%.2f\n",
            bw[1], best_tern_ratio, best_head_ratio, best_speedup);
+    bitnet_bw_probe_free(probes[0]);
+    if (probes[1] != probes[0]) bitnet_bw_probe_free(probes[1]);
     bitnet_threadpool_free(pools[0]);
     if (pools[1] != pools[0]) bitnet_threadpool_free(pools[1]);
     if (arena_huge) bn_huge_free(arena, ARENA_BYTES); else free(arena);
