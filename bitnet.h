@@ -46,7 +46,9 @@
        A model is read-only after loading and may be shared by several contexts in several
        threads. A context (and a bitnet_gguf) is used by one thread at a time, except for
        bitnet_ctx_cancel and bitnet_gen_cancel, which any thread may call at any time (the
-       decode stops between layers and is undone). bitnet_last_error() is per thread.
+       decode stops between layers and is undone). Contexts may share one thread pool
+       (bitnet_ctx_params.threads) and decode at the same time from different threads: the
+       pool's parallel steps take turns. bitnet_last_error() is per thread.
 
    SECURITY
        A GGUF file is untrusted input. Every count, length, dimension, product, offset and size
@@ -397,8 +399,9 @@ BITNET_API const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t
    [0, n_rows) into chunks, each thread first taking a contiguous share of them and then helping
    the others with theirs, and returns when all are done; every row is
    computed by the same code whatever the split, so results are bit-identical for any thread
-   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller. One
-   thread at a time may call run on a given pool. */
+   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller.
+   Several threads may call run on one pool (contexts that share it, each in its own thread):
+   runs take turns under a lock, one at a time, each with all the pool's threads. */
 typedef struct bitnet_threadpool bitnet_threadpool;
 
 /* Work over the rows [r0, r1); `thread` is 0 (the caller) .. n_threads-1. */
@@ -489,6 +492,14 @@ typedef struct bitnet_ctx_params {
                                      0 = (all_logits ? n_batch : n_seq) */
     bitnet_abort_fn abort_fn;     /* optional: a frame deadline, a "stop" button */
     void *abort_user;
+    bitnet_threadpool *threads;   /* a pool the context uses but does not own (then n_threads is
+                                     ignored): one pool for several contexts, e.g. four NPCs of a
+                                     game each decoding in its own thread share one pool of all
+                                     cores instead of four. Contexts sharing it may decode at the
+                                     same time from different threads: the pool runs one parallel
+                                     step at a time, so their steps take turns (results unchanged,
+                                     bit for bit). The pool must outlive the contexts. NULL = the
+                                     context starts its own pool of n_threads. */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -5797,6 +5808,7 @@ struct bitnet_threadpool {
     bn_pool_slot *slots;            /* (n_threads) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
+    pthread_mutex_t run_mu;         /* one run at a time when several threads share the pool */
 };
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
@@ -5896,6 +5908,11 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
         bn_free(&a, p);
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
     }
+    if (pthread_mutex_init(&p->run_mu, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     p->slots = (bn_pool_slot *)bn_alloc(&a, sizeof(bn_pool_slot) * (size_t)n_threads, 64);
@@ -5947,6 +5964,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->run_mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
     if (pool->slots) bn_free(&a, pool->slots);
@@ -5963,6 +5981,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
+    pthread_mutex_lock(&pool->run_mu);
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
     per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
@@ -5993,6 +6012,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
         __atomic_store_n(&pool->caller_sleeping, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&pool->mu);
     }
+    pthread_mutex_unlock(&pool->run_mu);
 }
 #endif /* BITNET_NO_THREADS */
 
@@ -6493,6 +6513,7 @@ struct bitnet_ctx {
     bitnet_allocator allocator;
     bitnet_pool pool;
     bitnet_threadpool *threads;
+    int owns_threads;                       /* 0: a pool shared through bitnet_ctx_params.threads */
     int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
     int32_t n_last;                         /* tokens in the last batch (0: none yet) */
     int all_logits, kv_f16;
@@ -6662,7 +6683,8 @@ size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *par
     bn_ctx_plan plan;
     if (!m || !m->layers) return 0;
     p = bn_ctx_resolve(m, params);
-    s = bn_ctx_shape_of(&p, p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
+    s = bn_ctx_shape_of(&p, p.threads ? bitnet_threadpool_size(p.threads)
+                              : p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
     bn_ctx_make_plan(&m->hp, &s, &plan);
     return plan.overflow ? SIZE_MAX : plan.total;
 }
@@ -6693,7 +6715,9 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->abort_fn = p.abort_fn;
     c->abort_user = p.abort_user;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
-    if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    c->owns_threads = p.threads == NULL;
+    if (p.threads) c->threads = p.threads;
+    else if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
     s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
     bn_ctx_make_plan(&m->hp, &s, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
@@ -6707,7 +6731,7 @@ fail:
 
 void bitnet_ctx_free(bitnet_ctx *c) {
     if (!c) return;
-    bitnet_threadpool_free(c->threads);
+    if (c->owns_threads) bitnet_threadpool_free(c->threads);
     bitnet_pool_destroy(&c->pool);
     bn_free(&c->allocator, c);
 }

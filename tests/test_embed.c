@@ -313,8 +313,92 @@ done:
     bitnet_model_free(other);
 }
 
+/* ---- one thread pool, several contexts ---- */
+
+#define N_NPC 4
+#define NPC_STEPS 12
+
+typedef struct npc {
+    bitnet_ctx *ctx;
+    int32_t ids[NPC_STEPS];                 /* greedy ids after the prompt */
+    int ok;
+} npc;
+
+static int32_t argmax(const float *l, int n) {
+    int32_t best = 0, i;
+    for (i = 1; i < n; i++) if (l[i] > l[best]) best = i;
+    return best;
+}
+
+/* A prompt of its own (P shifted by k), then greedy decoding one token at a time. */
+static void npc_run(npc *c, int k) {
+    int nv = bitnet_model_hparams(bitnet_ctx_model(c->ctx))->n_vocab, i;
+    int32_t tok;
+    c->ok = bitnet_decode(c->ctx, P + k, 20 - k) == BITNET_OK;
+    for (i = 0; c->ok && i < NPC_STEPS; i++) {
+        tok = c->ids[i] = argmax(bitnet_ctx_logits(c->ctx, -1), nv);
+        c->ok = bitnet_decode(c->ctx, &tok, 1) == BITNET_OK;
+    }
+}
+
+typedef struct npc_job { npc *c; int k; } npc_job;
+
+static void *npc_main(void *arg) {
+    npc_job *j = (npc_job *)arg;
+    npc_run(j->c, j->k);
+    return NULL;
+}
+
+/* Four contexts share one pool of two threads and decode at the same time from four threads:
+   each gets the ids a context with a pool of its own gets; freeing them leaves the pool. */
+static void test_shared_pool(void) {
+    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_threadpool *pool = NULL;
+    bitnet_ctx_params p = ctx_params(1, 8);
+    npc shared[N_NPC], alone[N_NPC];
+    npc_job jobs[N_NPC];
+    pthread_t th[N_NPC];
+    int i, round;
+    if (!m) return;
+    memset(shared, 0, sizeof shared);
+    memset(alone, 0, sizeof alone);
+    CHECK(bitnet_threadpool_new(&pool, 2, NULL) == BITNET_OK);
+    for (i = 0; i < N_NPC; i++) {
+        p.threads = NULL;
+        p.n_threads = 1;
+        alone[i].ctx = new_ctx(m, &p);
+        if (alone[i].ctx) npc_run(&alone[i], i);
+    }
+    p.threads = pool;
+    p.n_threads = 7;                        /* ignored: the pool's size is used */
+    CHECK(bitnet_ctx_plan_bytes(m, &p) < bitnet_ctx_plan_bytes(m, &(bitnet_ctx_params){ .n_ctx = 64, .n_batch = 8,
+                                                                                         .n_threads = 7 }));
+    for (round = 0; round < 2; round++) {   /* twice: the pool outlives the first four contexts */
+        for (i = 0; i < N_NPC; i++) {
+            memset(&shared[i], 0, sizeof shared[i]);
+            shared[i].ctx = new_ctx(m, &p);
+            jobs[i].c = &shared[i];
+            jobs[i].k = i;
+        }
+        for (i = 0; i < N_NPC; i++) if (shared[i].ctx) pthread_create(&th[i], NULL, npc_main, &jobs[i]);
+        for (i = 0; i < N_NPC; i++) if (shared[i].ctx) pthread_join(th[i], NULL);
+        for (i = 0; i < N_NPC; i++) {
+            CHECK(shared[i].ok && alone[i].ok);
+            CHECKF(memcmp(shared[i].ids, alone[i].ids, sizeof alone[i].ids) == 0, "npc %d: shared pool ids differ", i);
+            bitnet_ctx_free(shared[i].ctx);
+        }
+    }
+    CHECK(bitnet_threadpool_size(pool) >= 1);
+    printf("  %d contexts on one pool of %d threads, decoding from %d threads at once: ids as alone\n", N_NPC,
+           bitnet_threadpool_size(pool), N_NPC);
+    for (i = 0; i < N_NPC; i++) bitnet_ctx_free(alone[i].ctx);
+    bitnet_threadpool_free(pool);
+    bitnet_model_free(m);
+}
+
 int main(void) {
     test_cancel();
+    test_shared_pool();
     test_state();
     return check_report("embed");
 }
