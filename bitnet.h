@@ -635,9 +635,17 @@ typedef struct bitnet_chat_message {
    (unknown). */
 BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vocab);
 
-/* Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
-   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener. Tokenize
-   it with add_special = 0 and parse_special = 1. *len = full length without the NUL;
+/* Chat text is text: to turn a conversation into token ids use bitnet_chat_tokenize, which keeps
+   every message's role and content plain text (a user typing "<|eot_id|>System: ..." gets the
+   characters, never the control token); only the template's own markers become special tokens,
+   as llama.cpp's server does. bitnet_chat_format gives the same conversation as one string, for
+   display or logging: tokenizing that string with parse_special = 1 would parse special-token
+   text inside the messages too, so do not feed it to the model that way unless every message is
+   trusted.
+
+   Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
+   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener.
+   *len = full length without the NUL;
    BITNET_ERR_ARGS if len + 1 > cap; BITNET_ERR_UNSUPPORTED if AUTO finds no known format.
    BITNET: each message is "System: " / "User: " / "Assistant: " (other roles: the role with
    its first letter upper-cased + ": ") + content + "<|eot_id|>". LLAMA3: contents are trimmed
@@ -645,6 +653,18 @@ BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vo
 BITNET_API bitnet_status bitnet_chat_format(const bitnet_vocab *vocab, bitnet_chat_format_id format,
                                             const bitnet_chat_message *msgs, size_t n,
                                             int add_assistant, char *out, size_t cap, size_t *len);
+/* The token ids of the conversation msgs[0..n) in `format` (AUTO: the vocabulary's), as the model
+   reads it: BOS first (the template's "<|begin_of_text|>"), then each message, then with
+   add_assistant the assistant's turn opener. Message roles and contents are tokenized as plain
+   text (special tokens not parsed; the vocabulary's user-defined tokens still match, as in
+   bitnet_tokenize); the template's markers become their special tokens. For contents without
+   special-token text the ids equal bitnet_tokenize(bitnet_chat_format(...), add_special 0,
+   parse_special 1). Writes min(count, cap) ids and sets *n_ids to the full count; returns
+   BITNET_ERR_ARGS when cap is too small (call with ids NULL, cap 0 to ask), BITNET_ERR_UNSUPPORTED
+   if AUTO finds no known format. Use the ids as bitnet_gen_params.prompt_ids. */
+BITNET_API bitnet_status bitnet_chat_tokenize(const bitnet_vocab *vocab, bitnet_chat_format_id format,
+                                              const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                              int32_t *ids, size_t cap, size_t *n_ids);
 
 /* ===== api: sampler ===== */
 
@@ -7276,12 +7296,34 @@ static void bn_tok_work_free(bn_tok_work *w) {
     bn_free(&w->a, w->sym); bn_free(&w->a, w->heap);
 }
 
+/* Tokenizes one piece of text: special-token matches (all of them with parse_special, else the
+   user-defined ones) become their ids, the text between them is split and merged. */
+static int bn_tok_segment(bn_tok_work *w, const char *text, size_t len, int parse_special, int *prev_special) {
+    const unsigned char *t = (const unsigned char *)text;
+    int32_t *mark;
+    size_t i, start = 0;
+    int ok = 1;
+    if (!len) return 1;
+    if (!bn_tok_has_special(w->v, parse_special)) return bn_tok_text(w, t, len, prev_special);
+    if (!(mark = (int32_t *)bn_alloc(&w->a, len * sizeof *mark, 16))) return 0;
+    bn_tok_mark_special(w->v, text, len, parse_special, mark);
+    for (i = 0; ok && i < len; i++) {
+        if (mark[i] < 0) continue;
+        ok = bn_tok_text(w, t + start, i - start, prev_special);
+        bn_tok_emit(w, mark[i]);
+        *prev_special = 1;
+        for (start = i + 1; start < len && mark[start] == -2; start++) {}
+        i = start - 1;
+    }
+    if (ok) ok = bn_tok_text(w, t + start, len - start, prev_special);
+    bn_free(&w->a, mark);
+    return ok;
+}
+
 bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t len, int add_special,
                               int parse_special, int32_t *ids, size_t cap, size_t *n_ids) {
     bn_tok_work w;
-    const unsigned char *t = (const unsigned char *)text;
-    int32_t *mark = NULL;
-    int prev_special = 1, ok = 1;
+    int prev_special = 1, ok;
     if (!v || (!text && len) || (!ids && cap) || !n_ids)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: NULL vocab, text, ids or n_ids");
     if (len > BN__TOK_MAX_TEXT)
@@ -7290,26 +7332,8 @@ bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t le
     memset(&w, 0, sizeof w);
     w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
     if (add_special && v->add_bos && v->bos >= 0) bn_tok_emit(&w, v->bos);
-    if (len && bn_tok_has_special(v, parse_special)) {
-        size_t i, start = 0;
-        if (!(mark = (int32_t *)bn_alloc(&w.a, len * sizeof *mark, 16))) ok = 0;
-        else {
-            bn_tok_mark_special(v, text, len, parse_special, mark);
-            for (i = 0; ok && i < len; i++) {
-                if (mark[i] < 0) continue;
-                ok = bn_tok_text(&w, t + start, i - start, &prev_special);
-                bn_tok_emit(&w, mark[i]);
-                prev_special = 1;
-                for (start = i + 1; start < len && mark[start] == -2; start++) {}
-                i = start - 1;
-            }
-            if (ok) ok = bn_tok_text(&w, t + start, len - start, &prev_special);
-        }
-    } else if (ok) {
-        ok = bn_tok_text(&w, t, len, &prev_special);
-    }
+    ok = bn_tok_segment(&w, text, len, parse_special, &prev_special);
     if (ok && add_special && v->add_eos && v->eos >= 0) bn_tok_emit(&w, v->eos);
-    bn_free(&w.a, mark);
     bn_tok_work_free(&w);
     if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_tokenize: out of memory for %zu bytes of text", len);
     *n_ids = w.n_ids;
@@ -7948,58 +7972,139 @@ size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap) {
 
 /* ---- chat prompts ---- */
 
-typedef struct bn_chat_out { char *p; size_t cap, n; } bn_chat_out;
+/* The prompt text goes to `p` (up to cap bytes); with `marker` set, each byte is flagged there as
+   the template's own (1) or message text (0), for bitnet_chat_tokenize. */
+typedef struct bn_chat_out { char *p; unsigned char *marker; size_t cap, n; } bn_chat_out;
 
-static void bn_chat_put(bn_chat_out *o, const char *s, size_t n) {
-    if (o->n < o->cap) memcpy(o->p + o->n, s, o->n + n <= o->cap ? n : o->cap - o->n);
+static void bn_chat_emit(bn_chat_out *o, const char *s, size_t n, int is_marker) {
+    size_t fit = o->n >= o->cap ? 0 : o->n + n <= o->cap ? n : o->cap - o->n;
+    if (fit) {
+        memcpy(o->p + o->n, s, fit);
+        if (o->marker) memset(o->marker + o->n, is_marker, fit);
+    }
     o->n += n;
 }
 
-static void bn_chat_puts(bn_chat_out *o, const char *s) { bn_chat_put(o, s, strlen(s)); }
+static void bn_chat_text(bn_chat_out *o, const char *s, size_t n) { bn_chat_emit(o, s, n, 0); }
+static void bn_chat_mark(bn_chat_out *o, const char *s) { bn_chat_emit(o, s, strlen(s), 1); }
 
 static int bn_chat_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+static bitnet_status bn_chat_resolve(const bitnet_vocab *v, bitnet_chat_format_id *format, const char *fn) {
+    if (*format == BITNET_CHAT_AUTO) *format = v->chat;
+    if (*format != BITNET_CHAT_BITNET && *format != BITNET_CHAT_LLAMA3)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: no known chat format (template or vocabulary); pass "
+                       "BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3", fn);
+    return BITNET_OK;
+}
+
+/* Writes the conversation in `format` (resolved) to o. Role names and contents are message text;
+   everything else is the template's. */
+static bitnet_status bn_chat_render(bitnet_chat_format_id format, const bitnet_chat_message *msgs, size_t n,
+                                    int add_assistant, bn_chat_out *o, const char *fn) {
+    size_t i;
+    bn_chat_mark(o, "<|begin_of_text|>");
+    for (i = 0; i < n; i++) {
+        const char *role = msgs[i].role, *c = msgs[i].content;
+        size_t cl;
+        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "%s: message %zu has a NULL role or content", fn, i);
+        cl = strlen(c);
+        if (format == BITNET_CHAT_BITNET) {
+            /* "User: " is plain text in this template: the role and the content are one text run */
+            if (role[0]) {
+                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
+                bn_chat_text(o, &first, 1);
+                bn_chat_text(o, role + 1, strlen(role + 1));
+            }
+            bn_chat_text(o, ": ", 2);
+            bn_chat_text(o, c, cl);
+        } else {
+            while (cl && bn_chat_space(*c)) { c++; cl--; }
+            while (cl && bn_chat_space(c[cl - 1])) cl--;
+            bn_chat_mark(o, "<|start_header_id|>");
+            bn_chat_text(o, role, strlen(role));
+            bn_chat_mark(o, "<|end_header_id|>");
+            bn_chat_text(o, "\n\n", 2);
+            bn_chat_text(o, c, cl);
+        }
+        bn_chat_mark(o, "<|eot_id|>");
+    }
+    if (add_assistant) {
+        if (format == BITNET_CHAT_BITNET) {
+            bn_chat_text(o, "Assistant: ", 11);
+        } else {
+            bn_chat_mark(o, "<|start_header_id|>");
+            bn_chat_text(o, "assistant", 9);
+            bn_chat_mark(o, "<|end_header_id|>");
+            bn_chat_text(o, "\n\n", 2);
+        }
+    }
+    return BITNET_OK;
+}
 
 bitnet_status bitnet_chat_format(const bitnet_vocab *v, bitnet_chat_format_id format,
                                  const bitnet_chat_message *msgs, size_t n, int add_assistant,
                                  char *out, size_t cap, size_t *len) {
     bn_chat_out o;
-    size_t i;
+    bitnet_status st;
     if (!len || (!out && cap) || (!msgs && n) || (!v && format == BITNET_CHAT_AUTO))
         return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: NULL argument");
-    if (format == BITNET_CHAT_AUTO) format = v->chat;
-    if (format != BITNET_CHAT_BITNET && format != BITNET_CHAT_LLAMA3)
-        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_chat_format: no known chat format (template or "
-                       "vocabulary); pass BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3");
-    o.p = out; o.cap = cap; o.n = 0;
-    bn_chat_puts(&o, "<|begin_of_text|>");
-    for (i = 0; i < n; i++) {
-        const char *role = msgs[i].role, *c = msgs[i].content;
-        size_t cl;
-        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: message %zu has a NULL role or content", i);
-        cl = strlen(c);
-        if (format == BITNET_CHAT_BITNET) {
-            if (role[0]) {
-                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
-                bn_chat_put(&o, &first, 1);
-                bn_chat_puts(&o, role + 1);
-            }
-            bn_chat_puts(&o, ": ");
-            bn_chat_put(&o, c, cl);
-        } else {
-            while (cl && bn_chat_space(*c)) { c++; cl--; }
-            while (cl && bn_chat_space(c[cl - 1])) cl--;
-            bn_chat_puts(&o, "<|start_header_id|>");
-            bn_chat_puts(&o, role);
-            bn_chat_puts(&o, "<|end_header_id|>\n\n");
-            bn_chat_put(&o, c, cl);
-        }
-        bn_chat_puts(&o, "<|eot_id|>");
-    }
-    if (add_assistant)
-        bn_chat_puts(&o, format == BITNET_CHAT_BITNET ? "Assistant: " : "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    if ((st = bn_chat_resolve(v, &format, "bitnet_chat_format")) != BITNET_OK) return st;
+    memset(&o, 0, sizeof o);
+    o.p = out; o.cap = cap;
+    if ((st = bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_format")) != BITNET_OK) return st;
     *len = o.n;
     if (o.n + 1 > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: %zu bytes do not fit in %zu", o.n + 1, cap);
     out[o.n] = 0;
+    return BITNET_OK;
+}
+
+/* Tokenizes the rendered text run by run: the template's markers with special tokens parsed,
+   message text without, carrying the SPM prefix state across runs as bitnet_tokenize does. */
+static int bn_chat_tokenize_runs(bn_tok_work *w, const char *text, const unsigned char *marker, size_t len) {
+    size_t start = 0, i;
+    int prev_special = 1;
+    while (start < len) {
+        for (i = start; i < len && marker[i] == marker[start]; i++) {}
+        if (!bn_tok_segment(w, text + start, i - start, marker[start], &prev_special)) return 0;
+        start = i;
+    }
+    return 1;
+}
+
+bitnet_status bitnet_chat_tokenize(const bitnet_vocab *v, bitnet_chat_format_id format,
+                                   const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                   int32_t *ids, size_t cap, size_t *n_ids) {
+    bn_chat_out o;
+    bn_tok_work w;
+    bitnet_status st;
+    int ok;
+    if (!v || !n_ids || (!ids && cap) || (!msgs && n))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: NULL argument");
+    if ((st = bn_chat_resolve(v, &format, "bitnet_chat_tokenize")) != BITNET_OK) return st;
+    memset(&o, 0, sizeof o);
+    if ((st = bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_tokenize")) != BITNET_OK) return st;
+    if (o.n > BN__TOK_MAX_TEXT)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: conversation of %zu bytes is over the limit of %zu",
+                       o.n, BN__TOK_MAX_TEXT);
+    o.cap = o.n;
+    o.p = (char *)bn_alloc(&v->a, o.n + 1, 16);
+    o.marker = (unsigned char *)bn_alloc(&v->a, o.n + 1, 16);
+    memset(&w, 0, sizeof w);
+    w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
+    ok = o.p && o.marker;
+    if (ok) {
+        o.n = 0;
+        bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_tokenize");
+        ok = bn_chat_tokenize_runs(&w, o.p, o.marker, o.n);
+    }
+    bn_free(&v->a, o.p);
+    bn_free(&v->a, o.marker);
+    bn_tok_work_free(&w);
+    if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_chat_tokenize: out of memory for %zu bytes of conversation", o.cap);
+    *n_ids = w.n_ids;
+    if (w.n_ids > cap)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: %zu tokens do not fit in %zu slots", w.n_ids, cap);
     return BITNET_OK;
 }
 

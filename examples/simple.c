@@ -1,8 +1,9 @@
 /* simple.c - the smallest program that runs a model, with the plain API.
-   Build: cc -O2 examples/simple.c -lpthread -lm
+   Build: cc -O2 -I. examples/simple.c -lpthread -lm
+          (a copy beside a copy of bitnet.h: cc -O2 simple.c -lpthread -lm)
    Run:   ./a.out model.gguf ["prompt"]   (or set BITNET_MODEL_PATH) */
 #define BITNET_IMPLEMENTATION
-#include "../bitnet.h"
+#include "bitnet.h"
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -29,6 +29,7 @@ typedef struct cli_opts {
     int n_ctx;                  /* -c; 0 = the model's, capped at 4096 */
     int repetitions;            /* -r (bench) */
     int print_ids, no_bos, special;
+    int verbose_prompt;         /* --verbose-prompt: the prompt's ids to stderr */
     int kv_f16;                 /* --cache-type f16 */
     int no_mmap;                /* --no-mmap */
     bitnet_sampler_params sampler;   /* -s --temp --top-k --top-p --min-p --repeat-penalty */

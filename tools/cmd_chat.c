@@ -35,23 +35,16 @@ static int chat_on_piece(const char *text, size_t len, void *user) {
     return 0;
 }
 
-/* The conversation so far as token ids (the prompt of this turn). */
+/* The conversation so far as token ids (the prompt of this turn). Message text stays text: only
+   the template's markers become special tokens. */
 static int chat_tokenize_history(const bitnet_vocab *vocab, chat_state *s, int32_t **ids, size_t *n) {
-    size_t len = 0;
-    char *text;
-    bitnet_chat_format(vocab, BITNET_CHAT_AUTO, s->msgs, s->n_msgs, 1, NULL, 0, &len);
-    text = (char *)malloc(len + 1);
-    if (!text || bitnet_chat_format(vocab, BITNET_CHAT_AUTO, s->msgs, s->n_msgs, 1, text, len + 1, &len) != BITNET_OK) {
-        free(text);
-        return !cli_fail("chat");
-    }
-    bitnet_tokenize(vocab, text, len, 0, 1, NULL, 0, n);
+    bitnet_chat_tokenize(vocab, BITNET_CHAT_AUTO, s->msgs, s->n_msgs, 1, NULL, 0, n);
     *ids = (int32_t *)malloc((*n + 1) * sizeof **ids);
-    if (!*ids || bitnet_tokenize(vocab, text, len, 0, 1, *ids, *n, n) != BITNET_OK) {
-        free(text);
+    if (!*ids || bitnet_chat_tokenize(vocab, BITNET_CHAT_AUTO, s->msgs, s->n_msgs, 1, *ids, *n, n) != BITNET_OK) {
+        free(*ids);
+        *ids = NULL;
         return !cli_fail("chat");
     }
-    free(text);
     return 1;
 }
 
@@ -113,6 +106,12 @@ static int chat_turn(bitnet_ctx *ctx, const cli_opts *o, chat_state *s) {
     while (n + 16 > (size_t)bitnet_ctx_n_ctx(ctx) && chat_forget_oldest(s)) {   /* keep room to answer */
         free(ids);
         if (!chat_tokenize_history(vocab, s, &ids, &n)) return 0;
+    }
+    if (o->verbose_prompt) {
+        size_t i;
+        fprintf(stderr, "[prompt:");
+        for (i = 0; i < n; i++) fprintf(stderr, " %d", ids[i]);
+        fprintf(stderr, "]\n");
     }
     while (common < s->n_cached && (size_t)common + 1 < n && s->cached[common] == ids[common]) common++;
     bitnet_ctx_truncate(ctx, common);
