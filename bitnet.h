@@ -1358,6 +1358,86 @@ bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool) {
 #define BN__GGUF_MAX_NAME 65535             /* longest key or tensor name accepted */
 #define BN__GGUF_MAX_DEPTH 8                /* nested arrays deeper than this are refused */
 
+/* --- name index ---
+   Keys and tensor names are found through an open-addressing hash table, so checking a file with
+   n names for duplicates costs O(n), not O(n^2). The hash is seeded per table from addresses (ASLR)
+   so a hostile file cannot be built to make every name land in one chain. Slots hold index + 1
+   (0 = empty); names are read from the caller's array (base + i * stride is a char pointer). */
+typedef struct bn_names {
+    int64_t *slots;             /* (mask + 1) */
+    uint64_t mask, seed;
+    int64_t count;
+    uint64_t n_probes;          /* slots examined by inserts: the work counter the tests check */
+} bn_names;
+
+static const char *bn_names_at(const void *base, size_t stride, int64_t i) {
+    const char *name;
+    memcpy(&name, (const char *)base + (size_t)i * stride, sizeof name);
+    return name;
+}
+
+static uint64_t bn_names_hash(const bn_names *ix, const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull ^ ix->seed;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return h;
+}
+
+/* Room for `n` names at most half full; 0 on NOMEM. */
+static int bn_names_reserve(bn_names *ix, const bitnet_allocator *a, const void *base, size_t stride, int64_t n) {
+    uint64_t cap = 16, i;
+    int64_t *old = ix->slots, j;
+    uint64_t old_cap = old ? ix->mask + 1 : 0;
+    while (cap < (uint64_t)n * 2) cap *= 2;
+    if (old && cap <= old_cap) return 1;
+    if (cap > SIZE_MAX / sizeof *old || !(ix->slots = (int64_t *)bn_zalloc(a, (size_t)cap * sizeof *old))) {
+        ix->slots = old;
+        return 0;
+    }
+    ix->mask = cap - 1;
+    if (!old) {
+        uintptr_t here = (uintptr_t)&cap, table = (uintptr_t)ix->slots;
+        ix->seed = (uint64_t)here * 0x9e3779b97f4a7c15ull ^ (uint64_t)table;
+    }
+    for (i = 0; i < old_cap; i++) {
+        uint64_t h;
+        if (!old[i]) continue;
+        j = old[i] - 1;
+        for (h = bn_names_hash(ix, bn_names_at(base, stride, j)) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {}
+        ix->slots[h] = j + 1;
+    }
+    bn_free(a, old);
+    return 1;
+}
+
+static void bn_names_free(bn_names *ix, const bitnet_allocator *a) {
+    bn_free(a, ix->slots);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Index of `name`, or -1. */
+static int64_t bn_names_find(const bn_names *ix, const void *base, size_t stride, const char *name) {
+    uint64_t h;
+    if (!ix->slots) return -1;
+    for (h = bn_names_hash(ix, name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask)
+        if (strcmp(bn_names_at(base, stride, ix->slots[h] - 1), name) == 0) return ix->slots[h] - 1;
+    return -1;
+}
+
+/* Adds entry i (room reserved); returns -1, or the index of an earlier entry with the same name. */
+static int64_t bn_names_insert(bn_names *ix, const void *base, size_t stride, int64_t i) {
+    const char *name = bn_names_at(base, stride, i);
+    uint64_t h;
+    for (h = bn_names_hash(ix, name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
+        ix->n_probes++;
+        if (strcmp(bn_names_at(base, stride, ix->slots[h] - 1), name) == 0) return ix->slots[h] - 1;
+    }
+    ix->n_probes++;
+    ix->slots[h] = i + 1;
+    ix->count++;
+    return -1;
+}
+
 struct bitnet_gguf {
     bitnet_allocator allocator;
     const unsigned char *data;               /* (size) the whole file */
@@ -1373,6 +1453,8 @@ struct bitnet_gguf {
     bitnet_gguf_tensor *tensors;             /* (n_tensors) */
     uint64_t *str_index;                     /* element offsets of all top-level string arrays */
     char *names;                             /* storage of the keys and tensor names */
+    bn_names key_index, tensor_index;        /* name -> index, for duplicates and lookups */
+    uint64_t n_sort_steps;                   /* work of sorting tensors by offset (tests read it) */
 };
 
 /* --- type tables --- */
@@ -1720,10 +1802,9 @@ static bitnet_status bn_gguf_fill_kv(bitnet_gguf *g, bn_cursor *c, char **names,
         bn_cursor_u32(c, &type);
         bn_gguf_parse_value(c, type, v, "key", 0);
         g->keys[i] = bn_gguf_copy_name(names, key, len);
-        for (j = 0; j < i; j++)
-            if (strcmp(g->keys[j], g->keys[i]) == 0)
-                return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
-                               (long long)j, (long long)i);
+        if ((j = bn_names_insert(&g->key_index, g->keys, sizeof *g->keys, i)) >= 0)
+            return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
+                           (long long)j, (long long)i);
         if ((st = bn_gguf_check_alignment(g, g->keys[i], v)) != BITNET_OK) return st;
         if (v->type == BITNET_GGUF_ARRAY && v->arr.elem_type == BITNET_GGUF_STRING) {
             bn_gguf_index_strings(v, *str_index);
@@ -1786,13 +1867,33 @@ static bitnet_status bn_gguf_size_tensor(bitnet_gguf *g, bitnet_gguf_tensor *t) 
     return BITNET_OK;
 }
 
-/* Insertion sort of tensor pointers by offset (files hold a few hundred tensors). */
-static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n) {
-    int64_t i, j;
-    for (i = 1; i < n; i++) {
-        bitnet_gguf_tensor *t = p[i];
-        for (j = i; j > 0 && p[j - 1]->offset > t->offset; j--) p[j] = p[j - 1];
-        p[j] = t;
+/* Heap sort of tensor pointers by offset (then file order): O(n log n) for any file, in place.
+   *steps counts sift steps, the work the tests bound. */
+static int bn_gguf_offset_less(const bitnet_gguf_tensor *a, const bitnet_gguf_tensor *b) {
+    return a->offset < b->offset || (a->offset == b->offset && a < b);
+}
+
+static void bn_gguf_sift_down(bitnet_gguf_tensor **p, int64_t root, int64_t n, uint64_t *steps) {
+    for (;;) {
+        int64_t child = 2 * root + 1;
+        bitnet_gguf_tensor *t;
+        if (child >= n) return;
+        if (child + 1 < n && bn_gguf_offset_less(p[child], p[child + 1])) child++;
+        if (!bn_gguf_offset_less(p[root], p[child])) return;
+        t = p[root]; p[root] = p[child]; p[child] = t;
+        root = child;
+        ++*steps;
+    }
+}
+
+static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n, uint64_t *steps) {
+    int64_t i;
+    for (i = n / 2; i-- > 0;) bn_gguf_sift_down(p, i, n, steps);
+    for (i = n - 1; i > 0; i--) {
+        bitnet_gguf_tensor *t = p[0];
+        p[0] = p[i]; p[i] = t;
+        bn_gguf_sift_down(p, 0, i, steps);
+        ++*steps;
     }
 }
 
@@ -1806,7 +1907,7 @@ static bitnet_status bn_gguf_check_overlaps(bitnet_gguf *g) {
     order = (bitnet_gguf_tensor **)bn_alloc(&g->allocator, (size_t)g->n_tensors * sizeof *order, 16);
     if (!order) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory sorting %lld tensors", (long long)g->n_tensors);
     for (i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
-    bn_gguf_sort_by_offset(order, g->n_tensors);
+    bn_gguf_sort_by_offset(order, g->n_tensors, &g->n_sort_steps);
     for (i = 0; i < g->n_tensors && st == BITNET_OK; i++) {
         bitnet_gguf_tensor *t = order[i];
         uint64_t next = i + 1 < g->n_tensors ? order[i + 1]->offset : data_size;
@@ -1829,10 +1930,9 @@ static bitnet_status bn_gguf_parse_tensors(bitnet_gguf *g, bn_cursor *c, char **
         if ((st = bn_gguf_parse_tensor_info(c, &g->tensors[i], (uint64_t)i, &name, &len)) != BITNET_OK)
             return st;
         g->tensors[i].name = bn_gguf_copy_name(names, name, len);
-        for (j = 0; j < i; j++)
-            if (strcmp(g->tensors[j].name, g->tensors[i].name) == 0)
-                return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
-                               g->tensors[i].name, (long long)j, (long long)i);
+        if ((j = bn_names_insert(&g->tensor_index, &g->tensors[0].name, sizeof *g->tensors, i)) >= 0)
+            return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
+                           g->tensors[i].name, (long long)j, (long long)i);
     }
     g->data_offset = bn_align_up_u64(c->pos, g->alignment);
     if (g->data_offset > g->size) {
@@ -1872,7 +1972,9 @@ static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_
     g->tensors = (bitnet_gguf_tensor *)bn_zalloc(a, (size_t)(n_tensors ? n_tensors : 1) * sizeof *g->tensors);
     g->str_index = (uint64_t *)bn_alloc(a, (size_t)(n_strs ? n_strs : 1) * sizeof *g->str_index, 16);
     g->names = (char *)bn_alloc(a, (size_t)(name_bytes ? name_bytes : 1), 16);
-    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names)
+    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names ||
+        !bn_names_reserve(&g->key_index, a, g->keys, sizeof *g->keys, (int64_t)n_kv) ||
+        !bn_names_reserve(&g->tensor_index, a, &g->tensors[0].name, sizeof *g->tensors, (int64_t)n_tensors))
         return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory for %llu keys, %llu tensors, %llu strings",
                        (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)n_strs);
     return BITNET_OK;
@@ -1935,9 +2037,15 @@ bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_
 /* Reads the whole file into memory: the path where mmap is unavailable or not wanted. With the
    default allocator the memory comes in huge pages where the OS has them. */
 static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int default_allocator) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long n;
     unsigned char *buf;
+#if !defined(_WIN32)
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))    /* a FIFO or device would block or never end */
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+#endif
+    f = fopen(path, "rb");
     if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
@@ -1965,7 +2073,7 @@ static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int def
 static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
     struct stat sb;
     void *p;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);    /* a FIFO must not block the open */
     if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -2027,6 +2135,8 @@ void bitnet_gguf_close(bitnet_gguf *g) {
     bn_free(&a, g->tensors);
     bn_free(&a, g->str_index);
     bn_free(&a, g->names);
+    bn_names_free(&g->key_index, &a);
+    bn_names_free(&g->tensor_index, &a);
     bn_free(&a, g);
 }
 
@@ -2040,11 +2150,8 @@ int64_t bitnet_gguf_n_kv(const bitnet_gguf *g) { return g ? g->n_kv : 0; }
 int64_t bitnet_gguf_n_tensors(const bitnet_gguf *g) { return g ? g->n_tensors : 0; }
 
 int64_t bitnet_gguf_find_key(const bitnet_gguf *g, const char *key) {
-    int64_t i;
-    if (!g || !key) return -1;
-    for (i = 0; i < g->n_kv; i++)
-        if (strcmp(g->keys[i], key) == 0) return i;
-    return -1;
+    if (!g || !key || !g->n_kv) return -1;
+    return bn_names_find(&g->key_index, g->keys, sizeof *g->keys, key);
 }
 
 const char *bitnet_gguf_key(const bitnet_gguf *g, int64_t i) {
@@ -2061,10 +2168,9 @@ const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *g, int64_t i)
 
 const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *g, const char *name) {
     int64_t i;
-    if (!g || !name) return NULL;
-    for (i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
-    return NULL;
+    if (!g || !name || !g->n_tensors) return NULL;
+    i = bn_names_find(&g->tensor_index, &g->tensors[0].name, sizeof *g->tensors, name);
+    return i >= 0 ? &g->tensors[i] : NULL;
 }
 
 static bitnet_status bn_gguf_lookup(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **v) {
@@ -2085,7 +2191,7 @@ static int bn_gguf_is_signed(bitnet_gguf_type t) {
 /* Any integer value as u64 / i64 when it fits. */
 static bitnet_status bn_gguf_int(const bitnet_gguf *g, const char *key, uint64_t *u, int64_t *s, int want_signed,
                                  uint64_t umax) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (bn_gguf_is_unsigned(v->type) && v->num.u64 <= umax) {
@@ -2116,7 +2222,7 @@ bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *g, const char *key, int64_t
 }
 
 bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *out) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type == BITNET_GGUF_F32 || v->type == BITNET_GGUF_F64) *out = (float)v->num.f64;
@@ -2127,7 +2233,7 @@ bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *
 }
 
 bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *out) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_BOOL)
@@ -2137,7 +2243,7 @@ bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *o
 }
 
 bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const char **ptr, size_t *len) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_STRING)
@@ -2148,7 +2254,7 @@ bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const c
 }
 
 bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **array) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_ARRAY)
@@ -2181,6 +2287,7 @@ struct bitnet_gguf_writer {
     int64_t n_kvs, cap_kvs;
     bn_writer_tensor *tensors;
     int64_t n_tensors, cap_tensors;
+    bn_names key_index, tensor_index;
     /* streaming state */
     bitnet_write_fn write;
     void *user;
@@ -2214,6 +2321,8 @@ void bitnet_gguf_writer_free(bitnet_gguf_writer *w) {
     for (i = 0; i < w->n_tensors; i++) bn_free(&w->allocator, w->tensors[i].name);
     bn_free(&w->allocator, w->kvs);
     bn_free(&w->allocator, w->tensors);
+    bn_names_free(&w->key_index, &w->allocator);
+    bn_names_free(&w->tensor_index, &w->allocator);
     bn_free(&w->allocator, w);
 }
 
@@ -2248,18 +2357,18 @@ static char *bn_writer_strdup(const bitnet_allocator *a, const char *s) {
 
 static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
                                       unsigned char *payload, uint64_t n_payload) {
-    int64_t i;
+    int64_t i = w->n_kvs ? bn_names_find(&w->key_index, &w->kvs[0].key, sizeof *w->kvs, key) : -1;
     char *copy;
-    for (i = 0; i < w->n_kvs; i++)
-        if (strcmp(w->kvs[i].key, key) == 0) {
-            bn_free(&w->allocator, w->kvs[i].payload);
-            w->kvs[i].type = type;
-            w->kvs[i].payload = payload;
-            w->kvs[i].n_payload = n_payload;
-            return BITNET_OK;
-        }
+    if (i >= 0) {
+        bn_free(&w->allocator, w->kvs[i].payload);
+        w->kvs[i].type = type;
+        w->kvs[i].payload = payload;
+        w->kvs[i].n_payload = n_payload;
+        return BITNET_OK;
+    }
     copy = bn_writer_strdup(&w->allocator, key);
-    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs)) {
+    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs) ||
+        !bn_names_reserve(&w->key_index, &w->allocator, &w->kvs[0].key, sizeof *w->kvs, w->n_kvs + 1)) {
         bn_free(&w->allocator, copy);
         bn_free(&w->allocator, payload);
         return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding key '%s'", key);
@@ -2268,6 +2377,7 @@ static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bi
     w->kvs[w->n_kvs].type = type;
     w->kvs[w->n_kvs].payload = payload;
     w->kvs[w->n_kvs].n_payload = n_payload;
+    bn_names_insert(&w->key_index, &w->kvs[0].key, sizeof *w->kvs, w->n_kvs);
     w->n_kvs++;
     return BITNET_OK;
 }
@@ -2404,15 +2514,13 @@ bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *w, const char *
 bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *name, bitnet_type type,
                                             uint32_t n_dims, const uint64_t *ne) {
     bn_writer_tensor t;
-    int64_t i;
     uint32_t d;
     bitnet_status st;
     if (!w || !name || !*name || !ne || strlen(name) > BN__GGUF_MAX_NAME)
         return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad tensor name or shape");
     if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' added after begin", name);
-    for (i = 0; i < w->n_tensors; i++)
-        if (strcmp(w->tensors[i].name, name) == 0)
-            return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
+    if (w->n_tensors && bn_names_find(&w->tensor_index, &w->tensors[0].name, sizeof *w->tensors, name) >= 0)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
     memset(&t, 0, sizeof t);
     if ((st = bitnet_tensor_bytes(type, n_dims, ne, &t.size)) != BITNET_OK)
         return bn_fail_prefix(st, "gguf writer: tensor '%s'", name);
@@ -2421,11 +2529,15 @@ bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *n
     for (d = 0; d < 4; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
     t.name = bn_writer_strdup(&w->allocator, name);
     if (!t.name || !bn_writer_grow(&w->allocator, (void **)&w->tensors, w->n_tensors, &w->cap_tensors,
-                                   sizeof *w->tensors)) {
+                                   sizeof *w->tensors) ||
+        !bn_names_reserve(&w->tensor_index, &w->allocator, &w->tensors[0].name, sizeof *w->tensors,
+                          w->n_tensors + 1)) {
         bn_free(&w->allocator, t.name);
         return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding tensor '%s'", name);
     }
-    w->tensors[w->n_tensors++] = t;
+    w->tensors[w->n_tensors] = t;
+    bn_names_insert(&w->tensor_index, &w->tensors[0].name, sizeof *w->tensors, w->n_tensors);
+    w->n_tensors++;
     return BITNET_OK;
 }
 
