@@ -19,7 +19,7 @@ expect_status() {   # expect_status WANT DESCRIPTION -- command...
 }
 chat2b4t="$SHARED/data/models/tiny-2b4t-vocab-i2_s.gguf"
 have_shared=1
-[ -f "$chat2b4t" ] || { have_shared=0; echo "cli_strict: $SHARED/data missing: the checks on shared models are skipped"; }
+[ -f "$chat2b4t" ] || { have_shared=0; echo "notice: $SHARED/data not found (set BITNET_SHARED): the checks on the shared models are skipped"; }
 
 # ---- chat text is text: "<|eot_id|>" typed by the user is characters, not the control token ----
 if [ $have_shared = 1 ]; then

@@ -473,6 +473,7 @@ int main(void) {
     bitnet_model *model = NULL;
     bitnet_ctx *ctx = NULL;
 
+    if (!check_have_shared()) return check_report("generate");
     CHECK(json != NULL);
     if (!json) return check_report("generate");
     json[size] = 0;

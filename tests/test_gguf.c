@@ -159,9 +159,18 @@ static void test_read_fallback(void) {
     bitnet_gguf *g;
     int huge;
     for (huge = 0; huge < 2; huge++) {
+        bitnet_status st;
         CHECK(bn_gguf_new(&g, NULL) == BITNET_OK);
-        CHECK(bn_gguf_read_file(g, check_shared("models/tiny-b158-f16.gguf"), huge) == BITNET_OK);
-        CHECK(bn_gguf_finish_open(&g, g) == BITNET_OK);
+        st = bn_gguf_read_file(g, check_shared("models/tiny-b158-f16.gguf"), huge);
+        CHECK(st == BITNET_OK);
+        if (st != BITNET_OK) {              /* the handle is still ours: close it once */
+            bitnet_gguf_close(g);
+            continue;
+        }
+        if (bn_gguf_finish_open(&g, g) != BITNET_OK) {      /* it closed the handle */
+            CHECK(0);
+            continue;
+        }
         CHECK(bitnet_gguf_n_tensors(g) == 24 && bitnet_gguf_find_tensor(g, "token_embd.weight") != NULL);
         bitnet_gguf_close(g);
     }
@@ -671,12 +680,14 @@ static void test_many_names(void) {
 }
 
 int main(void) {
-    test_shared_vocabs();
-    test_shared_models();
-    test_read_fallback();
+    if (check_have_shared()) {
+        test_shared_vocabs();
+        test_shared_models();
+        test_read_fallback();
+        test_copy_shared_file();
+    }
     test_round_trip(3);
     test_round_trip(2);
-    test_copy_shared_file();
     test_writer_file_and_errors();
     test_every_truncation();
     test_header_errors();

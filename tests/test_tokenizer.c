@@ -781,11 +781,13 @@ int main(void) {
     test_spm();
     test_stream();
     test_chat();
-    test_hostile();
     test_bad_utf8();
-    test_vocab_files();
-    test_chat_injection();
     test_hostile_gguf();
-    test_alloc_failures();
+    if (check_have_shared()) {
+        test_hostile();
+        test_vocab_files();
+        test_chat_injection();
+        test_alloc_failures();
+    }
     return check_report("tokenizer");
 }
