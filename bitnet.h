@@ -18,7 +18,7 @@
        int main(int argc, char **argv) {
            BitNetModel *m = bitnet_load_model(argv[1]);
            if (!m) { fprintf(stderr, "%s\n", bitnet_get_last_error()); return 1; }
-           BitNetConfig cfg = { 64, 0.8f, 0.95f, 40 };   // max_tokens, temperature, top_p, top_k
+           BitNetConfig cfg = { 64, 0.8f, 0.95f, 40, 0 };   // max_tokens, temperature, top_p, top_k, seed
            char *text = bitnet_generate(m, "The sea is", &cfg);
            if (text) puts(text); else fprintf(stderr, "%s\n", bitnet_get_last_error());
            bitnet_free_string(text);
@@ -57,7 +57,21 @@
        Training; TL1/TL2 lookup-table files (their tile layout is not in the file);
        non-BitNet quantized weights (Q4_K etc.) for the projections.
 
+   NAMES
+       Object, then verb: bitnet_model_load / bitnet_model_free, bitnet_ctx_new / bitnet_ctx_free,
+       bitnet_gguf_open / bitnet_gguf_close. Getters are bitnet_<object>_<thing>
+       (bitnet_ctx_pos, bitnet_model_hparams), or bitnet_<object>_get_<thing> where the noun is
+       also a type (bitnet_pool_get_stats, bitnet_model_get_memory, bitnet_ctx_get_memory,
+       bitnet_gen_get_stats). Old names kept as aliases, for code that calls them:
+       bitnet_ctx_memory = bitnet_ctx_get_memory, bitnet_gen_stats_get = bitnet_gen_get_stats,
+       bitnet_gguf_free = bitnet_gguf_close. The plain API (bitnet_load_model, bitnet_generate,
+       bitnet_free_model, bitnet_get_last_error) keeps the names of earlier BitNet bindings.
+
    RECENT CHANGES
+       next   bitnet_chat_tokenize (message text never becomes control tokens); logit bias and a
+              custom sampler in bitnet_gen_params; BitNetConfig.seed; bitnet_ctx_get_memory,
+              bitnet_gen_get_stats, bitnet_gguf_free; GGUF names indexed by hash (linear-time
+              parsing of hostile files); a FIFO model path is refused.
        0.1.0  first release: GGUF reader/writer, quantizers, SIMD kernels, model runtime,
               tokenizers, sampler, generation API.
 */
@@ -238,6 +252,7 @@ BITNET_API bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path,
 BITNET_API bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
                                                  const bitnet_allocator *allocator);
 BITNET_API void bitnet_gguf_close(bitnet_gguf *gguf);
+BITNET_API void bitnet_gguf_free(bitnet_gguf *gguf);      /* the same as bitnet_gguf_close */
 
 BITNET_API uint32_t bitnet_gguf_version(const bitnet_gguf *gguf);
 BITNET_API uint32_t bitnet_gguf_alignment(const bitnet_gguf *gguf);
@@ -498,7 +513,8 @@ BITNET_API int32_t bitnet_ctx_pos(const bitnet_ctx *ctx);          /* tokens in 
 BITNET_API int32_t bitnet_ctx_n_ctx(const bitnet_ctx *ctx);
 /* Forgets positions >= pos (0 = clear the cache). */
 BITNET_API bitnet_status bitnet_ctx_truncate(bitnet_ctx *ctx, int32_t pos);
-BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
+BITNET_API bitnet_pool_stats bitnet_ctx_get_memory(const bitnet_ctx *ctx);   /* the context's pool */
+BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);       /* old name of the above */
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
 /* ===== api: tokenizer ===== */
@@ -760,6 +776,17 @@ typedef enum bitnet_stop_reason {
     BITNET_STOP_CANCELLED         /* the callback asked to stop */
 } bitnet_stop_reason;
 
+/* A bias added to one id's logit before sampling; -INFINITY bans the id. */
+typedef struct bitnet_logit_bias {
+    int32_t id;
+    float bias;
+} bitnet_logit_bias;
+
+/* A sampler of your own: gets the logits of the next token (n_vocab floats, logit bias applied;
+   the array may be modified) and returns the id to emit, in [0, n_vocab). Called on the thread
+   that calls bitnet_gen_step, once per token; it must not call back into this generation. */
+typedef int32_t (*bitnet_sample_fn)(float *logits, int32_t n_vocab, void *user);
+
 typedef struct bitnet_gen_params {
     const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
     const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
@@ -774,6 +801,12 @@ typedef struct bitnet_gen_params {
     int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
     bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
     void *user;
+    const bitnet_logit_bias *logit_bias;  /* n_logit_bias biases (copied); an id out of range is
+                                             BITNET_ERR_ARGS at bitnet_gen_new */
+    int32_t n_logit_bias;
+    bitnet_sample_fn sample;      /* NULL: the built-in sampler with `sampler`; else this picks each
+                                     token (an id it returns out of range: BITNET_ERR_ARGS) */
+    void *sample_user;
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -797,7 +830,8 @@ BITNET_API void bitnet_gen_free(bitnet_gen *gen);
    more than one chunk, so a game loop can call it once per frame. */
 BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
 BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
-BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
+BITNET_API const bitnet_gen_stats *bitnet_gen_get_stats(const bitnet_gen *gen);
+BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);   /* old name of the above */
 /* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. */
 BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
 
@@ -829,6 +863,7 @@ typedef struct BitNetConfig {
     float temperature;            /* <= 0: greedy */
     float top_p;                  /* 0 or >= 1: off */
     int top_k;                    /* <= 0: off */
+    uint64_t seed;                /* 0: BITNET_SAMPLER_DEFAULT_SEED (runs are reproducible) */
 } BitNetConfig;
 
 BITNET_API BitNetModel *bitnet_load_model(const char *path);          /* NULL on failure */
@@ -8883,6 +8918,11 @@ struct bitnet_gen {
     size_t piece_cap, text_cap;
     double t_begin, t_prefilled;
     bitnet_gen_stats stats;
+    bitnet_logit_bias *bias;                /* (n_bias) copied from the params */
+    int32_t n_bias, n_vocab;
+    float *logits;                          /* (n_vocab) biased logits; NULL without bias or hook */
+    bitnet_sample_fn sample;
+    void *sample_user;
 };
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
@@ -8914,6 +8954,38 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
     return BITNET_OK;
 }
 
+/* The logit bias (checked, copied) and the scratch row the bias and a custom sampler work on. */
+static bitnet_status bn_gen_bias(bitnet_gen *g, const bitnet_gen_params *p) {
+    int32_t i;
+    if (p->n_logit_bias < 0 || (p->n_logit_bias && !p->logit_bias))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: %d logit biases and no array", (int)p->n_logit_bias);
+    for (i = 0; i < p->n_logit_bias; i++)
+        if (p->logit_bias[i].id < 0 || p->logit_bias[i].id >= g->n_vocab || p->logit_bias[i].bias != p->logit_bias[i].bias)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: logit_bias[%d]: id %d is outside the vocabulary of %d "
+                           "or the bias is NaN", (int)i, (int)p->logit_bias[i].id, (int)g->n_vocab);
+    g->sample = p->sample;
+    g->sample_user = p->sample_user;
+    if (!p->n_logit_bias && !p->sample) return BITNET_OK;
+    g->n_bias = p->n_logit_bias;
+    g->bias = (bitnet_logit_bias *)bn_alloc(&g->allocator, (size_t)(g->n_bias ? g->n_bias : 1) * sizeof *g->bias, 16);
+    g->logits = (float *)bn_alloc(&g->allocator, (size_t)g->n_vocab * sizeof *g->logits, 64);
+    if (!g->bias || !g->logits) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the logit bias");
+    if (g->n_bias) memcpy(g->bias, p->logit_bias, (size_t)g->n_bias * sizeof *g->bias);
+    return BITNET_OK;
+}
+
+/* The next id from the current logits: bias, then the custom sampler or the built-in one. */
+static int32_t bn_gen_sample(bitnet_gen *g) {
+    const float *logits = bitnet_ctx_logits(g->ctx, -1);
+    int32_t i, id;
+    if (!g->logits) return bitnet_sampler_sample(g->sampler, logits);
+    memcpy(g->logits, logits, (size_t)g->n_vocab * sizeof *logits);
+    for (i = 0; i < g->n_bias; i++) g->logits[g->bias[i].id] += g->bias[i].bias;
+    if (!g->sample) return bitnet_sampler_sample(g->sampler, g->logits);
+    id = g->sample(g->logits, g->n_vocab, g->sample_user);
+    return id >= 0 && id < g->n_vocab ? id : -1;
+}
+
 static bitnet_status bn_gen_buffers(bitnet_gen *g) {
     g->piece_cap = 3 * (bitnet_vocab_max_piece(g->vocab) + 4);
     g->text_cap = g->piece_cap + bitnet_stop_max_held(g->stop) + 8;
@@ -8939,8 +9011,9 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     g->ignore_eog = p.ignore_eog;
     g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
     g->last = g->pending = -1;
+    g->n_vocab = ctx->model->hp.n_vocab;
     bitnet_detok_init(&g->detok, g->vocab, 0);
-    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK ||
+    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK || (st = bn_gen_bias(g, &p)) != BITNET_OK ||
         (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
         (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
         (st = bn_gen_buffers(g)) != BITNET_OK) {
@@ -8962,11 +9035,16 @@ void bitnet_gen_free(bitnet_gen *g) {
     bn_free(&g->allocator, g->prompt);
     bn_free(&g->allocator, g->piece);
     bn_free(&g->allocator, g->text);
+    bn_free(&g->allocator, g->bias);
+    bn_free(&g->allocator, g->logits);
     bn_free(&g->allocator, g);
 }
 
 int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
-const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+const bitnet_gen_stats *bitnet_gen_get_stats(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return bitnet_gen_get_stats(g); }
+bitnet_pool_stats bitnet_ctx_get_memory(const bitnet_ctx *c) { return bitnet_ctx_memory(c); }
+void bitnet_gguf_free(bitnet_gguf *g) { bitnet_gguf_close(g); }
 void bitnet_gen_cancel(bitnet_gen *g) { if (g) g->cancelled = 1; }
 
 /* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
@@ -9013,7 +9091,8 @@ static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
         if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
         g->pending = -1;
     }
-    id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
+    if ((id = bn_gen_sample(g)) < 0)
+        return bn_fail(BITNET_ERR_ARGS, "the custom sampler returned an id outside the vocabulary of %d", (int)g->n_vocab);
     bitnet_sampler_accept(g->sampler, id);
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
@@ -9250,6 +9329,7 @@ char *bitnet_generate(BitNetModel *bm, const char *prompt, const BitNetConfig *c
         p.sampler.temperature = config->temperature;
         p.sampler.top_p = config->top_p;
         p.sampler.top_k = config->top_k;
+        if (config->seed) p.sampler.seed = config->seed;
     }
     /* the whole text is planned up front: every token's piece, expanded for U+FFFD repairs */
     sink.cap = (size_t)max_tokens * 3 * (bitnet_vocab_max_piece(bm->model->vocab) + 4) + 16;

@@ -10,7 +10,7 @@
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : getenv("BITNET_MODEL_PATH");
     const char *prompt = argc > 2 ? argv[2] : "Once upon a time";
-    BitNetConfig cfg = { 64, 0.8f, 0.95f, 40 };   /* max_tokens, temperature, top_p, top_k */
+    BitNetConfig cfg = { 64, 0.8f, 0.95f, 40, 0 };   /* max_tokens, temperature, top_p, top_k, seed */
     BitNetModel *model;
     char *text;
 

@@ -47,8 +47,8 @@ for target in "$@"; do
     echo "fuzz: $name for ${seconds}s"
     if "$target" -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len=1048576 \
         -artifact_prefix=build/fuzz/$name- "$corpus" > "build/fuzz/$name.log" 2>&1; then
-        runs=$(grep -Eo 'stat::number_of_executed_units: [0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
-        rate=$(grep -Eo 'stat::average_exec_per_sec: [0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
+        runs=$(grep -Eo 'stat::number_of_executed_units: +[0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
+        rate=$(grep -Eo 'stat::average_exec_per_sec: +[0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
         cov=$(grep -Eo 'cov: [0-9]+' "build/fuzz/$name.log" | tail -n 1)
         echo "fuzz: $name: no finding: ${runs:-?} runs, ${rate:-?} exec/s, $cov, corpus $(ls "$corpus" | wc -l) files"
     else
