@@ -183,5 +183,15 @@ else
     echo "notice: script(1) not found: the Ctrl-D check is skipped"
 fi
 
+# ---- the README's quick start is the main API, and it builds and runs as printed ----
+awk '/^## Quick start in C/ { on = 1 } on && /^```c$/ { grab = 1; next } grab && /^```$/ { exit } grab { print }' README.md > "$tmp/copy/main.c"
+grep -q 'bitnet_model_load' "$tmp/copy/main.c" && grep -q 'bitnet_ctx_new' "$tmp/copy/main.c" && ok \
+    || fail "README quick start does not use the main API (bitnet_model_load, bitnet_ctx_new)"
+if (cd "$tmp/copy" && "$CC" -std=c99 -Wall -Wextra -Werror -O0 -o main main.c -lpthread -lm) 2> "$tmp/err"; then
+    "$tmp/copy/main" "$m" > "$tmp/out" 2> "$tmp/err" && [ -s "$tmp/out" ] && ok || fail "README quick start run: $(cat "$tmp/err")"
+else
+    fail "README quick start does not build: $(head -n 3 "$tmp/err")"
+fi
+
 echo "cli_strict: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
