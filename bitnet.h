@@ -18,7 +18,7 @@
        int main(int argc, char **argv) {
            BitNetModel *m = bitnet_load_model(argv[1]);
            if (!m) { fprintf(stderr, "%s\n", bitnet_get_last_error()); return 1; }
-           BitNetConfig cfg = { 64, 0.8f, 0.95f, 40 };   // max_tokens, temperature, top_p, top_k
+           BitNetConfig cfg = { 64, 0.8f, 0.95f, 40, 0 };   // max_tokens, temperature, top_p, top_k, seed
            char *text = bitnet_generate(m, "The sea is", &cfg);
            if (text) puts(text); else fprintf(stderr, "%s\n", bitnet_get_last_error());
            bitnet_free_string(text);
@@ -60,7 +60,21 @@
        Training; TL1/TL2 lookup-table files (their tile layout is not in the file);
        non-BitNet quantized weights (Q4_K etc.) for the projections.
 
+   NAMES
+       Object, then verb: bitnet_model_load / bitnet_model_free, bitnet_ctx_new / bitnet_ctx_free,
+       bitnet_gguf_open / bitnet_gguf_close. Getters are bitnet_<object>_<thing>
+       (bitnet_ctx_pos, bitnet_model_hparams), or bitnet_<object>_get_<thing> where the noun is
+       also a type (bitnet_pool_get_stats, bitnet_model_get_memory, bitnet_ctx_get_memory,
+       bitnet_gen_get_stats). Old names kept as aliases, for code that calls them:
+       bitnet_ctx_memory = bitnet_ctx_get_memory, bitnet_gen_stats_get = bitnet_gen_get_stats,
+       bitnet_gguf_free = bitnet_gguf_close. The plain API (bitnet_load_model, bitnet_generate,
+       bitnet_free_model, bitnet_get_last_error) keeps the names of earlier BitNet bindings.
+
    RECENT CHANGES
+       next   bitnet_chat_tokenize (message text never becomes control tokens); logit bias and a
+              custom sampler in bitnet_gen_params; BitNetConfig.seed; bitnet_ctx_get_memory,
+              bitnet_gen_get_stats, bitnet_gguf_free; GGUF names indexed by hash (linear-time
+              parsing of hostile files); a FIFO model path is refused.
        0.1.0  first release: GGUF reader/writer, quantizers, SIMD kernels, model runtime,
               tokenizers, sampler, generation API.
 */
@@ -241,6 +255,7 @@ BITNET_API bitnet_status bitnet_gguf_open(bitnet_gguf **out, const char *path,
 BITNET_API bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_t size,
                                                  const bitnet_allocator *allocator);
 BITNET_API void bitnet_gguf_close(bitnet_gguf *gguf);
+BITNET_API void bitnet_gguf_free(bitnet_gguf *gguf);      /* the same as bitnet_gguf_close */
 
 BITNET_API uint32_t bitnet_gguf_version(const bitnet_gguf *gguf);
 BITNET_API uint32_t bitnet_gguf_alignment(const bitnet_gguf *gguf);
@@ -609,7 +624,8 @@ BITNET_API bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *ctx, int32_t 
    the same context works too, as bitnet_ctx_seq_copy of all its positions). */
 BITNET_API bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src,
                                                int32_t src_seq);
-BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
+BITNET_API bitnet_pool_stats bitnet_ctx_get_memory(const bitnet_ctx *ctx);   /* the context's pool */
+BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);       /* old name of the above */
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
 /* ===== api: tokenizer ===== */
@@ -746,9 +762,17 @@ typedef struct bitnet_chat_message {
    (unknown). */
 BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vocab);
 
-/* Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
-   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener. Tokenize
-   it with add_special = 0 and parse_special = 1. *len = full length without the NUL;
+/* Chat text is text: to turn a conversation into token ids use bitnet_chat_tokenize, which keeps
+   every message's role and content plain text (a user typing "<|eot_id|>System: ..." gets the
+   characters, never the control token); only the template's own markers become special tokens,
+   as llama.cpp's server does. bitnet_chat_format gives the same conversation as one string, for
+   display or logging: tokenizing that string with parse_special = 1 would parse special-token
+   text inside the messages too, so do not feed it to the model that way unless every message is
+   trusted.
+
+   Writes the prompt text for msgs[0..n) into out (NUL-terminated), starting with
+   "<|begin_of_text|>" and, with add_assistant, ending with the assistant's turn opener.
+   *len = full length without the NUL;
    BITNET_ERR_ARGS if len + 1 > cap; BITNET_ERR_UNSUPPORTED if AUTO finds no known format.
    BITNET: each message is "System: " / "User: " / "Assistant: " (other roles: the role with
    its first letter upper-cased + ": ") + content + "<|eot_id|>". LLAMA3: contents are trimmed
@@ -756,6 +780,18 @@ BITNET_API bitnet_chat_format_id bitnet_vocab_chat_format(const bitnet_vocab *vo
 BITNET_API bitnet_status bitnet_chat_format(const bitnet_vocab *vocab, bitnet_chat_format_id format,
                                             const bitnet_chat_message *msgs, size_t n,
                                             int add_assistant, char *out, size_t cap, size_t *len);
+/* The token ids of the conversation msgs[0..n) in `format` (AUTO: the vocabulary's), as the model
+   reads it: BOS first (the template's "<|begin_of_text|>"), then each message, then with
+   add_assistant the assistant's turn opener. Message roles and contents are tokenized as plain
+   text (special tokens not parsed; the vocabulary's user-defined tokens still match, as in
+   bitnet_tokenize); the template's markers become their special tokens. For contents without
+   special-token text the ids equal bitnet_tokenize(bitnet_chat_format(...), add_special 0,
+   parse_special 1). Writes min(count, cap) ids and sets *n_ids to the full count; returns
+   BITNET_ERR_ARGS when cap is too small (call with ids NULL, cap 0 to ask), BITNET_ERR_UNSUPPORTED
+   if AUTO finds no known format. Use the ids as bitnet_gen_params.prompt_ids. */
+BITNET_API bitnet_status bitnet_chat_tokenize(const bitnet_vocab *vocab, bitnet_chat_format_id format,
+                                              const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                              int32_t *ids, size_t cap, size_t *n_ids);
 
 /* ===== api: sampler ===== */
 
@@ -851,6 +887,17 @@ typedef enum bitnet_stop_reason {
     BITNET_STOP_CANCELLED         /* the callback asked to stop */
 } bitnet_stop_reason;
 
+/* A bias added to one id's logit before sampling; -INFINITY bans the id. */
+typedef struct bitnet_logit_bias {
+    int32_t id;
+    float bias;
+} bitnet_logit_bias;
+
+/* A sampler of your own: gets the logits of the next token (n_vocab floats, logit bias applied;
+   the array may be modified) and returns the id to emit, in [0, n_vocab). Called on the thread
+   that calls bitnet_gen_step, once per token; it must not call back into this generation. */
+typedef int32_t (*bitnet_sample_fn)(float *logits, int32_t n_vocab, void *user);
+
 typedef struct bitnet_gen_params {
     const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
     const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
@@ -867,6 +914,12 @@ typedef struct bitnet_gen_params {
     void *user;
     int32_t seq;                  /* the sequence of the context this generation uses (0..n_seq-1);
                                      it continues after the tokens already in that sequence */
+    const bitnet_logit_bias *logit_bias;  /* n_logit_bias biases (copied); an id out of range is
+                                             BITNET_ERR_ARGS at bitnet_gen_new */
+    int32_t n_logit_bias;
+    bitnet_sample_fn sample;      /* NULL: the built-in sampler with `sampler`; else this picks each
+                                     token (an id it returns out of range: BITNET_ERR_ARGS) */
+    void *sample_user;
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -892,7 +945,8 @@ BITNET_API void bitnet_gen_free(bitnet_gen *gen);
    again to retry, or free it. */
 BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
 BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
-BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
+BITNET_API const bitnet_gen_stats *bitnet_gen_get_stats(const bitnet_gen *gen);
+BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);   /* old name of the above */
 /* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. Safe from another
    thread (an atomic store); it does not interrupt a step already running: for that (a long
    prompt chunk) also call bitnet_ctx_cancel on its context. */
@@ -946,6 +1000,7 @@ typedef struct BitNetConfig {
     float temperature;            /* <= 0: greedy */
     float top_p;                  /* 0 or >= 1: off */
     int top_k;                    /* <= 0: off */
+    uint64_t seed;                /* 0: BITNET_SAMPLER_DEFAULT_SEED (runs are reproducible) */
 } BitNetConfig;
 
 BITNET_API BitNetModel *bitnet_load_model(const char *path);          /* NULL on failure */
@@ -1487,6 +1542,86 @@ bitnet_pool_stats bitnet_pool_get_stats(const bitnet_pool *pool) {
 #define BN__GGUF_MAX_NAME 65535             /* longest key or tensor name accepted */
 #define BN__GGUF_MAX_DEPTH 8                /* nested arrays deeper than this are refused */
 
+/* --- name index ---
+   Keys and tensor names are found through an open-addressing hash table, so checking a file with
+   n names for duplicates costs O(n), not O(n^2). The hash is seeded per table from addresses (ASLR)
+   so a hostile file cannot be built to make every name land in one chain. Slots hold index + 1
+   (0 = empty); names are read from the caller's array (base + i * stride is a char pointer). */
+typedef struct bn_names {
+    int64_t *slots;             /* (mask + 1) */
+    uint64_t mask, seed;
+    int64_t count;
+    uint64_t n_probes;          /* slots examined by inserts: the work counter the tests check */
+} bn_names;
+
+static const char *bn_names_at(const void *base, size_t stride, int64_t i) {
+    const char *name;
+    memcpy(&name, (const char *)base + (size_t)i * stride, sizeof name);
+    return name;
+}
+
+static uint64_t bn_names_hash(const bn_names *ix, const char *s) {
+    uint64_t h = 0xcbf29ce484222325ull ^ ix->seed;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+    h ^= h >> 33; h *= 0xff51afd7ed558ccdull; h ^= h >> 33; h *= 0xc4ceb9fe1a85ec53ull; h ^= h >> 33;
+    return h;
+}
+
+/* Room for `n` names at most half full; 0 on NOMEM. */
+static int bn_names_reserve(bn_names *ix, const bitnet_allocator *a, const void *base, size_t stride, int64_t n) {
+    uint64_t cap = 16, i;
+    int64_t *old = ix->slots, j;
+    uint64_t old_cap = old ? ix->mask + 1 : 0;
+    while (cap < (uint64_t)n * 2) cap *= 2;
+    if (old && cap <= old_cap) return 1;
+    if (cap > SIZE_MAX / sizeof *old || !(ix->slots = (int64_t *)bn_zalloc(a, (size_t)cap * sizeof *old))) {
+        ix->slots = old;
+        return 0;
+    }
+    ix->mask = cap - 1;
+    if (!old) {
+        uintptr_t here = (uintptr_t)&cap, table = (uintptr_t)ix->slots;
+        ix->seed = (uint64_t)here * 0x9e3779b97f4a7c15ull ^ (uint64_t)table;
+    }
+    for (i = 0; i < old_cap; i++) {
+        uint64_t h;
+        if (!old[i]) continue;
+        j = old[i] - 1;
+        for (h = bn_names_hash(ix, bn_names_at(base, stride, j)) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {}
+        ix->slots[h] = j + 1;
+    }
+    bn_free(a, old);
+    return 1;
+}
+
+static void bn_names_free(bn_names *ix, const bitnet_allocator *a) {
+    bn_free(a, ix->slots);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Index of `name`, or -1. */
+static int64_t bn_names_find(const bn_names *ix, const void *base, size_t stride, const char *name) {
+    uint64_t h;
+    if (!ix->slots) return -1;
+    for (h = bn_names_hash(ix, name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask)
+        if (strcmp(bn_names_at(base, stride, ix->slots[h] - 1), name) == 0) return ix->slots[h] - 1;
+    return -1;
+}
+
+/* Adds entry i (room reserved); returns -1, or the index of an earlier entry with the same name. */
+static int64_t bn_names_insert(bn_names *ix, const void *base, size_t stride, int64_t i) {
+    const char *name = bn_names_at(base, stride, i);
+    uint64_t h;
+    for (h = bn_names_hash(ix, name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
+        ix->n_probes++;
+        if (strcmp(bn_names_at(base, stride, ix->slots[h] - 1), name) == 0) return ix->slots[h] - 1;
+    }
+    ix->n_probes++;
+    ix->slots[h] = i + 1;
+    ix->count++;
+    return -1;
+}
+
 struct bitnet_gguf {
     bitnet_allocator allocator;
     const unsigned char *data;               /* (size) the whole file */
@@ -1502,6 +1637,8 @@ struct bitnet_gguf {
     bitnet_gguf_tensor *tensors;             /* (n_tensors) */
     uint64_t *str_index;                     /* element offsets of all top-level string arrays */
     char *names;                             /* storage of the keys and tensor names */
+    bn_names key_index, tensor_index;        /* name -> index, for duplicates and lookups */
+    uint64_t n_sort_steps;                   /* work of sorting tensors by offset (tests read it) */
 };
 
 /* --- type tables --- */
@@ -1849,10 +1986,9 @@ static bitnet_status bn_gguf_fill_kv(bitnet_gguf *g, bn_cursor *c, char **names,
         bn_cursor_u32(c, &type);
         bn_gguf_parse_value(c, type, v, "key", 0);
         g->keys[i] = bn_gguf_copy_name(names, key, len);
-        for (j = 0; j < i; j++)
-            if (strcmp(g->keys[j], g->keys[i]) == 0)
-                return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
-                               (long long)j, (long long)i);
+        if ((j = bn_names_insert(&g->key_index, g->keys, sizeof *g->keys, i)) >= 0)
+            return bn_fail(BITNET_ERR_FORMAT, "duplicate key '%s' (#%lld and #%lld)", g->keys[i],
+                           (long long)j, (long long)i);
         if ((st = bn_gguf_check_alignment(g, g->keys[i], v)) != BITNET_OK) return st;
         if (v->type == BITNET_GGUF_ARRAY && v->arr.elem_type == BITNET_GGUF_STRING) {
             bn_gguf_index_strings(v, *str_index);
@@ -1915,13 +2051,33 @@ static bitnet_status bn_gguf_size_tensor(bitnet_gguf *g, bitnet_gguf_tensor *t) 
     return BITNET_OK;
 }
 
-/* Insertion sort of tensor pointers by offset (files hold a few hundred tensors). */
-static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n) {
-    int64_t i, j;
-    for (i = 1; i < n; i++) {
-        bitnet_gguf_tensor *t = p[i];
-        for (j = i; j > 0 && p[j - 1]->offset > t->offset; j--) p[j] = p[j - 1];
-        p[j] = t;
+/* Heap sort of tensor pointers by offset (then file order): O(n log n) for any file, in place.
+   *steps counts sift steps, the work the tests bound. */
+static int bn_gguf_offset_less(const bitnet_gguf_tensor *a, const bitnet_gguf_tensor *b) {
+    return a->offset < b->offset || (a->offset == b->offset && a < b);
+}
+
+static void bn_gguf_sift_down(bitnet_gguf_tensor **p, int64_t root, int64_t n, uint64_t *steps) {
+    for (;;) {
+        int64_t child = 2 * root + 1;
+        bitnet_gguf_tensor *t;
+        if (child >= n) return;
+        if (child + 1 < n && bn_gguf_offset_less(p[child], p[child + 1])) child++;
+        if (!bn_gguf_offset_less(p[root], p[child])) return;
+        t = p[root]; p[root] = p[child]; p[child] = t;
+        root = child;
+        ++*steps;
+    }
+}
+
+static void bn_gguf_sort_by_offset(bitnet_gguf_tensor **p, int64_t n, uint64_t *steps) {
+    int64_t i;
+    for (i = n / 2; i-- > 0;) bn_gguf_sift_down(p, i, n, steps);
+    for (i = n - 1; i > 0; i--) {
+        bitnet_gguf_tensor *t = p[0];
+        p[0] = p[i]; p[i] = t;
+        bn_gguf_sift_down(p, 0, i, steps);
+        ++*steps;
     }
 }
 
@@ -1935,7 +2091,7 @@ static bitnet_status bn_gguf_check_overlaps(bitnet_gguf *g) {
     order = (bitnet_gguf_tensor **)bn_alloc(&g->allocator, (size_t)g->n_tensors * sizeof *order, 16);
     if (!order) return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory sorting %lld tensors", (long long)g->n_tensors);
     for (i = 0; i < g->n_tensors; i++) order[i] = &g->tensors[i];
-    bn_gguf_sort_by_offset(order, g->n_tensors);
+    bn_gguf_sort_by_offset(order, g->n_tensors, &g->n_sort_steps);
     for (i = 0; i < g->n_tensors && st == BITNET_OK; i++) {
         bitnet_gguf_tensor *t = order[i];
         uint64_t next = i + 1 < g->n_tensors ? order[i + 1]->offset : data_size;
@@ -1958,10 +2114,9 @@ static bitnet_status bn_gguf_parse_tensors(bitnet_gguf *g, bn_cursor *c, char **
         if ((st = bn_gguf_parse_tensor_info(c, &g->tensors[i], (uint64_t)i, &name, &len)) != BITNET_OK)
             return st;
         g->tensors[i].name = bn_gguf_copy_name(names, name, len);
-        for (j = 0; j < i; j++)
-            if (strcmp(g->tensors[j].name, g->tensors[i].name) == 0)
-                return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
-                               g->tensors[i].name, (long long)j, (long long)i);
+        if ((j = bn_names_insert(&g->tensor_index, &g->tensors[0].name, sizeof *g->tensors, i)) >= 0)
+            return bn_fail(BITNET_ERR_FORMAT, "duplicate tensor name '%s' (#%lld and #%lld)",
+                           g->tensors[i].name, (long long)j, (long long)i);
     }
     g->data_offset = bn_align_up_u64(c->pos, g->alignment);
     if (g->data_offset > g->size) {
@@ -2001,7 +2156,9 @@ static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_
     g->tensors = (bitnet_gguf_tensor *)bn_zalloc(a, (size_t)(n_tensors ? n_tensors : 1) * sizeof *g->tensors);
     g->str_index = (uint64_t *)bn_alloc(a, (size_t)(n_strs ? n_strs : 1) * sizeof *g->str_index, 16);
     g->names = (char *)bn_alloc(a, (size_t)(name_bytes ? name_bytes : 1), 16);
-    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names)
+    if (!g->keys || !g->values || !g->tensors || !g->str_index || !g->names ||
+        !bn_names_reserve(&g->key_index, a, g->keys, sizeof *g->keys, (int64_t)n_kv) ||
+        !bn_names_reserve(&g->tensor_index, a, &g->tensors[0].name, sizeof *g->tensors, (int64_t)n_tensors))
         return bn_fail(BITNET_ERR_NOMEM, "gguf: out of memory for %llu keys, %llu tensors, %llu strings",
                        (unsigned long long)n_kv, (unsigned long long)n_tensors, (unsigned long long)n_strs);
     return BITNET_OK;
@@ -2064,9 +2221,15 @@ bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_
 /* Reads the whole file into memory: the path where mmap is unavailable or not wanted. With the
    default allocator the memory comes in huge pages where the OS has them. */
 static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int default_allocator) {
-    FILE *f = fopen(path, "rb");
+    FILE *f;
     long n;
     unsigned char *buf;
+#if !defined(_WIN32)
+    struct stat sb;
+    if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))    /* a FIFO or device would block or never end */
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+#endif
+    f = fopen(path, "rb");
     if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
@@ -2094,7 +2257,7 @@ static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int def
 static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
     struct stat sb;
     void *p;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);    /* a FIFO must not block the open */
     if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -2156,6 +2319,8 @@ void bitnet_gguf_close(bitnet_gguf *g) {
     bn_free(&a, g->tensors);
     bn_free(&a, g->str_index);
     bn_free(&a, g->names);
+    bn_names_free(&g->key_index, &a);
+    bn_names_free(&g->tensor_index, &a);
     bn_free(&a, g);
 }
 
@@ -2169,11 +2334,8 @@ int64_t bitnet_gguf_n_kv(const bitnet_gguf *g) { return g ? g->n_kv : 0; }
 int64_t bitnet_gguf_n_tensors(const bitnet_gguf *g) { return g ? g->n_tensors : 0; }
 
 int64_t bitnet_gguf_find_key(const bitnet_gguf *g, const char *key) {
-    int64_t i;
-    if (!g || !key) return -1;
-    for (i = 0; i < g->n_kv; i++)
-        if (strcmp(g->keys[i], key) == 0) return i;
-    return -1;
+    if (!g || !key || !g->n_kv) return -1;
+    return bn_names_find(&g->key_index, g->keys, sizeof *g->keys, key);
 }
 
 const char *bitnet_gguf_key(const bitnet_gguf *g, int64_t i) {
@@ -2190,10 +2352,9 @@ const bitnet_gguf_tensor *bitnet_gguf_tensor_at(const bitnet_gguf *g, int64_t i)
 
 const bitnet_gguf_tensor *bitnet_gguf_find_tensor(const bitnet_gguf *g, const char *name) {
     int64_t i;
-    if (!g || !name) return NULL;
-    for (i = 0; i < g->n_tensors; i++)
-        if (strcmp(g->tensors[i].name, name) == 0) return &g->tensors[i];
-    return NULL;
+    if (!g || !name || !g->n_tensors) return NULL;
+    i = bn_names_find(&g->tensor_index, &g->tensors[0].name, sizeof *g->tensors, name);
+    return i >= 0 ? &g->tensors[i] : NULL;
 }
 
 static bitnet_status bn_gguf_lookup(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **v) {
@@ -2214,7 +2375,7 @@ static int bn_gguf_is_signed(bitnet_gguf_type t) {
 /* Any integer value as u64 / i64 when it fits. */
 static bitnet_status bn_gguf_int(const bitnet_gguf *g, const char *key, uint64_t *u, int64_t *s, int want_signed,
                                  uint64_t umax) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (bn_gguf_is_unsigned(v->type) && v->num.u64 <= umax) {
@@ -2245,7 +2406,7 @@ bitnet_status bitnet_gguf_get_i64(const bitnet_gguf *g, const char *key, int64_t
 }
 
 bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *out) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type == BITNET_GGUF_F32 || v->type == BITNET_GGUF_F64) *out = (float)v->num.f64;
@@ -2256,7 +2417,7 @@ bitnet_status bitnet_gguf_get_f32(const bitnet_gguf *g, const char *key, float *
 }
 
 bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *out) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_BOOL)
@@ -2266,7 +2427,7 @@ bitnet_status bitnet_gguf_get_bool(const bitnet_gguf *g, const char *key, int *o
 }
 
 bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const char **ptr, size_t *len) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_STRING)
@@ -2277,7 +2438,7 @@ bitnet_status bitnet_gguf_get_str(const bitnet_gguf *g, const char *key, const c
 }
 
 bitnet_status bitnet_gguf_get_arr(const bitnet_gguf *g, const char *key, const bitnet_gguf_value **array) {
-    const bitnet_gguf_value *v;
+    const bitnet_gguf_value *v = NULL;
     bitnet_status st = bn_gguf_lookup(g, key, &v);
     if (st != BITNET_OK) return st;
     if (v->type != BITNET_GGUF_ARRAY)
@@ -2310,6 +2471,7 @@ struct bitnet_gguf_writer {
     int64_t n_kvs, cap_kvs;
     bn_writer_tensor *tensors;
     int64_t n_tensors, cap_tensors;
+    bn_names key_index, tensor_index;
     /* streaming state */
     bitnet_write_fn write;
     void *user;
@@ -2343,6 +2505,8 @@ void bitnet_gguf_writer_free(bitnet_gguf_writer *w) {
     for (i = 0; i < w->n_tensors; i++) bn_free(&w->allocator, w->tensors[i].name);
     bn_free(&w->allocator, w->kvs);
     bn_free(&w->allocator, w->tensors);
+    bn_names_free(&w->key_index, &w->allocator);
+    bn_names_free(&w->tensor_index, &w->allocator);
     bn_free(&w->allocator, w);
 }
 
@@ -2377,18 +2541,18 @@ static char *bn_writer_strdup(const bitnet_allocator *a, const char *s) {
 
 static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bitnet_gguf_type type,
                                       unsigned char *payload, uint64_t n_payload) {
-    int64_t i;
+    int64_t i = w->n_kvs ? bn_names_find(&w->key_index, &w->kvs[0].key, sizeof *w->kvs, key) : -1;
     char *copy;
-    for (i = 0; i < w->n_kvs; i++)
-        if (strcmp(w->kvs[i].key, key) == 0) {
-            bn_free(&w->allocator, w->kvs[i].payload);
-            w->kvs[i].type = type;
-            w->kvs[i].payload = payload;
-            w->kvs[i].n_payload = n_payload;
-            return BITNET_OK;
-        }
+    if (i >= 0) {
+        bn_free(&w->allocator, w->kvs[i].payload);
+        w->kvs[i].type = type;
+        w->kvs[i].payload = payload;
+        w->kvs[i].n_payload = n_payload;
+        return BITNET_OK;
+    }
     copy = bn_writer_strdup(&w->allocator, key);
-    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs)) {
+    if (!copy || !bn_writer_grow(&w->allocator, (void **)&w->kvs, w->n_kvs, &w->cap_kvs, sizeof *w->kvs) ||
+        !bn_names_reserve(&w->key_index, &w->allocator, &w->kvs[0].key, sizeof *w->kvs, w->n_kvs + 1)) {
         bn_free(&w->allocator, copy);
         bn_free(&w->allocator, payload);
         return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding key '%s'", key);
@@ -2397,6 +2561,7 @@ static bitnet_status bn_writer_put_kv(bitnet_gguf_writer *w, const char *key, bi
     w->kvs[w->n_kvs].type = type;
     w->kvs[w->n_kvs].payload = payload;
     w->kvs[w->n_kvs].n_payload = n_payload;
+    bn_names_insert(&w->key_index, &w->kvs[0].key, sizeof *w->kvs, w->n_kvs);
     w->n_kvs++;
     return BITNET_OK;
 }
@@ -2533,15 +2698,13 @@ bitnet_status bitnet_gguf_writer_set_arr_str(bitnet_gguf_writer *w, const char *
 bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *name, bitnet_type type,
                                             uint32_t n_dims, const uint64_t *ne) {
     bn_writer_tensor t;
-    int64_t i;
     uint32_t d;
     bitnet_status st;
     if (!w || !name || !*name || !ne || strlen(name) > BN__GGUF_MAX_NAME)
         return bn_fail(BITNET_ERR_ARGS, "gguf writer: bad tensor name or shape");
     if (w->started) return bn_fail(BITNET_ERR_ARGS, "gguf writer: tensor '%s' added after begin", name);
-    for (i = 0; i < w->n_tensors; i++)
-        if (strcmp(w->tensors[i].name, name) == 0)
-            return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
+    if (w->n_tensors && bn_names_find(&w->tensor_index, &w->tensors[0].name, sizeof *w->tensors, name) >= 0)
+        return bn_fail(BITNET_ERR_ARGS, "gguf writer: duplicate tensor '%s'", name);
     memset(&t, 0, sizeof t);
     if ((st = bitnet_tensor_bytes(type, n_dims, ne, &t.size)) != BITNET_OK)
         return bn_fail_prefix(st, "gguf writer: tensor '%s'", name);
@@ -2550,11 +2713,15 @@ bitnet_status bitnet_gguf_writer_add_tensor(bitnet_gguf_writer *w, const char *n
     for (d = 0; d < 4; d++) t.ne[d] = d < n_dims ? ne[d] : 1;
     t.name = bn_writer_strdup(&w->allocator, name);
     if (!t.name || !bn_writer_grow(&w->allocator, (void **)&w->tensors, w->n_tensors, &w->cap_tensors,
-                                   sizeof *w->tensors)) {
+                                   sizeof *w->tensors) ||
+        !bn_names_reserve(&w->tensor_index, &w->allocator, &w->tensors[0].name, sizeof *w->tensors,
+                          w->n_tensors + 1)) {
         bn_free(&w->allocator, t.name);
         return bn_fail(BITNET_ERR_NOMEM, "gguf writer: out of memory adding tensor '%s'", name);
     }
-    w->tensors[w->n_tensors++] = t;
+    w->tensors[w->n_tensors] = t;
+    bn_names_insert(&w->tensor_index, &w->tensors[0].name, sizeof *w->tensors, w->n_tensors);
+    w->n_tensors++;
     return BITNET_OK;
 }
 
@@ -8100,12 +8267,34 @@ static void bn_tok_work_free(bn_tok_work *w) {
     bn_free(&w->a, w->sym); bn_free(&w->a, w->heap);
 }
 
+/* Tokenizes one piece of text: special-token matches (all of them with parse_special, else the
+   user-defined ones) become their ids, the text between them is split and merged. */
+static int bn_tok_segment(bn_tok_work *w, const char *text, size_t len, int parse_special, int *prev_special) {
+    const unsigned char *t = (const unsigned char *)text;
+    int32_t *mark;
+    size_t i, start = 0;
+    int ok = 1;
+    if (!len) return 1;
+    if (!bn_tok_has_special(w->v, parse_special)) return bn_tok_text(w, t, len, prev_special);
+    if (!(mark = (int32_t *)bn_alloc(&w->a, len * sizeof *mark, 16))) return 0;
+    bn_tok_mark_special(w->v, text, len, parse_special, mark);
+    for (i = 0; ok && i < len; i++) {
+        if (mark[i] < 0) continue;
+        ok = bn_tok_text(w, t + start, i - start, prev_special);
+        bn_tok_emit(w, mark[i]);
+        *prev_special = 1;
+        for (start = i + 1; start < len && mark[start] == -2; start++) {}
+        i = start - 1;
+    }
+    if (ok) ok = bn_tok_text(w, t + start, len - start, prev_special);
+    bn_free(&w->a, mark);
+    return ok;
+}
+
 bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t len, int add_special,
                               int parse_special, int32_t *ids, size_t cap, size_t *n_ids) {
     bn_tok_work w;
-    const unsigned char *t = (const unsigned char *)text;
-    int32_t *mark = NULL;
-    int prev_special = 1, ok = 1;
+    int prev_special = 1, ok;
     if (!v || (!text && len) || (!ids && cap) || !n_ids)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_tokenize: NULL vocab, text, ids or n_ids");
     if (len > BN__TOK_MAX_TEXT)
@@ -8114,26 +8303,8 @@ bitnet_status bitnet_tokenize(const bitnet_vocab *v, const char *text, size_t le
     memset(&w, 0, sizeof w);
     w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
     if (add_special && v->add_bos && v->bos >= 0) bn_tok_emit(&w, v->bos);
-    if (len && bn_tok_has_special(v, parse_special)) {
-        size_t i, start = 0;
-        if (!(mark = (int32_t *)bn_alloc(&w.a, len * sizeof *mark, 16))) ok = 0;
-        else {
-            bn_tok_mark_special(v, text, len, parse_special, mark);
-            for (i = 0; ok && i < len; i++) {
-                if (mark[i] < 0) continue;
-                ok = bn_tok_text(&w, t + start, i - start, &prev_special);
-                bn_tok_emit(&w, mark[i]);
-                prev_special = 1;
-                for (start = i + 1; start < len && mark[start] == -2; start++) {}
-                i = start - 1;
-            }
-            if (ok) ok = bn_tok_text(&w, t + start, len - start, &prev_special);
-        }
-    } else if (ok) {
-        ok = bn_tok_text(&w, t, len, &prev_special);
-    }
+    ok = bn_tok_segment(&w, text, len, parse_special, &prev_special);
     if (ok && add_special && v->add_eos && v->eos >= 0) bn_tok_emit(&w, v->eos);
-    bn_free(&w.a, mark);
     bn_tok_work_free(&w);
     if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_tokenize: out of memory for %zu bytes of text", len);
     *n_ids = w.n_ids;
@@ -8772,58 +8943,139 @@ size_t bitnet_detok_flush(bitnet_detok *d, char *out, size_t cap) {
 
 /* ---- chat prompts ---- */
 
-typedef struct bn_chat_out { char *p; size_t cap, n; } bn_chat_out;
+/* The prompt text goes to `p` (up to cap bytes); with `marker` set, each byte is flagged there as
+   the template's own (1) or message text (0), for bitnet_chat_tokenize. */
+typedef struct bn_chat_out { char *p; unsigned char *marker; size_t cap, n; } bn_chat_out;
 
-static void bn_chat_put(bn_chat_out *o, const char *s, size_t n) {
-    if (o->n < o->cap) memcpy(o->p + o->n, s, o->n + n <= o->cap ? n : o->cap - o->n);
+static void bn_chat_emit(bn_chat_out *o, const char *s, size_t n, int is_marker) {
+    size_t fit = o->n >= o->cap ? 0 : o->n + n <= o->cap ? n : o->cap - o->n;
+    if (fit) {
+        memcpy(o->p + o->n, s, fit);
+        if (o->marker) memset(o->marker + o->n, is_marker, fit);
+    }
     o->n += n;
 }
 
-static void bn_chat_puts(bn_chat_out *o, const char *s) { bn_chat_put(o, s, strlen(s)); }
+static void bn_chat_text(bn_chat_out *o, const char *s, size_t n) { bn_chat_emit(o, s, n, 0); }
+static void bn_chat_mark(bn_chat_out *o, const char *s) { bn_chat_emit(o, s, strlen(s), 1); }
 
 static int bn_chat_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+
+static bitnet_status bn_chat_resolve(const bitnet_vocab *v, bitnet_chat_format_id *format, const char *fn) {
+    if (*format == BITNET_CHAT_AUTO) *format = v->chat;
+    if (*format != BITNET_CHAT_BITNET && *format != BITNET_CHAT_LLAMA3)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: no known chat format (template or vocabulary); pass "
+                       "BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3", fn);
+    return BITNET_OK;
+}
+
+/* Writes the conversation in `format` (resolved) to o. Role names and contents are message text;
+   everything else is the template's. */
+static bitnet_status bn_chat_render(bitnet_chat_format_id format, const bitnet_chat_message *msgs, size_t n,
+                                    int add_assistant, bn_chat_out *o, const char *fn) {
+    size_t i;
+    bn_chat_mark(o, "<|begin_of_text|>");
+    for (i = 0; i < n; i++) {
+        const char *role = msgs[i].role, *c = msgs[i].content;
+        size_t cl;
+        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "%s: message %zu has a NULL role or content", fn, i);
+        cl = strlen(c);
+        if (format == BITNET_CHAT_BITNET) {
+            /* "User: " is plain text in this template: the role and the content are one text run */
+            if (role[0]) {
+                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
+                bn_chat_text(o, &first, 1);
+                bn_chat_text(o, role + 1, strlen(role + 1));
+            }
+            bn_chat_text(o, ": ", 2);
+            bn_chat_text(o, c, cl);
+        } else {
+            while (cl && bn_chat_space(*c)) { c++; cl--; }
+            while (cl && bn_chat_space(c[cl - 1])) cl--;
+            bn_chat_mark(o, "<|start_header_id|>");
+            bn_chat_text(o, role, strlen(role));
+            bn_chat_mark(o, "<|end_header_id|>");
+            bn_chat_text(o, "\n\n", 2);
+            bn_chat_text(o, c, cl);
+        }
+        bn_chat_mark(o, "<|eot_id|>");
+    }
+    if (add_assistant) {
+        if (format == BITNET_CHAT_BITNET) {
+            bn_chat_text(o, "Assistant: ", 11);
+        } else {
+            bn_chat_mark(o, "<|start_header_id|>");
+            bn_chat_text(o, "assistant", 9);
+            bn_chat_mark(o, "<|end_header_id|>");
+            bn_chat_text(o, "\n\n", 2);
+        }
+    }
+    return BITNET_OK;
+}
 
 bitnet_status bitnet_chat_format(const bitnet_vocab *v, bitnet_chat_format_id format,
                                  const bitnet_chat_message *msgs, size_t n, int add_assistant,
                                  char *out, size_t cap, size_t *len) {
     bn_chat_out o;
-    size_t i;
+    bitnet_status st;
     if (!len || (!out && cap) || (!msgs && n) || (!v && format == BITNET_CHAT_AUTO))
         return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: NULL argument");
-    if (format == BITNET_CHAT_AUTO) format = v->chat;
-    if (format != BITNET_CHAT_BITNET && format != BITNET_CHAT_LLAMA3)
-        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_chat_format: no known chat format (template or "
-                       "vocabulary); pass BITNET_CHAT_BITNET or BITNET_CHAT_LLAMA3");
-    o.p = out; o.cap = cap; o.n = 0;
-    bn_chat_puts(&o, "<|begin_of_text|>");
-    for (i = 0; i < n; i++) {
-        const char *role = msgs[i].role, *c = msgs[i].content;
-        size_t cl;
-        if (!role || !c) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: message %zu has a NULL role or content", i);
-        cl = strlen(c);
-        if (format == BITNET_CHAT_BITNET) {
-            if (role[0]) {
-                char first = role[0] >= 'a' && role[0] <= 'z' ? (char)(role[0] - 32) : role[0];
-                bn_chat_put(&o, &first, 1);
-                bn_chat_puts(&o, role + 1);
-            }
-            bn_chat_puts(&o, ": ");
-            bn_chat_put(&o, c, cl);
-        } else {
-            while (cl && bn_chat_space(*c)) { c++; cl--; }
-            while (cl && bn_chat_space(c[cl - 1])) cl--;
-            bn_chat_puts(&o, "<|start_header_id|>");
-            bn_chat_puts(&o, role);
-            bn_chat_puts(&o, "<|end_header_id|>\n\n");
-            bn_chat_put(&o, c, cl);
-        }
-        bn_chat_puts(&o, "<|eot_id|>");
-    }
-    if (add_assistant)
-        bn_chat_puts(&o, format == BITNET_CHAT_BITNET ? "Assistant: " : "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    if ((st = bn_chat_resolve(v, &format, "bitnet_chat_format")) != BITNET_OK) return st;
+    memset(&o, 0, sizeof o);
+    o.p = out; o.cap = cap;
+    if ((st = bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_format")) != BITNET_OK) return st;
     *len = o.n;
     if (o.n + 1 > cap) return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_format: %zu bytes do not fit in %zu", o.n + 1, cap);
     out[o.n] = 0;
+    return BITNET_OK;
+}
+
+/* Tokenizes the rendered text run by run: the template's markers with special tokens parsed,
+   message text without, carrying the SPM prefix state across runs as bitnet_tokenize does. */
+static int bn_chat_tokenize_runs(bn_tok_work *w, const char *text, const unsigned char *marker, size_t len) {
+    size_t start = 0, i;
+    int prev_special = 1;
+    while (start < len) {
+        for (i = start; i < len && marker[i] == marker[start]; i++) {}
+        if (!bn_tok_segment(w, text + start, i - start, marker[start], &prev_special)) return 0;
+        start = i;
+    }
+    return 1;
+}
+
+bitnet_status bitnet_chat_tokenize(const bitnet_vocab *v, bitnet_chat_format_id format,
+                                   const bitnet_chat_message *msgs, size_t n, int add_assistant,
+                                   int32_t *ids, size_t cap, size_t *n_ids) {
+    bn_chat_out o;
+    bn_tok_work w;
+    bitnet_status st;
+    int ok;
+    if (!v || !n_ids || (!ids && cap) || (!msgs && n))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: NULL argument");
+    if ((st = bn_chat_resolve(v, &format, "bitnet_chat_tokenize")) != BITNET_OK) return st;
+    memset(&o, 0, sizeof o);
+    if ((st = bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_tokenize")) != BITNET_OK) return st;
+    if (o.n > BN__TOK_MAX_TEXT)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: conversation of %zu bytes is over the limit of %zu",
+                       o.n, BN__TOK_MAX_TEXT);
+    o.cap = o.n;
+    o.p = (char *)bn_alloc(&v->a, o.n + 1, 16);
+    o.marker = (unsigned char *)bn_alloc(&v->a, o.n + 1, 16);
+    memset(&w, 0, sizeof w);
+    w.v = v; w.a = v->a; w.ids = ids; w.cap = cap;
+    ok = o.p && o.marker;
+    if (ok) {
+        o.n = 0;
+        bn_chat_render(format, msgs, n, add_assistant, &o, "bitnet_chat_tokenize");
+        ok = bn_chat_tokenize_runs(&w, o.p, o.marker, o.n);
+    }
+    bn_free(&v->a, o.p);
+    bn_free(&v->a, o.marker);
+    bn_tok_work_free(&w);
+    if (!ok) return bn_fail(BITNET_ERR_NOMEM, "bitnet_chat_tokenize: out of memory for %zu bytes of conversation", o.cap);
+    *n_ids = w.n_ids;
+    if (w.n_ids > cap)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_chat_tokenize: %zu tokens do not fit in %zu slots", w.n_ids, cap);
     return BITNET_OK;
 }
 
@@ -9493,6 +9745,11 @@ struct bitnet_gen {
     size_t piece_cap, text_cap;
     double t_begin, t_prefilled;
     bitnet_gen_stats stats;
+    bitnet_logit_bias *bias;                /* (n_bias) copied from the params */
+    int32_t n_bias, n_vocab;
+    float *logits;                          /* (n_vocab) biased logits; NULL without bias or hook */
+    bitnet_sample_fn sample;
+    void *sample_user;
 };
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
@@ -9525,6 +9782,37 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
     return BITNET_OK;
 }
 
+/* The logit bias (checked, copied) and the scratch row the bias and a custom sampler work on. */
+static bitnet_status bn_gen_bias(bitnet_gen *g, const bitnet_gen_params *p) {
+    int32_t i;
+    if (p->n_logit_bias < 0 || (p->n_logit_bias && !p->logit_bias))
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: %d logit biases and no array", (int)p->n_logit_bias);
+    for (i = 0; i < p->n_logit_bias; i++)
+        if (p->logit_bias[i].id < 0 || p->logit_bias[i].id >= g->n_vocab || p->logit_bias[i].bias != p->logit_bias[i].bias)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: logit_bias[%d]: id %d is outside the vocabulary of %d "
+                           "or the bias is NaN", (int)i, (int)p->logit_bias[i].id, (int)g->n_vocab);
+    g->sample = p->sample;
+    g->sample_user = p->sample_user;
+    if (!p->n_logit_bias && !p->sample) return BITNET_OK;
+    g->n_bias = p->n_logit_bias;
+    g->bias = (bitnet_logit_bias *)bn_alloc(&g->allocator, (size_t)(g->n_bias ? g->n_bias : 1) * sizeof *g->bias, 16);
+    g->logits = (float *)bn_alloc(&g->allocator, (size_t)g->n_vocab * sizeof *g->logits, 64);
+    if (!g->bias || !g->logits) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the logit bias");
+    if (g->n_bias) memcpy(g->bias, p->logit_bias, (size_t)g->n_bias * sizeof *g->bias);
+    return BITNET_OK;
+}
+
+/* The next id from these logits: bias, then the custom sampler or the built-in one. */
+static int32_t bn_gen_pick(bitnet_gen *g, const float *logits) {
+    int32_t i, id;
+    if (!g->logits) return bitnet_sampler_sample(g->sampler, logits);
+    memcpy(g->logits, logits, (size_t)g->n_vocab * sizeof *logits);
+    for (i = 0; i < g->n_bias; i++) g->logits[g->bias[i].id] += g->bias[i].bias;
+    if (!g->sample) return bitnet_sampler_sample(g->sampler, g->logits);
+    id = g->sample(g->logits, g->n_vocab, g->sample_user);
+    return id >= 0 && id < g->n_vocab ? id : -1;
+}
+
 static bitnet_status bn_gen_buffers(bitnet_gen *g) {
     g->piece_cap = 3 * (bitnet_vocab_max_piece(g->vocab) + 4);
     g->text_cap = g->piece_cap + bitnet_stop_max_held(g->stop) + 8;
@@ -9553,8 +9841,9 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     g->ignore_eog = p.ignore_eog;
     g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
     g->last = g->pending = -1;
+    g->n_vocab = ctx->model->hp.n_vocab;
     bitnet_detok_init(&g->detok, g->vocab, 0);
-    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK ||
+    if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK || (st = bn_gen_bias(g, &p)) != BITNET_OK ||
         (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
         (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
         (st = bn_gen_buffers(g)) != BITNET_OK) {
@@ -9576,11 +9865,16 @@ void bitnet_gen_free(bitnet_gen *g) {
     bn_free(&g->allocator, g->prompt);
     bn_free(&g->allocator, g->piece);
     bn_free(&g->allocator, g->text);
+    bn_free(&g->allocator, g->bias);
+    bn_free(&g->allocator, g->logits);
     bn_free(&g->allocator, g);
 }
 
 int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
-const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+const bitnet_gen_stats *bitnet_gen_get_stats(const bitnet_gen *g) { return g ? &g->stats : NULL; }
+const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return bitnet_gen_get_stats(g); }
+bitnet_pool_stats bitnet_ctx_get_memory(const bitnet_ctx *c) { return bitnet_ctx_memory(c); }
+void bitnet_gguf_free(bitnet_gguf *g) { bitnet_gguf_close(g); }
 void bitnet_gen_cancel(bitnet_gen *g) { if (g) BN__ATOMIC_STORE(&g->cancelled, 1); }
 
 /* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
@@ -9641,7 +9935,8 @@ static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, 
     bitnet_status st;
     if (!logits || g->logits_at != g->ctx->n_decodes)
         return bn_fail(BITNET_ERR_ARGS, "generation on sequence %d: another decode replaced its logits", g->seq);
-    id = bitnet_sampler_sample(g->sampler, logits);
+    if ((id = bn_gen_pick(g, logits)) < 0)
+        return bn_fail(BITNET_ERR_ARGS, "the custom sampler returned an id outside the vocabulary of %d", (int)g->n_vocab);
     bitnet_sampler_accept(g->sampler, id);
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
@@ -10094,6 +10389,7 @@ char *bitnet_generate(BitNetModel *bm, const char *prompt, const BitNetConfig *c
         p.sampler.temperature = config->temperature;
         p.sampler.top_p = config->top_p;
         p.sampler.top_k = config->top_k;
+        if (config->seed) p.sampler.seed = config->seed;
     }
     /* the whole text is planned up front: every token's piece, expanded for U+FFFD repairs */
     sink.cap = (size_t)max_tokens * 3 * (bitnet_vocab_max_piece(bm->model->vocab) + 4) + 16;

@@ -1,13 +1,14 @@
 /* chat.c - an interactive chat that keeps the conversation.
-   Build: cc -O2 examples/chat.c -lpthread -lm
+   Build: cc -O2 -I. examples/chat.c -lpthread -lm
+          (a copy beside a copy of bitnet.h: cc -O2 chat.c -lpthread -lm)
    Run:   ./a.out model.gguf ["system prompt"]   (or set BITNET_MODEL_PATH); empty line or EOF quits.
 
-   Each turn formats the whole conversation in the model's chat format (bitnet_chat_format) and
-   tokenizes it. The tokens the context already holds from earlier turns are kept: only the new
-   part is decoded (bitnet_ctx_truncate drops whatever differs). A vocabulary without a known chat
-   format falls back to a plain "User: ... / Assistant:" transcript. */
+   Each turn tokenizes the whole conversation in the model's chat format (bitnet_chat_tokenize:
+   what the user types stays text, never control tokens). The tokens the context already holds
+   from earlier turns are kept: only the new part is decoded (bitnet_ctx_truncate drops whatever
+   differs). A vocabulary without a known chat format falls back to a plain "User: ... / Assistant:" transcript. */
 #define BITNET_IMPLEMENTATION
-#include "../bitnet.h"
+#include "bitnet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,20 +37,11 @@ static void add_msg(chat *c, const char *role, const char *content) {
     c->n_msgs++;
 }
 
-/* The conversation as prompt text (malloc'd): the model's chat format, or a plain transcript. */
-static char *format_chat(const bitnet_vocab *vocab, const chat *c, int plain) {
-    size_t len = 0, cap = 64;
+/* A plain "User: ... / Assistant:" transcript (malloc'd), for a model without a chat format. */
+static char *plain_transcript(const chat *c) {
+    size_t cap = 64;
     char *text;
     int i;
-    if (!plain) {
-        /* asking with cap 0 gives the length (and BITNET_ERR_ARGS) */
-        bitnet_chat_format(vocab, BITNET_CHAT_AUTO, c->msgs, (size_t)c->n_msgs, 1, NULL, 0, &len);
-        if (!(text = (char *)malloc(len + 1))) return NULL;
-        if (bitnet_chat_format(vocab, BITNET_CHAT_AUTO, c->msgs, (size_t)c->n_msgs, 1, text, len + 1, &len) == BITNET_OK)
-            return text;
-        free(text);
-        return NULL;
-    }
     for (i = 0; i < c->n_msgs; i++) cap += strlen(c->msgs[i].content) + 16;
     if (!(text = (char *)malloc(cap))) return NULL;
     text[0] = 0;
@@ -60,21 +52,39 @@ static char *format_chat(const bitnet_vocab *vocab, const chat *c, int plain) {
     return text;
 }
 
+/* The conversation as token ids (malloc'd). bitnet_chat_tokenize keeps what the user typed as
+   text: "<|eot_id|>" in a message stays characters, only the template's markers are special. */
+static int32_t *conversation_ids(const bitnet_vocab *vocab, const chat *c, int plain, size_t *n) {
+    int32_t *ids;
+    char *text = NULL;
+    bitnet_status st;
+    *n = 0;
+    if (!plain) {
+        /* asking with cap 0 gives the count (and BITNET_ERR_ARGS) */
+        bitnet_chat_tokenize(vocab, BITNET_CHAT_AUTO, c->msgs, (size_t)c->n_msgs, 1, NULL, 0, n);
+    } else {
+        if (!(text = plain_transcript(c))) return NULL;
+        bitnet_tokenize(vocab, text, strlen(text), 1, 0, NULL, 0, n);
+    }
+    ids = (int32_t *)malloc((*n ? *n : 1) * sizeof *ids);
+    if (!ids) { free(text); return NULL; }
+    st = plain ? bitnet_tokenize(vocab, text, strlen(text), 1, 0, ids, *n, n)
+               : bitnet_chat_tokenize(vocab, BITNET_CHAT_AUTO, c->msgs, (size_t)c->n_msgs, 1, ids, *n, n);
+    free(text);
+    if (st != BITNET_OK) { free(ids); return NULL; }
+    return ids;
+}
+
 /* Runs one assistant turn: 1 done, 0 failed (the message is printed), -1 the prompt is too long. */
 static int chat_turn(bitnet_ctx *ctx, const bitnet_vocab *vocab, chat *c, int plain) {
     static const char *stops[] = { "\nUser:" };  /* the plain transcript's next turn */
-    char *text = format_chat(vocab, c, plain);
-    int32_t *ids = NULL, common = 0;
     size_t n = 0;
+    int32_t *ids = conversation_ids(vocab, c, plain, &n), common = 0;
     bitnet_gen_params p;
     bitnet_gen *g = NULL;
     int rc = -1, too_long = 0;
 
-    if (!text) { fprintf(stderr, "error: cannot format the chat\n"); return 0; }
-    /* The chat format writes the BOS text itself: no added BOS, and special tokens parsed. */
-    bitnet_tokenize(vocab, text, strlen(text), plain, !plain, NULL, 0, &n);
-    ids = (int32_t *)malloc((n ? n : 1) * sizeof *ids);
-    if (!ids || bitnet_tokenize(vocab, text, strlen(text), plain, !plain, ids, n, &n) != BITNET_OK) goto done;
+    if (!ids) goto done;
     if ((int32_t)n >= bitnet_ctx_n_ctx(ctx)) { too_long = 1; goto done; }
 
     /* Keep the longest common prefix of the cached tokens; at least one token is decoded anew. */
@@ -112,7 +122,6 @@ done:
     if (!too_long && (rc < 0 || !g)) fprintf(stderr, "error: %s\n", bitnet_last_error());
     bitnet_gen_free(g);
     free(ids);
-    free(text);
     return too_long ? -1 : rc == 0;
 }
 

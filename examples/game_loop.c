@@ -1,5 +1,6 @@
 /* game_loop.c - text generation inside a game loop, one small step per frame.
-   Build: cc -O2 examples/game_loop.c -lpthread -lm
+   Build: cc -O2 -I. examples/game_loop.c -lpthread -lm
+          (a copy beside a copy of bitnet.h: cc -O2 game_loop.c -lpthread -lm)
    Run:   ./a.out model.gguf [leave_frame]   (or set BITNET_MODEL_PATH)
 
    A 60 frames/s loop updates a (fake) world each frame and calls bitnet_gen_step once: a step
@@ -9,7 +10,7 @@
    generation is cancelled with bitnet_gen_cancel. A step of a large model can take longer than
    a frame on a CPU; a game would then run the same loop in a worker thread. */
 #define BITNET_IMPLEMENTATION
-#include "../bitnet.h"
+#include "bitnet.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,15 +1,16 @@
 /* simple.c - the smallest program that runs a model, with the plain API.
-   Build: cc -O2 examples/simple.c -lpthread -lm
+   Build: cc -O2 -I. examples/simple.c -lpthread -lm
+          (a copy beside a copy of bitnet.h: cc -O2 simple.c -lpthread -lm)
    Run:   ./a.out model.gguf ["prompt"]   (or set BITNET_MODEL_PATH) */
 #define BITNET_IMPLEMENTATION
-#include "../bitnet.h"
+#include "bitnet.h"
 #include <stdio.h>
 #include <stdlib.h>
 
 int main(int argc, char **argv) {
     const char *path = argc > 1 ? argv[1] : getenv("BITNET_MODEL_PATH");
     const char *prompt = argc > 2 ? argv[2] : "Once upon a time";
-    BitNetConfig cfg = { 64, 0.8f, 0.95f, 40 };   /* max_tokens, temperature, top_p, top_k */
+    BitNetConfig cfg = { 64, 0.8f, 0.95f, 40, 0 };   /* max_tokens, temperature, top_p, top_k, seed */
     BitNetModel *model;
     char *text;
 

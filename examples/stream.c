@@ -1,8 +1,9 @@
 /* stream.c - stream text as it is generated, with sampling settings, a stop string and timing.
-   Build: cc -O2 examples/stream.c -lpthread -lm
+   Build: cc -O2 -I. examples/stream.c -lpthread -lm
+          (a copy beside a copy of bitnet.h: cc -O2 stream.c -lpthread -lm)
    Run:   ./a.out model.gguf ["prompt"]   (or set BITNET_MODEL_PATH) */
 #define BITNET_IMPLEMENTATION
-#include "../bitnet.h"
+#include "bitnet.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

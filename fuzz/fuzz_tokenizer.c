@@ -1,8 +1,10 @@
-/* libFuzzer target: tokenize and detokenize arbitrary bytes with a BPE vocabulary (Llama 3,
-   ../shared/data/vocab/ggml-vocab-llama-bpe.gguf) and a SentencePiece one (llama-spm). A
-   vocabulary file that is missing is replaced by a small in-memory one of the same kind.
-   The first input byte picks the flags; the rest is the text. An input that starts with "GGUF"
-   is instead read as a file whose vocabulary is loaded and used. Run from the repository root. */
+/* libFuzzer target: tokenize and detokenize arbitrary bytes with the four real vocabularies of
+   ../shared/data/vocab (Llama 3 and GPT-2 BPE, Llama and Phi-3 SentencePiece). A vocabulary
+   file that is missing is replaced by a small in-memory one of the same kind. The first input
+   byte picks the flags and (bits 4-5) the vocabulary; the rest is the text. An input that starts
+   with "GGUF" is instead read as a file whose vocabulary is loaded and used: fuzz/run.sh seeds
+   the corpus with the test strings one per file and with each real vocabulary cut to 600
+   tokens (fuzz/make_seeds.c), so mutations start from files that load. Run from the repo root. */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include <stdio.h>
@@ -70,12 +72,14 @@ static void fuzz_one(const bitnet_vocab *v, const char *text, size_t len, unsign
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static bitnet_vocab *bpe, *spm;
+    static bitnet_vocab *vocabs[4], *bpe;
     static int loaded;
     unsigned flags;
     if (!loaded) {
-        bpe = fuzz_load("ggml-vocab-llama-bpe.gguf", BITNET_VOCAB_BPE);
-        spm = fuzz_load("ggml-vocab-llama-spm.gguf", BITNET_VOCAB_SPM);
+        vocabs[0] = bpe = fuzz_load("ggml-vocab-llama-bpe.gguf", BITNET_VOCAB_BPE);
+        vocabs[1] = fuzz_load("ggml-vocab-llama-spm.gguf", BITNET_VOCAB_SPM);
+        vocabs[2] = fuzz_load("ggml-vocab-gpt-2.gguf", BITNET_VOCAB_BPE);
+        vocabs[3] = fuzz_load("ggml-vocab-phi-3.gguf", BITNET_VOCAB_SPM);
         loaded = 1;
     }
     if (size >= 4 && memcmp(data, "GGUF", 4) == 0) {
@@ -94,8 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     if (size == 0 || size > 8192) return 0;
     flags = data[0];
-    if (bpe) fuzz_one(bpe, (const char *)data + 1, size - 1, flags);
-    if (spm) fuzz_one(spm, (const char *)data + 1, size - 1, flags);
+    if (vocabs[(flags >> 4) & 3]) fuzz_one(vocabs[(flags >> 4) & 3], (const char *)data + 1, size - 1, flags);
     {
         char buf[20000];
         size_t len;

@@ -4,6 +4,7 @@
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include "check.h"
+#include <math.h>
 
 #define MAX_IDS 64
 #define MAX_TEXT 4096
@@ -106,6 +107,86 @@ static bitnet_gen_params greedy_params(int32_t max_tokens) {
     p.max_tokens = max_tokens;
     p.ignore_eog = 1;
     return p;
+}
+
+/* ---- logit bias and a custom sampler ---- */
+
+typedef struct scripted { int32_t next, n_vocab; float seen_at_42; int calls; } scripted;
+
+static int32_t scripted_sample(float *logits, int32_t n_vocab, void *user) {
+    scripted *s = (scripted *)user;
+    s->n_vocab = n_vocab;
+    s->seen_at_42 = logits[42];
+    s->calls++;
+    return s->next < 0 ? s->next : s->next++;
+}
+
+/* The consistent names and their old aliases give the same results. */
+static void test_names(bitnet_ctx *ctx) {
+    bitnet_gen_params p;
+    bitnet_gen *g = NULL;
+    bitnet_gguf *gguf = NULL;
+    const char *text;
+    size_t len;
+    memset(&p, 0, sizeof p);
+    p.prompt_ids = g_prompt;
+    p.n_prompt_ids = g_n_prompt;
+    p.max_tokens = 2;
+    bitnet_ctx_truncate(ctx, 0);
+    CHECK(bitnet_gen_new(&g, ctx, &p) == BITNET_OK);
+    if (g) {
+        while (bitnet_gen_step(g, &text, &len) > 0) {}
+        CHECK(bitnet_gen_get_stats(g) == bitnet_gen_stats_get(g) && bitnet_gen_get_stats(g)->n_generated == 2);
+        bitnet_gen_free(g);
+    }
+    CHECK(bitnet_gen_get_stats(NULL) == NULL);
+    CHECK(bitnet_ctx_get_memory(ctx).reserved == bitnet_ctx_memory(ctx).reserved && bitnet_ctx_get_memory(ctx).reserved > 0);
+    CHECK(bitnet_gguf_open(&gguf, check_shared("models/tiny-b158-i2_s.gguf"), NULL) == BITNET_OK);
+    bitnet_gguf_free(gguf);              /* the sanitizer build sees a leak if it does not close */
+    bitnet_gguf_free(NULL);
+}
+
+static void test_bias_and_hook(bitnet_ctx *ctx) {
+    bitnet_gen_params p;
+    bitnet_logit_bias bias[2];
+    run_result r;
+    scripted sc;
+    int32_t i, first, eog_free = 42;
+    memset(&p, 0, sizeof p);
+    p.prompt_ids = g_prompt;
+    p.n_prompt_ids = g_n_prompt;
+    p.max_tokens = 6;
+    run_steps(ctx, &p, &r);                            /* greedy, unbiased */
+    first = r.ids[0];
+    /* banning the greedy choice changes the first token; a large bias forces an id */
+    bias[0].id = first; bias[0].bias = -INFINITY;
+    p.logit_bias = bias; p.n_logit_bias = 1;
+    run_steps(ctx, &p, &r);
+    CHECKF(r.rc == 0 && r.n_ids >= 1 && r.ids[0] != first, "banned id %d came back", first);
+    bias[1].id = eog_free; bias[1].bias = 1000.0f;
+    p.n_logit_bias = 2;
+    run_steps(ctx, &p, &r);
+    CHECK(r.rc == 0 && r.n_ids == 6);
+    for (i = 0; i < r.n_ids; i++) CHECKF(r.ids[i] == eog_free, "biased id: got %d", r.ids[i]);
+    /* the hook picks every token and sees the biased logits */
+    memset(&sc, 0, sizeof sc);
+    sc.next = 100;
+    p.sample = scripted_sample; p.sample_user = &sc;
+    run_steps(ctx, &p, &r);
+    CHECK(r.rc == 0 && r.n_ids == 6 && sc.calls == 6 && sc.n_vocab == 512);
+    for (i = 0; i < r.n_ids; i++) CHECK(r.ids[i] == 100 + i);
+    CHECK(sc.seen_at_42 > 500.0f);
+    /* an id out of range from the hook is an error; so is a bias for an id outside the vocabulary */
+    sc.next = -5;
+    run_steps(ctx, &p, &r);
+    CHECK(r.rc == BITNET_ERR_ARGS && strstr(bitnet_last_error(), "custom sampler") != NULL);
+    p.sample = NULL;
+    bias[1].id = 512;
+    run_steps(ctx, &p, &r);
+    CHECK(r.rc == BITNET_ERR_ARGS);
+    p.n_logit_bias = -1;
+    run_steps(ctx, &p, &r);
+    CHECK(r.rc == BITNET_ERR_ARGS);
 }
 
 static void test_greedy_and_stops(bitnet_ctx *ctx) {
@@ -423,7 +504,7 @@ done:
 }
 
 static void test_plain_api(void) {
-    BitNetConfig cfg = { 8, 0.0f, 0.0f, 0 };
+    BitNetConfig cfg = { 8, 0.0f, 0.0f, 0, 0 };
     BitNetModel *m = bitnet_load_model(check_shared("models/tiny-b158-i2_s.gguf"));
     char *a, *b;
     CHECKF(m != NULL, "%s", bitnet_get_last_error());
@@ -433,6 +514,19 @@ static void test_plain_api(void) {
     CHECK(a != NULL && b != NULL);
     CHECK(a && b && strcmp(a, b) == 0);
     CHECK(bitnet_generate(m, NULL, &cfg) == NULL && bitnet_get_last_error()[0]);
+    {   /* the seed: the same one repeats, another one differs, 0 is the default seed */
+        BitNetConfig s1 = { 32, 0.9f, 0.0f, 0, 1 }, s2 = { 32, 0.9f, 0.0f, 0, 2 };
+        BitNetConfig s0 = { 32, 0.9f, 0.0f, 0, 0 }, sd = { 32, 0.9f, 0.0f, 0, BITNET_SAMPLER_DEFAULT_SEED };
+        char *x = bitnet_generate(m, "Hello", &s1), *y = bitnet_generate(m, "Hello", &s1);
+        char *z = bitnet_generate(m, "Hello", &s2), *d0 = bitnet_generate(m, "Hello", &s0);
+        char *dd = bitnet_generate(m, "Hello", &sd);
+        CHECK(x && y && z && d0 && dd);
+        CHECK(x && y && strcmp(x, y) == 0);
+        CHECK(x && z && strcmp(x, z) != 0);
+        CHECK(d0 && dd && strcmp(d0, dd) == 0);
+        bitnet_free_string(x); bitnet_free_string(y); bitnet_free_string(z);
+        bitnet_free_string(d0); bitnet_free_string(dd);
+    }
     bitnet_free_string(a);
     bitnet_free_string(b);
     bitnet_free_model(m);
@@ -473,6 +567,7 @@ int main(void) {
     bitnet_model *model = NULL;
     bitnet_ctx *ctx = NULL;
 
+    if (!check_have_shared()) return check_report("generate");
     CHECK(json != NULL);
     if (!json) return check_report("generate");
     json[size] = 0;
@@ -494,6 +589,8 @@ int main(void) {
         test_chunked_prefill(ctx);
         test_generate_many(model);
         test_bad_args(ctx, model);
+        test_bias_and_hook(ctx);
+        test_names(ctx);
     }
     bitnet_ctx_free(ctx);
     bitnet_model_free(model);

@@ -531,6 +531,7 @@ static void test_bad_calls(void) {
 }
 
 int main(void) {
+    if (!check_have_shared()) return check_report("model");
     printf("model logits against ../shared/data/ref:\n");
     test_model_against("tiny-b158-f32", "bitnet_cpp");
     test_model_against("tiny-b158-f16", "bitnet_cpp");

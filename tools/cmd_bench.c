@@ -77,10 +77,11 @@ int cmd_bench(int argc, char **argv) {
     bitnet_threadpool *probe_threads = NULL;
     bitnet_bw_probe *probe = NULL;
     if (!cli_parse(argc, argv, &o)) return 1;
-    n_prompt = o.prompt ? atoi(o.prompt) : 128;
+    n_prompt = 128;
+    if (o.prompt && !cli_parse_int("-p", o.prompt, 0, 1 << 20, &n_prompt)) return 1;
     n_gen = o.n_predict;
-    if (n_prompt < 0 || n_gen < 1 || o.repetitions < 1 || o.repetitions > 32) {
-        fprintf(stderr, "bitnet: bench: needs -p >= 0, -n >= 1 and -r in 1..32\n");
+    if (n_gen < 1 || n_gen > 1 << 20) {
+        fprintf(stderr, "bitnet: bench: -n: %d is out of range (allowed 1..1048576)\n", n_gen);
         return 1;
     }
     if (o.n_ctx < n_prompt + n_gen + 1) o.n_ctx = n_prompt + n_gen + 1;
@@ -91,7 +92,7 @@ int cmd_bench(int argc, char **argv) {
         return 1;
     }
     for (i = 0; i <= n_prompt; i++) tokens[i] = (int32_t)((i * 7919 + 13) % bitnet_model_hparams(model)->n_vocab);
-    threads = o.threads ? o.threads : bitnet_online_cores();
+    threads = cli_threads(o.threads);
     if (bitnet_threadpool_new(&probe_threads, threads, NULL) != BITNET_OK ||
         bitnet_bw_probe_new(&probe, probe_threads, 0) != BITNET_OK) {
         cli_fail("bench: bandwidth probe");

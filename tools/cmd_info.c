@@ -115,6 +115,15 @@ static void info_print_model(const char *path) {
 int cmd_info(int argc, char **argv) {
     bitnet_gguf *g;
     char features[1024];
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) return cli_help("info");
+    if (argc >= 2 && argv[1][0] == '-' && argv[1][1]) {
+        fprintf(stderr, "bitnet: info: unknown option '%s' (try: bitnet info --help)\n", argv[1]);
+        return 1;
+    }
+    if (argc > 2) {
+        fprintf(stderr, "bitnet: info: unexpected argument '%s' (info takes one file)\n", argv[2]);
+        return 1;
+    }
     if (argc != 2) {
         fprintf(stderr, "usage: bitnet info FILE.gguf\n");
         return 1;

@@ -44,10 +44,12 @@ static const char *const mm_words[] = {
     "hello", "world", "bit", "net", "model", "token", "small", "large", "fast", "slow", "good", "new",
 };
 
-static int mm_vocab_add(mm_vocab *v, const char *text, float score, int32_t type, int cap) {
+/* `dedup`: skip a text already present (word prefixes repeat; the rest are unique by design,
+   and checking them all would make a large --vocab quadratic). */
+static int mm_vocab_add(mm_vocab *v, const char *text, float score, int32_t type, int cap, int dedup) {
     int i;
     if (v->n >= cap) return 1;
-    for (i = 0; i < v->n; i++) if (!strcmp(v->text[i], text)) return 1;
+    for (i = 0; dedup && i < v->n; i++) if (!strcmp(v->text[i], text)) return 1;
     v->text[v->n] = (char *)malloc(strlen(text) + 1);
     if (!v->text[v->n]) return 0;
     strcpy(v->text[v->n], text);
@@ -68,23 +70,23 @@ static int mm_make_vocab(mm_vocab *v, int n) {
     v->types = (int32_t *)calloc((size_t)n, sizeof *v->types);
     v->n = 0;
     if (!v->text || !v->scores || !v->types) return 0;
-    ok &= mm_vocab_add(v, "<unk>", 0, BITNET_TOKEN_UNKNOWN, n);
-    ok &= mm_vocab_add(v, "<s>", 0, BITNET_TOKEN_CONTROL, n);
-    ok &= mm_vocab_add(v, "</s>", 0, BITNET_TOKEN_CONTROL, n);
-    ok &= mm_vocab_add(v, "<|begin_of_text|>", 0, BITNET_TOKEN_CONTROL, n);
-    ok &= mm_vocab_add(v, "<|eot_id|>", 0, BITNET_TOKEN_CONTROL, n);
+    ok &= mm_vocab_add(v, "<unk>", 0, BITNET_TOKEN_UNKNOWN, n, 0);
+    ok &= mm_vocab_add(v, "<s>", 0, BITNET_TOKEN_CONTROL, n, 0);
+    ok &= mm_vocab_add(v, "</s>", 0, BITNET_TOKEN_CONTROL, n, 0);
+    ok &= mm_vocab_add(v, "<|begin_of_text|>", 0, BITNET_TOKEN_CONTROL, n, 0);
+    ok &= mm_vocab_add(v, "<|eot_id|>", 0, BITNET_TOKEN_CONTROL, n, 0);
     for (i = 0; i < 256; i++) {
         snprintf(piece, sizeof piece, "<0x%02X>", i);
-        ok &= mm_vocab_add(v, piece, 0, BITNET_TOKEN_BYTE, n);
+        ok &= mm_vocab_add(v, piece, 0, BITNET_TOKEN_BYTE, n, 0);
     }
     for (w = 0; w < sizeof mm_words / sizeof mm_words[0]; w++)
         for (k = 1; k <= strlen(mm_words[w]); k++) {
             snprintf(piece, sizeof piece, "\xe2\x96\x81%.*s", (int)k, mm_words[w]);
-            ok &= mm_vocab_add(v, piece, -(float)v->n, BITNET_TOKEN_NORMAL, n);
+            ok &= mm_vocab_add(v, piece, -(float)v->n, BITNET_TOKEN_NORMAL, n, 1);
         }
     for (i = 0; v->n < n; i++) {
         snprintf(piece, sizeof piece, "\xe2\x96\x81w%d", i);
-        ok &= mm_vocab_add(v, piece, -(float)v->n, BITNET_TOKEN_NORMAL, n);
+        ok &= mm_vocab_add(v, piece, -(float)v->n, BITNET_TOKEN_NORMAL, n, 0);
     }
     return ok;
 }
@@ -222,34 +224,92 @@ static int mm_write_data(bitnet_gguf_writer *w, const mm_shape *s) {
     return ok && mm_write_norm(w, s->embd, &rng);
 }
 
+#define MM_USAGE "usage: bitnet make-model OUT.gguf [--preset tiny|2b4t] [--layers 1..256] [--embd N (multiple of " \
+    "128, <= 16384)] [--ff N (multiple of 128, <= 16384)] [--heads N] [--kv-heads N] [--vocab 400..1048576] " \
+    "[--ctx 8..1048576] [--seed S]\n"
+#define MM_MAX_BYTES (16ull << 30)              /* refuse a file that would take hours to write */
+
+/* The file's size: the F16 embedding and the I2_S projections (2 bits a weight) dominate. */
+static uint64_t mm_estimated_bytes(const mm_shape *s) {
+    uint64_t per_layer = 0, ne[2];
+    int p;
+    for (p = 0; p < 7; p++) {
+        mm_proj_shape(s, p, ne);
+        per_layer += ne[0] * ne[1] / 4;
+    }
+    return (uint64_t)s->vocab * (uint64_t)s->embd * 2 + (uint64_t)s->layers * per_layer;
+}
+
+static int mm_check_shape(const mm_shape *s) {
+    const char *bad = s->embd % 128 ? "--embd must be a multiple of 128"
+                    : s->ff % 128 ? "--ff must be a multiple of 128"
+                    : s->embd % s->heads ? "--embd must be a multiple of --heads"
+                    : s->heads % s->kv_heads ? "--heads must be a multiple of --kv-heads"
+                    : (s->embd / s->heads) % 2 ? "the head size (--embd / --heads) must be even" : NULL;
+    if (bad) {
+        fprintf(stderr, "bitnet: make-model: %s\n", bad);
+        return 0;
+    }
+    if (mm_estimated_bytes(s) > MM_MAX_BYTES) {
+        fprintf(stderr, "bitnet: make-model: the model would be %.1f GB (limit %.0f GB)\n",
+                mm_estimated_bytes(s) / 1e9, MM_MAX_BYTES / 1e9);
+        return 0;
+    }
+    return 1;
+}
+
+/* One shape flag with its limits; -1 if `f` is not a shape flag. */
+static int mm_shape_flag(mm_shape *s, const char *f, const char *v) {
+    static const struct { const char *flag; int min, max; } lim[] = {
+        { "--layers", 1, 256 }, { "--embd", 128, 16384 }, { "--ff", 128, 16384 }, { "--heads", 1, 256 },
+        { "--kv-heads", 1, 256 }, { "--vocab", 400, 1 << 20 }, { "--ctx", 8, 1 << 20 },
+    };
+    int *field[7];
+    size_t i;
+    field[0] = &s->layers; field[1] = &s->embd; field[2] = &s->ff; field[3] = &s->heads;
+    field[4] = &s->kv_heads; field[5] = &s->vocab; field[6] = &s->ctx;
+    for (i = 0; i < sizeof lim / sizeof lim[0]; i++)
+        if (!strcmp(f, lim[i].flag)) return cli_parse_int(f, v, lim[i].min, lim[i].max, field[i]);
+    return -1;
+}
+
 static int mm_parse(int argc, char **argv, mm_shape *s, const char **out) {
     static const mm_shape tiny = { 4, 256, 768, 4, 2, 1024, 512, 20251123 };
     static const mm_shape b2b4t = { 30, 2560, 6912, 20, 5, 128256, 4096, 20251123 };
-    int i;
+    int i, r;
     *s = tiny;
     *out = NULL;
     for (i = 1; i < argc; i++) {
         const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int *field = !strcmp(f, "--layers") ? &s->layers : !strcmp(f, "--embd") ? &s->embd : !strcmp(f, "--ff") ? &s->ff
-                   : !strcmp(f, "--heads") ? &s->heads : !strcmp(f, "--kv-heads") ? &s->kv_heads
-                   : !strcmp(f, "--vocab") ? &s->vocab : !strcmp(f, "--ctx") ? &s->ctx : NULL;
-        if (f[0] != '-') { *out = f; continue; }
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            fputs(MM_USAGE, stdout);
+            exit(cli_finish_output(0));
+        }
+        if (f[0] != '-') {
+            if (*out) {
+                fprintf(stderr, "bitnet: make-model: unexpected argument '%s' (the output is '%s')\n", f, *out);
+                return 0;
+            }
+            *out = f;
+            continue;
+        }
         if (!v) { fprintf(stderr, "bitnet: make-model: option '%s' needs a value\n", f); return 0; }
         i++;
         if (!strcmp(f, "--preset") && !strcmp(v, "tiny")) *s = tiny;
         else if (!strcmp(f, "--preset") && !strcmp(v, "2b4t")) *s = b2b4t;
-        else if (!strcmp(f, "--seed")) s->seed = strtoull(v, NULL, 10);
-        else if (field) *field = atoi(v);
-        else { fprintf(stderr, "bitnet: make-model: unknown option '%s %s'\n", f, v); return 0; }
+        else if (!strcmp(f, "--preset")) {
+            fprintf(stderr, "bitnet: make-model: --preset wants tiny or 2b4t, got '%s'\n", v);
+            return 0;
+        }
+        else if (!strcmp(f, "--seed")) { if (!cli_parse_u64(f, v, &s->seed)) return 0; }
+        else if ((r = mm_shape_flag(s, f, v)) == 0) return 0;
+        else if (r < 0) { fprintf(stderr, "bitnet: make-model: unknown option '%s'\n", f); return 0; }
     }
-    if (!*out || s->layers < 1 || s->heads < 1 || s->kv_heads < 1 || s->embd % s->heads || s->heads % s->kv_heads ||
-        s->embd % 128 || s->ff % 128 || s->ff > 16384 || s->embd > 16384 || s->vocab < 400 || s->ctx < 8 ||
-        (s->embd / s->heads) % 2) {
-        fprintf(stderr, "usage: bitnet make-model OUT.gguf [--preset tiny|2b4t] [--layers N] [--embd N (multiple of "
-                "128)] [--ff N (multiple of 128)] [--heads N] [--kv-heads N] [--vocab N >= 400] [--ctx N] [--seed S]\n");
+    if (!*out) {
+        fprintf(stderr, "bitnet: make-model: no output file\n" MM_USAGE);
         return 0;
     }
-    return 1;
+    return mm_check_shape(s);
 }
 
 int cmd_make_model(int argc, char **argv) {

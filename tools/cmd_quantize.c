@@ -108,6 +108,7 @@ static int quant_parse_args(quant_job *job, int argc, char **argv) {
     int i, n_pos = 0;
     for (i = 1; i < argc; i++) {
         int is_tok = !strcmp(argv[i], "--token-embedding-type");
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) exit(cli_help("quantize"));
         if (is_tok || !strcmp(argv[i], "--output-tensor-type")) {
             const quant_name *q = i + 1 < argc ? quant_lookup(argv[i + 1], sizeof quant_names / sizeof quant_names[0]) : NULL;
             if (!q || quant_is_ternary(q->type)) {
@@ -122,7 +123,8 @@ static int quant_parse_args(quant_job *job, int argc, char **argv) {
         } else if (n_pos < 3) {
             pos[n_pos++] = argv[i];
         } else {
-            return quant_usage(), 0;
+            fprintf(stderr, "bitnet: quantize: unexpected argument '%s' (quantize takes IN OUT TYPE)\n", argv[i]);
+            return 0;
         }
     }
     if (n_pos != 3) return quant_usage(), 0;

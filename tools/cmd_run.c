@@ -14,6 +14,8 @@ static void run_print_stats(const bitnet_gen_stats *s) {
             s->ttft_ms, s->memory_bytes / 1e6, reasons[s->stop_reason]);
 }
 
+#define RUN_OUTPUT_FAILED (-1000)        /* stdout failed: not a bitnet_status */
+
 /* Steps the generation, printing text as it comes or collecting the ids. */
 static int run_generation(bitnet_gen *g, int print_ids) {
     const char *text;
@@ -25,11 +27,9 @@ static int run_generation(bitnet_gen *g, int print_ids) {
         if (print_ids && s->n_generated > seen) {
             printf(seen ? " %d" : "%d", bitnet_gen_last_token(g));
             seen = s->n_generated;
+            if (ferror(stdout)) return RUN_OUTPUT_FAILED;
         }
-        if (!print_ids && len) {
-            fwrite(text, 1, len, stdout);
-            fflush(stdout);
-        }
+        if (!print_ids && len && !cli_write(text, len)) return RUN_OUTPUT_FAILED;
         if (rc == 0) break;
     }
     if (print_ids) printf("\n");
@@ -46,7 +46,7 @@ int cmd_run(int argc, char **argv) {
     int rc = 1;
     if (!cli_parse(argc, argv, &o)) return 1;
     if (!o.prompt && !o.tokens) {
-        fprintf(stderr, "bitnet: run: give a prompt with -p TEXT or --tokens \"1 2 3\"\n");
+        fprintf(stderr, "bitnet: run: give a prompt with -p TEXT, -f FILE or --tokens \"1 2 3\"\n");
         return 1;
     }
     if (o.tokens && !cli_parse_ids(o.tokens, &ids, &n_ids)) return 1;
@@ -56,13 +56,15 @@ int cmd_run(int argc, char **argv) {
         p.prompt_ids = ids;
         p.n_prompt_ids = n_ids;
         p.parse_special = o.special;
+        p.no_bos = o.no_bos;
         p.max_tokens = o.n_predict;
         p.sampler = o.sampler;
         if (bitnet_gen_new(&gen, ctx, &p) != BITNET_OK) cli_fail("run");
-        else if (run_generation(gen, o.print_ids) < 0) cli_fail("run");
+        else if ((rc = run_generation(gen, o.print_ids)) == RUN_OUTPUT_FAILED) rc = 1;   /* reported by cli_write / main */
+        else if (rc < 0) rc = cli_fail("run");
         else {
             run_print_stats(bitnet_gen_stats_get(gen));
-            rc = 0;
+            rc = cli_finish_output(0);
         }
     }
     bitnet_gen_free(gen);

@@ -12,7 +12,7 @@ int cmd_tokenize(int argc, char **argv) {
     int rc = 1;
     if (!cli_parse(argc, argv, &o)) return 1;
     if (!o.prompt) {
-        fprintf(stderr, "bitnet: tokenize: give the text with -p TEXT\n");
+        fprintf(stderr, "bitnet: tokenize: give the text with -p TEXT or -f FILE\n");
         return 1;
     }
     if (!cli_load_model(&o, 1, &model)) return 1;
@@ -22,7 +22,7 @@ int cmd_tokenize(int argc, char **argv) {
                                n, &n) == BITNET_OK) {
         for (i = 0; i < n; i++) printf(i ? " %d" : "%d", ids[i]);
         printf("\n");
-        rc = 0;
+        rc = cli_finish_output(0);
     } else {
         cli_fail("tokenize");
     }
