@@ -12,6 +12,8 @@ for target in "$@"; do
         fuzz_model) find ../shared/data/models -name 'tiny-b158-i2_s.gguf' -o -name 'tiny-llama*.gguf' -o -name '*silu-tq1_0.gguf' | xargs -r cp -n -t "$corpus"/ 2>/dev/null ;;
         fuzz_gguf) find ../shared/data -name '*.gguf' -size -2M -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
         fuzz_json) find ../shared/data -name '*.json' -size -1M -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
+        fuzz_http) printf 'POST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' > "$corpus/seed-chunked"
+                   printf 'GET /v1/models HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' > "$corpus/seed-get" ;;
         fuzz_tokenizer) find ../shared/data/vocab -name '*.inp' -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
     esac
     echo "fuzz: $name for ${seconds}s"
