@@ -464,3 +464,25 @@ int http_peer_gone(int fd) {
     }
     return 0;
 }
+
+void http_close(int fd) {
+    char sink[4096];
+    double until = http_now_ms() + 1000;
+    size_t total = 0;
+    shutdown(fd, SHUT_WR);
+    while (total < (256u << 10)) {
+        struct pollfd p;
+        double left = until - http_now_ms();
+        ssize_t n;
+        if (left <= 0) break;
+        p.fd = fd;
+        p.events = POLLIN;
+        p.revents = 0;
+        if (poll(&p, 1, (int)left + 1) <= 0) break;
+        n = recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) break;
+        total += (size_t)n;
+    }
+    close(fd);
+}

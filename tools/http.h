@@ -100,6 +100,9 @@ int http_send(int fd, int status, const char *content_type, const char *body, si
               int keep_alive, const char *extra);
 /* One chunk of a chunked body (an SSE event: "data: ...\n\n"); len 0 ends the body. */
 int http_send_chunk(int fd, const char *data, size_t len);
+/* Closes a connection gracefully: our side first, then whatever the client still sends is read
+   and dropped (up to 1 s / 256 KiB) so that an early error answer is not lost to a reset. */
+void http_close(int fd);
 /* The peer has closed its side or reset the connection (checked without blocking). */
 int http_peer_gone(int fd);
 #endif
