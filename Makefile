@@ -22,7 +22,7 @@ TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothr
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test asan fuzz bench run native clean clang-check
+.PHONY: all test asan fuzz bench bench-serve run native clean clang-check
 all: $(B)/bitnet $(EXAMPLES)
 
 $(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
@@ -78,6 +78,10 @@ $(B)/bench/%: bench/%.c bitnet.h
 bench: $(BENCHES) $(B)/bitnet
 	$(B)/bench/kernels
 	bench/model.sh $(B)
+
+# Serving speed: 1, 2, 4, 8 concurrent streams through `bitnet serve` on the 2B-4T-shape model.
+bench-serve: $(B)/bitnet $(B)/bench/serve
+	bench/serve.sh $(B)
 
 # The README's first command: build, make a small random-weight model, generate from it.
 run: all

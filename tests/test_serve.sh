@@ -308,7 +308,7 @@ make_config() {   # make_config N FILE: N requests for one curl process (one con
         [ "$i" = "$1" ] || echo next >> "$2"
     done
 }
-make_config 250 "$tmp/warm.cfg"
+make_config 100 "$tmp/warm.cfg"
 make_config 500 "$tmp/load.cfg"
 curl -s -K "$tmp/warm.cfg" > /dev/null
 rss0=$(rss)

@@ -787,7 +787,7 @@ static int srv_stream(srv *s, int fd, json_writer *w, srv_job *j, char **pending
             *pending = p;
             *pending_cap = n;
         }
-        memcpy(*pending, j->out + j->out_taken, n);
+        if (n) memcpy(*pending, j->out + j->out_taken, n);
         j->out_taken += n;
         pthread_mutex_unlock(&s->mu);
         if (n) alive = srv_event(s, fd, w, j, 0, *pending, n, NULL) == 0;
