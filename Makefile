@@ -11,7 +11,8 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 FUZZ_SECONDS ?= 60
 B        := build
 
-CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c)
+TOOLS_LIB := tools/json.c tools/http.c
+CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c) $(TOOLS_LIB)
 EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -21,10 +22,10 @@ TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothr
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test asan fuzz bench run native clean clang-check
+.PHONY: all test asan fuzz bench bench-serve run native clean clang-check
 all: $(B)/bitnet $(EXAMPLES)
 
-$(B)/bitnet: $(CLI_SRC) tools/cli.h bitnet.h
+$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
 
@@ -54,6 +55,10 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< $(LDLIBS)
 
+# Tests and fuzz targets of the tools' parsers include the .c file they test.
+$(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
+$(B)/tests/test_http $(B)/asan/test_http $(B)/fuzz/fuzz_http: tools/http.c tools/http.h
+
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
 
@@ -73,6 +78,10 @@ $(B)/bench/%: bench/%.c bitnet.h
 bench: $(BENCHES) $(B)/bitnet
 	$(B)/bench/kernels
 	bench/model.sh $(B)
+
+# Serving speed: 1, 2, 4, 8 concurrent streams through `bitnet serve` on the 2B-4T-shape model.
+bench-serve: $(B)/bitnet $(B)/bench/serve
+	bench/serve.sh $(B)
 
 # The README's first command: build, make a small random-weight model, generate from it.
 run: all

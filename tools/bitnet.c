@@ -36,6 +36,7 @@ static const cli_command cli_commands[] = {
     { "tokenize", cmd_tokenize, "tokenize -m M -p TEXT     print token ids [--no-bos] [--special]" },
     { "logits", cmd_logits, "logits -m M --tokens IDS -o FILE   write f32 logits of every position" },
     { "bench", cmd_bench, "bench -m M [-p 128] [-n 64] [-t T]  prompt and generation speed" },
+    { "serve", cmd_serve, "serve -m M [--port 8080] [-np SLOTS] [-c CTX] [--api-key K]  OpenAI-compatible HTTP server" },
     { "make-model", cmd_make_model, "make-model OUT.gguf [--preset tiny|2b4t]  write a random-weight BitNet model" },
 };
 

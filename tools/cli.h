@@ -12,6 +12,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Strict numbers for flags and BITNET_* variables: the whole text must be the number, inside
    [min, max]. Otherwise prints one line naming `what`, the text and the allowed range, and
