@@ -11,7 +11,8 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 FUZZ_SECONDS ?= 60
 B        := build
 
-CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c)
+TOOLS_LIB := tools/json.c
+CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c) $(TOOLS_LIB)
 EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
@@ -24,7 +25,7 @@ FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 .PHONY: all test asan fuzz bench run native clean clang-check
 all: $(B)/bitnet $(EXAMPLES)
 
-$(B)/bitnet: $(CLI_SRC) tools/cli.h bitnet.h
+$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
 
@@ -53,6 +54,9 @@ $(B)/tests/static_link: tests/static_a.c tests/static_b.c bitnet.h
 $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< $(LDLIBS)
+
+# Tests and fuzz targets of the tools' parsers include the .c file they test.
+$(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
 
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
