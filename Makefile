@@ -11,7 +11,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 FUZZ_SECONDS ?= 60
 B        := build
 
-TOOLS_LIB := tools/json.c
+TOOLS_LIB := tools/json.c tools/perplexity.c tools/safetensors.c tools/convert.c tools/hf_tokenizer.c
 CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c) $(TOOLS_LIB)
 EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)

@@ -20,6 +20,8 @@ static const cli_command cli_commands[] = {
     { "tokenize", cmd_tokenize, "tokenize -m M -p TEXT     print token ids [--no-bos] [--special]" },
     { "logits", cmd_logits, "logits -m M --tokens IDS -o FILE   write f32 logits of every position" },
     { "bench", cmd_bench, "bench -m M [-p 128] [-n 64] [-t T]  prompt and generation speed" },
+    { "perplexity", cmd_perplexity, "perplexity -m M -f TEXT [-c N] [--chunks K] [-b B]  perplexity as llama.cpp computes it" },
+    { "convert", cmd_convert, "convert HF_DIR OUT.gguf [--outtype T]  Hugging Face checkpoint to GGUF (i2_s tq2_0 tq1_0 f16 bf16)" },
     { "make-model", cmd_make_model, "make-model OUT.gguf [--preset tiny|2b4t]  write a random-weight BitNet model" },
 };
 

@@ -12,6 +12,8 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_logits(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_make_model(int argc, char **argv);
+int cmd_perplexity(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Prints "bitnet: <what>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *what);
