@@ -57,6 +57,9 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 
 # Tests and fuzz targets of the tools' parsers include the .c file they test.
 $(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
+$(B)/tests/test_convert $(B)/asan/test_convert $(B)/fuzz/fuzz_safetensors: tools/json.c tools/json.h \
+    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h
+$(B)/tests/test_perplexity $(B)/asan/test_perplexity: tools/perplexity.c tools/perplexity.h
 
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)

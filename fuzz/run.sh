@@ -12,6 +12,8 @@ for target in "$@"; do
         fuzz_model) find ../shared/data/models -name 'tiny-b158-i2_s.gguf' -o -name 'tiny-llama*.gguf' -o -name '*silu-tq1_0.gguf' | xargs -r cp -n -t "$corpus"/ 2>/dev/null ;;
         fuzz_gguf) find ../shared/data -name '*.gguf' -size -2M -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
         fuzz_json) find ../shared/data -name '*.json' -size -1M -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
+        fuzz_safetensors) find build -maxdepth 3 -name 'model*.safetensors' -size -2M -exec cp -n {} "$corpus"/ \; 2>/dev/null
+                          printf '\x36\0\0\0\0\0\0\0{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\0\0\0\0' > "$corpus/seed-one" ;;
         fuzz_tokenizer) find ../shared/data/vocab -name '*.inp' -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
     esac
     echo "fuzz: $name for ${seconds}s"

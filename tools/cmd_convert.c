@@ -1,7 +1,7 @@
-/* bitnet convert HF_DIR OUT.gguf [--outtype i2_s|tq2_0|tq1_0|f16|bf16] [--progress]
+/* bitnet convert HF_DIR OUT.gguf [--outtype i2_s|tq2_0|tq1_0|f16|bf16] [--progress] [--vocab-only]
    A Hugging Face checkpoint folder (config.json, safetensors, tokenizer.json) to GGUF, in C:
    see tools/convert.h for the layouts. The progress bar goes to stderr when it is a terminal
-   (or with --progress). */
+   (or with --progress). --vocab-only writes the tokenizer metadata alone (config.json optional). */
 #include "cli.h"
 #include "convert.h"
 #include <ctype.h>
@@ -15,7 +15,7 @@ static const struct { const char *name; bitnet_type type; } cv_types[] = {
 };
 
 static int cv_usage(void) {
-    fprintf(stderr, "usage: bitnet convert HF_DIR OUT.gguf [--outtype i2_s|tq2_0|tq1_0|f16|bf16] [--progress]\n");
+    fprintf(stderr, "usage: bitnet convert HF_DIR OUT.gguf [--outtype i2_s|tq2_0|tq1_0|f16|bf16] [--progress] [--vocab-only]\n");
     return 1;
 }
 
@@ -37,6 +37,7 @@ int cmd_convert(int argc, char **argv) {
     p.outtype = BITNET_TYPE_I2_S;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--progress")) { progress = 1; continue; }
+        if (!strcmp(argv[i], "--vocab-only")) { p.vocab_only = 1; continue; }
         if (!strcmp(argv[i], "--outtype")) {
             char low[16];
             size_t n;
@@ -66,6 +67,11 @@ int cmd_convert(int argc, char **argv) {
     if (convert_hf(&p, &r, err, sizeof err)) {
         fprintf(stderr, "bitnet: convert: %s\n", err);
         return 1;
+    }
+    if (p.vocab_only) {
+        printf("bitnet convert: %s -> %s: vocabulary only, %d tokens (%s%s%s)\n", p.hf_dir, p.out_path, r.n_vocab,
+               r.tokenizer, r.pre[0] ? ", pre " : "", r.pre);
+        return 0;
     }
     printf("bitnet convert: %s (%s) -> %s: arch %s, %d tensors, projections %s (%d ternarized by absmean, %d already "
            "ternary, %d unpacked), vocab %d (%s%s%s)\n", p.hf_dir, r.hf_arch, p.out_path, r.arch, r.n_tensors,

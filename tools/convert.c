@@ -426,21 +426,40 @@ static int cv_load_inputs(cv_state *s) {
     char path[4096], jerr[200];
     size_t len = 0;
     char *text;
+    int32_t n_vocab = 0;
     snprintf(path, sizeof path, "%s/config.json", s->p->hf_dir);
-    if (!(text = cv_read_small(path, 16u << 20, &len))) return cv_error(s, "cannot read '%s'", path);
-    if (json_parse(&s->config, text, len, NULL, jerr, sizeof jerr)) {
+    text = cv_read_small(path, 16u << 20, &len);
+    if (!text && !s->p->vocab_only) return cv_error(s, "cannot read '%s'", path);
+    if (text && json_parse(&s->config, text, len, NULL, jerr, sizeof jerr)) {
         free(text);
         return cv_error(s, "%s: %s", path, jerr);
     }
     free(text);
-    if (json_root(s->config)->type != JSON_OBJECT) return cv_error(s, "%s: not a JSON object", path);
-    if (cv_layout_of(s) || cv_hparams_of(s)) return -1;
-    if (st_open_dir(&s->st, s->p->hf_dir, s->err, s->err_size)) return -1;
-    if (hf_tokenizer_load(&s->vocab, s->p->hf_dir, (int32_t)s->hp.n_vocab, s->hp.bos, s->hp.eos, s->err, s->err_size))
+    if (s->config) {
+        if (json_root(s->config)->type != JSON_OBJECT) return cv_error(s, "%s: not a JSON object", path);
+        if (cv_layout_of(s) || cv_hparams_of(s)) return -1;
+        n_vocab = (int32_t)s->hp.n_vocab;
+    } else {
+        s->hp.bos = s->hp.eos = -1;
+    }
+    if (!s->p->vocab_only && st_open_dir(&s->st, s->p->hf_dir, s->err, s->err_size)) return -1;
+    if (hf_tokenizer_load(&s->vocab, s->p->hf_dir, n_vocab, s->hp.bos, s->hp.eos, s->err, s->err_size))
         return -1;
     snprintf(s->rep->tokenizer, sizeof s->rep->tokenizer, "%s", s->vocab.spm ? "llama" : "gpt2");
     snprintf(s->rep->pre, sizeof s->rep->pre, "%s", s->vocab.pre ? s->vocab.pre : "");
     s->rep->n_vocab = s->vocab.n;
+    return 0;
+}
+
+/* Tokenizer keys alone (and the architecture when config.json names one). */
+static int cv_vocab_only(cv_state *s) {
+    if (bitnet_gguf_writer_new(&s->w, NULL) != BITNET_OK) return cv_error(s, "%s", bitnet_last_error());
+    if ((s->config && bitnet_gguf_writer_set_str(s->w, "general.architecture", s->layout.arch) != BITNET_OK) ||
+        hf_tokenizer_write(&s->vocab, s->w))
+        return cv_error(s, "writing metadata: %s", bitnet_last_error());
+    if (bitnet_gguf_writer_begin(s->w, s->p->out_path) != BITNET_OK) return cv_error(s, "%s", bitnet_last_error());
+    s->begun = 1;
+    if (bitnet_gguf_writer_end(s->w) != BITNET_OK) return cv_error(s, "%s: %s", s->p->out_path, bitnet_last_error());
     return 0;
 }
 
@@ -500,8 +519,9 @@ int convert_hf(const convert_params *p, convert_report *report, char *err, size_
         return cv_error(&s, "convert: output type %s is not one of I2_S, TQ2_0, TQ1_0, F16, BF16",
                         bitnet_type_name(p->outtype));
     rc = cv_load_inputs(&s);
-    if (!rc) rc = cv_prepare(&s);
-    if (!rc) rc = cv_write(&s);
+    if (!rc && p->vocab_only) rc = cv_vocab_only(&s);
+    else if (!rc) rc = cv_prepare(&s);
+    if (!rc && !p->vocab_only) rc = cv_write(&s);
     bitnet_gguf_writer_free(s.w);
     if (rc && s.begun) remove(p->out_path);                   /* no half-written file */
     free(s.values);

@@ -24,6 +24,7 @@ typedef struct convert_params {
     const char *hf_dir;
     const char *out_path;
     bitnet_type outtype;              /* I2_S (default when 0 is not meant: set it), TQ2_0, TQ1_0, F16, BF16 */
+    int vocab_only;                   /* tokenizer metadata only, no tensors (config.json optional) */
     convert_progress_fn progress;     /* after each tensor; NULL = quiet */
     void *user;
 } convert_params;

@@ -210,6 +210,20 @@ static void hf_spm_scores(hf_ctx *c) {
     }
 }
 
+/* The largest id in model.vocab and added_tokens (-1 if none or one is not an integer in range). */
+static int32_t hf_max_id(hf_ctx *c, const json_value *model) {
+    const json_value *vocab = json_get(model, "vocab"), *added = json_get(json_root(c->tok), "added_tokens"), *k;
+    int64_t best = -1;
+    uint32_t i;
+    for (i = 0, k = vocab && vocab->type == JSON_OBJECT ? json_first(vocab) : NULL; k && i < vocab->count; i++, k = json_next(k + 1))
+        if (k[1].type == JSON_NUMBER && k[1].is_int && k[1].u.n.i > best) best = k[1].u.n.i;
+    for (i = 0, k = added && added->type == JSON_ARRAY ? json_first(added) : NULL; k && i < added->count; i++, k = json_next(k)) {
+        const json_value *id = json_get(k, "id");
+        if (id && id->type == JSON_NUMBER && id->is_int && id->u.n.i > best) best = id->u.n.i;
+    }
+    return best < INT32_MAX - 1 ? (int32_t)best : -1;
+}
+
 /* ---- style: byte-level or SentencePiece; split rule ---- */
 
 static int hf_has_type(const json_value *v, const char *type, const json_value **found) {
@@ -319,16 +333,19 @@ int hf_tokenizer_load(hf_vocab *v, const char *dir, int32_t n_vocab, int32_t con
     c.err = err;
     c.err_size = err_size;
     v->bos = v->eos = v->unk = v->pad = -1;
-    if (n_vocab <= 0) return hf_error(&c, "vocabulary size %d", n_vocab);
-    v->n = n_vocab;
-    v->text = (char **)calloc((size_t)n_vocab, sizeof *v->text);
-    v->scores = (float *)calloc((size_t)n_vocab, sizeof *v->scores);
-    v->types = (int32_t *)calloc((size_t)n_vocab, sizeof *v->types);
-    if (!v->text || !v->scores || !v->types) rc = hf_error(&c, "out of memory");
-    else rc = hf_parse_file(&c, dir, "tokenizer.json", 1, &c.tok);
+    rc = hf_parse_file(&c, dir, "tokenizer.json", 1, &c.tok);
     if (!rc) rc = hf_parse_file(&c, dir, "tokenizer_config.json", 0, &c.cfg);
     model = rc ? NULL : json_get(json_root(c.tok), "model");
     if (!rc && (!model || model->type != JSON_OBJECT)) rc = hf_error(&c, "tokenizer.json: no \"model\" object");
+    if (!rc && n_vocab <= 0) n_vocab = hf_max_id(&c, model) + 1;
+    if (!rc && n_vocab <= 0) rc = hf_error(&c, "tokenizer.json: no tokens");
+    if (!rc) {
+        v->n = n_vocab;
+        v->text = (char **)calloc((size_t)n_vocab, sizeof *v->text);
+        v->scores = (float *)calloc((size_t)n_vocab, sizeof *v->scores);
+        v->types = (int32_t *)calloc((size_t)n_vocab, sizeof *v->types);
+        if (!v->text || !v->scores || !v->types) rc = hf_error(&c, "out of memory");
+    }
     if (!rc) rc = hf_style(&c, model);
     if (!rc) rc = hf_vocab_entries(&c, model);
     if (!rc) rc = hf_pad(&c);

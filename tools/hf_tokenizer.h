@@ -29,7 +29,7 @@ typedef struct hf_vocab {
 } hf_vocab;
 
 /* Reads HF_DIR's tokenizer files; n_vocab = rows of the embedding (the vocabulary is padded to
-   it; more tokens than that is an error). config_bos/eos: config.json's ids or -1. */
+   it; more tokens than that is an error; 0 = the largest id + 1). config_bos/eos: config.json's ids or -1. */
 int hf_tokenizer_load(hf_vocab *v, const char *dir, int32_t n_vocab, int32_t config_bos, int32_t config_eos,
                       char *err, size_t err_size);
 /* Adds the tokenizer.* keys to a GGUF writer. 0 on success, -1 on a writer error. */
