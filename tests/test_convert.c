@@ -228,7 +228,7 @@ static char *bytelevel_tokenizer(int pairs, int llama3) {
    the merges "▁ t", "h e", "▁t he", "a n", "an d", "▁ and" (ids 259 + ...). */
 static char *spm_tokenizer(void) {
     static const char *const pieces[] = { "\xe2\x96\x81", "t", "h", "e", "a", "n", "d",
-                                          "\xe2\x96\x81t", "he", "\xe2\x96\x81the", "an", "and", "\xe2\x96\x81" "and" };
+                                          "\xe2\x96\x81t", "he", "\xe2\x96\x81the", "an", "and", ("\xe2\x96\x81" "and") };
     static const char *const merges[] = { "\xe2\x96\x81 t", "h e", "\xe2\x96\x81t he", "a n", "an d", "\xe2\x96\x81 and" };
     char *s = (char *)malloc(1 << 16);
     size_t n = 0, i;
