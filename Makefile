@@ -22,7 +22,7 @@ TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothr
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test asan fuzz bench run native clean clang-check
+.PHONY: all test asan fuzz bench run run-random trained-model native clean clang-check
 all: $(B)/bitnet $(EXAMPLES)
 
 $(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
@@ -81,10 +81,21 @@ bench: $(BENCHES) $(B)/bitnet
 	$(B)/bench/kernels
 	bench/model.sh $(B)
 
-# The README's first command: build, make a small random-weight model, generate from it.
+# The README's first command: build, generate from the small trained model in models/.
+TRAINED := models/kjv-bitnet-i2_s.gguf
 run: all
+	$(B)/bitnet run -m $(TRAINED) -p "And it came to pass" -n 64 --temp 0.7 --repeat-penalty 1.1 -s 1611
+
+# The old first command: a random-weight model (its text is noise).
+run-random: all
 	$(B)/bitnet make-model $(B)/tiny.gguf
 	$(B)/bitnet run -m $(B)/tiny.gguf -p "Once upon a time, the sea" -n 48
+
+# Remakes the trained model (Debian python3-torch, python3-numpy, bible-kjv; about 30 minutes on
+# two cores): trains, writes the Hugging Face folder and the test reference, converts.
+trained-model: $(B)/bitnet
+	nice -n 19 /usr/bin/python3 tools/train_bitnet.py --out models/kjv-bitnet --ref tests/data/trained_ref.bin
+	$(B)/bitnet convert models/kjv-bitnet $(TRAINED)
 
 $(B)/fuzz/%: fuzz/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
