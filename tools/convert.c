@@ -389,13 +389,15 @@ static uint32_t cv_file_type(bitnet_type t) {
 
 static int cv_metadata(cv_state *s) {
     const cv_hparams *h = &s->hp;
-    const char *a = s->layout.arch, *base = strrchr(s->p->hf_dir, '/');
+    const char *a = s->layout.arch, *base;
     char key[128], name[256];
     int ok = 1;
     size_t n;
-    snprintf(name, sizeof name, "%s", base && base[1] ? base + 1 : s->p->hf_dir);
+    snprintf(name, sizeof name, "%s", s->p->hf_dir);       /* the folder's own name */
     n = strlen(name);
     while (n > 1 && name[n - 1] == '/') name[--n] = 0;
+    base = strrchr(name, '/');
+    if (base && base[1]) memmove(name, base + 1, strlen(base + 1) + 1);
 #define CV_U32(suffix, v) (snprintf(key, sizeof key, "%s.%s", a, suffix), \
                            bitnet_gguf_writer_set_u32(s->w, key, (uint32_t)(v)) == BITNET_OK)
 #define CV_F32(suffix, v) (snprintf(key, sizeof key, "%s.%s", a, suffix), \
