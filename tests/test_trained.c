@@ -62,8 +62,7 @@ static bitnet_ctx *new_ctx(const bitnet_model *m, int all_logits) {
     bitnet_ctx_params p;
     bitnet_ctx *c = NULL;
     memset(&p, 0, sizeof p);
-    p.n_ctx = 256;
-    p.n_batch = 256;
+    p.n_batch = 128;                  /* the prompts and their continuations fit the model's context */
     p.all_logits = all_logits;
     CHECKF(bitnet_ctx_new(&c, m, &p) == BITNET_OK, "ctx: %s", bitnet_last_error());
     return c;
