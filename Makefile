@@ -11,7 +11,7 @@ SANFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 FUZZ_SECONDS ?= 60
 B        := build
 
-TOOLS_LIB := tools/json.c tools/http.c
+TOOLS_LIB := tools/json.c tools/http.c tools/perplexity.c tools/safetensors.c tools/convert.c tools/hf_tokenizer.c
 CLI_SRC   := tools/bitnet.c $(wildcard tools/cmd_*.c) $(TOOLS_LIB)
 EXAMPLES  := $(patsubst examples/%.c,$(B)/examples/%,$(wildcard examples/*.c))
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -23,6 +23,7 @@ BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
 .PHONY: all test asan fuzz bench bench-serve run native clean clang-check
+.PHONY: all test asan fuzz bench run run-random trained-model native clean clang-check
 all: $(B)/bitnet $(EXAMPLES)
 
 $(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
@@ -57,7 +58,7 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 
 # Tests and fuzz targets of the tools' parsers include the .c file they test.
 $(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
-$(B)/tests/test_http $(B)/asan/test_http $(B)/fuzz/fuzz_http: tools/http.c tools/http.h
+.PHONY: all test asan fuzz bench bench-serve run run-random trained-model native clean clang-check
 
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
@@ -83,10 +84,21 @@ bench: $(BENCHES) $(B)/bitnet
 bench-serve: $(B)/bitnet $(B)/bench/serve
 	bench/serve.sh $(B)
 
-# The README's first command: build, make a small random-weight model, generate from it.
+# The README's first command: build, generate from the small trained model in models/.
+TRAINED := models/kjv-bitnet-i2_s.gguf
 run: all
+	$(B)/bitnet run -m $(TRAINED) -p "And it came to pass" -n 64 --temp 0.7 --repeat-penalty 1.1 -s 1611
+
+# The old first command: a random-weight model (its text is noise).
+run-random: all
 	$(B)/bitnet make-model $(B)/tiny.gguf
 	$(B)/bitnet run -m $(B)/tiny.gguf -p "Once upon a time, the sea" -n 48
+
+# Remakes the trained model (Debian python3-torch, python3-numpy, bible-kjv; about 30 minutes on
+# two cores): trains, writes the Hugging Face folder and the test reference, converts.
+trained-model: $(B)/bitnet
+	nice -n 19 /usr/bin/python3 tools/train_bitnet.py --out models/kjv-bitnet --ref tests/data/trained_ref.bin
+	$(B)/bitnet convert models/kjv-bitnet $(TRAINED)
 
 $(B)/fuzz/%: fuzz/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)

@@ -46,6 +46,8 @@ for target in "$@"; do
         fuzz_json) find "$shared" -name '*.json' -size -1M -exec cp -n {} "$corpus"/ \; 2>/dev/null ;;
         fuzz_http) printf 'POST /v1/completions HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n' > "$corpus/seed-chunked"
                    printf 'GET /v1/models HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' > "$corpus/seed-get" ;;
+        fuzz_safetensors) find build -maxdepth 3 -name 'model*.safetensors' -size -2M -exec cp -n {} "$corpus"/ \; 2>/dev/null
+                          printf '\x36\0\0\0\0\0\0\0{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\0\0\0\0' > "$corpus/seed-one" ;;
     esac
     extra=
     [ "$name" = fuzz_cli_args ] && extra=-close_fd_mask=2     # its error lines; libFuzzer keeps its own

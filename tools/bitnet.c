@@ -37,6 +37,8 @@ static const cli_command cli_commands[] = {
     { "logits", cmd_logits, "logits -m M --tokens IDS -o FILE   write f32 logits of every position" },
     { "bench", cmd_bench, "bench -m M [-p 128] [-n 64] [-t T]  prompt and generation speed" },
     { "serve", cmd_serve, "serve -m M [--port 8080] [-np SLOTS] [-c CTX] [--api-key K]  OpenAI-compatible HTTP server" },
+    { "perplexity", cmd_perplexity, "perplexity -m M -f TEXT [-c N] [--chunks K] [-b B]  perplexity as llama.cpp computes it" },
+    { "convert", cmd_convert, "convert HF_DIR OUT.gguf [--outtype T]  Hugging Face checkpoint to GGUF (i2_s tq2_0 tq1_0 f16 bf16)" },
     { "make-model", cmd_make_model, "make-model OUT.gguf [--preset tiny|2b4t]  write a random-weight BitNet model" },
 };
 

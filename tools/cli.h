@@ -21,6 +21,8 @@ int cli_parse_i64(const char *what, const char *text, long long min, long long m
 int cli_parse_int(const char *what, const char *text, int min, int max, int *out);
 int cli_parse_u64(const char *what, const char *text, uint64_t *out);
 int cli_parse_float(const char *what, const char *text, double min, double max, float *out);
+int cmd_perplexity(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 
 /* Prints "bitnet: <what>: <last error>" to stderr and returns 1. */
 int cli_fail(const char *what);
