@@ -331,8 +331,9 @@ BITNET_API bitnet_status bitnet_dequantize(bitnet_type type, const void *src, ui
    size; may be unaligned), byte for byte as the reference engines do: Q8_0 / TQ1_0 / TQ2_0 as
    llama.cpp's quantize_row_*_ref, I2_S as bitnet.cpp's quantize_i2_s (alpha = max|x| over the
    whole tensor, codes = signs with |x| < 1e-6 as zero, 28 zero padding bytes after alpha).
-   Types: F32 F16 BF16 Q8_0 TQ1_0 TQ2_0 I2_S. Quantized types reject NaN/Inf input
-   (BITNET_ERR_ARGS). */
+   Types: F32 F16 BF16 Q8_0 Q6_K TQ1_0 TQ2_0 I2_S; Q6_K is this library's own quantizer (a
+   least-squares scale search per 16 values; readable by llama.cpp, not byte-identical to its
+   quantize_row_q6_K). Quantized types reject NaN/Inf input (BITNET_ERR_ARGS). */
 BITNET_API bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
                                          uint64_t n_cols, void *dst, uint64_t dst_size);
 
@@ -437,6 +438,15 @@ typedef struct bitnet_hparams {
     int tied_head;                /* logits from token_embd (no output.weight used) */
 } bitnet_hparams;
 
+/* The output head as the kernels read it: as stored in the file, or requantized at load from
+   an F32/F16/BF16 head (fewer bytes streamed per token: at the 2B-4T shape 657 MB of F16 become
+   349 MB of Q8_0 or 269 MB of Q6_K; the embedding rows still come from the stored tensor). */
+typedef enum bitnet_head_type {
+    BITNET_HEAD_AS_STORED = 0,
+    BITNET_HEAD_Q8_0 = 1,         /* 8.5 bits per weight (needs n_embd % 32 == 0) */
+    BITNET_HEAD_Q6_K = 2          /* 6.56 bits per weight (needs n_embd % 256 == 0) */
+} bitnet_head_type;
+
 typedef struct bitnet_model_params {
     const char *path;             /* GGUF file, or: */
     const void *data;             /* a GGUF image in memory that outlives the model */
@@ -447,6 +457,7 @@ typedef struct bitnet_model_params {
     int no_mmap;                  /* read the file into memory instead of mapping it: a slower
                                      load and private memory, but on Linux 2 MiB pages, which
                                      stream ~10% faster than the page cache's 4 KiB ones */
+    bitnet_head_type head_type;   /* requantize the head at load (memory in converted_bytes) */
 } bitnet_model_params;
 
 typedef struct bitnet_model_memory {
@@ -455,6 +466,8 @@ typedef struct bitnet_model_memory {
     uint64_t weight_bytes;        /* weights read per token: projections + head */
     uint64_t converted_bytes;     /* memory the model owns for repacked/converted weights */
     double load_ms;               /* time bitnet_model_load took */
+    uint64_t head_bytes;          /* of weight_bytes: the output head */
+    bitnet_type head_type;        /* the head's type as the kernels read it */
 } bitnet_model_memory;
 
 typedef struct bitnet_model bitnet_model;
@@ -2947,6 +2960,65 @@ static void bn_quant_q8_0(const float *x, unsigned char *y, uint64_t nb) {
     }
 }
 
+/* Q6_K (this library's own quantizer, not llama.cpp's bytes): each 16-value sub-block gets the
+   scale, among a few that map its largest |x| near the ends of -32..31, whose least-squares refit
+   leaves the smallest squared error; the 16 scales are then stored as int8 times one F16 d and
+   the values re-rounded against the stored scale. */
+static float bn_q6k_sub_scale(const float *x) {
+    float vmax = 0, best_s = 0, best_err = -1;
+    int j, c;
+    for (j = 0; j < 16; j++) vmax = fabsf(x[j]) > fabsf(vmax) ? x[j] : vmax;
+    if (vmax == 0) return 0;
+    for (c = 0; c < 7; c++) {
+        float s = vmax / (-32.0f + 0.5f * (float)c), xq = 0, qq = 0, err = 0;
+        for (j = 0; j < 16; j++) {
+            float q = fminf(31.0f, fmaxf(-32.0f, roundf(x[j] / s)));
+            xq += x[j] * q;
+            qq += q * q;
+        }
+        if (qq > 0) s = xq / qq;                        /* the best scale for these levels */
+        for (j = 0; j < 16; j++) {
+            float q = fminf(31.0f, fmaxf(-32.0f, roundf(x[j] / s))), e = x[j] - s * q;
+            err += e * e;
+        }
+        if (best_err < 0 || err < best_err) { best_err = err; best_s = s; }
+    }
+    return best_s;
+}
+
+static void bn_q6k_put(unsigned char *blk, int e, int q) {   /* element e (0..255), q in 0..63 */
+    int half = e / 128, l = e % 128, j = l / 32, m = l % 32;
+    unsigned char *ql = blk + half * 64 + (j & 1) * 32 + m, *qh = blk + 128 + half * 32 + m;
+    *ql = (unsigned char)(*ql | (q & 15) << (j >= 2 ? 4 : 0));
+    *qh = (unsigned char)(*qh | (q >> 4) << (2 * j));
+}
+
+static void bn_quant_q6_k(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int s, j;
+    for (i = 0; i < nb; i++, x += BN__QK_K, y += 210) {
+        float sub[16], smax = 0, d;
+        uint16_t dh;
+        for (s = 0; s < 16; s++) {
+            sub[s] = bn_q6k_sub_scale(x + 16 * s);
+            smax = fabsf(sub[s]) > fabsf(smax) ? sub[s] : smax;
+        }
+        dh = bn_fp32_to_fp16(smax / -128.0f);
+        d = bn_fp16_to_fp32(dh);
+        memset(y, 0, 210);
+        memcpy(y + 208, &dh, 2);
+        for (s = 0; s < 16; s++) {
+            int sc = d != 0 ? (int)fminf(127.0f, fmaxf(-128.0f, roundf(sub[s] / d))) : 0;
+            float eff = d * (float)sc;
+            y[192 + s] = (unsigned char)(int8_t)sc;
+            for (j = 0; j < 16; j++) {
+                int q = eff != 0 ? (int)fminf(31.0f, fmaxf(-32.0f, roundf(x[16 * s + j] / eff))) : 0;
+                bn_q6k_put(y, 16 * s + j, q + 32);
+            }
+        }
+    }
+}
+
 /* llama.cpp's ternary block scale: d = max|x| of the block, trits lroundf(x/d) + 1. */
 static float bn_tq_scale(const float *x, unsigned char *d_out) {
     float amax = 0.0f;
@@ -3043,9 +3115,6 @@ bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_row
     uint64_t bytes, n = n_rows * n_cols;
     bitnet_status st = bn_quant_bytes("bitnet_quantize", type, n_rows, n_cols, &bytes);
     if (st != BITNET_OK) return st;
-    if (type == BITNET_TYPE_Q6_K)
-        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_quantize: Q6_K is read-only here "
-                       "(no Q6_K quantizer)");
     if (dst_size < bytes)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: %s %llu x %llu tensor needs %llu bytes, "
                        "dst has %llu", bitnet_type_name(type), (unsigned long long)n_rows,
@@ -3060,6 +3129,7 @@ bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_row
         case BITNET_TYPE_F16:   bn_quant_half(src, y, n, bitnet_fp32_to_fp16_row); break;
         case BITNET_TYPE_BF16:  bn_quant_half(src, y, n, bitnet_fp32_to_bf16_row); break;
         case BITNET_TYPE_Q8_0:  bn_quant_q8_0(src, y, n / BN__QK8_0); break;
+        case BITNET_TYPE_Q6_K:  bn_quant_q6_k(src, y, n / BN__QK_K); break;
         case BITNET_TYPE_TQ1_0: bn_quant_tq1_0(src, y, n / BN__QK_K); break;
         case BITNET_TYPE_TQ2_0: bn_quant_tq2_0(src, y, n / BN__QK_K); break;
         default:                bn_quant_i2_s(src, y, n); break;    /* I2_S: the only other */
@@ -5985,6 +6055,9 @@ struct bitnet_model {
     bitnet_hparams hp;
     bn_layer *layers;                       /* (n_layer) */
     bn_fmat head;
+    bitnet_type head_type;                  /* of `head` */
+    bitnet_head_type head_request;          /* bitnet_model_params.head_type */
+    void *head_owned;                       /* a requantized head, or NULL */
     const bitnet_gguf_tensor *embd;
     uint64_t embd_row_bytes;
     const float *output_norm;
@@ -6235,6 +6308,84 @@ static bitnet_status bn_load_layer(bitnet_model *m, int il) {
     return BITNET_OK;
 }
 
+/* --- head requantized at load --- */
+
+typedef struct bn_requant_job {
+    const bitnet_gguf_tensor *src;
+    bitnet_type type;
+    uint64_t src_row_bytes, dst_row_bytes;
+    unsigned char *dst;                     /* (rows, dst_row_bytes) */
+    float *rows;                            /* (n_threads, cols) one decoded row per thread */
+    int64_t bad_row;                        /* a row with NaN/Inf, or -1 (written by one thread at most) */
+    int64_t *bad_rows;                      /* (n_threads) per-thread first bad row, or -1 */
+} bn_requant_job;
+
+static void bn_requant_rows(void *arg, int64_t r0, int64_t r1, int thread) {
+    bn_requant_job *j = (bn_requant_job *)arg;
+    int64_t cols = (int64_t)j->src->ne[0], r;
+    float *row = j->rows + (size_t)thread * (size_t)cols;
+    for (r = r0; r < r1; r++) {
+        const unsigned char *src = (const unsigned char *)j->src->data + (size_t)r * j->src_row_bytes;
+        if (bitnet_dequantize(j->src->type, src, j->src_row_bytes, 1, (uint64_t)cols, row) != BITNET_OK ||
+            bitnet_quantize(j->type, row, 1, (uint64_t)cols, j->dst + (size_t)r * j->dst_row_bytes,
+                            j->dst_row_bytes) != BITNET_OK) {
+            if (j->bad_rows[thread] < 0) j->bad_rows[thread] = r;
+        }
+    }
+}
+
+/* The head re-encoded as Q8_0 or Q6_K from F32/F16/BF16, row by row on a pool of all cores. */
+static bitnet_status bn_head_requant(bitnet_model *m, const bitnet_gguf_tensor *t) {
+    bitnet_type want = m->head_request == BITNET_HEAD_Q6_K ? BITNET_TYPE_Q6_K : BITNET_TYPE_Q8_0;
+    uint64_t cols = t->ne[0], rows = t->ne[1], one[1], bytes;
+    bitnet_threadpool *pool = NULL;
+    bn_requant_job job;
+    bitnet_status st;
+    int i, n_threads;
+    if (t->type == want) {
+        m->head_type = t->type;
+        return bn_fmat_init(&m->head, t->type, t->data, t->size, cols, rows);
+    }
+    if (t->type != BITNET_TYPE_F32 && t->type != BITNET_TYPE_F16 && t->type != BITNET_TYPE_BF16)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor '%s' (the head) is %s: a head type of %s is made only "
+                       "from an F32, F16 or BF16 head", t->name, bitnet_type_name(t->type), bitnet_type_name(want));
+    if ((st = bn_quant_bytes("head type", want, rows, cols, &bytes)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s' as the head", t->name);
+    memset(&job, 0, sizeof job);
+    job.src = t;
+    job.type = want;
+    one[0] = cols;
+    bitnet_tensor_bytes(t->type, 1, one, &job.src_row_bytes);
+    job.dst_row_bytes = bytes / rows;
+    if (bitnet_threadpool_new(&pool, 0, &m->allocator) != BITNET_OK) pool = NULL;   /* then on the caller */
+    n_threads = bitnet_threadpool_size(pool);
+    m->head_owned = bn_alloc(&m->allocator, (size_t)bytes, 64);
+    job.dst = (unsigned char *)m->head_owned;
+    job.rows = (float *)bn_alloc(&m->allocator, (size_t)n_threads * (size_t)cols * sizeof(float), 64);
+    job.bad_rows = (int64_t *)bn_alloc(&m->allocator, (size_t)n_threads * sizeof(int64_t), 8);
+    if (!job.dst || !job.rows || !job.bad_rows) {
+        st = bn_fail(BITNET_ERR_NOMEM, "out of memory for a %llu-byte %s head", (unsigned long long)bytes,
+                     bitnet_type_name(want));
+    } else {
+        for (i = 0; i < n_threads; i++) job.bad_rows[i] = -1;
+        bitnet_threadpool_run(pool, (int64_t)rows, 64, bn_requant_rows, &job);
+        job.bad_row = -1;
+        for (i = 0; i < n_threads; i++)
+            if (job.bad_rows[i] >= 0 && (job.bad_row < 0 || job.bad_rows[i] < job.bad_row)) job.bad_row = job.bad_rows[i];
+        st = job.bad_row >= 0 ? bn_fail(BITNET_ERR_FORMAT, "tensor '%s': row %lld has a NaN or Inf weight, "
+                                        "cannot requantize it to %s", t->name, (long long)job.bad_row,
+                                        bitnet_type_name(want))
+                              : bn_fmat_init(&m->head, want, job.dst, bytes, cols, rows);
+    }
+    bn_free(&m->allocator, job.rows);
+    bn_free(&m->allocator, job.bad_rows);
+    bitnet_threadpool_free(pool);
+    if (st != BITNET_OK) return st;
+    m->head_type = want;
+    m->converted_bytes += bytes;
+    return BITNET_OK;
+}
+
 /* Vocabulary size: the embedding's rows (the vocabulary must agree). */
 static bitnet_status bn_load_embeddings(bitnet_model *m) {
     bitnet_hparams *hp = &m->hp;
@@ -6253,8 +6404,13 @@ static bitnet_status bn_load_embeddings(bitnet_model *m) {
     hp->tied_head = hp->arch != BITNET_ARCH_LLAMA || out == NULL;
     if (hp->tied_head) out = embd;
     else if ((st = bn_check_float_family(out, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
-    if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
-        return bn_fail_prefix(st, "tensor '%s'", out->name);
+    if (m->head_request != BITNET_HEAD_AS_STORED) {
+        if ((st = bn_head_requant(m, out)) != BITNET_OK) return st;
+    } else {
+        m->head_type = out->type;
+        if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
+            return bn_fail_prefix(st, "tensor '%s'", out->name);
+    }
     return bn_load_norm(m, "output_norm.weight", hp->n_embd, 1, &m->output_norm);
 }
 
@@ -6287,6 +6443,11 @@ bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *p
     m = (bitnet_model *)bn_zalloc(&a, sizeof *m);
     if (!m) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the model");
     m->allocator = a;
+    m->head_request = params->head_type;
+    if ((unsigned)params->head_type > BITNET_HEAD_Q6_K) {
+        st = bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: head_type %d is not a bitnet_head_type", (int)params->head_type);
+        goto fail;
+    }
     if ((st = bn_model_open(m, params)) != BITNET_OK) goto fail;
     if ((st = bitnet_vocab_load(&m->vocab, m->gguf, &m->allocator)) != BITNET_OK) goto fail;
     if (!params->vocab_only) {
@@ -6324,6 +6485,7 @@ void bitnet_model_free(bitnet_model *m) {
         }
     for (i = 0; i < m->n_owned; i++) bn_free(&m->allocator, m->owned[i]);
     bn_free(&m->allocator, m->owned);
+    bn_free(&m->allocator, m->head_owned);
     bn_free(&m->allocator, m->layers);
     bitnet_vocab_free(m->vocab);
     bitnet_gguf_close(m->gguf);
@@ -6351,7 +6513,9 @@ bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
     mem.converted_bytes = m->converted_bytes;
     mem.load_ms = m->load_ms;
     if (!m->layers) return mem;
-    mem.weight_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    mem.head_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    mem.head_type = m->head_type;
+    mem.weight_bytes = mem.head_bytes;
     for (i = 0; i < m->hp.n_layer; i++) {
         const bn_layer *L = &m->layers[i];
         mem.weight_bytes += bn_proj_bytes_read(&L->wq) + bn_proj_bytes_read(&L->wk) + bn_proj_bytes_read(&L->wv) +

@@ -75,6 +75,13 @@ static int cli_flag(const char *f, const char *v, cli_opts *o) {
         }
         o->kv_f16 = !strcmp(v, "f16");
     }
+    else if (!strcmp(f, "--head-type")) {
+        if (strcmp(v, "q8_0") && strcmp(v, "q6_k") && strcmp(v, "Q8_0") && strcmp(v, "Q6_K")) {
+            fprintf(stderr, "bitnet: --head-type wants q8_0 or q6_k, got '%s'\n", v);
+            return 0;
+        }
+        o->head_type = (v[1] == '8') ? BITNET_HEAD_Q8_0 : BITNET_HEAD_Q6_K;
+    }
     else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) {
         if (!cli_int(f, v, &seed_int)) return 0;
         o->sampler.seed = (uint64_t)seed_int;
@@ -120,6 +127,7 @@ int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model) {
     p.path = o->model;
     p.vocab_only = vocab_only;
     p.no_mmap = o->no_mmap;
+    p.head_type = o->head_type;
     return bitnet_model_load(model, &p) == BITNET_OK ? 1 : !cli_fail("cannot load model");
 }
 

@@ -31,6 +31,7 @@ typedef struct cli_opts {
     int print_ids, no_bos, special;
     int kv_f16;                 /* --cache-type f16 */
     int no_mmap;                /* --no-mmap */
+    bitnet_head_type head_type; /* --head-type q8_0|q6_k */
     bitnet_sampler_params sampler;   /* -s --temp --top-k --top-p --min-p --repeat-penalty */
 } cli_opts;
 
