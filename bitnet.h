@@ -753,6 +753,15 @@ typedef enum bitnet_stop_reason {
     BITNET_STOP_CANCELLED         /* the callback asked to stop */
 } bitnet_stop_reason;
 
+/* Speculative decoding: draft tokens are guessed and verified in one batched forward pass;
+   every emitted token is still the one the sampler draws from the model's logits, so the output
+   is what plain decoding gives (see bitnet_gen_params.draft). */
+typedef enum bitnet_draft_type {
+    BITNET_DRAFT_NONE = 0,
+    BITNET_DRAFT_NGRAM = 1        /* prompt lookup: the tokens that followed the latest earlier
+                                     occurrence of the last n-gram of the prompt and output */
+} bitnet_draft_type;
+
 typedef struct bitnet_gen_params {
     const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
     const int32_t *prompt_ids;    /* ids used as they are (then `prompt` is ignored) */
@@ -767,6 +776,19 @@ typedef struct bitnet_gen_params {
     int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
     bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
     void *user;
+    /* Speculative decoding (BITNET_DRAFT_NGRAM): after each sampled token, up to draft_max
+       tokens guessed from the context are run with it in one decode, and the sampler draws
+       each next token from the row before it, in order, for as long as it draws the guess.
+       For a deterministic draft this is exactly the speculative sampling rule (accept the
+       guess d with probability p(d), else draw from p with d removed): every token comes
+       from the same distribution, penalties and random stream as without drafts, so a seeded
+       generation gives the same ids (up to the batched pass's float reassociation, ~1e-5 in
+       the logits). One bitnet_gen_step still yields one token; the accepted ones are handed
+       out by the next steps without decoding. The context must keep logits for draft_max + 1
+       rows of a batch (bitnet_ctx_params.n_outputs, or all_logits). */
+    bitnet_draft_type draft;
+    int32_t draft_max;            /* most draft tokens per pass; 0 = 8 (capped by n_batch - 1) */
+    int32_t draft_ngram;          /* longest n-gram looked up; 0 = 3 (n-grams down to 2 are tried) */
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -776,6 +798,8 @@ typedef struct bitnet_gen_stats {
     double load_ms;                       /* bitnet_model_load of the model */
     uint64_t memory_bytes;                /* model-owned + context memory (a mapped file not counted) */
     bitnet_stop_reason stop_reason;
+    int32_t n_draft_passes;               /* decodes that verified drafts */
+    int32_t n_drafted, n_draft_accepted;  /* draft tokens verified, and of those accepted */
 } bitnet_gen_stats;
 
 typedef struct bitnet_gen bitnet_gen;
@@ -4054,21 +4078,37 @@ BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
 BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
+/* Q8_0: d * (q . x) of one 32-block. The scale is converted with F16C in place: a call to the
+   scalar (SSE-encoded) converter inside this loop cost ~25x in AVX-SSE transitions. */
+static BN__AVX2 __m256 bn_q8_block_avx2(const uint8_t *blk, __m256 x0, __m256 x1, __m256 x2, __m256 x3,
+                                        __m256 acc) {
+    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2)))), x0);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 10)))), x1, p);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 18)))), x2, p);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 26)))), x3, p);
+    return _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk))), p, acc);
+}
+
+/* Two rows per pass share the x loads; a lone last row takes the same steps. */
 static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 32, j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        __m256 acc = _mm256_setzero_ps();
+    int64_t r = r0, b, nb = m->cols / 32;
+    for (; r < r1; r += 2) {
+        const uint8_t *w0 = m->data + (size_t)r * m->row_bytes, *w1 = r + 1 < r1 ? w0 + m->row_bytes : w0;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 34;
-            __m256 p = _mm256_setzero_ps();
-            for (j = 0; j < 32; j += 8)
-                p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                        _mm_loadl_epi64((const __m128i *)(blk + 2 + j)))), _mm256_loadu_ps(x + b * 32 + j), p);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk))), p, acc);
+            const float *xb = x + b * 32;
+            __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
+            __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+            if (b % 2 == 0) {
+                _mm_prefetch((const char *)w0 + b * 34 + 1024, _MM_HINT_T0);
+                _mm_prefetch((const char *)w1 + b * 34 + 1024, _MM_HINT_T0);
+            }
+            a0 = bn_q8_block_avx2(w0 + b * 34, x0, x1, x2, x3, a0);
+            a1 = bn_q8_block_avx2(w1 + b * 34, x0, x1, x2, x3, a1);
         }
-        y[r] = bn_hsum256(acc);
+        y[r] = bn_hsum256(a0);
+        if (r + 1 < r1) y[r + 1] = bn_hsum256(a1);
     }
 }
 
@@ -4089,35 +4129,44 @@ static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __
     out[2] = _mm256_sub_epi8(out[2], k32); out[3] = _mm256_sub_epi8(out[3], k32);
 }
 
+/* The 16 scales of a Q6_K block times its d, as floats. */
+static BN__AVX2 void bn_q6k_scales_avx2(const uint8_t *blk, float out[16]) {
+    __m256 d = _mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk + 208)));
+    __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));
+    _mm256_storeu_ps(out, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+}
+
+/* 8 int8 values as floats times their scale, added into acc against x. */
+#define BN__Q6K_FMA8(acc, v8, scale, xp) (acc) = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps( \
+    _mm256_cvtepi8_epi32(v8)), _mm256_broadcast_ss(scale)), _mm256_loadu_ps(xp), (acc))
+
 static BN__AVX2 void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
     int64_t r, b, nb = m->cols / 256;
-    int n, j, g;
+    int n, j;
     for (r = r0; r < r1; r++) {
         const uint8_t *row = m->data + (size_t)r * m->row_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = row + b * 210;
-            const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            float sc[16];
             _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            bn_q6k_scales_avx2(blk, sc);
             for (n = 0; n < 2; n++) {
                 __m256i qv[4];
                 const float *xb = x + b * 256 + n * 128;
                 bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
-                for (j = 0; j < 4; j++) {
-                    int8_t tmp[32];
-                    _mm256_storeu_si256((__m256i *)tmp, qv[j]);
-                    for (g = 0; g < 32; g += 16) {
-                        __m256 sv = _mm256_set1_ps(d * (float)sc[n * 8 + j * 2 + g / 16]);
-                        __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g))));
-                        __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g + 8))));
-                        a0 = _mm256_fmadd_ps(_mm256_mul_ps(w0, sv), _mm256_loadu_ps(xb + j * 32 + g), a0);
-                        a1 = _mm256_fmadd_ps(_mm256_mul_ps(w1, sv), _mm256_loadu_ps(xb + j * 32 + g + 8), a1);
-                    }
+                for (j = 0; j < 4; j++) {                   /* 32 values: scales 2j and 2j + 1 of the half */
+                    __m128i lo = _mm256_castsi256_si128(qv[j]), hi = _mm256_extracti128_si256(qv[j], 1);
+                    const float *s0 = sc + n * 8 + j * 2, *xj = xb + j * 32;
+                    BN__Q6K_FMA8(a0, lo, s0, xj);
+                    BN__Q6K_FMA8(a1, _mm_srli_si128(lo, 8), s0, xj + 8);
+                    BN__Q6K_FMA8(a0, hi, s0 + 1, xj + 16);
+                    BN__Q6K_FMA8(a1, _mm_srli_si128(hi, 8), s0 + 1, xj + 24);
                 }
             }
         }
@@ -4758,7 +4807,7 @@ BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
 
 /* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
 static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
-    __m512 d = _mm512_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk)));
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(bn_load_u16(blk)));    /* F16C in place: no SSE call in the loop */
     __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
     __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
     __m512 p = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
@@ -4791,7 +4840,7 @@ static BN__AVX512 void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x,
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = row + b * 210;
             const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            float d = _cvtsh_ss(bn_load_u16(blk + 208));
             _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
@@ -8830,6 +8879,12 @@ struct bitnet_gen {
     size_t piece_cap, text_cap;
     double t_begin, t_prefilled;
     bitnet_gen_stats stats;
+    /* speculative decoding */
+    int32_t draft_max, draft_ngram;         /* draft_max 0: off */
+    int32_t *hist;                          /* (hist_cap) prompt then sampled ids: the n-gram source */
+    int32_t n_hist, hist_cap;
+    int32_t *spec;                          /* (draft_max + 1) the verify batch, then the ids drawn */
+    int32_t n_queued, queue_at;             /* ids drawn by the last pass not yet handed out */
 };
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
@@ -8870,6 +8925,33 @@ static bitnet_status bn_gen_buffers(bitnet_gen *g) {
     return BITNET_OK;
 }
 
+/* Logits rows one decode of this context can return. */
+static int32_t bn_ctx_rows_out(const bitnet_ctx *c) { return c->all_logits ? c->n_batch : 1; }
+
+static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *p) {
+    int32_t rows = bn_ctx_rows_out(g->ctx);
+    if (p->draft == BITNET_DRAFT_NONE) return BITNET_OK;
+    if (p->draft != BITNET_DRAFT_NGRAM)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft %d is not a bitnet_draft_type", (int)p->draft);
+    if (p->draft_max < 0 || p->draft_ngram < 0 || p->draft_ngram > 64)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft_max %d / draft_ngram %d out of range (>= 0, "
+                       "draft_ngram <= 64)", (int)p->draft_max, (int)p->draft_ngram);
+    if (rows < 2)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: drafts need a context that keeps the logits of several "
+                       "rows of a batch (n_outputs >= 2 or all_logits)");
+    g->draft_max = p->draft_max ? p->draft_max : 8;
+    if (g->draft_max > rows - 1) g->draft_max = rows - 1;
+    if (g->draft_max > g->ctx->n_batch - 1) g->draft_max = g->ctx->n_batch - 1;
+    g->draft_ngram = p->draft_ngram ? p->draft_ngram : 3;
+    g->hist_cap = g->n_prompt + (bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx)) + 2;
+    g->hist = (int32_t *)bn_alloc(&g->allocator, (size_t)g->hist_cap * sizeof(int32_t), 16);
+    g->spec = (int32_t *)bn_alloc(&g->allocator, (size_t)(g->draft_max + 1) * sizeof(int32_t), 16);
+    if (!g->hist || !g->spec) return bn_fail(BITNET_ERR_NOMEM, "out of memory for speculative decoding");
+    memcpy(g->hist, g->prompt, (size_t)g->n_prompt * sizeof(int32_t));
+    g->n_hist = g->n_prompt;
+    return BITNET_OK;
+}
+
 bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params) {
     bitnet_gen_params p;
     bitnet_gen *g;
@@ -8890,7 +8972,7 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK ||
         (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
         (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
-        (st = bn_gen_buffers(g)) != BITNET_OK) {
+        (st = bn_gen_buffers(g)) != BITNET_OK || (st = bn_gen_draft_setup(g, &p)) != BITNET_OK) {
         bitnet_gen_free(g);
         return st;
     }
@@ -8909,6 +8991,8 @@ void bitnet_gen_free(bitnet_gen *g) {
     bn_free(&g->allocator, g->prompt);
     bn_free(&g->allocator, g->piece);
     bn_free(&g->allocator, g->text);
+    bn_free(&g->allocator, g->hist);
+    bn_free(&g->allocator, g->spec);
     bn_free(&g->allocator, g);
 }
 
@@ -8949,19 +9033,98 @@ static int bn_gen_prefill(bitnet_gen *g) {
     return 1;
 }
 
-/* Samples one token from the current logits and turns it into showable text. */
-static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
-    size_t n = 0;
-    int32_t id;
+/* --- speculative decoding: n-gram drafts verified in one batch --- */
+
+/* Up to max tokens that followed the latest earlier occurrence of the longest n-gram
+   (draft_ngram down to 2 tokens) that ends the history; 0 when none recurs. */
+static int32_t bn_ngram_draft(const int32_t *h, int32_t n, int32_t ngram, int32_t max, int32_t *out) {
+    int32_t size, j, i, k;
+    for (size = ngram; size >= 2; size--) {
+        if (n < size + 1) continue;
+        for (j = n - size - 1; j >= 0; j--) {
+            for (i = 0; i < size && h[j + i] == h[n - size + i]; i++) {}
+            if (i < size) continue;
+            for (k = 0; k < max && j + size + k < n; k++) out[k] = h[j + size + k];
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* Drafts the room allows after the pending token: positions left in the context, tokens left
+   to generate. */
+static int32_t bn_gen_draft_room(const bitnet_gen *g) {
+    int32_t room = bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx) - 1;
+    if (g->max_tokens && g->max_tokens - g->stats.n_generated - 1 < room) room = g->max_tokens - g->stats.n_generated - 1;
+    return room < g->draft_max ? room : g->draft_max;
+}
+
+/* Runs the pending token with its drafts, then draws from each row in turn while the draws
+   match the drafts: the ids drawn (the accepted drafts, then the one that differed or followed
+   them) wait in g->spec to be handed out; the cache keeps the pending token and the accepted
+   drafts. 0 when there was nothing to draft (the caller decodes plainly), 1 done, < 0 error. */
+static int bn_gen_speculate(bitnet_gen *g) {
+    int32_t room = bn_gen_draft_room(g), k, i, pos0 = bitnet_ctx_pos(g->ctx);
     bitnet_status st;
-    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    if (room < 1) return 0;
+    k = bn_ngram_draft(g->hist, g->n_hist, g->draft_ngram, room, g->spec + 1);   /* hist ends with pending */
+    if (k == 0) return 0;
+    g->spec[0] = g->pending;
+    if ((st = bitnet_decode(g->ctx, g->spec, k + 1)) != BITNET_OK) return st;
+    g->pending = -1;
+    g->stats.n_draft_passes++;
+    g->stats.n_drafted += k;
+    for (i = 0;; i++) {                     /* row k has no draft: its draw always ends the pass */
+        int32_t draft = i < k ? g->spec[i + 1] : -1;
+        int32_t id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, i));
+        bitnet_sampler_accept(g->sampler, id);
+        g->spec[i] = id;
+        if (id != draft) break;
+        g->stats.n_draft_accepted++;
+        if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) break;
+    }
+    g->n_queued = i + 1;
+    g->queue_at = 0;
+    /* keep the pending token and the accepted drafts; the last id drawn is not in the cache yet */
+    if ((st = bitnet_ctx_truncate(g->ctx, pos0 + g->n_queued)) != BITNET_OK) return st;
+    return 1;
+}
+
+/* The next id: handed out from the last verify pass, or drawn after decoding the pending
+   token (with drafts when they are on and the context offers some). */
+static int bn_gen_next_id(bitnet_gen *g, int32_t *id) {
+    bitnet_status st;
+    int rc;
+    if (g->n_queued == 0 && g->pending >= 0 && g->draft_max > 0) {
+        if ((rc = bn_gen_speculate(g)) < 0) return rc;
+    }
+    if (g->n_queued > 0) {
+        *id = g->spec[g->queue_at++];
+        if (--g->n_queued == 0) g->pending = *id;     /* the last one drawn is not in the cache */
+        return 1;
+    }
     if (g->pending >= 0) {
-        if (bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx)) return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
         if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
         g->pending = -1;
     }
-    id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
-    bitnet_sampler_accept(g->sampler, id);
+    *id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
+    bitnet_sampler_accept(g->sampler, *id);
+    g->pending = *id;
+    return 1;
+}
+
+/* Samples one token from the current logits (or hands out one drawn by a verify pass) and
+   turns it into showable text. */
+static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+    size_t n = 0;
+    int32_t id = -1;
+    int rc;
+    bitnet_status st;
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    if (g->n_queued == 0 && g->pending >= 0 && bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx))
+        return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
+    if ((rc = bn_gen_next_id(g, &id)) < 0) return rc;
+    if (g->hist && g->n_hist < g->hist_cap) g->hist[g->n_hist++] = id;
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
     if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) return bn_gen_finish(g, BITNET_STOP_EOG, text, len);
@@ -8974,7 +9137,6 @@ static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
         *len = shown;
         return 0;
     }
-    g->pending = id;
     return 1;
 }
 
