@@ -491,6 +491,10 @@ typedef struct bitnet_ctx_params {
     int kv_f16;                   /* KV cache in F16: half the memory (and the cache reads of
                                      attention); keys and values rounded to F16 as llama.cpp does */
     bitnet_allocator allocator;
+    int32_t n_seq;                /* sequences the context holds (0 = 1); each has its own n_ctx
+                                     positions of KV cache (n_seq * n_ctx positions in all) */
+    int32_t n_outputs;            /* most logits rows one decode call returns (at most n_batch);
+                                     0 = (all_logits ? n_batch : n_seq) */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -511,6 +515,41 @@ BITNET_API int32_t bitnet_ctx_pos(const bitnet_ctx *ctx);          /* tokens in 
 BITNET_API int32_t bitnet_ctx_n_ctx(const bitnet_ctx *ctx);
 /* Forgets positions >= pos (0 = clear the cache). */
 BITNET_API bitnet_status bitnet_ctx_truncate(bitnet_ctx *ctx, int32_t pos);
+
+/* Several sequences in one context (continuous batching). Each sequence has its own positions
+   and n_ctx positions of KV cache; bitnet_decode, bitnet_ctx_pos and bitnet_ctx_truncate act on
+   sequence 0. One decode call takes a batch of tokens, each tagged with its sequence: tokens of
+   one sequence go at that sequence's next positions in batch order, so one call can hold one
+   token of each generating sequence and a prompt chunk of each prefilling one. Every projection
+   runs once over the whole batch (the GEMM kernels); each token attends to its own sequence's
+   cache up to its own position (causal within the batch too).
+   Same results: a sequence decoded inside a mixed batch gets bit-identical logits to the same
+   tokens decoded alone in the same chunks, and to the same tokens in any other split, for any
+   thread count: every kernel computes each token's row on its own, in the same order, whatever
+   the rest of the batch holds (tests/test_batch.c checks memcmp equality for every shared
+   model, threads 1 and 2, F32 and F16 caches). */
+typedef struct bitnet_batch {
+    int32_t n_tokens;
+    const int32_t *token;         /* (n_tokens) ids */
+    const int32_t *seq;           /* (n_tokens) sequence of each token, 0..n_seq-1; NULL = all 0 */
+    const int8_t *logits;         /* (n_tokens) nonzero = return this token's logits; NULL = the
+                                     last token of each sequence present in the batch */
+} bitnet_batch;
+
+/* Runs one batch; allocates nothing. Errors (BITNET_ERR_ARGS, the reason in bitnet_last_error):
+   bad ids or sequences, a sequence past n_ctx, more than n_batch tokens, more logits rows than
+   n_outputs. On error nothing changes (cache, positions, the last batch's logits).
+   bitnet_ctx_logits(ctx, i) then gives the logits of token i of this batch if they were asked
+   for, else NULL; i < 0 means the last token of the batch. */
+BITNET_API bitnet_status bitnet_decode_batch(bitnet_ctx *ctx, const bitnet_batch *batch);
+BITNET_API int32_t bitnet_ctx_n_seq(const bitnet_ctx *ctx);
+BITNET_API int32_t bitnet_ctx_seq_pos(const bitnet_ctx *ctx, int32_t seq);   /* tokens in seq; 0 if bad */
+/* Forgets positions >= pos of one sequence (0 = clears it); the others go on untouched. The
+   last batch's logits rows of this sequence become NULL; the other rows stay. */
+BITNET_API bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *ctx, int32_t seq, int32_t pos);
+/* dst's cache becomes the first n_pos positions of src's (n_pos <= seq_pos(src)): a shared
+   system prompt encoded once, then continued differently in each sequence. */
+BITNET_API bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *ctx, int32_t src, int32_t dst, int32_t n_pos);
 BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
@@ -776,6 +815,8 @@ typedef struct bitnet_gen_params {
     int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
     bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
     void *user;
+    int32_t seq;                  /* the sequence of the context this generation uses (0..n_seq-1);
+                                     it continues after the tokens already in that sequence */
     /* Speculative decoding (BITNET_DRAFT_NGRAM): after each sampled token, up to draft_max
        tokens guessed from the context are run with it in one decode, and the sampler draws
        each next token from the row before it, in order, for as long as it draws the guess.
@@ -821,9 +862,26 @@ BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
 /* Runs a whole generation, passing the text to params->on_piece. */
 BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params,
                                               bitnet_gen_stats *stats);
-/* Several prompts, one context each, advanced in turn one step at a time. */
+/* Advances several generations that share one context, each on its own sequence, with ONE
+   bitnet_decode_batch: one token for each that is generating, prompt chunks for those
+   prefilling (as many prompt tokens as fit in n_batch after the generating ones). For each i,
+   texts[i] and lens[i] receive gen i's new text (valid until its next step) and results[i] what
+   bitnet_gen_step would return (1 more to do, 0 finished, < 0 a bitnet_status); any of the
+   three arrays may be NULL. A finished gen is skipped (result 0, empty text). A gen whose last
+   prompt chunk runs in this step also samples its first token in it. The gens must share one
+   context and use distinct sequences (else BITNET_ERR_ARGS, nothing done). Allocates nothing.
+   Returns BITNET_OK or the error of the decode (then results[i] of the gens in it). */
+BITNET_API bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char **texts,
+                                               size_t *lens, int *results);
+/* Several prompts advanced together until all finish; stats (may be NULL) gets one entry per
+   prompt. Generations that share a context (ctxs[i] the same pointer, params[i].seq distinct)
+   advance with one bitnet_gen_step_batch per round: one forward pass serves them all. Distinct
+   contexts advance in turn. */
 BITNET_API bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params,
                                               int n, bitnet_gen_stats *stats);
+/* The same on one context with n_seq >= n: generation i on sequence params[i].seq. */
+BITNET_API bitnet_status bitnet_generate_batch(bitnet_ctx *ctx, const bitnet_gen_params *params, int n,
+                                               bitnet_gen_stats *stats);
 
 /* Measured read bandwidth of this machine in GB/s: a read-only sum over `bytes` (0 = 1 GiB)
    split over the pool's threads (NULL = the caller alone), the best of 6 passes. Used to quote
@@ -6581,32 +6639,48 @@ struct bitnet_ctx {
     bitnet_allocator allocator;
     bitnet_pool pool;
     bitnet_threadpool *threads;
-    int32_t n_ctx, n_batch, pos, n_last;    /* n_last: tokens in the last batch */
-    int all_logits, has_logits, kv_f16;
+    int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
+    int32_t n_last;                         /* tokens in the last batch (0: none yet) */
+    int all_logits, kv_f16;
+    uint64_t n_decodes;                     /* batches run: tells a generation its logits are current */
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
     int8_t *xq;                             /* (n_batch, ldq) quantized activations */
     float *xscale;                          /* (n_batch) */
     int32_t *xsum;                          /* (n_batch) */
     float *att;                             /* (n_threads, n_head / n_head_kv, n_ctx) scores */
-    void *kcache, *vcache;                  /* (n_layer, n_ctx, kv_dim) floats, or halves with kv_f16 */
-    float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
+    void *kcache, *vcache;                  /* (n_layer, n_seq, n_ctx, kv_dim) floats, or halves with kv_f16 */
+    float *logits;                          /* (n_outputs, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
     float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
+    int32_t *seq_pos;                       /* (n_seq) tokens in each sequence */
+    int32_t *seq_count;                     /* (n_seq) scratch: tokens of each sequence in a batch */
+    int32_t *tok_seq, *tok_pos;             /* (n_batch) sequence and position of each token of the last batch */
+    int32_t *tok_row;                       /* (n_batch) logits row of each token of the last batch, -1 none */
+    int32_t *out_tok;                       /* (n_outputs) the token of each logits row */
+    int32_t *gen_token, *gen_seq;           /* (n_batch) the batch bitnet_gen_step_batch builds */
+    int8_t *gen_logits;                     /* (n_batch) */
 };
 
-#define BN__CTX_BUFFERS 17
+#define BN__CTX_BUFFERS 26
+#define BN__MAX_SEQ 65536
 
 typedef struct bn_ctx_plan {
     size_t sizes[BN__CTX_BUFFERS];
-    int n;
+    int n, overflow;
     size_t total;
 } bn_ctx_plan;
 
 static void bn_plan_add(bn_ctx_plan *p, uint64_t count, size_t elem) {
-    size_t bytes = (size_t)count * elem;
-    p->sizes[p->n++] = bytes;
-    p->total += (bytes + 63) & ~(size_t)63;
+    uint64_t bytes = 0, sum = 0;
+    if (!bn_mul_u64(count, elem, &bytes) || bytes > SIZE_MAX / 2 ||
+        !bn_add_u64(p->total, (bytes + 63) & ~(uint64_t)63, &sum) || sum > SIZE_MAX / 2) {
+        p->overflow = 1;
+        bytes = 0;
+        sum = p->total;
+    }
+    p->sizes[p->n++] = (size_t)bytes;
+    p->total = (size_t)sum;
 }
 
 static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
@@ -6614,13 +6688,20 @@ static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
     return w > hp->n_embd ? w : hp->n_embd;
 }
 
+/* The sizes a context is planned from (params with their defaults applied). */
+typedef struct bn_ctx_shape {
+    int32_t n_ctx, n_batch, n_seq, n_outputs;
+    int n_threads, all_logits, kv_f16;
+} bn_ctx_shape;
+
 /* Every buffer the context needs, in the order bn_ctx_carve takes them. */
-static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_batch, int n_threads,
-                             int all_logits, int kv_f16, bn_ctx_plan *p) {
-    uint64_t B = (uint64_t)n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
+static void bn_ctx_make_plan(const bitnet_hparams *hp, const bn_ctx_shape *s, bn_ctx_plan *p) {
+    uint64_t B = (uint64_t)s->n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
     uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
-    uint64_t W = (uint64_t)bn_ctx_widest(hp), cache = (uint64_t)hp->n_layer * (uint64_t)n_ctx * KV;
+    uint64_t W = (uint64_t)bn_ctx_widest(hp), S = (uint64_t)s->n_seq, cache = 0;
     memset(p, 0, sizeof *p);
+    if (!bn_mul_u64((uint64_t)hp->n_layer * S, (uint64_t)s->n_ctx, &cache) || !bn_mul_u64(cache, KV, &cache))
+        p->overflow = 1;
     bn_plan_add(p, B * E, 4);                                   /* x */
     bn_plan_add(p, B * W, 4);                                   /* xb */
     bn_plan_add(p, B * W, 4);                                   /* xb2 */
@@ -6632,12 +6713,21 @@ static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_
     bn_plan_add(p, B * (uint64_t)bn_tern_kpad((int64_t)W), 1); /* xq */
     bn_plan_add(p, B, 4);                                       /* xscale */
     bn_plan_add(p, B, 4);                                       /* xsum */
-    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)(hp->n_head / hp->n_head_kv) * (uint64_t)n_ctx, 4);   /* att */
-    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* kcache */
-    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* vcache */
-    bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
+    bn_plan_add(p, (uint64_t)s->n_threads * (uint64_t)(hp->n_head / hp->n_head_kv) * (uint64_t)s->n_ctx, 4);   /* att */
+    bn_plan_add(p, cache, s->kv_f16 ? 2 : 4);                   /* kcache */
+    bn_plan_add(p, cache, s->kv_f16 ? 2 : 4);                   /* vcache */
+    bn_plan_add(p, (uint64_t)s->n_outputs * (uint64_t)hp->n_vocab, 4);   /* logits */
     bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
     bn_plan_add(p, B * (uint64_t)hp->n_rot, 4);                 /* rope_cs */
+    bn_plan_add(p, S, 4);                                       /* seq_pos */
+    bn_plan_add(p, S, 4);                                       /* seq_count */
+    bn_plan_add(p, B, 4);                                       /* tok_seq */
+    bn_plan_add(p, B, 4);                                       /* tok_pos */
+    bn_plan_add(p, B, 4);                                       /* tok_row */
+    bn_plan_add(p, (uint64_t)s->n_outputs, 4);                  /* out_tok */
+    bn_plan_add(p, B, 4);                                       /* gen_token */
+    bn_plan_add(p, B, 4);                                       /* gen_seq */
+    bn_plan_add(p, B, 1);                                       /* gen_logits */
 }
 
 static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
@@ -6649,7 +6739,12 @@ static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
     slots[i++] = (void **)&c->xscale; slots[i++] = (void **)&c->xsum; slots[i++] = (void **)&c->att;
     slots[i++] = (void **)&c->kcache; slots[i++] = (void **)&c->vcache; slots[i++] = (void **)&c->logits;
     slots[i++] = (void **)&c->rope_inv_freq; slots[i++] = (void **)&c->rope_cs;
+    slots[i++] = (void **)&c->seq_pos; slots[i++] = (void **)&c->seq_count;
+    slots[i++] = (void **)&c->tok_seq; slots[i++] = (void **)&c->tok_pos; slots[i++] = (void **)&c->tok_row;
+    slots[i++] = (void **)&c->out_tok; slots[i++] = (void **)&c->gen_token; slots[i++] = (void **)&c->gen_seq;
+    slots[i++] = (void **)&c->gen_logits;
     for (i = 0; i < p->n; i++) *slots[i] = bitnet_pool_alloc(&c->pool, p->sizes[i] ? p->sizes[i] : 1);
+    memset(c->seq_pos, 0, (size_t)c->n_seq * sizeof(int32_t));
 }
 
 static void bn_ctx_init_rope(bitnet_ctx *c) {
@@ -6662,14 +6757,17 @@ static void bn_ctx_init_rope(bitnet_ctx *c) {
 /* The whole plan is taken from the allocator at once; the pool then only carves it. */
 static bitnet_status bn_ctx_reserve(bitnet_ctx *c, const bn_ctx_plan *plan) {
     bitnet_pool_desc desc;
+    if (plan->overflow)
+        return bn_fail(BITNET_ERR_NOMEM, "context of %d sequences x %d positions is too large to address", c->n_seq,
+                       c->n_ctx);
     memset(&desc, 0, sizeof desc);
     desc.allocator = c->allocator;
     desc.block_size = plan->total;
     desc.capacity = plan->total + BN__POOL_HEADER;
     bitnet_pool_init(&c->pool, &desc);
     if (!bitnet_pool_alloc(&c->pool, plan->total))
-        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d)", plan->total, c->n_ctx,
-                       c->n_batch);
+        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d, n_seq %d)", plan->total,
+                       c->n_ctx, c->n_batch, c->n_seq);
     bitnet_pool_reset(&c->pool);
     bn_ctx_carve(c, plan);
     return BITNET_OK;
@@ -6683,21 +6781,38 @@ static bitnet_ctx_params bn_ctx_resolve(const bitnet_model *m, const bitnet_ctx_
     if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
     if (p.n_batch <= 0) p.n_batch = 512;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_seq <= 0) p.n_seq = 1;
+    if (p.n_outputs <= 0) p.n_outputs = p.all_logits ? p.n_batch : p.n_seq;
+    if (p.n_outputs > p.n_batch) p.n_outputs = p.n_batch;
     return p;
+}
+
+static bn_ctx_shape bn_ctx_shape_of(const bitnet_ctx_params *p, int n_threads) {
+    bn_ctx_shape s;
+    s.n_ctx = p->n_ctx;
+    s.n_batch = p->n_batch;
+    s.n_seq = p->n_seq;
+    s.n_outputs = p->n_outputs;
+    s.n_threads = n_threads;
+    s.all_logits = p->all_logits;
+    s.kv_f16 = p->kv_f16 != 0;
+    return s;
 }
 
 size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
+    bn_ctx_shape s;
     bn_ctx_plan plan;
     if (!m || !m->layers) return 0;
     p = bn_ctx_resolve(m, params);
-    bn_ctx_make_plan(&m->hp, p.n_ctx, p.n_batch, p.n_threads > 0 ? p.n_threads : bitnet_online_cores(),
-                     p.all_logits, p.kv_f16, &plan);
-    return plan.total;
+    s = bn_ctx_shape_of(&p, p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
+    bn_ctx_make_plan(&m->hp, &s, &plan);
+    return plan.overflow ? SIZE_MAX : plan.total;
 }
 
 bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
+    bn_ctx_shape s;
     bn_ctx_plan plan;
     bitnet_allocator a;
     bitnet_ctx *c;
@@ -6705,6 +6820,8 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     if (!out || !m) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: NULL argument");
     if (!m->layers) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: the model was loaded vocab-only");
     p = bn_ctx_resolve(m, params);
+    if (p.n_seq > BN__MAX_SEQ)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: n_seq %d is more than the limit %d", p.n_seq, BN__MAX_SEQ);
     a = bn_allocator_or_default(&p.allocator);
     c = (bitnet_ctx *)bn_zalloc(&a, sizeof *c);
     if (!c) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a context");
@@ -6712,12 +6829,14 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->allocator = a;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
+    c->n_seq = p.n_seq;
+    c->n_outputs = p.n_outputs;
     c->all_logits = p.all_logits;
     c->kv_f16 = p.kv_f16 != 0;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
     if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
-    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, c->kv_f16,
-                     &plan);
+    s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
+    bn_ctx_make_plan(&m->hp, &s, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
     bn_ctx_init_rope(c);
     *out = c;
@@ -6734,24 +6853,83 @@ void bitnet_ctx_free(bitnet_ctx *c) {
     bn_free(&c->allocator, c);
 }
 
-int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->pos : 0; }
+int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->seq_pos[0] : 0; }
 int32_t bitnet_ctx_n_ctx(const bitnet_ctx *c) { return c ? c->n_ctx : 0; }
+int32_t bitnet_ctx_n_seq(const bitnet_ctx *c) { return c ? c->n_seq : 0; }
 bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *c) { return bitnet_pool_get_stats(c ? &c->pool : NULL); }
 const bitnet_model *bitnet_ctx_model(const bitnet_ctx *c) { return c ? c->model : NULL; }
 
+int32_t bitnet_ctx_seq_pos(const bitnet_ctx *c, int32_t seq) {
+    return c && seq >= 0 && seq < c->n_seq ? c->seq_pos[seq] : 0;
+}
+
+/* The last batch's logits rows of one sequence are no longer valid. */
+static void bn_ctx_drop_rows(bitnet_ctx *c, int32_t seq) {
+    int32_t t;
+    for (t = 0; t < c->n_last; t++)
+        if (c->tok_seq[t] == seq) c->tok_row[t] = -1;
+}
+
 bitnet_status bitnet_ctx_truncate(bitnet_ctx *c, int32_t pos) {
-    if (!c || pos < 0 || pos > c->pos)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->pos : 0);
-    c->pos = pos;
-    c->has_logits = 0;
+    if (!c || pos < 0 || pos > c->seq_pos[0])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->seq_pos[0] : 0);
+    return bitnet_ctx_seq_truncate(c, 0, pos);
+}
+
+bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *c, int32_t seq, int32_t pos) {
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: NULL context");
+    if (seq < 0 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: sequence %d outside 0..%d", seq, c->n_seq - 1);
+    if (pos < 0 || pos > c->seq_pos[seq])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: position %d outside 0..%d of sequence %d", pos,
+                       c->seq_pos[seq], seq);
+    c->seq_pos[seq] = pos;
+    bn_ctx_drop_rows(c, seq);
+    return BITNET_OK;
+}
+
+static size_t bn_kv_dim(const bitnet_ctx *c) {
+    return (size_t)c->model->hp.n_head_kv * (size_t)c->model->hp.head_dim;
+}
+
+/* Element index of (layer, sequence, position) in a KV cache. */
+static size_t bn_cache_index(const bitnet_ctx *c, int il, int32_t seq, int32_t pos) {
+    return (((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx + (size_t)pos) * bn_kv_dim(c);
+}
+
+/* Element `at` of a KV cache: floats, or halves with kv_f16. */
+static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
+    return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
+}
+
+bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32_t n_pos) {
+    size_t elem, bytes;
+    int il;
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: NULL context");
+    if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: sequences %d -> %d outside 0..%d", src, dst, c->n_seq - 1);
+    if (n_pos < 0 || n_pos > c->seq_pos[src])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: %d positions, sequence %d holds %d", n_pos, src,
+                       c->seq_pos[src]);
+    if (src == dst) return bitnet_ctx_seq_truncate(c, dst, n_pos);
+    elem = c->kv_f16 ? 2 : 4;
+    bytes = (size_t)n_pos * bn_kv_dim(c) * elem;
+    for (il = 0; il < c->model->hp.n_layer; il++) {
+        memcpy(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)),
+               bn_cache_at(c, c->kcache, bn_cache_index(c, il, src, 0)), bytes);
+        memcpy(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)),
+               bn_cache_at(c, c->vcache, bn_cache_index(c, il, src, 0)), bytes);
+    }
+    c->seq_pos[dst] = n_pos;
+    bn_ctx_drop_rows(c, dst);
     return BITNET_OK;
 }
 
 const float *bitnet_ctx_logits(const bitnet_ctx *c, int32_t i) {
-    if (!c || !c->has_logits) return NULL;
+    if (!c || c->n_last == 0) return NULL;
     if (i < 0) i = c->n_last - 1;
-    if (!c->all_logits) return i == c->n_last - 1 ? c->logits : NULL;
-    return i < c->n_last ? c->logits + (size_t)i * (size_t)c->model->hp.n_vocab : NULL;
+    if (i >= c->n_last || c->tok_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->tok_row[i] * (size_t)c->model->hp.n_vocab;
 }
 
 /* --- forward pass --- */
@@ -6792,13 +6970,13 @@ static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float 
     bn_bitlinear_n(c, &p, &y, 1, x, n_tok);
 }
 
-/* cos and sin of every rotation angle of the batch's positions, shared by all heads and layers. */
+/* cos and sin of every rotation angle of each token's own position, shared by all heads and layers. */
 static void bn_ctx_rope_angles(bitnet_ctx *c, int n_tok) {
     int half = c->model->hp.n_rot / 2, t, i;
     for (t = 0; t < n_tok; t++) {
         float *cs = c->rope_cs + (size_t)t * (size_t)(2 * half);
         for (i = 0; i < half; i++) {
-            double theta = (double)(c->pos + t) * c->rope_inv_freq[i];
+            double theta = (double)c->tok_pos[t] * c->rope_inv_freq[i];
             cs[i] = (float)cos(theta);
             cs[half + i] = (float)sin(theta);
         }
@@ -6819,28 +6997,23 @@ typedef struct bn_attn_job {
     int64_t heads;                          /* query heads per unit; divides n_head / n_head_kv */
 } bn_attn_job;
 
-/* Element `at` of a KV cache: floats, or halves with kv_f16. */
-static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
-    return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
-}
-
-/* Causal attention of `heads` query heads of one token that share a KV head, so each cached key
-   and value row is read once for all of them. Unit u = ((t * n_head_kv) + g) * splits + s takes
-   heads g * group + s * heads + [0, heads). Each head's scores and sums run in the same order
-   whatever the grouping. */
+/* Causal attention of `heads` query heads of one token that share a KV head, over the token's
+   own sequence up to its own position, so each cached key and value row is read once for all
+   of them. Unit u = ((t * n_head_kv) + g) * splits + s takes heads g * group + s * heads +
+   [0, heads). Each head's scores and sums run in the same order whatever the grouping and
+   whatever else the batch holds. */
 static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     const bn_attn_job *j = (const bn_attn_job *)arg;
     bitnet_ctx *c = j->c;
     const bitnet_hparams *hp = &c->model->hp;
     const bn_kernels *kt = &c->model->kernels;
     int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = j->heads, splits = group / nh, u, i;
-    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
-    size_t n_ctx = (size_t)c->n_ctx;
+    size_t kv_dim = bn_kv_dim(c), n_ctx = (size_t)c->n_ctx;
     float *att = c->att + (size_t)thread * (size_t)group * n_ctx, scale = 1.0f / sqrtf((float)hd);
     for (u = u0; u < u1; u++) {
-        int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->pos + t + 1;
+        int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->tok_pos[t] + 1;
         size_t r0 = (size_t)(t * hp->n_head + g * group + u % splits * nh);     /* first (token, head) row */
-        size_t kv0 = layer + (size_t)g * (size_t)hd;            /* this KV head's row at position 0 */
+        size_t kv0 = bn_cache_index(c, j->il, c->tok_seq[t], 0) + (size_t)g * (size_t)hd;   /* this KV head at position 0 */
         kt->attn_scores(c->q + r0 * (size_t)hd, nh, bn_cache_at(c, c->kcache, kv0), c->kv_f16, (int64_t)kv_dim,
                         n_pos, hd, scale, att, (int64_t)n_ctx);
         for (i = 0; i < nh; i++) kt->softmax(att + (size_t)i * n_ctx, n_pos);
@@ -6849,19 +7022,28 @@ static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     }
 }
 
+/* Stores the batch's keys and values, each token at its sequence's position. */
+static void bn_store_kv(bitnet_ctx *c, int il, int n_tok) {
+    size_t kv_dim = bn_kv_dim(c);
+    int t;
+    for (t = 0; t < n_tok; t++) {
+        size_t at = bn_cache_index(c, il, c->tok_seq[t], c->tok_pos[t]);
+        const float *k = c->k + (size_t)t * kv_dim, *v = c->v + (size_t)t * kv_dim;
+        if (c->kv_f16) {
+            bitnet_fp32_to_fp16_row(k, (uint16_t *)bn_cache_at(c, c->kcache, at), kv_dim);
+            bitnet_fp32_to_fp16_row(v, (uint16_t *)bn_cache_at(c, c->vcache, at), kv_dim);
+        } else {
+            memcpy(bn_cache_at(c, c->kcache, at), k, kv_dim * sizeof(float));
+            memcpy(bn_cache_at(c, c->vcache, at), v, kv_dim * sizeof(float));
+        }
+    }
+}
+
 static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
     const bitnet_hparams *hp = &c->model->hp;
-    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
-    size_t at = ((size_t)il * (size_t)c->n_ctx + (size_t)c->pos) * kv_dim;
     int64_t group = hp->n_head / hp->n_head_kv, units;
     bn_attn_job j;
-    if (c->kv_f16) {
-        bitnet_fp32_to_fp16_row(c->k, (uint16_t *)bn_cache_at(c, c->kcache, at), (size_t)n_tok * kv_dim);
-        bitnet_fp32_to_fp16_row(c->v, (uint16_t *)bn_cache_at(c, c->vcache, at), (size_t)n_tok * kv_dim);
-    } else {
-        memcpy(bn_cache_at(c, c->kcache, at), c->k, (size_t)n_tok * kv_dim * sizeof(float));
-        memcpy(bn_cache_at(c, c->vcache, at), c->v, (size_t)n_tok * kv_dim * sizeof(float));
-    }
+    bn_store_kv(c, il, n_tok);
     j.c = c;
     j.il = il;
     /* as many heads per unit as keeps >= 4 units per thread (a short batch splits its groups) */
@@ -6915,47 +7097,146 @@ static void bn_embed(bitnet_ctx *c, const int32_t *tokens, int n_tok) {
                           (uint64_t)m->hp.n_embd, c->x + (size_t)t * (size_t)m->hp.n_embd);
 }
 
-static void bn_output(bitnet_ctx *c, int n_tok) {
+/* The head over just the rows asked for: their final norms gathered into xb, one GEMM. */
+static void bn_output(bitnet_ctx *c, int n_out) {
     const bitnet_model *m = c->model;
-    int first = c->all_logits ? 0 : n_tok - 1, n_out = n_tok - first;
     int64_t E = m->hp.n_embd;
-    bn_rmsnorm_rows(c, c->x + (size_t)first * (size_t)E, c->xb, m->output_norm, E, n_out);
+    int r;
+    if (n_out == 0) return;
+    for (r = 0; r < n_out; r++)
+        m->kernels.rmsnorm(c->x + (size_t)c->out_tok[r] * (size_t)E, m->output_norm, E, m->hp.rms_eps,
+                           c->xb + (size_t)r * (size_t)E);
     if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
     else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
 }
 
-static bitnet_status bn_check_tokens(const bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
-    int32_t i;
-    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: no tokens");
-    if (n_tokens > c->n_ctx - c->pos)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens at position %d exceed the context of %d",
-                       n_tokens, c->pos, c->n_ctx);
-    if (c->all_logits && n_tokens > c->n_batch)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens with all_logits exceed n_batch %d",
-                       n_tokens, c->n_batch);
+/* Which tokens of a batch want logits. */
+enum { BN__OUT_FLAGS, BN__OUT_LAST_OF_SEQ, BN__OUT_ALL, BN__OUT_NONE };
+
+typedef struct bn_batch_in {
+    int32_t n;
+    const int32_t *token;
+    const int32_t *seq;                     /* NULL: every token in seq0 */
+    int32_t seq0;
+    const int8_t *logits;                   /* with BN__OUT_FLAGS; NULL = BN__OUT_LAST_OF_SEQ */
+    int out;
+    const char *who;                        /* the public function, for messages */
+} bn_batch_in;
+
+static int32_t bn_batch_seq(const bn_batch_in *b, int32_t t) { return b->seq ? b->seq[t] : b->seq0; }
+
+/* Checks a batch against the context without changing anything observable; leaves in
+   seq_count the tokens of each sequence. Returns the logits rows it needs in *n_out. */
+static bitnet_status bn_batch_check(bitnet_ctx *c, const bn_batch_in *b, int32_t *n_out) {
+    int32_t t, s, rows = 0;
+    if (b->n <= 0 || !b->token) return bn_fail(BITNET_ERR_ARGS, "%s: no tokens", b->who);
+    if (b->n > c->n_batch)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens exceed n_batch %d", b->who, b->n, c->n_batch);
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (s < 0 || s >= c->n_seq)
+            return bn_fail(BITNET_ERR_ARGS, "%s: token %d is in sequence %d, outside 0..%d", b->who, t, s, c->n_seq - 1);
+        if (b->token[t] < 0 || b->token[t] >= c->model->hp.n_vocab)
+            return bn_fail(BITNET_ERR_ARGS, "%s: token id %d at index %d is outside the vocabulary (0..%d)", b->who,
+                           b->token[t], t, c->model->hp.n_vocab - 1);
+    }
+    for (t = 0; t < b->n; t++) c->seq_count[bn_batch_seq(b, t)] = 0;
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (c->seq_count[s]++ == 0 && b->out == BN__OUT_LAST_OF_SEQ) rows++;
+        if (b->out == BN__OUT_ALL || (b->out == BN__OUT_FLAGS && b->logits[t])) rows++;
+    }
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (c->seq_count[s] > c->n_ctx - c->seq_pos[s])
+            return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens of sequence %d at position %d exceed the context of %d",
+                           b->who, c->seq_count[s], s, c->seq_pos[s], c->n_ctx);
+    }
+    if (rows > c->n_outputs)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d logits rows asked for, the context returns at most n_outputs %d",
+                       b->who, rows, c->n_outputs);
+    *n_out = rows;
+    return BITNET_OK;
+}
+
+/* Gives each token its sequence, position and logits row (seq_count from bn_batch_check). */
+static void bn_batch_place(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t t, rows = 0;
+    for (t = 0; t < b->n; t++) {
+        int32_t s = bn_batch_seq(b, t);
+        int want = b->out == BN__OUT_ALL || (b->out == BN__OUT_FLAGS && b->logits[t]) ||
+                   (b->out == BN__OUT_LAST_OF_SEQ && c->seq_count[s] == 1);
+        c->seq_count[s]--;
+        c->tok_seq[t] = s;
+        c->tok_pos[t] = c->seq_pos[s]++;
+        c->tok_row[t] = want ? rows : -1;
+        if (want) c->out_tok[rows++] = t;
+    }
+    c->n_last = b->n;
+}
+
+static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t n_out = 0;
+    int il;
+    bitnet_status st = bn_batch_check(c, b, &n_out);
+    if (st != BITNET_OK) return st;
+    bn_batch_place(c, b);
+    bn_embed(c, b->token, b->n);
+    bn_ctx_rope_angles(c, b->n);
+    for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, b->n);
+    bn_output(c, n_out);
+    c->n_decodes++;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_decode_batch(bitnet_ctx *c, const bitnet_batch *batch) {
+    bn_batch_in b;
+    if (!c || !batch) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode_batch: NULL argument");
+    memset(&b, 0, sizeof b);
+    b.n = batch->n_tokens;
+    b.token = batch->token;
+    b.seq = batch->seq;
+    b.logits = batch->logits;
+    b.out = batch->logits ? BN__OUT_FLAGS : BN__OUT_LAST_OF_SEQ;
+    b.who = "bitnet_decode_batch";
+    return bn_decode_run(c, &b);
+}
+
+/* Tokens at the next positions of one sequence, in chunks of n_batch; logits for the last
+   token (every token with all_logits). */
+static bitnet_status bn_decode_seq(bitnet_ctx *c, int32_t seq, const int32_t *tokens, int32_t n_tokens,
+                                   const char *who) {
+    bn_batch_in b;
+    int32_t done = 0, i;
+    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "%s: no tokens", who);
+    if (seq < 0 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside 0..%d", who, seq, c->n_seq - 1);
+    if (n_tokens > c->n_ctx - c->seq_pos[seq])
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens at position %d exceed the context of %d", who, n_tokens,
+                       c->seq_pos[seq], c->n_ctx);
+    if (c->all_logits && n_tokens > c->n_outputs)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens with all_logits exceed %s %d", who, n_tokens,
+                       c->n_outputs < c->n_batch ? "n_outputs" : "n_batch", c->n_outputs);
     for (i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= c->model->hp.n_vocab)
-            return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: token id %d at index %d is outside the vocabulary "
-                           "(0..%d)", tokens[i], i, c->model->hp.n_vocab - 1);
+            return bn_fail(BITNET_ERR_ARGS, "%s: token id %d at index %d is outside the vocabulary (0..%d)", who,
+                           tokens[i], i, c->model->hp.n_vocab - 1);
+    memset(&b, 0, sizeof b);
+    b.seq0 = seq;
+    b.who = who;
+    while (done < n_tokens) {
+        bitnet_status st;
+        b.n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch;
+        b.token = tokens + done;
+        b.out = done + b.n < n_tokens ? BN__OUT_NONE : c->all_logits ? BN__OUT_ALL : BN__OUT_LAST_OF_SEQ;
+        if ((st = bn_decode_run(c, &b)) != BITNET_OK) return st;
+        done += b.n;
+    }
     return BITNET_OK;
 }
 
 bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
-    int32_t done = 0;
-    bitnet_status st = bn_check_tokens(c, tokens, n_tokens);
-    if (st != BITNET_OK) return st;
-    while (done < n_tokens) {
-        int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
-        bn_embed(c, tokens + done, n);
-        bn_ctx_rope_angles(c, n);
-        for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
-        if (done + n == n_tokens) bn_output(c, n);
-        c->pos += n;
-        c->n_last = n;
-        done += n;
-    }
-    c->has_logits = 1;
-    return BITNET_OK;
+    return bn_decode_seq(c, 0, tokens, n_tokens, "bitnet_decode");
 }
 
 /* ===== tokenizer ===== */
@@ -8872,9 +9153,12 @@ struct bitnet_gen {
     bitnet_stop *stop;
     bitnet_detok detok;
     int32_t *prompt;                        /* (n_prompt) */
-    int32_t n_prompt, n_prefilled, chunk;
+    int32_t seq, n_prompt, n_prefilled, chunk;
     int32_t max_tokens, last, pending;      /* pending: sampled, not yet decoded (-1: none) */
     int ignore_eog, cancelled, finished;
+    uint64_t logits_at;                     /* ctx->n_decodes when this gen's logits were made */
+    int32_t logits_row;                     /* their token in that batch (-1: the last) */
+    int32_t batch_at, batch_n;              /* bitnet_gen_step_batch: first token and count in its batch */
     char *piece, *text;                     /* detokenizer and stop-matcher output buffers */
     size_t piece_cap, text_cap;
     double t_begin, t_prefilled;
@@ -8889,6 +9173,7 @@ struct bitnet_gen {
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
     size_t n = 0, cap;
+    int32_t free_pos = g->ctx->n_ctx - g->ctx->seq_pos[g->seq];
     bitnet_status st;
     if (p->prompt_ids) {
         if (p->n_prompt_ids <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: empty prompt_ids");
@@ -8910,9 +9195,9 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
     }
     g->n_prompt = (int32_t)n;
     if (g->n_prompt == 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: the prompt has no tokens");
-    if (g->n_prompt > bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx))
+    if (g->n_prompt > free_pos)
         return bn_fail(BITNET_ERR_ARGS, "prompt of %d tokens does not fit the context (%d of %d positions free)",
-                       g->n_prompt, bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx), bitnet_ctx_n_ctx(g->ctx));
+                       g->n_prompt, free_pos, g->ctx->n_ctx);
     return BITNET_OK;
 }
 
@@ -8925,11 +9210,8 @@ static bitnet_status bn_gen_buffers(bitnet_gen *g) {
     return BITNET_OK;
 }
 
-/* Logits rows one decode of this context can return. */
-static int32_t bn_ctx_rows_out(const bitnet_ctx *c) { return c->all_logits ? c->n_batch : 1; }
-
 static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *p) {
-    int32_t rows = bn_ctx_rows_out(g->ctx);
+    int32_t rows = g->ctx->n_outputs;
     if (p->draft == BITNET_DRAFT_NONE) return BITNET_OK;
     if (p->draft != BITNET_DRAFT_NGRAM)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft %d is not a bitnet_draft_type", (int)p->draft);
@@ -8943,7 +9225,7 @@ static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *
     if (g->draft_max > rows - 1) g->draft_max = rows - 1;
     if (g->draft_max > g->ctx->n_batch - 1) g->draft_max = g->ctx->n_batch - 1;
     g->draft_ngram = p->draft_ngram ? p->draft_ngram : 3;
-    g->hist_cap = g->n_prompt + (bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx)) + 2;
+    g->hist_cap = g->n_prompt + (g->ctx->n_ctx - g->ctx->seq_pos[g->seq]) + 2;
     g->hist = (int32_t *)bn_alloc(&g->allocator, (size_t)g->hist_cap * sizeof(int32_t), 16);
     g->spec = (int32_t *)bn_alloc(&g->allocator, (size_t)(g->draft_max + 1) * sizeof(int32_t), 16);
     if (!g->hist || !g->spec) return bn_fail(BITNET_ERR_NOMEM, "out of memory for speculative decoding");
@@ -8959,11 +9241,14 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     if (!out || !ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: NULL argument");
     memset(&p, 0, sizeof p);
     if (params) p = *params;
+    if (p.seq < 0 || p.seq >= ctx->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: sequence %d outside 0..%d", p.seq, ctx->n_seq - 1);
     g = (bitnet_gen *)bn_zalloc(&ctx->allocator, sizeof *g);
     if (!g) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a generation");
     g->ctx = ctx;
     g->allocator = ctx->allocator;
     g->vocab = ctx->model->vocab;
+    g->seq = p.seq;
     g->max_tokens = p.max_tokens > 0 ? p.max_tokens : 0;
     g->ignore_eog = p.ignore_eog;
     g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
@@ -9019,17 +9304,35 @@ static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **
     return 0;
 }
 
-static int bn_gen_prefill(bitnet_gen *g) {
-    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
-    bitnet_status st;
-    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
-    if ((st = bitnet_decode(g->ctx, g->prompt + g->n_prefilled, n)) != BITNET_OK) return st;
+/* The logits this generation samples next: row `row` of the context's last batch, made by the
+   decode counted `at`. */
+static void bn_gen_mark_logits(bitnet_gen *g, int32_t row) {
+    g->logits_at = g->ctx->n_decodes;
+    g->logits_row = row;
+}
+
+static void bn_gen_prefilled(bitnet_gen *g, int32_t n) {
     g->n_prefilled += n;
     if (g->n_prefilled == g->n_prompt) {
         g->t_prefilled = bitnet_time_ms();
         g->stats.prompt_ms = g->t_prefilled - g->t_begin;
         g->stats.prompt_tps = g->stats.prompt_ms > 0 ? g->n_prompt * 1e3 / g->stats.prompt_ms : 0;
     }
+}
+
+/* The next prompt chunk: at most `room` tokens. */
+static int32_t bn_gen_chunk(const bitnet_gen *g, int32_t room) {
+    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
+    return n < room ? n : room;
+}
+
+static int bn_gen_prefill(bitnet_gen *g) {
+    int32_t n = bn_gen_chunk(g, g->chunk);
+    bitnet_status st;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    if ((st = bn_decode_seq(g->ctx, g->seq, g->prompt + g->n_prefilled, n, "bitnet_gen_step")) != BITNET_OK) return st;
+    bn_gen_mark_logits(g, -1);
+    bn_gen_prefilled(g, n);
     return 1;
 }
 
@@ -9054,7 +9357,7 @@ static int32_t bn_ngram_draft(const int32_t *h, int32_t n, int32_t ngram, int32_
 /* Drafts the room allows after the pending token: positions left in the context, tokens left
    to generate. */
 static int32_t bn_gen_draft_room(const bitnet_gen *g) {
-    int32_t room = bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx) - 1;
+    int32_t room = g->ctx->n_ctx - g->ctx->seq_pos[g->seq] - 1;
     if (g->max_tokens && g->max_tokens - g->stats.n_generated - 1 < room) room = g->max_tokens - g->stats.n_generated - 1;
     return room < g->draft_max ? room : g->draft_max;
 }
@@ -9064,13 +9367,20 @@ static int32_t bn_gen_draft_room(const bitnet_gen *g) {
    them) wait in g->spec to be handed out; the cache keeps the pending token and the accepted
    drafts. 0 when there was nothing to draft (the caller decodes plainly), 1 done, < 0 error. */
 static int bn_gen_speculate(bitnet_gen *g) {
-    int32_t room = bn_gen_draft_room(g), k, i, pos0 = bitnet_ctx_pos(g->ctx);
+    int32_t room = bn_gen_draft_room(g), k, i, pos0 = g->ctx->seq_pos[g->seq];
+    bn_batch_in in;
     bitnet_status st;
     if (room < 1) return 0;
     k = bn_ngram_draft(g->hist, g->n_hist, g->draft_ngram, room, g->spec + 1);   /* hist ends with pending */
     if (k == 0) return 0;
     g->spec[0] = g->pending;
-    if ((st = bitnet_decode(g->ctx, g->spec, k + 1)) != BITNET_OK) return st;
+    memset(&in, 0, sizeof in);
+    in.n = k + 1;
+    in.token = g->spec;
+    in.seq0 = g->seq;
+    in.out = BN__OUT_ALL;
+    in.who = "bitnet_gen_step";
+    if ((st = bn_decode_run(g->ctx, &in)) != BITNET_OK) return st;
     g->pending = -1;
     g->stats.n_draft_passes++;
     g->stats.n_drafted += k;
@@ -9086,45 +9396,18 @@ static int bn_gen_speculate(bitnet_gen *g) {
     g->n_queued = i + 1;
     g->queue_at = 0;
     /* keep the pending token and the accepted drafts; the last id drawn is not in the cache yet */
-    if ((st = bitnet_ctx_truncate(g->ctx, pos0 + g->n_queued)) != BITNET_OK) return st;
+    if ((st = bitnet_ctx_seq_truncate(g->ctx, g->seq, pos0 + g->n_queued)) != BITNET_OK) return st;
     return 1;
 }
 
-/* The next id: handed out from the last verify pass, or drawn after decoding the pending
-   token (with drafts when they are on and the context offers some). */
-static int bn_gen_next_id(bitnet_gen *g, int32_t *id) {
-    bitnet_status st;
-    int rc;
-    if (g->n_queued == 0 && g->pending >= 0 && g->draft_max > 0) {
-        if ((rc = bn_gen_speculate(g)) < 0) return rc;
-    }
-    if (g->n_queued > 0) {
-        *id = g->spec[g->queue_at++];
-        if (--g->n_queued == 0) g->pending = *id;     /* the last one drawn is not in the cache */
-        return 1;
-    }
-    if (g->pending >= 0) {
-        if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
-        g->pending = -1;
-    }
-    *id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
-    bitnet_sampler_accept(g->sampler, *id);
-    g->pending = *id;
-    return 1;
-}
-
-/* Samples one token from the current logits (or hands out one drawn by a verify pass) and
-   turns it into showable text. */
-static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+/* Samples one token from the logits and turns it into showable text. */
+/* Hands out an id the sampler drew: showable text, end of generation, stop strings. It becomes
+   the pending token (the caller clears that when the id is in the cache already). */
+static int bn_gen_emit(bitnet_gen *g, int32_t id, const char **text, size_t *len) {
     size_t n = 0;
-    int32_t id = -1;
-    int rc;
     bitnet_status st;
-    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
-    if (g->n_queued == 0 && g->pending >= 0 && bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx))
-        return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
-    if ((rc = bn_gen_next_id(g, &id)) < 0) return rc;
     if (g->hist && g->n_hist < g->hist_cap) g->hist[g->n_hist++] = id;
+    g->pending = id;
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
     if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) return bn_gen_finish(g, BITNET_STOP_EOG, text, len);
@@ -9140,18 +9423,186 @@ static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
     return 1;
 }
 
+static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, size_t *len) {
+    int32_t id;
+    if (!logits || g->logits_at != g->ctx->n_decodes)
+        return bn_fail(BITNET_ERR_ARGS, "generation on sequence %d: another decode replaced its logits", g->seq);
+    id = bitnet_sampler_sample(g->sampler, logits);
+    bitnet_sampler_accept(g->sampler, id);
+    return bn_gen_emit(g, id, text, len);
+}
+
+/* The next id a verify pass drew; all but the last are in the cache already. */
+static int bn_gen_emit_queued(bitnet_gen *g, const char **text, size_t *len) {
+    int32_t id = g->spec[g->queue_at++];
+    int rc = bn_gen_emit(g, id, text, len);
+    if (--g->n_queued > 0) g->pending = -1;
+    return rc;
+}
+
+/* Before decoding the pending token: 0 after finishing (max_tokens, full context), else 1. */
+static int bn_gen_may_continue(bitnet_gen *g, const char **text, size_t *len) {
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    if (g->pending >= 0 && g->ctx->seq_pos[g->seq] >= g->ctx->n_ctx)
+        return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
+    return 1;
+}
+
+static const float *bn_gen_logits(const bitnet_gen *g) { return bitnet_ctx_logits(g->ctx, g->logits_row); }
+
+static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+    bitnet_status st;
+    int rc;
+    if (!bn_gen_may_continue(g, text, len)) return 0;
+    if (g->n_queued > 0) return bn_gen_emit_queued(g, text, len);
+    if (g->pending >= 0 && g->draft_max > 0) {
+        if ((rc = bn_gen_speculate(g)) < 0) return rc;
+        if (rc > 0) return bn_gen_emit_queued(g, text, len);
+    }
+    if (g->pending >= 0) {
+        if ((st = bn_decode_seq(g->ctx, g->seq, &g->pending, 1, "bitnet_gen_step")) != BITNET_OK) return st;
+        bn_gen_mark_logits(g, -1);
+        g->pending = -1;
+    }
+    return bn_gen_sample(g, bn_gen_logits(g), text, len);
+}
+
+static void bn_gen_step_reset(const char ***text, size_t **len, const char **t_dummy, size_t *l_dummy) {
+    if (!*text) *text = t_dummy;
+    if (!*len) *len = l_dummy;
+    **text = "";
+    **len = 0;
+}
+
 int bitnet_gen_step(bitnet_gen *g, const char **text, size_t *len) {
     const char *t_dummy;
     size_t l_dummy;
-    if (!text) text = &t_dummy;
-    if (!len) len = &l_dummy;
-    *text = "";
-    *len = 0;
+    bn_gen_step_reset(&text, &len, &t_dummy, &l_dummy);
     if (!g) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step: NULL generation");
     if (g->finished) return 0;
     if (g->cancelled) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
     if (g->n_prefilled < g->n_prompt) return bn_gen_prefill(g);
     return bn_gen_token(g, text, len);
+}
+
+/* --- several generations in one batch --- */
+
+static bitnet_status bn_gen_batch_check(bitnet_gen *const *gens, int n) {
+    int i, j;
+    if (!gens || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: no generations");
+    for (i = 0; i < n; i++) {
+        if (!gens[i]) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generation %d is NULL", i);
+        if (gens[i]->ctx != gens[0]->ctx)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generation %d uses another context", i);
+        for (j = 0; j < i; j++)
+            if (gens[j]->seq == gens[i]->seq)
+                return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generations %d and %d share sequence %d", j,
+                               i, gens[i]->seq);
+    }
+    return BITNET_OK;
+}
+
+/* The batch being built: tokens in ctx->gen_token/gen_seq/gen_logits. */
+typedef struct bn_gen_batch {
+    bitnet_ctx *c;
+    int32_t n, rows;
+} bn_gen_batch;
+
+static void bn_gen_batch_add(bn_gen_batch *b, int32_t token, int32_t seq, int logits) {
+    b->c->gen_token[b->n] = token;
+    b->c->gen_seq[b->n] = seq;
+    b->c->gen_logits[b->n] = (int8_t)(logits != 0);
+    b->n++;
+    b->rows += logits != 0;
+}
+
+/* A generating gen's pending token (one logits row), if it may go on and there is room.
+   Returns its result so far (1 = go on). */
+static int bn_gen_batch_generating(bitnet_gen *g, bn_gen_batch *b, const char **text, size_t *len) {
+    int rc = bn_gen_may_continue(g, text, len);
+    if (rc <= 0) return rc;
+    if (g->n_queued > 0) return bn_gen_emit_queued(g, text, len);    /* drawn by a verify pass */
+    if (g->pending < 0) return bn_gen_sample(g, bn_gen_logits(g), text, len);   /* prefilled by a plain step */
+    if (b->n < b->c->n_batch && b->rows < b->c->n_outputs) {
+        g->batch_at = b->n;
+        g->batch_n = 1;
+        bn_gen_batch_add(b, g->pending, g->seq, 1);
+    }
+    return 1;
+}
+
+/* A prefilling gen's next chunk, as much as fits; its last prompt token asks for logits. */
+static void bn_gen_batch_prefilling(bitnet_gen *g, bn_gen_batch *b) {
+    int32_t n = bn_gen_chunk(g, b->c->n_batch - b->n), i;
+    int last = g->n_prefilled + n == g->n_prompt;
+    if (last && b->rows >= b->c->n_outputs) { n--; last = 0; }     /* no row left: stop one short */
+    if (n <= 0) return;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    g->batch_at = b->n;
+    g->batch_n = n;
+    for (i = 0; i < n; i++) bn_gen_batch_add(b, g->prompt[g->n_prefilled + i], g->seq, last && i == n - 1);
+}
+
+/* After the decode: prefill progress, then a token sampled for each gen with logits. */
+static int bn_gen_batch_finish(bitnet_gen *g, const char **text, size_t *len) {
+    int32_t at = g->batch_at + g->batch_n - 1;
+    if (g->n_prefilled < g->n_prompt) {
+        bn_gen_prefilled(g, g->batch_n);
+        if (g->n_prefilled < g->n_prompt) return 1;
+    } else {
+        g->pending = -1;
+    }
+    bn_gen_mark_logits(g, at);
+    return bn_gen_sample(g, bn_gen_logits(g), text, len);
+}
+
+bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char **texts, size_t *lens,
+                                    int *results) {
+    bn_gen_batch b;
+    bn_batch_in in;
+    bitnet_status st;
+    int i, pass;
+    if ((st = bn_gen_batch_check(gens, n)) != BITNET_OK) return st;
+    b.c = gens[0]->ctx;
+    b.n = b.rows = 0;
+    for (i = 0; i < n; i++) {
+        const char *t_dummy, **text = texts ? &texts[i] : NULL;
+        size_t l_dummy, *len = lens ? &lens[i] : NULL;
+        bn_gen_step_reset(&text, &len, &t_dummy, &l_dummy);
+        gens[i]->batch_n = 0;
+        if (results) results[i] = 0;
+    }
+    for (pass = 0; pass < 2; pass++)            /* generating gens first, then prompt chunks */
+        for (i = 0; i < n; i++) {
+            bitnet_gen *g = gens[i];
+            const char *t_dummy, **text = texts ? &texts[i] : &t_dummy;
+            size_t l_dummy, *len = lens ? &lens[i] : &l_dummy;
+            int rc = 1;
+            if (g->finished) continue;
+            if (pass == 0 && g->cancelled) rc = bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+            else if (pass == 0 && g->n_prefilled == g->n_prompt) rc = bn_gen_batch_generating(g, &b, text, len);
+            else if (pass == 1 && g->n_prefilled < g->n_prompt) bn_gen_batch_prefilling(g, &b);
+            else continue;
+            if (results) results[i] = rc;
+        }
+    if (b.n == 0) return BITNET_OK;
+    memset(&in, 0, sizeof in);
+    in.n = b.n;
+    in.token = b.c->gen_token;
+    in.seq = b.c->gen_seq;
+    in.logits = b.c->gen_logits;
+    in.out = BN__OUT_FLAGS;
+    in.who = "bitnet_gen_step_batch";
+    st = bn_decode_run(b.c, &in);
+    for (i = 0; i < n; i++) {
+        const char *t_dummy, **text = texts ? &texts[i] : &t_dummy;
+        size_t l_dummy, *len = lens ? &lens[i] : &l_dummy;
+        int rc;
+        if (!gens[i]->batch_n) continue;
+        rc = st != BITNET_OK ? (int)st : bn_gen_batch_finish(gens[i], text, len);
+        if (results) results[i] = rc;
+    }
+    return st;
 }
 
 bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params, bitnet_gen_stats *stats) {
@@ -9170,36 +9621,108 @@ bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *par
     return rc < 0 ? (bitnet_status)rc : BITNET_OK;
 }
 
+/* What bn_generate_run holds: gens grouped by context (order), one group stepped per batch. */
+typedef struct bn_many {
+    bitnet_gen **gens;                      /* (n) by prompt */
+    bitnet_gen **group;                     /* (n) gens of one context, this round's batch */
+    int *order;                             /* (n) prompt indices, grouped by context */
+    int *results, *which;                   /* (n) */
+    const char **texts;                     /* (n) */
+    size_t *lens;                           /* (n) */
+    bitnet_ctx *const *ctxs;                /* (n) each prompt's context, or NULL: all in `one` */
+    bitnet_ctx *one;
+} bn_many;
+
+static bitnet_ctx *bn_many_ctx(const bn_many *m, int i) { return m->ctxs ? m->ctxs[i] : m->one; }
+
+static bitnet_status bn_many_alloc(bn_many *m, const bitnet_allocator *a, int n) {
+    size_t bytes = (size_t)n * (2 * sizeof(bitnet_gen *) + 3 * sizeof(int) + sizeof(char *) + sizeof(size_t));
+    unsigned char *p = (unsigned char *)bn_zalloc(a, bytes);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
+    m->gens = (bitnet_gen **)(void *)p;
+    m->group = m->gens + n;
+    m->texts = (const char **)(void *)(m->group + n);
+    m->lens = (size_t *)(void *)(m->texts + n);
+    m->order = (int *)(void *)(m->lens + n);
+    m->results = m->order + n;
+    m->which = m->results + n;
+    return BITNET_OK;
+}
+
+/* Prompt indices grouped by context, first appearance first. */
+static void bn_many_order(bn_many *m, int n) {
+    int i, j, k = 0;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i && bn_many_ctx(m, j) != bn_many_ctx(m, i); j++) {}
+        if (j < i) continue;
+        for (j = i; j < n; j++)
+            if (bn_many_ctx(m, j) == bn_many_ctx(m, i)) m->order[k++] = j;
+    }
+}
+
+/* One round: each context's unfinished gens advance with one batched step. */
+static bitnet_status bn_many_round(bn_many *m, const bitnet_gen_params *params, int n, int *running) {
+    int k = 0, i;
+    *running = 0;
+    while (k < n) {
+        int n_group = 0, end = k;
+        bitnet_status st;
+        while (end < n && bn_many_ctx(m, m->order[end]) == bn_many_ctx(m, m->order[k])) {
+            int p = m->order[end++];
+            if (m->gens[p]->finished) continue;
+            m->which[n_group] = p;
+            m->group[n_group++] = m->gens[p];
+        }
+        k = end;
+        if (!n_group) continue;
+        st = bitnet_gen_step_batch(m->group, n_group, m->texts, m->lens, m->results);
+        for (i = 0; i < n_group; i++) {
+            const bitnet_gen_params *pp = &params[m->which[i]];
+            if (m->results[i] < 0) return (bitnet_status)m->results[i];
+            if (m->lens[i] && pp->on_piece && pp->on_piece(m->texts[i], m->lens[i], pp->user))
+                bitnet_gen_cancel(m->group[i]);
+            *running += m->results[i] > 0;
+        }
+        if (st != BITNET_OK) return st;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_generate_run(bitnet_ctx *const *ctxs, bitnet_ctx *one, const bitnet_gen_params *params,
+                                     int n, bitnet_gen_stats *stats, const char *who) {
+    bitnet_allocator a;
+    bn_many m;
+    bitnet_status st = BITNET_OK;
+    int i, running = 1;
+    if ((!ctxs && !one) || !params || n <= 0 || (ctxs && !ctxs[0]))
+        return bn_fail(BITNET_ERR_ARGS, "%s: nothing to do", who);
+    a = (ctxs ? ctxs[0] : one)->allocator;
+    memset(&m, 0, sizeof m);
+    if ((st = bn_many_alloc(&m, &a, n)) != BITNET_OK) return st;
+    m.ctxs = ctxs;
+    m.one = one;
+    if (stats) memset(stats, 0, (size_t)n * sizeof *stats);
+    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&m.gens[i], bn_many_ctx(&m, i), &params[i]);
+    if (st == BITNET_OK) bn_many_order(&m, n);
+    while (st == BITNET_OK && running > 0) st = bn_many_round(&m, params, n, &running);
+    for (i = 0; i < n; i++) {
+        if (stats && m.gens[i]) stats[i] = m.gens[i]->stats;
+        bitnet_gen_free(m.gens[i]);
+    }
+    bn_free(&a, m.gens);
+    return st;
+}
+
 bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params, int n,
                                    bitnet_gen_stats *stats) {
-    bitnet_gen **gens;
-    bitnet_allocator a;
-    bitnet_status st = BITNET_OK;
-    int i, running = n;
-    if (!ctxs || !params || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
-    a = ctxs[0]->allocator;
-    gens = (bitnet_gen **)bn_zalloc(&a, (size_t)n * sizeof *gens);
-    if (!gens) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
-    if (stats) memset(stats, 0, (size_t)n * sizeof *stats);
-    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&gens[i], ctxs[i], &params[i]);
-    while (st == BITNET_OK && running > 0)
-        for (i = 0, running = 0; i < n && st == BITNET_OK; i++) {
-            const char *text = "";
-            size_t len = 0;
-            int rc;
-            if (gens[i]->finished) continue;
-            rc = bitnet_gen_step(gens[i], &text, &len);
-            if (rc < 0) st = (bitnet_status)rc;
-            if (rc >= 0 && len && params[i].on_piece && params[i].on_piece(text, len, params[i].user))
-                bitnet_gen_cancel(gens[i]);
-            running += rc > 0;
-        }
-    for (i = 0; i < n; i++) {
-        if (stats && gens[i]) stats[i] = gens[i]->stats;
-        bitnet_gen_free(gens[i]);
-    }
-    bn_free(&a, gens);
-    return st;
+    if (!ctxs) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
+    return bn_generate_run(ctxs, NULL, params, n, stats, "bitnet_generate_many");
+}
+
+bitnet_status bitnet_generate_batch(bitnet_ctx *ctx, const bitnet_gen_params *params, int n,
+                                    bitnet_gen_stats *stats) {
+    if (!ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_batch: NULL context");
+    return bn_generate_run(NULL, ctx, params, n, stats, "bitnet_generate_batch");
 }
 
 /* --- read bandwidth --- */
