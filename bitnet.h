@@ -830,6 +830,8 @@ typedef struct bitnet_gen_params {
     bitnet_draft_type draft;
     int32_t draft_max;            /* most draft tokens per pass; 0 = 8 (capped by n_batch - 1) */
     int32_t draft_ngram;          /* longest n-gram looked up; 0 = 3 (n-grams down to 2 are tried) */
+    const int32_t *draft_context; /* ids before the prompt (already in the sequence) the n-grams may */
+    int32_t n_draft_context;      /* also come from, e.g. a chat's earlier turns; copied */
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -9215,6 +9217,10 @@ static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *
     if (p->draft == BITNET_DRAFT_NONE) return BITNET_OK;
     if (p->draft != BITNET_DRAFT_NGRAM)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft %d is not a bitnet_draft_type", (int)p->draft);
+    if (p->n_draft_context < 0 || (p->n_draft_context > 0 && !p->draft_context) ||
+        p->n_draft_context > g->ctx->n_ctx)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft_context of %d ids (at most n_ctx %d)",
+                       (int)p->n_draft_context, (int)g->ctx->n_ctx);
     if (p->draft_max < 0 || p->draft_ngram < 0 || p->draft_ngram > 64)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft_max %d / draft_ngram %d out of range (>= 0, "
                        "draft_ngram <= 64)", (int)p->draft_max, (int)p->draft_ngram);
@@ -9225,12 +9231,13 @@ static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *
     if (g->draft_max > rows - 1) g->draft_max = rows - 1;
     if (g->draft_max > g->ctx->n_batch - 1) g->draft_max = g->ctx->n_batch - 1;
     g->draft_ngram = p->draft_ngram ? p->draft_ngram : 3;
-    g->hist_cap = g->n_prompt + (g->ctx->n_ctx - g->ctx->seq_pos[g->seq]) + 2;
+    g->hist_cap = p->n_draft_context + g->n_prompt + (g->ctx->n_ctx - g->ctx->seq_pos[g->seq]) + 2;
     g->hist = (int32_t *)bn_alloc(&g->allocator, (size_t)g->hist_cap * sizeof(int32_t), 16);
     g->spec = (int32_t *)bn_alloc(&g->allocator, (size_t)(g->draft_max + 1) * sizeof(int32_t), 16);
     if (!g->hist || !g->spec) return bn_fail(BITNET_ERR_NOMEM, "out of memory for speculative decoding");
-    memcpy(g->hist, g->prompt, (size_t)g->n_prompt * sizeof(int32_t));
-    g->n_hist = g->n_prompt;
+    if (p->n_draft_context > 0) memcpy(g->hist, p->draft_context, (size_t)p->n_draft_context * sizeof(int32_t));
+    memcpy(g->hist + p->n_draft_context, g->prompt, (size_t)g->n_prompt * sizeof(int32_t));
+    g->n_hist = p->n_draft_context + g->n_prompt;
     return BITNET_OK;
 }
 
@@ -9339,7 +9346,9 @@ static int bn_gen_prefill(bitnet_gen *g) {
 /* --- speculative decoding: n-gram drafts verified in one batch --- */
 
 /* Up to max tokens that followed the latest earlier occurrence of the longest n-gram
-   (draft_ngram down to 2 tokens) that ends the history; 0 when none recurs. */
+   (draft_ngram down to 2 tokens) that ends the history; 0 when none recurs. A copy that runs
+   into the end of the history goes on with the tokens it has drafted (an overlapping copy, as in
+   LZ77), so a loop of any period is drafted in full. */
 static int32_t bn_ngram_draft(const int32_t *h, int32_t n, int32_t ngram, int32_t max, int32_t *out) {
     int32_t size, j, i, k;
     for (size = ngram; size >= 2; size--) {
@@ -9347,7 +9356,7 @@ static int32_t bn_ngram_draft(const int32_t *h, int32_t n, int32_t ngram, int32_
         for (j = n - size - 1; j >= 0; j--) {
             for (i = 0; i < size && h[j + i] == h[n - size + i]; i++) {}
             if (i < size) continue;
-            for (k = 0; k < max && j + size + k < n; k++) out[k] = h[j + size + k];
+            for (k = 0; k < max; k++) out[k] = j + size + k < n ? h[j + size + k] : out[j + size + k - n];
             return k;
         }
     }

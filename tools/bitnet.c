@@ -82,6 +82,20 @@ static int cli_flag(const char *f, const char *v, cli_opts *o) {
         }
         o->head_type = (v[1] == '8') ? BITNET_HEAD_Q8_0 : BITNET_HEAD_Q6_K;
     }
+    else if (!strcmp(f, "--draft")) {
+        if (strcmp(v, "ngram") && strcmp(v, "none")) {
+            fprintf(stderr, "bitnet: --draft wants ngram or none, got '%s'\n", v);
+            return 0;
+        }
+        o->draft = !strcmp(v, "ngram") ? BITNET_DRAFT_NGRAM : BITNET_DRAFT_NONE;
+    }
+    else if (!strcmp(f, "--draft-max")) {
+        if (!cli_int(f, v, &o->draft_max)) return 0;
+        if (o->draft_max < 1 || o->draft_max > 64) {
+            fprintf(stderr, "bitnet: --draft-max wants 1..64, got '%s'\n", v);
+            return 0;
+        }
+    }
     else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) {
         if (!cli_int(f, v, &seed_int)) return 0;
         o->sampler.seed = (uint64_t)seed_int;
@@ -140,6 +154,7 @@ int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int a
     p.n_threads = o->threads;
     p.all_logits = all_logits;
     p.kv_f16 = o->kv_f16;
+    if (o->draft) p.n_outputs = (o->draft_max ? o->draft_max : 8) + 1;   /* a row per draft, and one */
     return bitnet_ctx_new(ctx, model, &p) == BITNET_OK ? 1 : !cli_fail("cannot create context");
 }
 
@@ -170,6 +185,11 @@ int cli_parse_ids(const char *text, int32_t **ids, int32_t *n) {
         return 0;
     }
     return 1;
+}
+
+void cli_print_draft_stats(const bitnet_gen_stats *s) {
+    fprintf(stderr, "[draft: %d verify passes, %d of %d drafted tokens accepted]\n", s->n_draft_passes,
+            s->n_draft_accepted, s->n_drafted);
 }
 
 int cli_fail(const char *what) {

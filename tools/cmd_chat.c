@@ -122,11 +122,16 @@ static int chat_turn(bitnet_ctx *ctx, const cli_opts *o, chat_state *s) {
     p.n_prompt_ids = (int32_t)(n - (size_t)common);
     p.max_tokens = o->n_predict;
     p.sampler = o->sampler;
+    p.draft = o->draft;
+    p.draft_max = o->draft_max;
+    p.draft_context = ids;                  /* the conversation already in the cache: more to look up */
+    p.n_draft_context = common;
     s->reply_len = 0;
     if (s->reply) s->reply[0] = 0;
     rc = bitnet_gen_new(&g, ctx, &p) == BITNET_OK && chat_remember(s, p.prompt_ids, p.n_prompt_ids) &&
          chat_generate(ctx, s, g);
     if (!rc) cli_fail("chat");
+    else if (o->draft) cli_print_draft_stats(bitnet_gen_stats_get(g));
     bitnet_gen_free(g);
     free(ids);
     printf("\n");

@@ -58,10 +58,13 @@ int cmd_run(int argc, char **argv) {
         p.parse_special = o.special;
         p.max_tokens = o.n_predict;
         p.sampler = o.sampler;
+        p.draft = o.draft;
+        p.draft_max = o.draft_max;
         if (bitnet_gen_new(&gen, ctx, &p) != BITNET_OK) cli_fail("run");
         else if (run_generation(gen, o.print_ids) < 0) cli_fail("run");
         else {
             run_print_stats(bitnet_gen_stats_get(gen));
+            if (o.draft) cli_print_draft_stats(bitnet_gen_stats_get(gen));
             rc = 0;
         }
     }
