@@ -44,8 +44,9 @@
 
    THREAD SAFETY
        A model is read-only after loading and may be shared by several contexts in several
-       threads. A context (and a bitnet_gguf) is used by one thread at a time.
-       bitnet_last_error() is per thread.
+       threads. A context (and a bitnet_gguf) is used by one thread at a time, except for
+       bitnet_ctx_cancel and bitnet_gen_cancel, which any thread may call at any time (the
+       decode stops between layers and is undone). bitnet_last_error() is per thread.
 
    SECURITY
        A GGUF file is untrusted input. Every count, length, dimension, product, offset and size
@@ -483,6 +484,10 @@ BITNET_API const bitnet_gguf *bitnet_model_gguf(const bitnet_model *model);
 BITNET_API bitnet_model_memory bitnet_model_get_memory(const bitnet_model *model);
 BITNET_API bitnet_isa bitnet_model_isa(const bitnet_model *model);
 
+/* Polled on the decoding thread between layers of every decode; nonzero cancels the decode as
+   bitnet_ctx_cancel does. */
+typedef int (*bitnet_abort_fn)(void *user);
+
 typedef struct bitnet_ctx_params {
     int32_t n_ctx;                /* KV cache positions; 0 = the model's context length */
     int32_t n_batch;              /* most tokens per bitnet_decode call; 0 = 512 */
@@ -495,6 +500,8 @@ typedef struct bitnet_ctx_params {
                                      positions of KV cache (n_seq * n_ctx positions in all) */
     int32_t n_outputs;            /* most logits rows one decode call returns (at most n_batch);
                                      0 = (all_logits ? n_batch : n_seq) */
+    bitnet_abort_fn abort_fn;     /* optional: a frame deadline, a "stop" button */
+    void *abort_user;
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -506,8 +513,17 @@ BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
 /* Bytes bitnet_ctx_new would take for these params (KV cache, activations, logits): the
    memory plan, without allocating. */
 BITNET_API size_t bitnet_ctx_plan_bytes(const bitnet_model *model, const bitnet_ctx_params *params);
-/* Runs tokens at the next positions (prefill when n > 1); allocates nothing. */
+/* Runs tokens at the next positions of sequence 0 (prefill when n > 1, in chunks of n_batch);
+   allocates nothing. Cancelled (bitnet_ctx_cancel, abort_fn): returns BITNET_ERR_CANCELLED with
+   the whole call undone (positions as before it, even for chunks that had finished; the cache
+   below them untouched) and no logits (bitnet_ctx_logits NULL until the next decode). */
 BITNET_API bitnet_status bitnet_decode(bitnet_ctx *ctx, const int32_t *tokens, int32_t n_tokens);
+/* Asks the decode running on ctx in another thread to stop: it checks between layers, so it
+   returns BITNET_ERR_CANCELLED within one layer's work, however long the prompt. If no decode
+   is running, the next one returns BITNET_ERR_CANCELLED at once. The request is used up by the
+   decode it cancels (the one after runs normally). Safe from any thread, and from a signal
+   handler (one atomic store). */
+BITNET_API void bitnet_ctx_cancel(bitnet_ctx *ctx);
 /* Logits of the last token of the last batch (n_vocab floats), or with all_logits, row i for
    token i of that batch. NULL before the first decode. */
 BITNET_API const float *bitnet_ctx_logits(const bitnet_ctx *ctx, int32_t i);
@@ -539,6 +555,8 @@ typedef struct bitnet_batch {
 /* Runs one batch; allocates nothing. Errors (BITNET_ERR_ARGS, the reason in bitnet_last_error):
    bad ids or sequences, a sequence past n_ctx, more than n_batch tokens, more logits rows than
    n_outputs. On error nothing changes (cache, positions, the last batch's logits).
+   Cancelled (bitnet_ctx_cancel, abort_fn): BITNET_ERR_CANCELLED, every sequence's position as
+   before the call, no logits.
    bitnet_ctx_logits(ctx, i) then gives the logits of token i of this batch if they were asked
    for, else NULL; i < 0 means the last token of the batch. */
 BITNET_API bitnet_status bitnet_decode_batch(bitnet_ctx *ctx, const bitnet_batch *batch);
@@ -854,14 +872,19 @@ BITNET_API void bitnet_gen_free(bitnet_gen *gen);
 /* One unit of work: a chunk of the prompt, or one generated token. *text and *len receive the text
    that became showable (valid until the next call; may be empty). Returns 1 while there is more
    to do, 0 when finished (see stats.stop_reason), or a negative bitnet_status. Never blocks for
-   more than one chunk, so a game loop can call it once per frame. */
+   more than one chunk, so a game loop can call it once per frame. If bitnet_ctx_cancel stops its
+   decode it returns BITNET_ERR_CANCELLED and the generation is as before the call: step it
+   again to retry, or free it. */
 BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
 BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
 BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
-/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. */
+/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. Safe from another
+   thread (an atomic store); it does not interrupt a step already running: for that (a long
+   prompt chunk) also call bitnet_ctx_cancel on its context. */
 BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
 
-/* Runs a whole generation, passing the text to params->on_piece. */
+/* Runs a whole generation, passing the text to params->on_piece. Returns BITNET_ERR_CANCELLED
+   if bitnet_ctx_cancel stopped a decode (the text passed so far stays passed). */
 BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params,
                                               bitnet_gen_stats *stats);
 /* Advances several generations that share one context, each on its own sequence, with ONE
@@ -872,7 +895,9 @@ BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_
    three arrays may be NULL. A finished gen is skipped (result 0, empty text). A gen whose last
    prompt chunk runs in this step also samples its first token in it. The gens must share one
    context and use distinct sequences (else BITNET_ERR_ARGS, nothing done). Allocates nothing.
-   Returns BITNET_OK or the error of the decode (then results[i] of the gens in it). */
+   Returns BITNET_OK or the error of the decode (then results[i] of the gens in it); after
+   BITNET_ERR_CANCELLED (bitnet_ctx_cancel) the gens in the batch are as before the call and
+   can be stepped again. */
 BITNET_API bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char **texts,
                                                size_t *lens, int *results);
 /* Several prompts advanced together until all finish; stats (may be NULL) gets one entry per
@@ -1038,6 +1063,18 @@ double bitnet_time_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+#endif
+
+/* An int flag shared between threads (cancellation). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define BN__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#  define BN__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#  define BN__ATOMIC_XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#else
+#  define BN__ATOMIC_LOAD(p) (*(volatile int *)(p))
+#  define BN__ATOMIC_STORE(p, v) (*(volatile int *)(p) = (v))
+static int bn_xchg_plain(int *p, int v) { int old = *(volatile int *)p; *(volatile int *)p = v; return old; }
+#  define BN__ATOMIC_XCHG(p, v) bn_xchg_plain((p), (v))
 #endif
 
 /* Checked arithmetic on sizes read from files: return 0 on overflow. */
@@ -6644,6 +6681,9 @@ struct bitnet_ctx {
     int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
     int32_t n_last;                         /* tokens in the last batch (0: none yet) */
     int all_logits, kv_f16;
+    int cancel;                             /* bitnet_ctx_cancel's request, read and written atomically */
+    bitnet_abort_fn abort_fn;
+    void *abort_user;
     uint64_t n_decodes;                     /* batches run: tells a generation its logits are current */
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
@@ -6835,6 +6875,8 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->n_outputs = p.n_outputs;
     c->all_logits = p.all_logits;
     c->kv_f16 = p.kv_f16 != 0;
+    c->abort_fn = p.abort_fn;
+    c->abort_user = p.abort_user;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
     if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
     s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
@@ -7177,6 +7219,24 @@ static void bn_batch_place(bitnet_ctx *c, const bn_batch_in *b) {
     c->n_last = b->n;
 }
 
+void bitnet_ctx_cancel(bitnet_ctx *c) {
+    if (c) BN__ATOMIC_STORE(&c->cancel, 1);
+}
+
+/* A cancel request (taken, so it stops one decode) or the abort hook's. */
+static int bn_ctx_cancelled(bitnet_ctx *c) {
+    if (BN__ATOMIC_LOAD(&c->cancel) && BN__ATOMIC_XCHG(&c->cancel, 0)) return 1;
+    return c->abort_fn && c->abort_fn(c->abort_user);
+}
+
+/* Takes back a placed batch: each sequence back to its first position in it, no logits. */
+static bitnet_status bn_batch_unplace(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t t;
+    for (t = b->n - 1; t >= 0; t--) c->seq_pos[c->tok_seq[t]] = c->tok_pos[t];
+    c->n_last = 0;
+    return bn_fail(BITNET_ERR_CANCELLED, "%s: cancelled", b->who);
+}
+
 static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     int32_t n_out = 0;
     int il;
@@ -7185,7 +7245,10 @@ static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     bn_batch_place(c, b);
     bn_embed(c, b->token, b->n);
     bn_ctx_rope_angles(c, b->n);
-    for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, b->n);
+    for (il = 0; il < c->model->hp.n_layer; il++) {
+        if (bn_ctx_cancelled(c)) return bn_batch_unplace(c, b);
+        bn_layer_forward(c, il, b->n);
+    }
     bn_output(c, n_out);
     c->n_decodes++;
     return BITNET_OK;
@@ -7209,7 +7272,7 @@ bitnet_status bitnet_decode_batch(bitnet_ctx *c, const bitnet_batch *batch) {
 static bitnet_status bn_decode_seq(bitnet_ctx *c, int32_t seq, const int32_t *tokens, int32_t n_tokens,
                                    const char *who) {
     bn_batch_in b;
-    int32_t done = 0, i;
+    int32_t done = 0, i, start;
     if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "%s: no tokens", who);
     if (seq < 0 || seq >= c->n_seq)
         return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside 0..%d", who, seq, c->n_seq - 1);
@@ -7226,12 +7289,16 @@ static bitnet_status bn_decode_seq(bitnet_ctx *c, int32_t seq, const int32_t *to
     memset(&b, 0, sizeof b);
     b.seq0 = seq;
     b.who = who;
+    start = c->seq_pos[seq];
     while (done < n_tokens) {
         bitnet_status st;
         b.n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch;
         b.token = tokens + done;
         b.out = done + b.n < n_tokens ? BN__OUT_NONE : c->all_logits ? BN__OUT_ALL : BN__OUT_LAST_OF_SEQ;
-        if ((st = bn_decode_run(c, &b)) != BITNET_OK) return st;
+        if ((st = bn_decode_run(c, &b)) != BITNET_OK) {
+            c->seq_pos[seq] = start;            /* cancelled: the chunks done are undone too */
+            return st;
+        }
         done += b.n;
     }
     return BITNET_OK;
@@ -9290,7 +9357,7 @@ void bitnet_gen_free(bitnet_gen *g) {
 
 int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
 const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
-void bitnet_gen_cancel(bitnet_gen *g) { if (g) g->cancelled = 1; }
+void bitnet_gen_cancel(bitnet_gen *g) { if (g) BN__ATOMIC_STORE(&g->cancelled, 1); }
 
 /* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
 static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **text, size_t *len) {
@@ -9489,7 +9556,7 @@ int bitnet_gen_step(bitnet_gen *g, const char **text, size_t *len) {
     bn_gen_step_reset(&text, &len, &t_dummy, &l_dummy);
     if (!g) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step: NULL generation");
     if (g->finished) return 0;
-    if (g->cancelled) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+    if (BN__ATOMIC_LOAD(&g->cancelled)) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
     if (g->n_prefilled < g->n_prompt) return bn_gen_prefill(g);
     return bn_gen_token(g, text, len);
 }
@@ -9588,7 +9655,7 @@ bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char *
             size_t l_dummy, *len = lens ? &lens[i] : &l_dummy;
             int rc = 1;
             if (g->finished) continue;
-            if (pass == 0 && g->cancelled) rc = bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+            if (pass == 0 && BN__ATOMIC_LOAD(&g->cancelled)) rc = bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
             else if (pass == 0 && g->n_prefilled == g->n_prompt) rc = bn_gen_batch_generating(g, &b, text, len);
             else if (pass == 1 && g->n_prefilled < g->n_prompt) bn_gen_batch_prefilling(g, &b);
             else continue;
