@@ -569,6 +569,24 @@ BITNET_API bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *ctx, int32_t seq, i
    system prompt encoded once, then continued differently in each sequence. */
 BITNET_API bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *ctx, int32_t src, int32_t dst, int32_t n_pos);
 BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
+
+/* Where a decode's time goes: wall-clock ms per part of the forward pass, summed over the decodes
+   since profiling was switched on (a part's time includes waiting for the pool's threads). Off
+   by default; off it costs one branch per part. */
+typedef enum bitnet_prof_part {
+    BITNET_PROF_EMBED, BITNET_PROF_NORM_QUANT, BITNET_PROF_TERNARY, BITNET_PROF_ROPE, BITNET_PROF_ATTENTION,
+    BITNET_PROF_ACTIVATION, BITNET_PROF_HEAD, BITNET_PROF_OTHER, BITNET_PROF_COUNT
+} bitnet_prof_part;
+typedef struct bitnet_profile {
+    double ms[BITNET_PROF_COUNT];     /* OTHER: the decodes' total minus the other parts */
+    int64_t pool_runs[BITNET_PROF_COUNT];   /* thread-pool hand-offs each part made */
+    double total_ms;
+    int64_t n_decodes, n_tokens;
+} bitnet_profile;
+/* on = 1 starts (and zeroes) the counters, 0 stops them. */
+BITNET_API void bitnet_ctx_set_profile(bitnet_ctx *ctx, int on);
+BITNET_API bitnet_profile bitnet_ctx_get_profile(const bitnet_ctx *ctx);
+BITNET_API const char *bitnet_prof_part_name(bitnet_prof_part part);   /* "ternary GEMV", ... */
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
 /* ===== api: tokenizer ===== */
@@ -6685,6 +6703,8 @@ struct bitnet_ctx {
     bitnet_abort_fn abort_fn;
     void *abort_user;
     uint64_t n_decodes;                     /* batches run: tells a generation its logits are current */
+    int profile;                            /* bitnet_ctx_set_profile */
+    bitnet_profile prof;
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
     int8_t *xq;                             /* (n_batch, ldq) quantized activations */
@@ -6991,6 +7011,13 @@ static void bn_apply_scale(const bn_proj *p, float *y, int n_tok) {
         for (r = 0; r < M; r++) y[(size_t)t * M + r] *= p->scale[p->n_scale == 1 ? 0 : r];
 }
 
+/* Times `stmt` as a part of the profile (pool: the thread-pool runs it makes) when profiling is on. */
+#define BN__PROF(c, part, pool, stmt) do { \
+    if ((c)->profile) { double t0_ = bitnet_time_ms(); stmt; (c)->prof.ms[part] += bitnet_time_ms() - t0_; \
+                        (c)->prof.pool_runs[part] += (pool); } \
+    else { stmt; } \
+} while (0)
+
 /* y_i (n_tok, rows_i) = BitLinear(W_i, x (n_tok, cols)) for i < n <= 3: the input quantized
    once per token (FORMATS.md §4), one pool job over the stacked rows, then blk.N.*.scale. */
 static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const *y, int n, const float *x, int n_tok) {
@@ -6999,13 +7026,13 @@ static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const 
     bn_par_tern_args a;
     int64_t K = p[0]->w.cols;
     int t, i;
-    for (t = 0; t < n_tok; t++)
-        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, for (t = 0; t < n_tok; t++)
+        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]));
     for (i = 0; i < n; i++) w[i] = &p[i]->w;
     memset(&a, 0, sizeof a);
     a.kt = kt; a.w = w; a.y = y; a.n_w = n; a.gemv = n_tok == 1;
     a.q = c->xq; a.ldq = c->ldq; a.s = c->xscale; a.sum = c->xsum; a.n = n_tok;
-    bn_par_tern(c->threads, &a);
+    BN__PROF(c, BITNET_PROF_TERNARY, 1, bn_par_tern(c->threads, &a));
     for (i = 0; i < n; i++)
         if (p[i]->scale) bn_apply_scale(p[i], y[i], n_tok);
 }
@@ -7115,19 +7142,18 @@ static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
     qkv_out[0] = c->q; qkv_out[1] = c->k; qkv_out[2] = c->v;
     gate_up[0] = &L->wgate; gate_up[1] = &L->wup;
     gate_up_out[0] = c->hb; gate_up_out[1] = c->hb2;
-    bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok));
     bn_bitlinear_n(c, qkv, qkv_out, 3, c->xb, n_tok);
-    bn_rope_rows(c, c->q, hp->n_head, n_tok);
-    bn_rope_rows(c, c->k, hp->n_head_kv, n_tok);
-    bn_attention(c, il, n_tok);                                     /* -> xb2 (n_tok, Q) */
-    if (L->attn_sub_norm) bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok);
+    BN__PROF(c, BITNET_PROF_ROPE, 0, bn_rope_rows(c, c->q, hp->n_head, n_tok); bn_rope_rows(c, c->k, hp->n_head_kv, n_tok));
+    BN__PROF(c, BITNET_PROF_ATTENTION, 1, bn_attention(c, il, n_tok));  /* -> xb2 (n_tok, Q) */
+    if (L->attn_sub_norm) BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok));
     bn_bitlinear(c, &L->wo, c->xb2, c->xb, n_tok);
     bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
-    bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok));
     bn_bitlinear_n(c, gate_up, gate_up_out, 2, c->xb, n_tok);
-    if (hp->activation == BITNET_ACT_RELU2) kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
-    else kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
-    if (L->ffn_sub_norm) bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok);
+    if (hp->activation == BITNET_ACT_RELU2) BN__PROF(c, BITNET_PROF_ACTIVATION, 0, kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb));
+    else BN__PROF(c, BITNET_PROF_ACTIVATION, 0, kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb));
+    if (L->ffn_sub_norm) BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok));
     bn_bitlinear(c, &L->wdown, c->hb, c->xb, n_tok);
     bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
 }
@@ -7147,11 +7173,12 @@ static void bn_output(bitnet_ctx *c, int n_out) {
     int64_t E = m->hp.n_embd;
     int r;
     if (n_out == 0) return;
-    for (r = 0; r < n_out; r++)
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, for (r = 0; r < n_out; r++)
         m->kernels.rmsnorm(c->x + (size_t)c->out_tok[r] * (size_t)E, m->output_norm, E, m->hp.rms_eps,
-                           c->xb + (size_t)r * (size_t)E);
-    if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
-    else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
+                           c->xb + (size_t)r * (size_t)E));
+    if (n_out == 1) BN__PROF(c, BITNET_PROF_HEAD, 1, bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits));
+    else BN__PROF(c, BITNET_PROF_HEAD, 1, bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits,
+                                                     m->hp.n_vocab));
 }
 
 /* Which tokens of a batch want logits. */
@@ -7242,16 +7269,46 @@ static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     int il;
     bitnet_status st = bn_batch_check(c, b, &n_out);
     if (st != BITNET_OK) return st;
+    double t0 = c->profile ? bitnet_time_ms() : 0;
     bn_batch_place(c, b);
-    bn_embed(c, b->token, b->n);
-    bn_ctx_rope_angles(c, b->n);
+    BN__PROF(c, BITNET_PROF_EMBED, 0, bn_embed(c, b->token, b->n));
+    BN__PROF(c, BITNET_PROF_ROPE, 0, bn_ctx_rope_angles(c, b->n));
     for (il = 0; il < c->model->hp.n_layer; il++) {
         if (bn_ctx_cancelled(c)) return bn_batch_unplace(c, b);
         bn_layer_forward(c, il, b->n);
     }
     bn_output(c, n_out);
     c->n_decodes++;
+    if (c->profile) {
+        c->prof.total_ms += bitnet_time_ms() - t0;
+        c->prof.n_decodes++;
+        c->prof.n_tokens += b->n;
+    }
     return BITNET_OK;
+}
+
+void bitnet_ctx_set_profile(bitnet_ctx *c, int on) {
+    if (!c) return;
+    c->profile = on != 0;
+    if (on) memset(&c->prof, 0, sizeof c->prof);
+}
+
+bitnet_profile bitnet_ctx_get_profile(const bitnet_ctx *c) {
+    bitnet_profile p;
+    double parts = 0;
+    int i;
+    memset(&p, 0, sizeof p);
+    if (!c) return p;
+    p = c->prof;
+    for (i = 0; i < BITNET_PROF_OTHER; i++) parts += p.ms[i];
+    p.ms[BITNET_PROF_OTHER] = p.total_ms > parts ? p.total_ms - parts : 0;
+    return p;
+}
+
+const char *bitnet_prof_part_name(bitnet_prof_part part) {
+    static const char *const names[BITNET_PROF_COUNT] = { "embedding", "norms/quantize", "ternary GEMV", "RoPE",
+                                                          "attention", "activations", "head GEMV", "other" };
+    return (unsigned)part < BITNET_PROF_COUNT ? names[part] : "unknown";
 }
 
 bitnet_status bitnet_decode_batch(bitnet_ctx *c, const bitnet_batch *batch) {

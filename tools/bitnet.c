@@ -122,6 +122,7 @@ int cli_parse(int argc, char **argv, cli_opts *o) {
         if (!strcmp(f, "--no-mmap")) { o->no_mmap = 1; continue; }
         if (!strcmp(f, "--no-bos")) { o->no_bos = 1; continue; }
         if (!strcmp(f, "--special")) { o->special = 1; continue; }
+        if (!strcmp(f, "-v") || !strcmp(f, "--verbose")) { o->verbose = 1; continue; }
         if (i + 1 >= argc) {
             fprintf(stderr, "bitnet: option '%s' needs a value\n", f);
             return 0;

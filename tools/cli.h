@@ -29,6 +29,7 @@ typedef struct cli_opts {
     int n_ctx;                  /* -c; 0 = the model's, capped at 4096 */
     int repetitions;            /* -r (bench) */
     int print_ids, no_bos, special;
+    int verbose;                /* -v (bench: where a decoded token's time goes) */
     int kv_f16;                 /* --cache-type f16 */
     int no_mmap;                /* --no-mmap */
     bitnet_head_type head_type; /* --head-type q8_0|q6_k */
