@@ -46,7 +46,9 @@
        A model is read-only after loading and may be shared by several contexts in several
        threads. A context (and a bitnet_gguf) is used by one thread at a time, except for
        bitnet_ctx_cancel and bitnet_gen_cancel, which any thread may call at any time (the
-       decode stops between layers and is undone). bitnet_last_error() is per thread.
+       decode stops between layers and is undone). Contexts may share one thread pool
+       (bitnet_ctx_params.threads) and decode at the same time from different threads: the
+       pool's parallel steps take turns. bitnet_last_error() is per thread.
 
    SECURITY
        A GGUF file is untrusted input. Every count, length, dimension, product, offset and size
@@ -398,8 +400,9 @@ BITNET_API const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t
    [0, n_rows) into chunks, each thread first taking a contiguous share of them and then helping
    the others with theirs, and returns when all are done; every row is
    computed by the same code whatever the split, so results are bit-identical for any thread
-   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller. One
-   thread at a time may call run on a given pool. */
+   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller.
+   Several threads may call run on one pool (contexts that share it, each in its own thread):
+   runs take turns under a lock, one at a time, each with all the pool's threads. */
 typedef struct bitnet_threadpool bitnet_threadpool;
 
 /* Work over the rows [r0, r1); `thread` is 0 (the caller) .. n_threads-1. */
@@ -502,6 +505,14 @@ typedef struct bitnet_ctx_params {
                                      0 = (all_logits ? n_batch : n_seq) */
     bitnet_abort_fn abort_fn;     /* optional: a frame deadline, a "stop" button */
     void *abort_user;
+    bitnet_threadpool *threads;   /* a pool the context uses but does not own (then n_threads is
+                                     ignored): one pool for several contexts, e.g. four NPCs of a
+                                     game each decoding in its own thread share one pool of all
+                                     cores instead of four. Contexts sharing it may decode at the
+                                     same time from different threads: the pool runs one parallel
+                                     step at a time, so their steps take turns (results unchanged,
+                                     bit for bit). The pool must outlive the contexts. NULL = the
+                                     context starts its own pool of n_threads. */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -568,6 +579,36 @@ BITNET_API bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *ctx, int32_t seq, i
 /* dst's cache becomes the first n_pos positions of src's (n_pos <= seq_pos(src)): a shared
    system prompt encoded once, then continued differently in each sequence. */
 BITNET_API bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *ctx, int32_t src, int32_t dst, int32_t n_pos);
+
+/* KV state: the cache and positions of one sequence (seq >= 0) or of all (seq = -1), saved to
+   memory or a file and restored into a context of the same model and cache type (a system
+   prompt encoded once, reused for many characters or sessions). A state is a header (magic
+   "BNKV", version 1, a fingerprint of the model's hyperparameters and first embedding bytes,
+   n_layer, KV width, cache type, the saving context's n_ctx, the number of sequences and the
+   position of each, all little-endian), the cache rows (host byte order), then an FNV-1a
+   checksum of everything before it. Restore checks every field before touching the context:
+   another model, another cache type, a truncated, oversized or altered state give
+   BITNET_ERR_FORMAT; a state that does not fit (more positions than n_ctx, a different number
+   of sequences) BITNET_ERR_ARGS; on any error nothing changes. A one-sequence state restores
+   into any sequence; an all-sequences state needs the same n_seq. Logits are not saved: after
+   a restore the restored sequences have no logits rows until their next decode (to continue
+   from a saved prompt, save it one token short and decode that token after restoring). */
+BITNET_API size_t bitnet_ctx_state_size(const bitnet_ctx *ctx, int32_t seq);   /* 0 for a bad seq */
+/* Writes the state into buf (cap bytes; *size, if given, receives the bytes needed, also when
+   cap is too small, which is BITNET_ERR_ARGS). */
+BITNET_API bitnet_status bitnet_ctx_state_save(const bitnet_ctx *ctx, int32_t seq, void *buf, size_t cap,
+                                               size_t *size);
+BITNET_API bitnet_status bitnet_ctx_state_restore(bitnet_ctx *ctx, int32_t seq, const void *buf, size_t size);
+/* The same through a file, streamed (no buffer of the state's size). A failed save removes
+   the file. Restore reads the file twice, checking size and checksum before it writes to the
+   cache; should the file change between the two reads, the sequences it was going into are
+   cleared and BITNET_ERR_IO returned. */
+BITNET_API bitnet_status bitnet_ctx_state_save_file(const bitnet_ctx *ctx, int32_t seq, const char *path);
+BITNET_API bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *ctx, int32_t seq, const char *path);
+/* dst_seq of dst becomes a copy of src_seq of src (contexts of the same model and cache type;
+   the same context works too, as bitnet_ctx_seq_copy of all its positions). */
+BITNET_API bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src,
+                                               int32_t src_seq);
 BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
 
 /* Where a decode's time goes: wall-clock ms per part of the forward pass, summed over the decodes
@@ -2012,7 +2053,7 @@ static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_
 
 static bitnet_status bn_gguf_parse(bitnet_gguf *g) {
     bn_cursor c, kv_start;
-    uint64_t n_tensors, n_kv, name_bytes = 0, n_strs = 0;
+    uint64_t n_tensors = 0, n_kv = 0, name_bytes = 0, n_strs = 0;   /* set by parse_header; zeroed for gcc 12 */
     char *names;
     uint64_t *str_index;
     bitnet_status st;
@@ -5906,6 +5947,7 @@ struct bitnet_threadpool {
     bn_pool_slot *slots;            /* (n_threads) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
+    pthread_mutex_t run_mu;         /* one run at a time when several threads share the pool */
 };
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
@@ -6005,6 +6047,11 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
         bn_free(&a, p);
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
     }
+    if (pthread_mutex_init(&p->run_mu, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     p->slots = (bn_pool_slot *)bn_alloc(&a, sizeof(bn_pool_slot) * (size_t)n_threads, 64);
@@ -6056,6 +6103,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->run_mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
     if (pool->slots) bn_free(&a, pool->slots);
@@ -6072,6 +6120,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
+    pthread_mutex_lock(&pool->run_mu);
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
     per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
@@ -6102,6 +6151,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
         __atomic_store_n(&pool->caller_sleeping, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&pool->mu);
     }
+    pthread_mutex_unlock(&pool->run_mu);
 }
 #endif /* BITNET_NO_THREADS */
 
@@ -6696,6 +6746,7 @@ struct bitnet_ctx {
     bitnet_allocator allocator;
     bitnet_pool pool;
     bitnet_threadpool *threads;
+    int owns_threads;                       /* 0: a pool shared through bitnet_ctx_params.threads */
     int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
     int32_t n_last;                         /* tokens in the last batch (0: none yet) */
     int all_logits, kv_f16;
@@ -6867,7 +6918,8 @@ size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *par
     bn_ctx_plan plan;
     if (!m || !m->layers) return 0;
     p = bn_ctx_resolve(m, params);
-    s = bn_ctx_shape_of(&p, p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
+    s = bn_ctx_shape_of(&p, p.threads ? bitnet_threadpool_size(p.threads)
+                              : p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
     bn_ctx_make_plan(&m->hp, &s, &plan);
     return plan.overflow ? SIZE_MAX : plan.total;
 }
@@ -6898,7 +6950,9 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->abort_fn = p.abort_fn;
     c->abort_user = p.abort_user;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
-    if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    c->owns_threads = p.threads == NULL;
+    if (p.threads) c->threads = p.threads;
+    else if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
     s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
     bn_ctx_make_plan(&m->hp, &s, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
@@ -6912,7 +6966,7 @@ fail:
 
 void bitnet_ctx_free(bitnet_ctx *c) {
     if (!c) return;
-    bitnet_threadpool_free(c->threads);
+    if (c->owns_threads) bitnet_threadpool_free(c->threads);
     bitnet_pool_destroy(&c->pool);
     bn_free(&c->allocator, c);
 }
@@ -7363,6 +7417,348 @@ static bitnet_status bn_decode_seq(bitnet_ctx *c, int32_t seq, const int32_t *to
 
 bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
     return bn_decode_seq(c, 0, tokens, n_tokens, "bitnet_decode");
+}
+
+/* --- context: KV state save / restore / copy --- */
+
+#define BN__STATE_MAGIC "BNKV"
+#define BN__STATE_VERSION 1u
+#define BN__STATE_FIXED 40                  /* header bytes before the positions */
+
+static uint64_t bn_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define BN__FNV_START 0xcbf29ce484222325ull
+
+/* The model's shape and its first embedding bytes: a state only goes back into the model
+   (or a copy of it) that made it. */
+static uint64_t bn_model_fingerprint(const bitnet_model *m) {
+    const bitnet_hparams *hp = &m->hp;
+    int32_t ints[13];
+    float floats[3];
+    uint64_t h = BN__FNV_START;
+    unsigned char b[4];
+    size_t i, n_embd_bytes = m->embd->size < 256 ? (size_t)m->embd->size : 256;
+    ints[0] = (int32_t)hp->arch; ints[1] = hp->n_vocab; ints[2] = hp->n_embd; ints[3] = hp->n_layer;
+    ints[4] = hp->n_head; ints[5] = hp->n_head_kv; ints[6] = hp->head_dim; ints[7] = hp->n_ff;
+    ints[8] = hp->n_rot; ints[9] = (int32_t)hp->activation; ints[10] = (int32_t)hp->rope_style;
+    ints[11] = hp->sub_norms; ints[12] = hp->tied_head;
+    floats[0] = hp->rope_base; floats[1] = hp->rope_freq_scale; floats[2] = hp->rms_eps;
+    for (i = 0; i < 13; i++) { bn_store_u32(b, (uint32_t)ints[i]); h = bn_fnv1a(h, b, 4); }
+    for (i = 0; i < 3; i++) { uint32_t u; memcpy(&u, &floats[i], 4); bn_store_u32(b, u); h = bn_fnv1a(h, b, 4); }
+    return bn_fnv1a(h, m->embd->data, n_embd_bytes);
+}
+
+/* Bytes of one sequence's cache rows in a state: keys and values of every layer. */
+static uint64_t bn_state_seq_bytes(const bitnet_ctx *c, int32_t pos) {
+    return (uint64_t)pos * (uint64_t)c->model->hp.n_layer * 2 * bn_kv_dim(c) * (c->kv_f16 ? 2 : 4);
+}
+
+static int32_t bn_state_first(const bitnet_ctx *c, int32_t seq) { (void)c; return seq < 0 ? 0 : seq; }
+static int32_t bn_state_count(const bitnet_ctx *c, int32_t seq) { return seq < 0 ? c->n_seq : 1; }
+
+static bitnet_status bn_state_check_seq(const bitnet_ctx *c, int32_t seq, const char *who) {
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
+    if (seq < -1 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside -1 (all) .. %d", who, seq, c->n_seq - 1);
+    return BITNET_OK;
+}
+
+size_t bitnet_ctx_state_size(const bitnet_ctx *c, int32_t seq) {
+    uint64_t total;
+    int32_t s, n;
+    if (!c || seq < -1 || seq >= c->n_seq) return 0;
+    n = bn_state_count(c, seq);
+    total = BN__STATE_FIXED + 4 * (uint64_t)n + 8;
+    for (s = bn_state_first(c, seq); s < bn_state_first(c, seq) + n; s++) total += bn_state_seq_bytes(c, c->seq_pos[s]);
+    return (size_t)total;
+}
+
+/* A state is written as pieces through `emit` (memory or file), the checksum kept as it goes. */
+typedef int (*bn_emit_fn)(const void *data, size_t n, void *user);   /* 0 = ok */
+
+typedef struct bn_state_out {
+    bn_emit_fn emit;
+    void *user;
+    uint64_t sum;
+    int failed;
+} bn_state_out;
+
+static void bn_state_put(bn_state_out *o, const void *data, size_t n) {
+    if (o->failed || !n) return;
+    o->sum = bn_fnv1a(o->sum, data, n);
+    if (o->emit(data, n, o->user)) o->failed = 1;
+}
+
+static void bn_state_write(const bitnet_ctx *c, int32_t seq, bn_state_out *o) {
+    unsigned char h[BN__STATE_FIXED], b[8];
+    int32_t first = bn_state_first(c, seq), n = bn_state_count(c, seq), s;
+    size_t elem = c->kv_f16 ? 2 : 4;
+    int il;
+    memset(h, 0, sizeof h);
+    memcpy(h, BN__STATE_MAGIC, 4);
+    bn_store_u32(h + 4, BN__STATE_VERSION);
+    bn_store_u64(h + 8, bn_model_fingerprint(c->model));
+    bn_store_u32(h + 16, (uint32_t)c->model->hp.n_layer);
+    bn_store_u32(h + 20, (uint32_t)bn_kv_dim(c));
+    bn_store_u32(h + 24, (uint32_t)c->kv_f16);
+    bn_store_u32(h + 28, (uint32_t)c->n_ctx);
+    bn_store_u32(h + 32, (uint32_t)n);
+    o->sum = BN__FNV_START;
+    bn_state_put(o, h, sizeof h);
+    for (s = first; s < first + n; s++) { bn_store_u32(b, (uint32_t)c->seq_pos[s]); bn_state_put(o, b, 4); }
+    for (s = first; s < first + n; s++)
+        for (il = 0; il < c->model->hp.n_layer; il++) {
+            size_t bytes = (size_t)c->seq_pos[s] * bn_kv_dim(c) * elem;
+            bn_state_put(o, bn_cache_at(c, c->kcache, bn_cache_index(c, il, s, 0)), bytes);
+            bn_state_put(o, bn_cache_at(c, c->vcache, bn_cache_index(c, il, s, 0)), bytes);
+        }
+    bn_store_u64(b, o->sum);
+    if (!o->failed && o->emit(b, 8, o->user)) o->failed = 1;
+}
+
+typedef struct bn_mem_sink { unsigned char *p; size_t n, cap; } bn_mem_sink;
+
+static int bn_mem_emit(const void *data, size_t n, void *user) {
+    bn_mem_sink *m = (bn_mem_sink *)user;
+    if (n > m->cap - m->n) return -1;
+    memcpy(m->p + m->n, data, n);
+    m->n += n;
+    return 0;
+}
+
+bitnet_status bitnet_ctx_state_save(const bitnet_ctx *c, int32_t seq, void *buf, size_t cap, size_t *size) {
+    bn_state_out o;
+    bn_mem_sink m;
+    size_t need;
+    bitnet_status st = bn_state_check_seq(c, seq, "bitnet_ctx_state_save");
+    if (st != BITNET_OK) return st;
+    need = bitnet_ctx_state_size(c, seq);
+    if (size) *size = need;
+    if (!buf || cap < need)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_state_save: the state needs %zu bytes, the buffer has %zu", need,
+                       buf ? cap : 0);
+    m.p = (unsigned char *)buf; m.n = 0; m.cap = cap;
+    o.emit = bn_mem_emit; o.user = &m; o.failed = 0;
+    bn_state_write(c, seq, &o);
+    return BITNET_OK;
+}
+
+static int bn_file_emit(const void *data, size_t n, void *user) {
+    return fwrite(data, 1, n, (FILE *)user) == n ? 0 : -1;
+}
+
+bitnet_status bitnet_ctx_state_save_file(const bitnet_ctx *c, int32_t seq, const char *path) {
+    bn_state_out o;
+    FILE *f;
+    int closed;
+    bitnet_status st = bn_state_check_seq(c, seq, "bitnet_ctx_state_save_file");
+    if (st != BITNET_OK) return st;
+    if (!path) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_state_save_file: NULL path");
+    if (!(f = fopen(path, "wb"))) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    o.emit = bn_file_emit; o.user = f; o.failed = 0;
+    bn_state_write(c, seq, &o);
+    closed = fclose(f) == 0;
+    if (o.failed || !closed) {
+        remove(path);
+        return bn_fail(BITNET_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
+    }
+    return BITNET_OK;
+}
+
+/* What a state's header says, checked against the context it goes into. */
+typedef struct bn_state_hdr {
+    int32_t n_seqs;
+    uint64_t data_bytes, total;             /* cache rows; the whole state with checksum */
+} bn_state_hdr;
+
+static bitnet_status bn_state_check_fixed(const bitnet_ctx *c, int32_t seq, const unsigned char *h, uint64_t size,
+                                          bn_state_hdr *out, const char *who) {
+    uint32_t version, kv_type, n_seqs;
+    if (size < BN__STATE_FIXED)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: truncated state: %llu bytes, the header alone is %d", who,
+                       (unsigned long long)size, BN__STATE_FIXED);
+    if (memcmp(h, BN__STATE_MAGIC, 4) != 0) return bn_fail(BITNET_ERR_FORMAT, "%s: not a KV state (bad magic)", who);
+    if ((version = bn_load_u32(h + 4)) != BN__STATE_VERSION)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: state version %u, this library reads %u", who, version,
+                       BN__STATE_VERSION);
+    if (bn_load_u64(h + 8) != bn_model_fingerprint(c->model))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: the state was made with another model (fingerprint %016llx, this "
+                       "model %016llx)", who, (unsigned long long)bn_load_u64(h + 8),
+                       (unsigned long long)bn_model_fingerprint(c->model));
+    if (bn_load_u32(h + 16) != (uint32_t)c->model->hp.n_layer || bn_load_u32(h + 20) != (uint32_t)bn_kv_dim(c))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: state of %u layers x %u kv width, the model has %d x %zu", who,
+                       bn_load_u32(h + 16), bn_load_u32(h + 20), c->model->hp.n_layer, bn_kv_dim(c));
+    if ((kv_type = bn_load_u32(h + 24)) > 1 || (int)kv_type != c->kv_f16)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: the state holds a %s KV cache, the context an %s one", who,
+                       kv_type == 0 ? "F32" : kv_type == 1 ? "F16" : "unknown", c->kv_f16 ? "F16" : "F32");
+    n_seqs = bn_load_u32(h + 32);
+    if (seq < 0 && n_seqs != (uint32_t)c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the state holds %u sequences, the context %d", who, n_seqs, c->n_seq);
+    if (seq >= 0 && n_seqs != 1)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the state holds %u sequences, restoring into sequence %d needs one", who,
+                       n_seqs, seq);
+    out->n_seqs = (int32_t)n_seqs;
+    if (size < BN__STATE_FIXED + 4 * (uint64_t)n_seqs)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: truncated state: %llu bytes, its header is %llu", who,
+                       (unsigned long long)size, (unsigned long long)(BN__STATE_FIXED + 4 * (uint64_t)n_seqs));
+    return BITNET_OK;
+}
+
+/* The positions (decoded into pos) fit the context; the size is then exact. */
+static bitnet_status bn_state_check_positions(const bitnet_ctx *c, const int32_t *pos, uint64_t size,
+                                              uint32_t saved_n_ctx, bn_state_hdr *h, const char *who) {
+    int32_t s;
+    h->data_bytes = 0;
+    for (s = 0; s < h->n_seqs; s++) {
+        uint32_t p = (uint32_t)pos[s];
+        if (p > saved_n_ctx)
+            return bn_fail(BITNET_ERR_FORMAT, "%s: sequence %d of the state holds %u positions, more than its n_ctx %u",
+                           who, s, p, saved_n_ctx);
+        if (p > (uint32_t)c->n_ctx)
+            return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d of the state holds %u positions, the context has %d", who,
+                           s, p, c->n_ctx);
+        h->data_bytes += bn_state_seq_bytes(c, (int32_t)p);
+    }
+    h->total = BN__STATE_FIXED + 4 * (uint64_t)h->n_seqs + h->data_bytes + 8;
+    if (size != h->total)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s state: %llu bytes, its header says %llu", who,
+                       size < h->total ? "truncated" : "oversized", (unsigned long long)size,
+                       (unsigned long long)h->total);
+    return BITNET_OK;
+}
+
+/* Positions of a checked state set for the sequences it goes into; their logits rows dropped. */
+static void bn_state_set_positions(bitnet_ctx *c, int32_t seq, const int32_t *pos, int32_t n) {
+    int32_t s;
+    for (s = 0; s < n; s++) {
+        c->seq_pos[bn_state_first(c, seq) + s] = pos[s];
+        bn_ctx_drop_rows(c, bn_state_first(c, seq) + s);
+    }
+}
+
+bitnet_status bitnet_ctx_state_restore(bitnet_ctx *c, int32_t seq, const void *buf, size_t size) {
+    const char *who = "bitnet_ctx_state_restore";
+    const unsigned char *b = (const unsigned char *)buf, *data;
+    bn_state_hdr h;
+    size_t elem;
+    int32_t s;
+    int il;
+    bitnet_status st = bn_state_check_seq(c, seq, who);
+    if (st != BITNET_OK) return st;
+    if (!buf) return bn_fail(BITNET_ERR_ARGS, "%s: NULL buffer", who);
+    if ((st = bn_state_check_fixed(c, seq, b, size, &h, who)) != BITNET_OK) return st;
+    for (s = 0; s < h.n_seqs; s++) c->seq_count[s] = (int32_t)bn_load_u32(b + BN__STATE_FIXED + 4 * (size_t)s);
+    if ((st = bn_state_check_positions(c, c->seq_count, size, bn_load_u32(b + 28), &h, who)) != BITNET_OK) return st;
+    if (bn_fnv1a(BN__FNV_START, b, size - 8) != bn_load_u64(b + size - 8))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: checksum mismatch: the state was altered or damaged", who);
+    elem = c->kv_f16 ? 2 : 4;
+    data = b + BN__STATE_FIXED + 4 * (size_t)h.n_seqs;
+    for (s = 0; s < h.n_seqs; s++) {
+        int32_t dst = bn_state_first(c, seq) + s;
+        size_t bytes = (size_t)c->seq_count[s] * bn_kv_dim(c) * elem;
+        for (il = 0; il < c->model->hp.n_layer; il++) {
+            memcpy(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)), data, bytes);
+            memcpy(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)), data + bytes, bytes);
+            data += 2 * bytes;
+        }
+    }
+    bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+    return BITNET_OK;
+}
+
+/* Reads exactly n bytes, feeding them to the checksum; 0 on a short read. */
+static int bn_state_fread(FILE *f, void *dst, size_t n, uint64_t *sum) {
+    if (fread(dst, 1, n, f) != n) return 0;
+    *sum = bn_fnv1a(*sum, dst, n);
+    return 1;
+}
+
+/* The file is read twice and never held whole: a pass that checks size and checksum, then, only
+   if it all holds, a pass that copies the rows into the cache. */
+bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *c, int32_t seq, const char *path) {
+    const char *who = "bitnet_ctx_state_restore_file";
+    unsigned char fixed[BN__STATE_FIXED], tmp[4096], b8[8];
+    bn_state_hdr h;
+    uint64_t sum = BN__FNV_START, left;
+    size_t elem;
+    long size;
+    FILE *f;
+    int32_t s;
+    int il, ok = 1;
+    bitnet_status st = bn_state_check_seq(c, seq, who);
+    if (st != BITNET_OK) return st;
+    if (!path) return bn_fail(BITNET_ERR_ARGS, "%s: NULL path", who);
+    if (!(f = fopen(path, "rb"))) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
+    }
+    memset(fixed, 0, sizeof fixed);
+    if (size >= BN__STATE_FIXED && !bn_state_fread(f, fixed, sizeof fixed, &sum)) ok = 0;
+    st = ok ? bn_state_check_fixed(c, seq, fixed, (uint64_t)size, &h, who)
+            : bn_fail(BITNET_ERR_IO, "%s: cannot read '%s'", who, path);
+    for (s = 0; st == BITNET_OK && s < h.n_seqs; s++) {     /* positions, into scratch */
+        if (!bn_state_fread(f, b8, 4, &sum)) st = bn_fail(BITNET_ERR_IO, "%s: short read of '%s'", who, path);
+        c->seq_count[s] = (int32_t)bn_load_u32(b8);
+    }
+    if (st == BITNET_OK) st = bn_state_check_positions(c, c->seq_count, (uint64_t)size, bn_load_u32(fixed + 28), &h, who);
+    for (left = h.data_bytes; st == BITNET_OK && left > 0;) {        /* pass 1: the checksum */
+        size_t n = left < sizeof tmp ? (size_t)left : sizeof tmp;
+        if (!bn_state_fread(f, tmp, n, &sum)) st = bn_fail(BITNET_ERR_IO, "%s: short read of '%s'", who, path);
+        left -= n;
+    }
+    if (st == BITNET_OK && (fread(b8, 1, 8, f) != 8 || bn_load_u64(b8) != sum))
+        st = bn_fail(BITNET_ERR_FORMAT, "%s: checksum mismatch: '%s' was altered or damaged", who, path);
+    if (st != BITNET_OK) { fclose(f); return st; }
+    elem = c->kv_f16 ? 2 : 4;
+    if (fseek(f, (long)(BN__STATE_FIXED + 4 * h.n_seqs), SEEK_SET) != 0) ok = 0;
+    for (s = 0; ok && s < h.n_seqs; s++) {                          /* pass 2: into the cache */
+        int32_t dst = bn_state_first(c, seq) + s;
+        size_t bytes = (size_t)c->seq_count[s] * bn_kv_dim(c) * elem;
+        for (il = 0; ok && il < c->model->hp.n_layer; il++)
+            ok = fread(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)), 1, bytes, f) == bytes &&
+                 fread(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)), 1, bytes, f) == bytes;
+    }
+    fclose(f);
+    if (!ok) {                              /* the file changed between the passes: those sequences are cleared */
+        for (s = 0; s < h.n_seqs; s++) c->seq_count[s] = 0;
+        bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+        return bn_fail(BITNET_ERR_IO, "%s: '%s' changed while it was read; the sequences were cleared", who, path);
+    }
+    bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src, int32_t src_seq) {
+    const char *who = "bitnet_ctx_state_copy";
+    size_t bytes;
+    int32_t pos;
+    int il;
+    if (!dst || !src) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
+    if (dst_seq < 0 || dst_seq >= dst->n_seq || src_seq < 0 || src_seq >= src->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d -> %d outside the contexts' 0..%d / 0..%d", who, src_seq,
+                       dst_seq, src->n_seq - 1, dst->n_seq - 1);
+    if (dst == src) return bitnet_ctx_seq_copy(dst, src_seq, dst_seq, src->seq_pos[src_seq]);
+    if (bn_model_fingerprint(dst->model) != bn_model_fingerprint(src->model) || dst->kv_f16 != src->kv_f16)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the contexts differ in model or KV cache type", who);
+    pos = src->seq_pos[src_seq];
+    if (pos > dst->n_ctx)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d positions do not fit n_ctx %d", who, pos, dst->n_ctx);
+    bytes = (size_t)pos * bn_kv_dim(src) * (src->kv_f16 ? 2 : 4);
+    for (il = 0; il < src->model->hp.n_layer; il++) {
+        memcpy(bn_cache_at(dst, dst->kcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->kcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+        memcpy(bn_cache_at(dst, dst->vcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->vcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+    }
+    dst->seq_pos[dst_seq] = pos;
+    bn_ctx_drop_rows(dst, dst_seq);
+    return BITNET_OK;
 }
 
 /* ===== tokenizer ===== */

@@ -7,6 +7,7 @@
 #include "bitnet.h"
 #include "check.h"
 #include <pthread.h>
+#include <unistd.h>
 
 static const int32_t P[20] = { 1, 343, 452, 471, 406, 304, 267, 322, 446, 284,
                                508, 330, 409, 439, 414, 275, 490, 506, 485, 320 };
@@ -178,7 +179,226 @@ done:
     pthread_cond_destroy(&k.cv);
 }
 
+/* ---- KV state ---- */
+
+/* Next-token logits of seq sa in a and sb in b after the same token agree bit for bit. */
+static int continue_same(bitnet_ctx *a, int32_t sa, bitnet_ctx *b, int32_t sb) {
+    static const int32_t tok = 300;
+    bitnet_batch x, y;
+    memset(&x, 0, sizeof x);
+    x.n_tokens = 1; x.token = &tok; x.seq = &sa;
+    y = x; y.seq = &sb;
+    return bitnet_decode_batch(a, &x) == BITNET_OK && bitnet_decode_batch(b, &y) == BITNET_OK &&
+           same_logits(a, 0, b, 0) && bitnet_ctx_seq_truncate(a, sa, bitnet_ctx_seq_pos(a, sa) - 1) == BITNET_OK &&
+           bitnet_ctx_seq_truncate(b, sb, bitnet_ctx_seq_pos(b, sb) - 1) == BITNET_OK;
+}
+
+static void write_file(const char *path, const unsigned char *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(p, 1, n, f) == n);
+    if (f) fclose(f);
+}
+
+/* A bad state is refused by restore and restore_file alike, the status and the reason given,
+   and the target sequence is left as it was. */
+static void expect_refused(bitnet_ctx *c, int32_t seq, const unsigned char *p, size_t n, bitnet_status want,
+                           const char *needle, const char *path) {
+    int32_t before = bitnet_ctx_seq_pos(c, seq < 0 ? 0 : seq);
+    bitnet_status st = bitnet_ctx_state_restore(c, seq, p, n);
+    CHECKF(st == want && strstr(bitnet_last_error(), needle), "restore of %zu bytes: %d (%s), want %d '%s'", n, st,
+           bitnet_last_error(), want, needle);
+    write_file(path, p, n);
+    st = bitnet_ctx_state_restore_file(c, seq, path);
+    CHECKF(st == want && strstr(bitnet_last_error(), needle), "restore_file of %zu bytes: %d (%s), want %d '%s'", n,
+           st, bitnet_last_error(), want, needle);
+    CHECK(bitnet_ctx_seq_pos(c, seq < 0 ? 0 : seq) == before);
+}
+
+static void test_state(void) {
+    static const int32_t Q[8] = { 1, 77, 78, 79, 300, 301, 302, 303 };
+    char path[64];
+    bitnet_model *m = load_model("tiny-b158-i2_s"), *other = load_model("tiny-bitnet-silu-i2_s");
+    bitnet_ctx_params p2 = ctx_params(2, 32), p3 = ctx_params(3, 32), small = ctx_params(1, 8), f16 = ctx_params(2, 32);
+    bitnet_ctx *a = NULL, *b = NULL, *c = NULL, *cs = NULL, *c16 = NULL, *co = NULL;
+    unsigned char *one = NULL, *all = NULL, *bad = NULL;
+    size_t n_one = 0, n_all = 0, need = 0, i;
+    const bitnet_hparams *hp;
+    snprintf(path, sizeof path, "/tmp/bitnet_test_embed_%ld.bin", (long)getpid());
+    if (!m || !other) goto done;
+    hp = bitnet_model_hparams(m);
+    small.n_ctx = 16;
+    f16.kv_f16 = 1;
+    a = new_ctx(m, &p2); b = new_ctx(m, &p3); c = new_ctx(m, &p2); cs = new_ctx(m, &small);
+    c16 = new_ctx(m, &f16); co = new_ctx(other, &p2);
+    if (!a || !b || !c || !cs || !c16 || !co) goto done;
+    CHECK(bitnet_decode(a, P, 20) == BITNET_OK);
+    {
+        int32_t seq[8] = { 1, 1, 1, 1, 1, 1, 1, 1 };
+        bitnet_batch x;
+        memset(&x, 0, sizeof x);
+        x.n_tokens = 8; x.token = Q; x.seq = seq;
+        CHECK(bitnet_decode_batch(a, &x) == BITNET_OK);
+    }
+    n_one = bitnet_ctx_state_size(a, 0);
+    n_all = bitnet_ctx_state_size(a, -1);
+    CHECK(n_one == 40 + 4 + 8 + (size_t)20 * (size_t)hp->n_layer * 2 * (size_t)hp->n_head_kv * (size_t)hp->head_dim * 4);
+    CHECK(n_all == n_one + 4 + (n_one - 52) / 20 * 8 && bitnet_ctx_state_size(a, 2) == 0);
+    one = (unsigned char *)malloc(n_one);
+    all = (unsigned char *)malloc(n_all);
+    bad = (unsigned char *)malloc(n_all + 1);
+    CHECK(bitnet_ctx_state_save(a, 0, one, n_one - 1, &need) == BITNET_ERR_ARGS && need == n_one);
+    CHECK(bitnet_ctx_state_save(a, 0, one, n_one, &need) == BITNET_OK && memcmp(one, "BNKV", 4) == 0);
+    CHECK(bitnet_ctx_state_save(a, -1, all, n_all, NULL) == BITNET_OK);
+    CHECK(bitnet_ctx_state_save(a, 2, all, n_all, NULL) == BITNET_ERR_ARGS);
+    /* one sequence into another sequence of a bigger context; all sequences into a twin */
+    CHECK(bitnet_ctx_state_restore(b, 2, one, n_one) == BITNET_OK && bitnet_ctx_seq_pos(b, 2) == 20);
+    CHECK(bitnet_ctx_seq_pos(b, 0) == 0 && continue_same(a, 0, b, 2));
+    CHECK(bitnet_ctx_state_restore(c, -1, all, n_all) == BITNET_OK);
+    CHECK(bitnet_ctx_seq_pos(c, 0) == 20 && bitnet_ctx_seq_pos(c, 1) == 8);
+    CHECK(continue_same(a, 0, c, 0) && continue_same(a, 1, c, 1));
+    /* through a file */
+    CHECK(bitnet_ctx_state_save_file(a, 1, path) == BITNET_OK);
+    CHECK(bitnet_ctx_state_restore_file(b, 0, path) == BITNET_OK && bitnet_ctx_seq_pos(b, 0) == 8);
+    CHECK(continue_same(a, 1, b, 0));
+    CHECK(bitnet_ctx_state_save_file(a, 0, "/nonexistent-dir/x.bin") == BITNET_ERR_IO);
+    CHECK(bitnet_ctx_state_restore_file(b, 0, "/nonexistent-dir/x.bin") == BITNET_ERR_IO);
+    /* copy between contexts */
+    CHECK(bitnet_ctx_state_copy(b, 1, a, 0) == BITNET_OK && bitnet_ctx_seq_pos(b, 1) == 20 && continue_same(a, 0, b, 1));
+    CHECK(bitnet_ctx_state_copy(c16, 0, a, 0) == BITNET_ERR_ARGS && bitnet_ctx_state_copy(co, 0, a, 0) == BITNET_ERR_ARGS);
+    CHECK(bitnet_ctx_state_copy(cs, 0, a, 0) == BITNET_ERR_ARGS && bitnet_ctx_state_copy(b, 3, a, 0) == BITNET_ERR_ARGS);
+    CHECK(bitnet_ctx_state_copy(a, 1, a, 0) == BITNET_OK && bitnet_ctx_seq_pos(a, 1) == 20);
+
+    /* hostile and mismatched states: b's sequence 2 must come through all of it untouched */
+    expect_refused(co, 0, one, n_one, BITNET_ERR_FORMAT, "another model", path);
+    expect_refused(c16, 0, one, n_one, BITNET_ERR_FORMAT, "F32 KV cache", path);
+    expect_refused(cs, 0, one, n_one, BITNET_ERR_ARGS, "the context has 16", path);
+    expect_refused(b, -1, all, n_all, BITNET_ERR_ARGS, "2 sequences, the context 3", path);
+    expect_refused(b, 2, all, n_all, BITNET_ERR_ARGS, "needs one", path);
+    expect_refused(b, 2, one, 0, BITNET_ERR_FORMAT, "truncated", path);
+    for (i = 1; i < n_one; i += i < 64 ? 1 : 4099)
+        expect_refused(b, 2, one, i, BITNET_ERR_FORMAT, "truncated", path);
+    expect_refused(b, 2, one, n_one - 1, BITNET_ERR_FORMAT, "truncated", path);
+    memcpy(bad, one, n_one); bad[n_one] = 0;
+    expect_refused(b, 2, bad, n_one + 1, BITNET_ERR_FORMAT, "oversized", path);
+    {
+        static const struct { size_t at; const char *why; } flips[] = {
+            { 0, "magic" }, { 4, "version" }, { 8, "another model" }, { 16, "layers" }, { 20, "kv width" },
+            { 24, "unknown" }, { 32, "needs one" }, { 40, "oversized" }, { 60, "checksum" }, { 0, "checksum" },
+        };
+        for (i = 0; i < sizeof flips / sizeof flips[0]; i++) {
+            size_t at = i == sizeof flips / sizeof flips[0] - 1 ? n_one - 3 : flips[i].at;
+            memcpy(bad, one, n_one);
+            bad[at] ^= i == 5 ? 0x02 : 0x10;
+            expect_refused(b, 2, bad, n_one, strstr(flips[i].why, "needs") ? BITNET_ERR_ARGS : BITNET_ERR_FORMAT,
+                           flips[i].why, path);
+        }
+        memcpy(bad, one, n_one);
+        bad[28] = 4; bad[29] = bad[30] = bad[31] = 0;       /* saved n_ctx 4 < its 20 positions */
+        expect_refused(b, 2, bad, n_one, BITNET_ERR_FORMAT, "more than its n_ctx", path);
+        memcpy(bad, one, n_one);
+        bad[40] = 0xff; bad[41] = bad[42] = bad[43] = 0xff;   /* 4G positions */
+        expect_refused(b, 2, bad, n_one, BITNET_ERR_FORMAT, "n_ctx", path);
+    }
+    CHECK(bitnet_ctx_state_restore(b, -2, one, n_one) == BITNET_ERR_ARGS);
+    CHECK(bitnet_ctx_state_restore(b, 3, one, n_one) == BITNET_ERR_ARGS);
+    CHECK(bitnet_ctx_state_restore(b, 0, NULL, n_one) == BITNET_ERR_ARGS);
+    CHECK(bitnet_ctx_seq_pos(b, 2) == 20 && continue_same(a, 0, b, 2));
+    printf("  KV state: one sequence %zu bytes, all %zu; hostile and truncated states refused\n", n_one, n_all);
+done:
+    remove(path);
+    free(one); free(all); free(bad);
+    bitnet_ctx_free(a); bitnet_ctx_free(b); bitnet_ctx_free(c); bitnet_ctx_free(cs); bitnet_ctx_free(c16);
+    bitnet_ctx_free(co);
+    bitnet_model_free(m);
+    bitnet_model_free(other);
+}
+
+/* ---- one thread pool, several contexts ---- */
+
+#define N_NPC 4
+#define NPC_STEPS 12
+
+typedef struct npc {
+    bitnet_ctx *ctx;
+    int32_t ids[NPC_STEPS];                 /* greedy ids after the prompt */
+    int ok;
+} npc;
+
+static int32_t argmax(const float *l, int n) {
+    int32_t best = 0, i;
+    for (i = 1; i < n; i++) if (l[i] > l[best]) best = i;
+    return best;
+}
+
+/* A prompt of its own (P shifted by k), then greedy decoding one token at a time. */
+static void npc_run(npc *c, int k) {
+    int nv = bitnet_model_hparams(bitnet_ctx_model(c->ctx))->n_vocab, i;
+    int32_t tok;
+    c->ok = bitnet_decode(c->ctx, P + k, 20 - k) == BITNET_OK;
+    for (i = 0; c->ok && i < NPC_STEPS; i++) {
+        tok = c->ids[i] = argmax(bitnet_ctx_logits(c->ctx, -1), nv);
+        c->ok = bitnet_decode(c->ctx, &tok, 1) == BITNET_OK;
+    }
+}
+
+typedef struct npc_job { npc *c; int k; } npc_job;
+
+static void *npc_main(void *arg) {
+    npc_job *j = (npc_job *)arg;
+    npc_run(j->c, j->k);
+    return NULL;
+}
+
+/* Four contexts share one pool of two threads and decode at the same time from four threads:
+   each gets the ids a context with a pool of its own gets; freeing them leaves the pool. */
+static void test_shared_pool(void) {
+    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_threadpool *pool = NULL;
+    bitnet_ctx_params p = ctx_params(1, 8);
+    npc shared[N_NPC], alone[N_NPC];
+    npc_job jobs[N_NPC];
+    pthread_t th[N_NPC];
+    int i, round;
+    if (!m) return;
+    memset(shared, 0, sizeof shared);
+    memset(alone, 0, sizeof alone);
+    CHECK(bitnet_threadpool_new(&pool, 2, NULL) == BITNET_OK);
+    for (i = 0; i < N_NPC; i++) {
+        p.threads = NULL;
+        p.n_threads = 1;
+        alone[i].ctx = new_ctx(m, &p);
+        if (alone[i].ctx) npc_run(&alone[i], i);
+    }
+    p.threads = pool;
+    p.n_threads = 7;                        /* ignored: the pool's size is used */
+    CHECK(bitnet_ctx_plan_bytes(m, &p) < bitnet_ctx_plan_bytes(m, &(bitnet_ctx_params){ .n_ctx = 64, .n_batch = 8,
+                                                                                         .n_threads = 7 }));
+    for (round = 0; round < 2; round++) {   /* twice: the pool outlives the first four contexts */
+        for (i = 0; i < N_NPC; i++) {
+            memset(&shared[i], 0, sizeof shared[i]);
+            shared[i].ctx = new_ctx(m, &p);
+            jobs[i].c = &shared[i];
+            jobs[i].k = i;
+        }
+        for (i = 0; i < N_NPC; i++) if (shared[i].ctx) pthread_create(&th[i], NULL, npc_main, &jobs[i]);
+        for (i = 0; i < N_NPC; i++) if (shared[i].ctx) pthread_join(th[i], NULL);
+        for (i = 0; i < N_NPC; i++) {
+            CHECK(shared[i].ok && alone[i].ok);
+            CHECKF(memcmp(shared[i].ids, alone[i].ids, sizeof alone[i].ids) == 0, "npc %d: shared pool ids differ", i);
+            bitnet_ctx_free(shared[i].ctx);
+        }
+    }
+    CHECK(bitnet_threadpool_size(pool) >= 1);
+    printf("  %d contexts on one pool of %d threads, decoding from %d threads at once: ids as alone\n", N_NPC,
+           bitnet_threadpool_size(pool), N_NPC);
+    for (i = 0; i < N_NPC; i++) bitnet_ctx_free(alone[i].ctx);
+    bitnet_threadpool_free(pool);
+    bitnet_model_free(m);
+}
+
 int main(void) {
     test_cancel();
+    test_shared_pool();
+    test_state();
     return check_report("embed");
 }
