@@ -903,7 +903,8 @@ typedef struct bitnet_gen_params {
        generation gives the same ids (up to the batched pass's float reassociation, ~1e-5 in
        the logits). One bitnet_gen_step still yields one token; the accepted ones are handed
        out by the next steps without decoding. The context must keep logits for draft_max + 1
-       rows of a batch (bitnet_ctx_params.n_outputs, or all_logits). */
+       rows of a batch (bitnet_ctx_params.n_outputs, or all_logits). bitnet_gen_step_batch
+       decodes such a generation without drafts. */
     bitnet_draft_type draft;
     int32_t draft_max;            /* most draft tokens per pass; 0 = 8 (capped by n_batch - 1) */
     int32_t draft_ngram;          /* longest n-gram looked up; 0 = 3 (n-grams down to 2 are tried) */
