@@ -349,8 +349,9 @@ BITNET_API bitnet_status bitnet_dequantize(bitnet_type type, const void *src, ui
    size; may be unaligned), byte for byte as the reference engines do: Q8_0 / TQ1_0 / TQ2_0 as
    llama.cpp's quantize_row_*_ref, I2_S as bitnet.cpp's quantize_i2_s (alpha = max|x| over the
    whole tensor, codes = signs with |x| < 1e-6 as zero, 28 zero padding bytes after alpha).
-   Types: F32 F16 BF16 Q8_0 TQ1_0 TQ2_0 I2_S. Quantized types reject NaN/Inf input
-   (BITNET_ERR_ARGS). */
+   Types: F32 F16 BF16 Q8_0 Q6_K TQ1_0 TQ2_0 I2_S; Q6_K is this library's own quantizer (a
+   least-squares scale search per 16 values; readable by llama.cpp, not byte-identical to its
+   quantize_row_q6_K). Quantized types reject NaN/Inf input (BITNET_ERR_ARGS). */
 BITNET_API bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_rows,
                                          uint64_t n_cols, void *dst, uint64_t dst_size);
 
@@ -469,6 +470,15 @@ typedef struct bitnet_hparams {
     int tied_head;                /* logits from token_embd (no output.weight used) */
 } bitnet_hparams;
 
+/* The output head as the kernels read it: as stored in the file, or requantized at load from
+   an F32/F16/BF16 head (fewer bytes streamed per token: at the 2B-4T shape 657 MB of F16 become
+   349 MB of Q8_0 or 269 MB of Q6_K; the embedding rows still come from the stored tensor). */
+typedef enum bitnet_head_type {
+    BITNET_HEAD_AS_STORED = 0,
+    BITNET_HEAD_Q8_0 = 1,         /* 8.5 bits per weight (needs n_embd % 32 == 0) */
+    BITNET_HEAD_Q6_K = 2          /* 6.56 bits per weight (needs n_embd % 256 == 0) */
+} bitnet_head_type;
+
 typedef struct bitnet_model_params {
     const char *path;             /* GGUF file, or: */
     const void *data;             /* a GGUF image in memory that outlives the model */
@@ -479,6 +489,7 @@ typedef struct bitnet_model_params {
     int no_mmap;                  /* read the file into memory instead of mapping it: a slower
                                      load and private memory, but on Linux 2 MiB pages, which
                                      stream ~10% faster than the page cache's 4 KiB ones */
+    bitnet_head_type head_type;   /* requantize the head at load (memory in converted_bytes) */
 } bitnet_model_params;
 
 typedef struct bitnet_model_memory {
@@ -487,6 +498,8 @@ typedef struct bitnet_model_memory {
     uint64_t weight_bytes;        /* weights read per token: projections + head */
     uint64_t converted_bytes;     /* memory the model owns for repacked/converted weights */
     double load_ms;               /* time bitnet_model_load took */
+    uint64_t head_bytes;          /* of weight_bytes: the output head */
+    bitnet_type head_type;        /* the head's type as the kernels read it */
 } bitnet_model_memory;
 
 typedef struct bitnet_model bitnet_model;
@@ -626,6 +639,24 @@ BITNET_API bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq,
                                                int32_t src_seq);
 BITNET_API bitnet_pool_stats bitnet_ctx_get_memory(const bitnet_ctx *ctx);   /* the context's pool */
 BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);       /* old name of the above */
+
+/* Where a decode's time goes: wall-clock ms per part of the forward pass, summed over the decodes
+   since profiling was switched on (a part's time includes waiting for the pool's threads). Off
+   by default; off it costs one branch per part. */
+typedef enum bitnet_prof_part {
+    BITNET_PROF_EMBED, BITNET_PROF_NORM_QUANT, BITNET_PROF_TERNARY, BITNET_PROF_ROPE, BITNET_PROF_ATTENTION,
+    BITNET_PROF_ACTIVATION, BITNET_PROF_HEAD, BITNET_PROF_OTHER, BITNET_PROF_COUNT
+} bitnet_prof_part;
+typedef struct bitnet_profile {
+    double ms[BITNET_PROF_COUNT];     /* OTHER: the decodes' total minus the other parts */
+    int64_t pool_runs[BITNET_PROF_COUNT];   /* thread-pool hand-offs each part made */
+    double total_ms;
+    int64_t n_decodes, n_tokens;
+} bitnet_profile;
+/* on = 1 starts (and zeroes) the counters, 0 stops them. */
+BITNET_API void bitnet_ctx_set_profile(bitnet_ctx *ctx, int on);
+BITNET_API bitnet_profile bitnet_ctx_get_profile(const bitnet_ctx *ctx);
+BITNET_API const char *bitnet_prof_part_name(bitnet_prof_part part);   /* "ternary GEMV", ... */
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
 /* ===== api: tokenizer ===== */
@@ -897,6 +928,14 @@ typedef struct bitnet_logit_bias {
    the array may be modified) and returns the id to emit, in [0, n_vocab). Called on the thread
    that calls bitnet_gen_step, once per token; it must not call back into this generation. */
 typedef int32_t (*bitnet_sample_fn)(float *logits, int32_t n_vocab, void *user);
+/* Speculative decoding: draft tokens are guessed and verified in one batched forward pass;
+   every emitted token is still the one the sampler draws from the model's logits, so the output
+   is what plain decoding gives (see bitnet_gen_params.draft). */
+typedef enum bitnet_draft_type {
+    BITNET_DRAFT_NONE = 0,
+    BITNET_DRAFT_NGRAM = 1        /* prompt lookup: the tokens that followed the latest earlier
+                                     occurrence of the last n-gram of the prompt and output */
+} bitnet_draft_type;
 
 typedef struct bitnet_gen_params {
     const char *prompt;           /* text; tokenized with the vocabulary's BOS rule, or: */
@@ -920,6 +959,22 @@ typedef struct bitnet_gen_params {
     bitnet_sample_fn sample;      /* NULL: the built-in sampler with `sampler`; else this picks each
                                      token (an id it returns out of range: BITNET_ERR_ARGS) */
     void *sample_user;
+    /* Speculative decoding (BITNET_DRAFT_NGRAM): after each sampled token, up to draft_max
+       tokens guessed from the context are run with it in one decode, and the sampler draws
+       each next token from the row before it, in order, for as long as it draws the guess.
+       For a deterministic draft this is exactly the speculative sampling rule (accept the
+       guess d with probability p(d), else draw from p with d removed): every token comes
+       from the same distribution, penalties and random stream as without drafts, so a seeded
+       generation gives the same ids (up to the batched pass's float reassociation, ~1e-5 in
+       the logits). One bitnet_gen_step still yields one token; the accepted ones are handed
+       out by the next steps without decoding. The context must keep logits for draft_max + 1
+       rows of a batch (bitnet_ctx_params.n_outputs, or all_logits). bitnet_gen_step_batch
+       decodes such a generation without drafts. */
+    bitnet_draft_type draft;
+    int32_t draft_max;            /* most draft tokens per pass; 0 = 8 (capped by n_batch - 1) */
+    int32_t draft_ngram;          /* longest n-gram looked up; 0 = 3 (n-grams down to 2 are tried) */
+    const int32_t *draft_context; /* ids before the prompt (already in the sequence) the n-grams may */
+    int32_t n_draft_context;      /* also come from, e.g. a chat's earlier turns; copied */
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -929,6 +984,8 @@ typedef struct bitnet_gen_stats {
     double load_ms;                       /* bitnet_model_load of the model */
     uint64_t memory_bytes;                /* model-owned + context memory (a mapped file not counted) */
     bitnet_stop_reason stop_reason;
+    int32_t n_draft_passes;               /* decodes that verified drafts */
+    int32_t n_drafted, n_draft_accepted;  /* draft tokens verified, and of those accepted */
 } bitnet_gen_stats;
 
 typedef struct bitnet_gen bitnet_gen;
@@ -3263,6 +3320,65 @@ static void bn_quant_q8_0(const float *x, unsigned char *y, uint64_t nb) {
     }
 }
 
+/* Q6_K (this library's own quantizer, not llama.cpp's bytes): each 16-value sub-block gets the
+   scale, among a few that map its largest |x| near the ends of -32..31, whose least-squares refit
+   leaves the smallest squared error; the 16 scales are then stored as int8 times one F16 d and
+   the values re-rounded against the stored scale. */
+static float bn_q6k_sub_scale(const float *x) {
+    float vmax = 0, best_s = 0, best_err = -1;
+    int j, c;
+    for (j = 0; j < 16; j++) vmax = fabsf(x[j]) > fabsf(vmax) ? x[j] : vmax;
+    if (vmax == 0) return 0;
+    for (c = 0; c < 7; c++) {
+        float s = vmax / (-32.0f + 0.5f * (float)c), xq = 0, qq = 0, err = 0;
+        for (j = 0; j < 16; j++) {
+            float q = fminf(31.0f, fmaxf(-32.0f, roundf(x[j] / s)));
+            xq += x[j] * q;
+            qq += q * q;
+        }
+        if (qq > 0) s = xq / qq;                        /* the best scale for these levels */
+        for (j = 0; j < 16; j++) {
+            float q = fminf(31.0f, fmaxf(-32.0f, roundf(x[j] / s))), e = x[j] - s * q;
+            err += e * e;
+        }
+        if (best_err < 0 || err < best_err) { best_err = err; best_s = s; }
+    }
+    return best_s;
+}
+
+static void bn_q6k_put(unsigned char *blk, int e, int q) {   /* element e (0..255), q in 0..63 */
+    int half = e / 128, l = e % 128, j = l / 32, m = l % 32;
+    unsigned char *ql = blk + half * 64 + (j & 1) * 32 + m, *qh = blk + 128 + half * 32 + m;
+    *ql = (unsigned char)(*ql | (q & 15) << (j >= 2 ? 4 : 0));
+    *qh = (unsigned char)(*qh | (q >> 4) << (2 * j));
+}
+
+static void bn_quant_q6_k(const float *x, unsigned char *y, uint64_t nb) {
+    uint64_t i;
+    int s, j;
+    for (i = 0; i < nb; i++, x += BN__QK_K, y += 210) {
+        float sub[16], smax = 0, d;
+        uint16_t dh;
+        for (s = 0; s < 16; s++) {
+            sub[s] = bn_q6k_sub_scale(x + 16 * s);
+            smax = fabsf(sub[s]) > fabsf(smax) ? sub[s] : smax;
+        }
+        dh = bn_fp32_to_fp16(smax / -128.0f);
+        d = bn_fp16_to_fp32(dh);
+        memset(y, 0, 210);
+        memcpy(y + 208, &dh, 2);
+        for (s = 0; s < 16; s++) {
+            int sc = d != 0 ? (int)fminf(127.0f, fmaxf(-128.0f, roundf(sub[s] / d))) : 0;
+            float eff = d * (float)sc;
+            y[192 + s] = (unsigned char)(int8_t)sc;
+            for (j = 0; j < 16; j++) {
+                int q = eff != 0 ? (int)fminf(31.0f, fmaxf(-32.0f, roundf(x[16 * s + j] / eff))) : 0;
+                bn_q6k_put(y, 16 * s + j, q + 32);
+            }
+        }
+    }
+}
+
 /* llama.cpp's ternary block scale: d = max|x| of the block, trits lroundf(x/d) + 1. */
 static float bn_tq_scale(const float *x, unsigned char *d_out) {
     float amax = 0.0f;
@@ -3359,9 +3475,6 @@ bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_row
     uint64_t bytes, n = n_rows * n_cols;
     bitnet_status st = bn_quant_bytes("bitnet_quantize", type, n_rows, n_cols, &bytes);
     if (st != BITNET_OK) return st;
-    if (type == BITNET_TYPE_Q6_K)
-        return bn_fail(BITNET_ERR_UNSUPPORTED, "bitnet_quantize: Q6_K is read-only here "
-                       "(no Q6_K quantizer)");
     if (dst_size < bytes)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_quantize: %s %llu x %llu tensor needs %llu bytes, "
                        "dst has %llu", bitnet_type_name(type), (unsigned long long)n_rows,
@@ -3376,6 +3489,7 @@ bitnet_status bitnet_quantize(bitnet_type type, const float *src, uint64_t n_row
         case BITNET_TYPE_F16:   bn_quant_half(src, y, n, bitnet_fp32_to_fp16_row); break;
         case BITNET_TYPE_BF16:  bn_quant_half(src, y, n, bitnet_fp32_to_bf16_row); break;
         case BITNET_TYPE_Q8_0:  bn_quant_q8_0(src, y, n / BN__QK8_0); break;
+        case BITNET_TYPE_Q6_K:  bn_quant_q6_k(src, y, n / BN__QK_K); break;
         case BITNET_TYPE_TQ1_0: bn_quant_tq1_0(src, y, n / BN__QK_K); break;
         case BITNET_TYPE_TQ2_0: bn_quant_tq2_0(src, y, n / BN__QK_K); break;
         default:                bn_quant_i2_s(src, y, n); break;    /* I2_S: the only other */
@@ -4300,21 +4414,37 @@ BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
 BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
+/* Q8_0: d * (q . x) of one 32-block. The scale is converted with F16C in place: a call to the
+   scalar (SSE-encoded) converter inside this loop cost ~25x in AVX-SSE transitions. */
+static BN__AVX2 __m256 bn_q8_block_avx2(const uint8_t *blk, __m256 x0, __m256 x1, __m256 x2, __m256 x3,
+                                        __m256 acc) {
+    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2)))), x0);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 10)))), x1, p);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 18)))), x2, p);
+    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 26)))), x3, p);
+    return _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk))), p, acc);
+}
+
+/* Two rows per pass share the x loads; a lone last row takes the same steps. */
 static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 32, j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        __m256 acc = _mm256_setzero_ps();
+    int64_t r = r0, b, nb = m->cols / 32;
+    for (; r < r1; r += 2) {
+        const uint8_t *w0 = m->data + (size_t)r * m->row_bytes, *w1 = r + 1 < r1 ? w0 + m->row_bytes : w0;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 34;
-            __m256 p = _mm256_setzero_ps();
-            for (j = 0; j < 32; j += 8)
-                p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
-                        _mm_loadl_epi64((const __m128i *)(blk + 2 + j)))), _mm256_loadu_ps(x + b * 32 + j), p);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk))), p, acc);
+            const float *xb = x + b * 32;
+            __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
+            __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
+            if (b % 2 == 0) {
+                _mm_prefetch((const char *)w0 + b * 34 + 1024, _MM_HINT_T0);
+                _mm_prefetch((const char *)w1 + b * 34 + 1024, _MM_HINT_T0);
+            }
+            a0 = bn_q8_block_avx2(w0 + b * 34, x0, x1, x2, x3, a0);
+            a1 = bn_q8_block_avx2(w1 + b * 34, x0, x1, x2, x3, a1);
         }
-        y[r] = bn_hsum256(acc);
+        y[r] = bn_hsum256(a0);
+        if (r + 1 < r1) y[r + 1] = bn_hsum256(a1);
     }
 }
 
@@ -4335,35 +4465,44 @@ static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __
     out[2] = _mm256_sub_epi8(out[2], k32); out[3] = _mm256_sub_epi8(out[3], k32);
 }
 
+/* The 16 scales of a Q6_K block times its d, as floats. */
+static BN__AVX2 void bn_q6k_scales_avx2(const uint8_t *blk, float out[16]) {
+    __m256 d = _mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk + 208)));
+    __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));
+    _mm256_storeu_ps(out, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
+    _mm256_storeu_ps(out + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
+}
+
+/* 8 int8 values as floats times their scale, added into acc against x. */
+#define BN__Q6K_FMA8(acc, v8, scale, xp) (acc) = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps( \
+    _mm256_cvtepi8_epi32(v8)), _mm256_broadcast_ss(scale)), _mm256_loadu_ps(xp), (acc))
+
 static BN__AVX2 void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y,
                                            int64_t r0, int64_t r1) {
     int64_t r, b, nb = m->cols / 256;
-    int n, j, g;
+    int n, j;
     for (r = r0; r < r1; r++) {
         const uint8_t *row = m->data + (size_t)r * m->row_bytes;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0;
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = row + b * 210;
-            const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            float sc[16];
             _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
+            bn_q6k_scales_avx2(blk, sc);
             for (n = 0; n < 2; n++) {
                 __m256i qv[4];
                 const float *xb = x + b * 256 + n * 128;
                 bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
-                for (j = 0; j < 4; j++) {
-                    int8_t tmp[32];
-                    _mm256_storeu_si256((__m256i *)tmp, qv[j]);
-                    for (g = 0; g < 32; g += 16) {
-                        __m256 sv = _mm256_set1_ps(d * (float)sc[n * 8 + j * 2 + g / 16]);
-                        __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g))));
-                        __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(tmp + g + 8))));
-                        a0 = _mm256_fmadd_ps(_mm256_mul_ps(w0, sv), _mm256_loadu_ps(xb + j * 32 + g), a0);
-                        a1 = _mm256_fmadd_ps(_mm256_mul_ps(w1, sv), _mm256_loadu_ps(xb + j * 32 + g + 8), a1);
-                    }
+                for (j = 0; j < 4; j++) {                   /* 32 values: scales 2j and 2j + 1 of the half */
+                    __m128i lo = _mm256_castsi256_si128(qv[j]), hi = _mm256_extracti128_si256(qv[j], 1);
+                    const float *s0 = sc + n * 8 + j * 2, *xj = xb + j * 32;
+                    BN__Q6K_FMA8(a0, lo, s0, xj);
+                    BN__Q6K_FMA8(a1, _mm_srli_si128(lo, 8), s0, xj + 8);
+                    BN__Q6K_FMA8(a0, hi, s0 + 1, xj + 16);
+                    BN__Q6K_FMA8(a1, _mm_srli_si128(hi, 8), s0 + 1, xj + 24);
                 }
             }
         }
@@ -5004,7 +5143,7 @@ BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
 
 /* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
 static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
-    __m512 d = _mm512_set1_ps(bn_fp16_to_fp32(bn_load_u16(blk)));
+    __m512 d = _mm512_set1_ps(_cvtsh_ss(bn_load_u16(blk)));    /* F16C in place: no SSE call in the loop */
     __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
     __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
     __m512 p = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
@@ -5037,7 +5176,7 @@ static BN__AVX512 void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x,
         for (b = 0; b < nb; b++) {
             const uint8_t *blk = row + b * 210;
             const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+            float d = _cvtsh_ss(bn_load_u16(blk + 208));
             _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
@@ -6377,6 +6516,9 @@ struct bitnet_model {
     bitnet_hparams hp;
     bn_layer *layers;                       /* (n_layer) */
     bn_fmat head;
+    bitnet_type head_type;                  /* of `head` */
+    bitnet_head_type head_request;          /* bitnet_model_params.head_type */
+    void *head_owned;                       /* a requantized head, or NULL */
     const bitnet_gguf_tensor *embd;
     uint64_t embd_row_bytes;
     const float *output_norm;
@@ -6627,6 +6769,84 @@ static bitnet_status bn_load_layer(bitnet_model *m, int il) {
     return BITNET_OK;
 }
 
+/* --- head requantized at load --- */
+
+typedef struct bn_requant_job {
+    const bitnet_gguf_tensor *src;
+    bitnet_type type;
+    uint64_t src_row_bytes, dst_row_bytes;
+    unsigned char *dst;                     /* (rows, dst_row_bytes) */
+    float *rows;                            /* (n_threads, cols) one decoded row per thread */
+    int64_t bad_row;                        /* a row with NaN/Inf, or -1 (written by one thread at most) */
+    int64_t *bad_rows;                      /* (n_threads) per-thread first bad row, or -1 */
+} bn_requant_job;
+
+static void bn_requant_rows(void *arg, int64_t r0, int64_t r1, int thread) {
+    bn_requant_job *j = (bn_requant_job *)arg;
+    int64_t cols = (int64_t)j->src->ne[0], r;
+    float *row = j->rows + (size_t)thread * (size_t)cols;
+    for (r = r0; r < r1; r++) {
+        const unsigned char *src = (const unsigned char *)j->src->data + (size_t)r * j->src_row_bytes;
+        if (bitnet_dequantize(j->src->type, src, j->src_row_bytes, 1, (uint64_t)cols, row) != BITNET_OK ||
+            bitnet_quantize(j->type, row, 1, (uint64_t)cols, j->dst + (size_t)r * j->dst_row_bytes,
+                            j->dst_row_bytes) != BITNET_OK) {
+            if (j->bad_rows[thread] < 0) j->bad_rows[thread] = r;
+        }
+    }
+}
+
+/* The head re-encoded as Q8_0 or Q6_K from F32/F16/BF16, row by row on a pool of all cores. */
+static bitnet_status bn_head_requant(bitnet_model *m, const bitnet_gguf_tensor *t) {
+    bitnet_type want = m->head_request == BITNET_HEAD_Q6_K ? BITNET_TYPE_Q6_K : BITNET_TYPE_Q8_0;
+    uint64_t cols = t->ne[0], rows = t->ne[1], one[1], bytes;
+    bitnet_threadpool *pool = NULL;
+    bn_requant_job job;
+    bitnet_status st;
+    int i, n_threads;
+    if (t->type == want) {
+        m->head_type = t->type;
+        return bn_fmat_init(&m->head, t->type, t->data, t->size, cols, rows);
+    }
+    if (t->type != BITNET_TYPE_F32 && t->type != BITNET_TYPE_F16 && t->type != BITNET_TYPE_BF16)
+        return bn_fail(BITNET_ERR_UNSUPPORTED, "tensor '%s' (the head) is %s: a head type of %s is made only "
+                       "from an F32, F16 or BF16 head", t->name, bitnet_type_name(t->type), bitnet_type_name(want));
+    if ((st = bn_quant_bytes("head type", want, rows, cols, &bytes)) != BITNET_OK)
+        return bn_fail_prefix(st, "tensor '%s' as the head", t->name);
+    memset(&job, 0, sizeof job);
+    job.src = t;
+    job.type = want;
+    one[0] = cols;
+    bitnet_tensor_bytes(t->type, 1, one, &job.src_row_bytes);
+    job.dst_row_bytes = bytes / rows;
+    if (bitnet_threadpool_new(&pool, 0, &m->allocator) != BITNET_OK) pool = NULL;   /* then on the caller */
+    n_threads = bitnet_threadpool_size(pool);
+    m->head_owned = bn_alloc(&m->allocator, (size_t)bytes, 64);
+    job.dst = (unsigned char *)m->head_owned;
+    job.rows = (float *)bn_alloc(&m->allocator, (size_t)n_threads * (size_t)cols * sizeof(float), 64);
+    job.bad_rows = (int64_t *)bn_alloc(&m->allocator, (size_t)n_threads * sizeof(int64_t), 8);
+    if (!job.dst || !job.rows || !job.bad_rows) {
+        st = bn_fail(BITNET_ERR_NOMEM, "out of memory for a %llu-byte %s head", (unsigned long long)bytes,
+                     bitnet_type_name(want));
+    } else {
+        for (i = 0; i < n_threads; i++) job.bad_rows[i] = -1;
+        bitnet_threadpool_run(pool, (int64_t)rows, 64, bn_requant_rows, &job);
+        job.bad_row = -1;
+        for (i = 0; i < n_threads; i++)
+            if (job.bad_rows[i] >= 0 && (job.bad_row < 0 || job.bad_rows[i] < job.bad_row)) job.bad_row = job.bad_rows[i];
+        st = job.bad_row >= 0 ? bn_fail(BITNET_ERR_FORMAT, "tensor '%s': row %lld has a NaN or Inf weight, "
+                                        "cannot requantize it to %s", t->name, (long long)job.bad_row,
+                                        bitnet_type_name(want))
+                              : bn_fmat_init(&m->head, want, job.dst, bytes, cols, rows);
+    }
+    bn_free(&m->allocator, job.rows);
+    bn_free(&m->allocator, job.bad_rows);
+    bitnet_threadpool_free(pool);
+    if (st != BITNET_OK) return st;
+    m->head_type = want;
+    m->converted_bytes += bytes;
+    return BITNET_OK;
+}
+
 /* Vocabulary size: the embedding's rows (the vocabulary must agree). */
 static bitnet_status bn_load_embeddings(bitnet_model *m) {
     bitnet_hparams *hp = &m->hp;
@@ -6645,8 +6865,13 @@ static bitnet_status bn_load_embeddings(bitnet_model *m) {
     hp->tied_head = hp->arch != BITNET_ARCH_LLAMA || out == NULL;
     if (hp->tied_head) out = embd;
     else if ((st = bn_check_float_family(out, hp->n_embd, hp->n_vocab)) != BITNET_OK) return st;
-    if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
-        return bn_fail_prefix(st, "tensor '%s'", out->name);
+    if (m->head_request != BITNET_HEAD_AS_STORED) {
+        if ((st = bn_head_requant(m, out)) != BITNET_OK) return st;
+    } else {
+        m->head_type = out->type;
+        if ((st = bn_fmat_init(&m->head, out->type, out->data, out->size, hp->n_embd, hp->n_vocab)) != BITNET_OK)
+            return bn_fail_prefix(st, "tensor '%s'", out->name);
+    }
     return bn_load_norm(m, "output_norm.weight", hp->n_embd, 1, &m->output_norm);
 }
 
@@ -6679,6 +6904,11 @@ bitnet_status bitnet_model_load(bitnet_model **out, const bitnet_model_params *p
     m = (bitnet_model *)bn_zalloc(&a, sizeof *m);
     if (!m) return bn_fail(BITNET_ERR_NOMEM, "out of memory for the model");
     m->allocator = a;
+    m->head_request = params->head_type;
+    if ((unsigned)params->head_type > BITNET_HEAD_Q6_K) {
+        st = bn_fail(BITNET_ERR_ARGS, "bitnet_model_load: head_type %d is not a bitnet_head_type", (int)params->head_type);
+        goto fail;
+    }
     if ((st = bn_model_open(m, params)) != BITNET_OK) goto fail;
     if ((st = bitnet_vocab_load(&m->vocab, m->gguf, &m->allocator)) != BITNET_OK) goto fail;
     if (!params->vocab_only) {
@@ -6716,6 +6946,7 @@ void bitnet_model_free(bitnet_model *m) {
         }
     for (i = 0; i < m->n_owned; i++) bn_free(&m->allocator, m->owned[i]);
     bn_free(&m->allocator, m->owned);
+    bn_free(&m->allocator, m->head_owned);
     bn_free(&m->allocator, m->layers);
     bitnet_vocab_free(m->vocab);
     bitnet_gguf_close(m->gguf);
@@ -6743,7 +6974,9 @@ bitnet_model_memory bitnet_model_get_memory(const bitnet_model *m) {
     mem.converted_bytes = m->converted_bytes;
     mem.load_ms = m->load_ms;
     if (!m->layers) return mem;
-    mem.weight_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    mem.head_bytes = (uint64_t)m->head.rows * m->head.row_bytes;
+    mem.head_type = m->head_type;
+    mem.weight_bytes = mem.head_bytes;
     for (i = 0; i < m->hp.n_layer; i++) {
         const bn_layer *L = &m->layers[i];
         mem.weight_bytes += bn_proj_bytes_read(&L->wq) + bn_proj_bytes_read(&L->wk) + bn_proj_bytes_read(&L->wv) +
@@ -6768,6 +7001,8 @@ struct bitnet_ctx {
     bitnet_abort_fn abort_fn;
     void *abort_user;
     uint64_t n_decodes;                     /* batches run: tells a generation its logits are current */
+    int profile;                            /* bitnet_ctx_set_profile */
+    bitnet_profile prof;
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
     int8_t *xq;                             /* (n_batch, ldq) quantized activations */
@@ -7077,6 +7312,13 @@ static void bn_apply_scale(const bn_proj *p, float *y, int n_tok) {
         for (r = 0; r < M; r++) y[(size_t)t * M + r] *= p->scale[p->n_scale == 1 ? 0 : r];
 }
 
+/* Times `stmt` as a part of the profile (pool: the thread-pool runs it makes) when profiling is on. */
+#define BN__PROF(c, part, pool, stmt) do { \
+    if ((c)->profile) { double t0_ = bitnet_time_ms(); stmt; (c)->prof.ms[part] += bitnet_time_ms() - t0_; \
+                        (c)->prof.pool_runs[part] += (pool); } \
+    else { stmt; } \
+} while (0)
+
 /* y_i (n_tok, rows_i) = BitLinear(W_i, x (n_tok, cols)) for i < n <= 3: the input quantized
    once per token (FORMATS.md §4), one pool job over the stacked rows, then blk.N.*.scale. */
 static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const *y, int n, const float *x, int n_tok) {
@@ -7085,13 +7327,13 @@ static void bn_bitlinear_n(bitnet_ctx *c, const bn_proj *const *p, float *const 
     bn_par_tern_args a;
     int64_t K = p[0]->w.cols;
     int t, i;
-    for (t = 0; t < n_tok; t++)
-        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, for (t = 0; t < n_tok; t++)
+        kt->quant_i8(x + (size_t)t * K, K, c->xq + (size_t)t * c->ldq, &c->xscale[t], &c->xsum[t]));
     for (i = 0; i < n; i++) w[i] = &p[i]->w;
     memset(&a, 0, sizeof a);
     a.kt = kt; a.w = w; a.y = y; a.n_w = n; a.gemv = n_tok == 1;
     a.q = c->xq; a.ldq = c->ldq; a.s = c->xscale; a.sum = c->xsum; a.n = n_tok;
-    bn_par_tern(c->threads, &a);
+    BN__PROF(c, BITNET_PROF_TERNARY, 1, bn_par_tern(c->threads, &a));
     for (i = 0; i < n; i++)
         if (p[i]->scale) bn_apply_scale(p[i], y[i], n_tok);
 }
@@ -7201,19 +7443,18 @@ static void bn_layer_forward(bitnet_ctx *c, int il, int n_tok) {
     qkv_out[0] = c->q; qkv_out[1] = c->k; qkv_out[2] = c->v;
     gate_up[0] = &L->wgate; gate_up[1] = &L->wup;
     gate_up_out[0] = c->hb; gate_up_out[1] = c->hb2;
-    bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->x, c->xb, L->attn_norm, E, n_tok));
     bn_bitlinear_n(c, qkv, qkv_out, 3, c->xb, n_tok);
-    bn_rope_rows(c, c->q, hp->n_head, n_tok);
-    bn_rope_rows(c, c->k, hp->n_head_kv, n_tok);
-    bn_attention(c, il, n_tok);                                     /* -> xb2 (n_tok, Q) */
-    if (L->attn_sub_norm) bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok);
+    BN__PROF(c, BITNET_PROF_ROPE, 0, bn_rope_rows(c, c->q, hp->n_head, n_tok); bn_rope_rows(c, c->k, hp->n_head_kv, n_tok));
+    BN__PROF(c, BITNET_PROF_ATTENTION, 1, bn_attention(c, il, n_tok));  /* -> xb2 (n_tok, Q) */
+    if (L->attn_sub_norm) BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->xb2, c->xb2, L->attn_sub_norm, Q, n_tok));
     bn_bitlinear(c, &L->wo, c->xb2, c->xb, n_tok);
     bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
-    bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok);
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->x, c->xb, L->ffn_norm, E, n_tok));
     bn_bitlinear_n(c, gate_up, gate_up_out, 2, c->xb, n_tok);
-    if (hp->activation == BITNET_ACT_RELU2) kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
-    else kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb);
-    if (L->ffn_sub_norm) bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok);
+    if (hp->activation == BITNET_ACT_RELU2) BN__PROF(c, BITNET_PROF_ACTIVATION, 0, kt->relu2_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb));
+    else BN__PROF(c, BITNET_PROF_ACTIVATION, 0, kt->silu_mul(c->hb, c->hb2, (int64_t)n_tok * F, c->hb));
+    if (L->ffn_sub_norm) BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, bn_rmsnorm_rows(c, c->hb, c->hb, L->ffn_sub_norm, F, n_tok));
     bn_bitlinear(c, &L->wdown, c->hb, c->xb, n_tok);
     bn_add_rows(c->x, c->xb, (size_t)n_tok * (size_t)E);
 }
@@ -7233,11 +7474,12 @@ static void bn_output(bitnet_ctx *c, int n_out) {
     int64_t E = m->hp.n_embd;
     int r;
     if (n_out == 0) return;
-    for (r = 0; r < n_out; r++)
+    BN__PROF(c, BITNET_PROF_NORM_QUANT, 0, for (r = 0; r < n_out; r++)
         m->kernels.rmsnorm(c->x + (size_t)c->out_tok[r] * (size_t)E, m->output_norm, E, m->hp.rms_eps,
-                           c->xb + (size_t)r * (size_t)E);
-    if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
-    else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
+                           c->xb + (size_t)r * (size_t)E));
+    if (n_out == 1) BN__PROF(c, BITNET_PROF_HEAD, 1, bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits));
+    else BN__PROF(c, BITNET_PROF_HEAD, 1, bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits,
+                                                     m->hp.n_vocab));
 }
 
 /* Which tokens of a batch want logits. */
@@ -7328,16 +7570,46 @@ static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     int il;
     bitnet_status st = bn_batch_check(c, b, &n_out);
     if (st != BITNET_OK) return st;
+    double t0 = c->profile ? bitnet_time_ms() : 0;
     bn_batch_place(c, b);
-    bn_embed(c, b->token, b->n);
-    bn_ctx_rope_angles(c, b->n);
+    BN__PROF(c, BITNET_PROF_EMBED, 0, bn_embed(c, b->token, b->n));
+    BN__PROF(c, BITNET_PROF_ROPE, 0, bn_ctx_rope_angles(c, b->n));
     for (il = 0; il < c->model->hp.n_layer; il++) {
         if (bn_ctx_cancelled(c)) return bn_batch_unplace(c, b);
         bn_layer_forward(c, il, b->n);
     }
     bn_output(c, n_out);
     c->n_decodes++;
+    if (c->profile) {
+        c->prof.total_ms += bitnet_time_ms() - t0;
+        c->prof.n_decodes++;
+        c->prof.n_tokens += b->n;
+    }
     return BITNET_OK;
+}
+
+void bitnet_ctx_set_profile(bitnet_ctx *c, int on) {
+    if (!c) return;
+    c->profile = on != 0;
+    if (on) memset(&c->prof, 0, sizeof c->prof);
+}
+
+bitnet_profile bitnet_ctx_get_profile(const bitnet_ctx *c) {
+    bitnet_profile p;
+    double parts = 0;
+    int i;
+    memset(&p, 0, sizeof p);
+    if (!c) return p;
+    p = c->prof;
+    for (i = 0; i < BITNET_PROF_OTHER; i++) parts += p.ms[i];
+    p.ms[BITNET_PROF_OTHER] = p.total_ms > parts ? p.total_ms - parts : 0;
+    return p;
+}
+
+const char *bitnet_prof_part_name(bitnet_prof_part part) {
+    static const char *const names[BITNET_PROF_COUNT] = { "embedding", "norms/quantize", "ternary GEMV", "RoPE",
+                                                          "attention", "activations", "head GEMV", "other" };
+    return (unsigned)part < BITNET_PROF_COUNT ? names[part] : "unknown";
 }
 
 bitnet_status bitnet_decode_batch(bitnet_ctx *c, const bitnet_batch *batch) {
@@ -9750,6 +10022,12 @@ struct bitnet_gen {
     float *logits;                          /* (n_vocab) biased logits; NULL without bias or hook */
     bitnet_sample_fn sample;
     void *sample_user;
+    /* speculative decoding */
+    int32_t draft_max, draft_ngram;         /* draft_max 0: off */
+    int32_t *hist;                          /* (hist_cap) prompt then sampled ids: the n-gram source */
+    int32_t n_hist, hist_cap;
+    int32_t *spec;                          /* (draft_max + 1) the verify batch, then the ids drawn */
+    int32_t n_queued, queue_at;             /* ids drawn by the last pass not yet handed out */
 };
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
@@ -9822,6 +10100,35 @@ static bitnet_status bn_gen_buffers(bitnet_gen *g) {
     return BITNET_OK;
 }
 
+static bitnet_status bn_gen_draft_setup(bitnet_gen *g, const bitnet_gen_params *p) {
+    int32_t rows = g->ctx->n_outputs;
+    if (p->draft == BITNET_DRAFT_NONE) return BITNET_OK;
+    if (p->draft != BITNET_DRAFT_NGRAM)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft %d is not a bitnet_draft_type", (int)p->draft);
+    if (p->n_draft_context < 0 || (p->n_draft_context > 0 && !p->draft_context) ||
+        p->n_draft_context > g->ctx->n_ctx)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft_context of %d ids (at most n_ctx %d)",
+                       (int)p->n_draft_context, (int)g->ctx->n_ctx);
+    if (p->draft_max < 0 || p->draft_ngram < 0 || p->draft_ngram > 64)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: draft_max %d / draft_ngram %d out of range (>= 0, "
+                       "draft_ngram <= 64)", (int)p->draft_max, (int)p->draft_ngram);
+    if (rows < 2)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: drafts need a context that keeps the logits of several "
+                       "rows of a batch (n_outputs >= 2 or all_logits)");
+    g->draft_max = p->draft_max ? p->draft_max : 8;
+    if (g->draft_max > rows - 1) g->draft_max = rows - 1;
+    if (g->draft_max > g->ctx->n_batch - 1) g->draft_max = g->ctx->n_batch - 1;
+    g->draft_ngram = p->draft_ngram ? p->draft_ngram : 3;
+    g->hist_cap = p->n_draft_context + g->n_prompt + (g->ctx->n_ctx - g->ctx->seq_pos[g->seq]) + 2;
+    g->hist = (int32_t *)bn_alloc(&g->allocator, (size_t)g->hist_cap * sizeof(int32_t), 16);
+    g->spec = (int32_t *)bn_alloc(&g->allocator, (size_t)(g->draft_max + 1) * sizeof(int32_t), 16);
+    if (!g->hist || !g->spec) return bn_fail(BITNET_ERR_NOMEM, "out of memory for speculative decoding");
+    if (p->n_draft_context > 0) memcpy(g->hist, p->draft_context, (size_t)p->n_draft_context * sizeof(int32_t));
+    memcpy(g->hist + p->n_draft_context, g->prompt, (size_t)g->n_prompt * sizeof(int32_t));
+    g->n_hist = p->n_draft_context + g->n_prompt;
+    return BITNET_OK;
+}
+
 bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen_params *params) {
     bitnet_gen_params p;
     bitnet_gen *g;
@@ -9846,7 +10153,7 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     if ((st = bn_gen_tokenize(g, &p)) != BITNET_OK || (st = bn_gen_bias(g, &p)) != BITNET_OK ||
         (st = bitnet_sampler_new(&g->sampler, &p.sampler, ctx->model->hp.n_vocab, &g->allocator)) != BITNET_OK ||
         (st = bitnet_stop_new(&g->stop, p.stop, p.n_stop, &g->allocator)) != BITNET_OK ||
-        (st = bn_gen_buffers(g)) != BITNET_OK) {
+        (st = bn_gen_buffers(g)) != BITNET_OK || (st = bn_gen_draft_setup(g, &p)) != BITNET_OK) {
         bitnet_gen_free(g);
         return st;
     }
@@ -9867,6 +10174,8 @@ void bitnet_gen_free(bitnet_gen *g) {
     bn_free(&g->allocator, g->text);
     bn_free(&g->allocator, g->bias);
     bn_free(&g->allocator, g->logits);
+    bn_free(&g->allocator, g->hist);
+    bn_free(&g->allocator, g->spec);
     bn_free(&g->allocator, g);
 }
 
@@ -9928,16 +10237,84 @@ static int bn_gen_prefill(bitnet_gen *g) {
     return 1;
 }
 
-/* Samples one token from the logits and turns it into showable text. */
-static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, size_t *len) {
-    size_t n = 0;
-    int32_t id;
+/* --- speculative decoding: n-gram drafts verified in one batch --- */
+
+/* Up to max tokens that followed the latest earlier occurrence of the longest n-gram
+   (draft_ngram down to 2 tokens) that ends the history; 0 when none recurs. A copy that runs
+   into the end of the history goes on with the tokens it has drafted (an overlapping copy, as in
+   LZ77), so a loop of any period is drafted in full. */
+static int32_t bn_ngram_draft(const int32_t *h, int32_t n, int32_t ngram, int32_t max, int32_t *out) {
+    int32_t size, j, i, k;
+    for (size = ngram; size >= 2; size--) {
+        if (n < size + 1) continue;
+        for (j = n - size - 1; j >= 0; j--) {
+            for (i = 0; i < size && h[j + i] == h[n - size + i]; i++) {}
+            if (i < size) continue;
+            for (k = 0; k < max; k++) out[k] = j + size + k < n ? h[j + size + k] : out[j + size + k - n];
+            return k;
+        }
+    }
+    return 0;
+}
+
+/* Drafts the room allows after the pending token: positions left in the context, tokens left
+   to generate. */
+static int32_t bn_gen_draft_room(const bitnet_gen *g) {
+    int32_t room = g->ctx->n_ctx - g->ctx->seq_pos[g->seq] - 1;
+    if (g->max_tokens && g->max_tokens - g->stats.n_generated - 1 < room) room = g->max_tokens - g->stats.n_generated - 1;
+    return room < g->draft_max ? room : g->draft_max;
+}
+
+static int bn_gen_bad_pick(const bitnet_gen *g) {
+    return bn_fail(BITNET_ERR_ARGS, "the custom sampler returned an id outside the vocabulary of %d", (int)g->n_vocab);
+}
+
+/* Runs the pending token with its drafts, then draws from each row in turn while the draws
+   match the drafts: the ids drawn (the accepted drafts, then the one that differed or followed
+   them) wait in g->spec to be handed out; the cache keeps the pending token and the accepted
+   drafts. 0 when there was nothing to draft (the caller decodes plainly), 1 done, < 0 error. */
+static int bn_gen_speculate(bitnet_gen *g) {
+    int32_t room = bn_gen_draft_room(g), k, i, pos0 = g->ctx->seq_pos[g->seq];
+    bn_batch_in in;
     bitnet_status st;
-    if (!logits || g->logits_at != g->ctx->n_decodes)
-        return bn_fail(BITNET_ERR_ARGS, "generation on sequence %d: another decode replaced its logits", g->seq);
-    if ((id = bn_gen_pick(g, logits)) < 0)
-        return bn_fail(BITNET_ERR_ARGS, "the custom sampler returned an id outside the vocabulary of %d", (int)g->n_vocab);
-    bitnet_sampler_accept(g->sampler, id);
+    if (room < 1) return 0;
+    k = bn_ngram_draft(g->hist, g->n_hist, g->draft_ngram, room, g->spec + 1);   /* hist ends with pending */
+    if (k == 0) return 0;
+    g->spec[0] = g->pending;
+    memset(&in, 0, sizeof in);
+    in.n = k + 1;
+    in.token = g->spec;
+    in.seq0 = g->seq;
+    in.out = BN__OUT_ALL;
+    in.who = "bitnet_gen_step";
+    if ((st = bn_decode_run(g->ctx, &in)) != BITNET_OK) return st;
+    g->pending = -1;
+    g->stats.n_draft_passes++;
+    g->stats.n_drafted += k;
+    for (i = 0;; i++) {                     /* row k has no draft: its draw always ends the pass */
+        int32_t draft = i < k ? g->spec[i + 1] : -1;
+        int32_t id = bn_gen_pick(g, bitnet_ctx_logits(g->ctx, i));
+        if (id < 0) return bn_gen_bad_pick(g);
+        bitnet_sampler_accept(g->sampler, id);
+        g->spec[i] = id;
+        if (id != draft) break;
+        g->stats.n_draft_accepted++;
+        if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) break;
+    }
+    g->n_queued = i + 1;
+    g->queue_at = 0;
+    /* keep the pending token and the accepted drafts; the last id drawn is not in the cache yet */
+    if ((st = bitnet_ctx_seq_truncate(g->ctx, g->seq, pos0 + g->n_queued)) != BITNET_OK) return st;
+    return 1;
+}
+
+/* Hands out an id the sampler drew: showable text, end of generation, stop strings. It becomes
+   the pending token (the caller clears that when the id is in the cache already). */
+static int bn_gen_emit(bitnet_gen *g, int32_t id, const char **text, size_t *len) {
+    size_t n = 0;
+    bitnet_status st;
+    if (g->hist && g->n_hist < g->hist_cap) g->hist[g->n_hist++] = id;
+    g->pending = id;
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
     if (!g->ignore_eog && bitnet_vocab_is_eog(g->vocab, id)) return bn_gen_finish(g, BITNET_STOP_EOG, text, len);
@@ -9950,8 +10327,24 @@ static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, 
         *len = shown;
         return 0;
     }
-    g->pending = id;
     return 1;
+}
+
+static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, size_t *len) {
+    int32_t id;
+    if (!logits || g->logits_at != g->ctx->n_decodes)
+        return bn_fail(BITNET_ERR_ARGS, "generation on sequence %d: another decode replaced its logits", g->seq);
+    if ((id = bn_gen_pick(g, logits)) < 0) return bn_gen_bad_pick(g);
+    bitnet_sampler_accept(g->sampler, id);
+    return bn_gen_emit(g, id, text, len);
+}
+
+/* The next id a verify pass drew; all but the last are in the cache already. */
+static int bn_gen_emit_queued(bitnet_gen *g, const char **text, size_t *len) {
+    int32_t id = g->spec[g->queue_at++];
+    int rc = bn_gen_emit(g, id, text, len);
+    if (--g->n_queued > 0) g->pending = -1;
+    return rc;
 }
 
 /* Before decoding the pending token: 0 after finishing (max_tokens, full context), else 1. */
@@ -9966,7 +10359,13 @@ static const float *bn_gen_logits(const bitnet_gen *g) { return bitnet_ctx_logit
 
 static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
     bitnet_status st;
+    int rc;
     if (!bn_gen_may_continue(g, text, len)) return 0;
+    if (g->n_queued > 0) return bn_gen_emit_queued(g, text, len);
+    if (g->pending >= 0 && g->draft_max > 0) {
+        if ((rc = bn_gen_speculate(g)) < 0) return rc;
+        if (rc > 0) return bn_gen_emit_queued(g, text, len);
+    }
     if (g->pending >= 0) {
         if ((st = bn_decode_seq(g->ctx, g->seq, &g->pending, 1, "bitnet_gen_step")) != BITNET_OK) return st;
         bn_gen_mark_logits(g, -1);
@@ -10029,6 +10428,7 @@ static void bn_gen_batch_add(bn_gen_batch *b, int32_t token, int32_t seq, int lo
 static int bn_gen_batch_generating(bitnet_gen *g, bn_gen_batch *b, const char **text, size_t *len) {
     int rc = bn_gen_may_continue(g, text, len);
     if (rc <= 0) return rc;
+    if (g->n_queued > 0) return bn_gen_emit_queued(g, text, len);    /* drawn by a verify pass */
     if (g->pending < 0) return bn_gen_sample(g, bn_gen_logits(g), text, len);   /* prefilled by a plain step */
     if (b->n < b->c->n_batch && b->rows < b->c->n_outputs) {
         g->batch_at = b->n;

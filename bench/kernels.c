@@ -4,7 +4,9 @@
    GEMV figures are memory figures. A GEMV's ratio is to the read bandwidth measured in passes
    interleaved with its timing windows, on the same threads and memory (see TIME_LOOP): on a
    shared host the bandwidth drifts by 10-30% within seconds. Prints figures only; never asserts.
-   Last line: summary: bandwidth_GBps=B ternary_gemv_ratio=R1 head_gemv_ratio=R2 gemm128_speedup=S */
+   Last line: summary: bandwidth_GBps=B ternary_gemv_ratio=R1 head_gemv_ratio=R2 gemm128_speedup=S
+   q6k_head_gemv_ratio=R3 q8_head_gemv_ratio=R4 (R2: the F16 head; R3, R4: the head requantized as
+   Q6_K / Q8_0 by --head-type; all on the best ISA at all threads). */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include <time.h>
@@ -47,6 +49,17 @@ typedef struct bench_ctx {
     (seconds) = best_; (bw) = bw_; \
 } while (0)
 
+/* Random but valid Q8_0 / Q6_K blocks (small F16 scales) filling `bytes`: the GEMV reads every
+   byte the same whatever the values. */
+static void fill_quant_head(uint8_t *p, size_t bytes, int q6k) {
+    size_t i, blk = q6k ? 210 : 34;
+    for (i = 0; i < bytes; i++) p[i] = (uint8_t)((i * 2654435761u) >> 11);
+    for (i = 0; i + blk <= bytes; i += blk) {
+        uint16_t d = bn_fp32_to_fp16(1.0f / 512.0f);
+        memcpy(p + i + (q6k ? 208 : 0), &d, 2);
+    }
+}
+
 static void print_line(const char *what, const char *isa, int nt, double bytes, double secs,
                        double ops, double bw) {
     printf("%-28s %-7s t=%d  %8.2f MB  %9.1f us  %7.2f GB/s  ratio %.2f of %5.2f  %8.1f GOPS\n", what, isa,
@@ -64,8 +77,12 @@ int main(void) {
     char desc[1024];
     uint8_t *arena;
     uint16_t *head;
-    int arena_huge = 1, head_huge = 1;
+    int arena_huge = 1, head_huge = 1, qh;
     size_t i, head_bytes = (size_t)head_m * (size_t)head_k * 2;
+    /* the head as --head-type makes it: Q8_0 (34 bytes / 32) and Q6_K (210 bytes / 256), 2 copies each */
+    size_t qhead_bytes[2] = { (size_t)head_m * (size_t)(head_k / 32 * 34), (size_t)head_m * (size_t)(head_k / 256 * 210) };
+    uint8_t *qhead[2];
+    double best_qhead_ratio[2] = { 0, 0 };
     float *x, *y;
     int8_t *q;
     float s[128];
@@ -83,7 +100,11 @@ int main(void) {
     x = (float *)malloc(sizeof(float) * 6912 * 128);
     y = (float *)malloc(sizeof(float) * (size_t)(6912 * 128 > head_m ? 6912 * 128 : head_m));
     q = (int8_t *)alloc64(6912 * 128);
-    if (!arena || !head || !x || !y || !q) { printf("out of memory\n"); return 1; }
+    for (qh = 0; qh < 2; qh++) {
+        qhead[qh] = (uint8_t *)alloc64(qhead_bytes[qh] * 2);
+        if (qhead[qh]) fill_quant_head(qhead[qh], qhead_bytes[qh] * 2, qh == 1);
+    }
+    if (!arena || !head || !x || !y || !q || !qhead[0] || !qhead[1]) { printf("out of memory\n"); return 1; }
     for (i = 0; i < ARENA_BYTES; i++) arena[i] = (uint8_t)((i * 2654435761u) >> 13) & 0xaa;   /* codes 0/2 */
     for (i = 0; i < head_bytes; i++) head[i] = bn_fp32_to_fp16((float)((i * 2654435761u) >> 20 & 255) / 256.0f - 0.5f);
     for (i = 0; i < 6912 * 128; i++) x[i] = (float)((i * 2654435761u) >> 16 & 1023) / 512.0f - 1.0f;
@@ -148,6 +169,17 @@ int main(void) {
                            2.0 * (double)head_m * (double)head_k, bw_now);
                 ratio = (double)head_bytes / secs / 1e9 / bw_now;
                 if (isas[ii] == best && ti == 1) best_head_ratio = ratio;
+                for (qh = 0; qh < 2; qh++) {
+                    static const char *const label[2] = { "gemv head Q8_0 128256x2560", "gemv head Q6_K 128256x2560" };
+                    for (j = 0; j < 2; j++)
+                        bn_fmat_init(&hm[j], qh ? 14 : 8, qhead[qh] + (size_t)j * qhead_bytes[qh], qhead_bytes[qh],
+                                     (uint64_t)head_k, (uint64_t)head_m);
+                    TIME_LOOP(&c, secs, bw_now, 2, bn_par_gemv_f(c.pool, &c.kt, &hm[i], x, y));
+                    print_line(label[qh], isa, nt, (double)qhead_bytes[qh], secs,
+                               2.0 * (double)head_m * (double)head_k, bw_now);
+                    if (isas[ii] == best && ti == 1)
+                        best_qhead_ratio[qh] = (double)qhead_bytes[qh] / secs / 1e9 / bw_now;
+                }
             }
             printf("%-28s %-7s t=%d  worst ternary GEMV ratio %.2f, GEMM/GEMV tokens/s on 2560x6912 %.2f\n",
                    "", isa, nt, ratio_worst, gemm_tok_s / gemv_tok_s);
@@ -163,14 +195,15 @@ int main(void) {
         printf("read bandwidth t=%d at the end: %.2f GB/s\n", thr[ti], again);
         if (again > bw[ti]) bw[ti] = again;
     }
-    printf("summary: bandwidth_GBps=%.2f ternary_gemv_ratio=%.2f head_gemv_ratio=%.2f gemm128_speedup=%.2f\n",
-           bw[1], best_tern_ratio, best_head_ratio, best_speedup);
+    printf("summary: bandwidth_GBps=%.2f ternary_gemv_ratio=%.2f head_gemv_ratio=%.2f gemm128_speedup=%.2f "
+           "q6k_head_gemv_ratio=%.2f q8_head_gemv_ratio=%.2f\n", bw[1], best_tern_ratio, best_head_ratio,
+           best_speedup, best_qhead_ratio[1], best_qhead_ratio[0]);
     bitnet_bw_probe_free(probes[0]);
     if (probes[1] != probes[0]) bitnet_bw_probe_free(probes[1]);
     bitnet_threadpool_free(pools[0]);
     if (pools[1] != pools[0]) bitnet_threadpool_free(pools[1]);
     if (arena_huge) bn_huge_free(arena, ARENA_BYTES); else free(arena);
     if (head_huge) bn_huge_free(head, head_bytes * 2); else free(head);
-    free(x); free(y); free(q);
+    free(x); free(y); free(q); free(qhead[0]); free(qhead[1]);
     return 0;
 }

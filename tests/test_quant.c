@@ -472,6 +472,47 @@ static void test_ternarize(void) {
     CHECK(bitnet_ternarize(BITNET_TYPE_F32, w, 4, codes, NULL) == BITNET_ERR_ARGS);
 }
 
+/* ---- Q6_K: the library's own quantizer, checked by its round trip ---- */
+
+static void test_q6_k_round_trip(void) {
+    enum { ROWS = 3, COLS = 512, N = ROWS * COLS };
+    static float x[N], y[N], y8[N];
+    static unsigned char q[ROWS * COLS / 256 * 210 + 1], q8[ROWS * COLS / 32 * 34];
+    double err6 = 0, err8 = 0, sig = 0, worst = 0;
+    uint32_t seed = 7;
+    int i;
+    for (i = 0; i < N; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        x[i] = ((float)(seed >> 8) / 16777216.0f - 0.5f) * (i % 97 == 0 ? 8.0f : 1.0f);  /* a few outliers */
+    }
+    for (i = 0; i < 16; i++) x[256 + i] = 0;                   /* an all-zero sub-block */
+    for (i = 0; i < 256; i++) x[1024 + i] = 0;                 /* an all-zero block */
+    CHECK(bitnet_quantize(BITNET_TYPE_Q6_K, x, ROWS, COLS, q + 1, sizeof q - 1) == BITNET_OK);  /* unaligned */
+    CHECK(bitnet_dequantize(BITNET_TYPE_Q6_K, q + 1, sizeof q - 1, ROWS, COLS, y) == BITNET_OK);
+    CHECK(bitnet_quantize(BITNET_TYPE_Q8_0, x, ROWS, COLS, q8, sizeof q8) == BITNET_OK);
+    CHECK(bitnet_dequantize(BITNET_TYPE_Q8_0, q8, sizeof q8, ROWS, COLS, y8) == BITNET_OK);
+    for (i = 0; i < N; i++) {
+        double e = fabs((double)x[i] - y[i]);
+        err6 += e * e;
+        err8 += ((double)x[i] - y8[i]) * ((double)x[i] - y8[i]);
+        sig += (double)x[i] * x[i];
+        /* no value is off by more than one step of its sub-block's scale (max|x| / 31) */
+        {
+            float amax = 0;
+            int j, b = i / 16 * 16;
+            for (j = 0; j < 16; j++) amax = fabsf(x[b + j]) > amax ? fabsf(x[b + j]) : amax;
+            if (e > worst * amax / 31 && amax > 0) worst = e / (amax / 31);
+        }
+    }
+    CHECKF(worst <= 1.0, "worst error %.3f steps", worst);
+    CHECKF(sqrt(err6 / sig) < 0.03, "Q6_K relative RMS error %.4f", sqrt(err6 / sig));
+    CHECKF(err6 < err8 * 12, "Q6_K error %.3g vs Q8_0 %.3g", err6, err8);   /* 2 bits fewer: 16x at one block size */
+    for (i = 1024; i < 1280; i++) CHECK(y[i] == 0);
+    for (i = 256; i < 272; i++) CHECK(y[i] == 0);
+    x[5] = NAN;
+    CHECK(bitnet_quantize(BITNET_TYPE_Q6_K, x, ROWS, COLS, q, sizeof q) == BITNET_ERR_ARGS);
+}
+
 /* ---- error cases ---- */
 
 static void test_errors(void) {
@@ -482,7 +523,8 @@ static void test_errors(void) {
     CHECK(bitnet_dequantize(BITNET_TYPE_Q4_K, q, sizeof q, 1, 256, y) == BITNET_ERR_UNSUPPORTED);
     CHECK(bitnet_dequantize(BITNET_TYPE_TL2, q, sizeof q, 1, 256, y) == BITNET_ERR_UNSUPPORTED);
     CHECK(bitnet_quantize(BITNET_TYPE_Q4_0, x, 1, 32, q, sizeof q) == BITNET_ERR_UNSUPPORTED);
-    CHECK(bitnet_quantize(BITNET_TYPE_Q6_K, x, 1, 256, q, sizeof q) == BITNET_ERR_UNSUPPORTED);
+    CHECK(bitnet_quantize(BITNET_TYPE_Q6_K, x, 1, 128, q, sizeof q) == BITNET_ERR_FORMAT);
+    CHECK(bitnet_quantize(BITNET_TYPE_Q6_K, x, 2, 256, q, 419) == BITNET_ERR_ARGS);
     /* shapes that do not fit the blocks */
     CHECK(bitnet_dequantize(BITNET_TYPE_I2_S, q, sizeof q, 2, 192, y) == BITNET_ERR_FORMAT);
     CHECK(strstr(bitnet_last_error(), "multiple of 128") && strstr(bitnet_last_error(), "192"));
@@ -652,6 +694,7 @@ int main(void) {
     test_dequant_types();
     test_quant_known();
     test_ternarize();
+    test_q6_k_round_trip();
     test_errors();
     if (check_have_shared()) test_files();
     return check_report("quant");

@@ -101,9 +101,12 @@ int cli_parse_float(const char *what, const char *text, double min, double max, 
 }
 
 /* Defaults from the environment, parsed as strictly as the flags; 0 on a bad value. */
+static int cli_verbose;         /* -v, taken out of argv by main() */
+
 static int cli_defaults(cli_opts *o) {
     const char *env;
     memset(o, 0, sizeof *o);
+    o->verbose = cli_verbose;
     o->sampler = bitnet_sampler_default_params();
     o->n_predict = 128;
     o->repetitions = 3;
@@ -145,6 +148,21 @@ static int cli_flag(const char *cmd, const char *f, const char *v, cli_opts *o) 
         }
         o->kv_f16 = !strcmp(v, "f16");
     }
+    else if (!strcmp(f, "--head-type")) {
+        if (strcmp(v, "q8_0") && strcmp(v, "q6_k") && strcmp(v, "Q8_0") && strcmp(v, "Q6_K")) {
+            fprintf(stderr, "bitnet: --head-type wants q8_0 or q6_k, got '%s'\n", v);
+            return 0;
+        }
+        o->head_type = (v[1] == '8') ? BITNET_HEAD_Q8_0 : BITNET_HEAD_Q6_K;
+    }
+    else if (!strcmp(f, "--draft")) {
+        if (strcmp(v, "ngram") && strcmp(v, "none")) {
+            fprintf(stderr, "bitnet: --draft wants ngram or none, got '%s'\n", v);
+            return 0;
+        }
+        o->draft = !strcmp(v, "ngram") ? BITNET_DRAFT_NGRAM : BITNET_DRAFT_NONE;
+    }
+    else if (!strcmp(f, "--draft-max")) return cli_parse_int(f, v, 1, 64, &o->draft_max);
     else if (!strcmp(f, "-s") || !strcmp(f, "--seed")) return cli_parse_u64(f, v, &o->sampler.seed);
     else if (!strcmp(f, "--temp")) return cli_parse_float(f, v, 0, 100, &o->sampler.temperature);
     else if (!strcmp(f, "--top-k")) return cli_parse_int(f, v, 0, 1 << 30, &o->sampler.top_k);
@@ -194,6 +212,7 @@ int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model) {
     p.path = o->model;
     p.vocab_only = vocab_only;
     p.no_mmap = o->no_mmap;
+    p.head_type = o->head_type;
     return bitnet_model_load(model, &p) == BITNET_OK ? 1 : !cli_fail("cannot load model");
 }
 
@@ -206,6 +225,7 @@ int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int a
     p.n_threads = cli_threads(o->threads);
     p.all_logits = all_logits;
     p.kv_f16 = o->kv_f16;
+    if (o->draft) p.n_outputs = (o->draft_max ? o->draft_max : 8) + 1;   /* a row per draft, and one */
     return bitnet_ctx_new(ctx, model, &p) == BITNET_OK ? 1 : !cli_fail("cannot create context");
 }
 
@@ -236,6 +256,11 @@ int cli_parse_ids(const char *text, int32_t **ids, int32_t *n) {
         return 0;
     }
     return 1;
+}
+
+void cli_print_draft_stats(const bitnet_gen_stats *s) {
+    fprintf(stderr, "[draft: %d verify passes, %d of %d drafted tokens accepted]\n", s->n_draft_passes,
+            s->n_draft_accepted, s->n_drafted);
 }
 
 int cli_fail(const char *what) {
@@ -451,7 +476,7 @@ static void cli_logger(bitnet_log_level level, const char *message, void *user) 
 static int cli_take_log_flags(int argc, char **argv) {
     int i, n = 1;
     for (i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) cli_log_level = BITNET_LOG_INFO;
+        if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) cli_log_level = BITNET_LOG_INFO, cli_verbose = 1;
         else if (!strcmp(argv[i], "--log-disable")) cli_log_level = -1;
         else argv[n++] = argv[i];
     }

@@ -42,8 +42,12 @@ typedef struct cli_opts {
     int repetitions;            /* -r (bench) */
     int print_ids, no_bos, special;
     int verbose_prompt;         /* --verbose-prompt: the prompt's ids to stderr */
+    int verbose;                /* -v (bench: where a decoded token's time goes) */
     int kv_f16;                 /* --cache-type f16 */
     int no_mmap;                /* --no-mmap */
+    bitnet_head_type head_type; /* --head-type q8_0|q6_k */
+    bitnet_draft_type draft;    /* --draft ngram (run, chat) */
+    int draft_max;              /* --draft-max N; 0 = the library's 8 */
     bitnet_sampler_params sampler;   /* -s --temp --top-k --top-p --min-p --repeat-penalty */
 } cli_opts;
 
@@ -69,6 +73,8 @@ int cli_threads(int asked);
 /* Loads o->model (vocab_only for the tokenizer alone); prints the error and returns 0 on failure. */
 int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model);
 int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int all_logits, bitnet_ctx **ctx);
+/* With --draft: "[draft: P verify passes, A of D drafted tokens accepted]" on stderr. */
+void cli_print_draft_stats(const bitnet_gen_stats *s);
 /* Parses "1 2 3" (spaces or commas) into a malloc'd array; 0 on a bad list. */
 int cli_parse_ids(const char *text, int32_t **ids, int32_t *n);
 #endif

@@ -54,6 +54,60 @@ static int bench_generate(bitnet_ctx *ctx, const int32_t *tokens, int n_tokens, 
     return 1;
 }
 
+/* 5 us of work per row: a pool run of these costs its rows' work split over the threads, plus the
+   hand-off (waking the workers, waiting for the last one). */
+static void bench_spin_task(void *arg, int64_t r0, int64_t r1, int thread) {
+    double t0 = bitnet_time_ms();
+    (void)arg; (void)thread;
+    while (bitnet_time_ms() - t0 < (double)(r1 - r0) * 0.005) {}
+}
+
+/* us a pool run costs beyond its work: the median over 400 runs of 4 rows per thread. */
+static double bench_handoff_us(bitnet_threadpool *pool) {
+    int n = bitnet_threadpool_size(pool), i, j, k;
+    double t[400], work_us = 4 * 5.0;
+    for (i = 0; i < 400; i++) {
+        double t0 = bitnet_time_ms();
+        bitnet_threadpool_run(pool, 4 * n, 1, bench_spin_task, NULL);
+        t[i] = (bitnet_time_ms() - t0) * 1e3 - work_us;
+    }
+    for (i = 1; i < 400; i++)                      /* insertion sort: small and allocation-free */
+        for (j = i; j > 0 && t[j] < t[j - 1]; j--) { double x = t[j]; t[j] = t[j - 1]; t[j - 1] = x; }
+    k = 200;
+    return t[k] > 0 ? t[k] : 0;
+}
+
+/* -v: n_gen single-token decodes with the context's profile on, printed per token, and the cost of
+   the pool's hand-offs estimated from empty runs on a pool of the same size. */
+static int bench_profile(bitnet_ctx *ctx, const int32_t *tokens, int n_tokens, int n_gen, bitnet_threadpool *pool) {
+    bitnet_profile p;
+    double empty_us, sum_ms = 0;
+    int64_t runs = 0;
+    int i;
+    bitnet_ctx_truncate(ctx, 0);
+    if (bitnet_decode(ctx, tokens, 1) != BITNET_OK) return 0;
+    bitnet_ctx_set_profile(ctx, 1);
+    for (i = 0; i < n_gen; i++)
+        if (bitnet_decode(ctx, &tokens[(i + 1) % n_tokens], 1) != BITNET_OK) return 0;
+    p = bitnet_ctx_get_profile(ctx);
+    bitnet_ctx_set_profile(ctx, 0);
+    empty_us = bench_handoff_us(pool);
+    printf("time per decoded token (%lld decodes of 1 token, profile on):\n", (long long)p.n_decodes);
+    for (i = 0; i < BITNET_PROF_COUNT; i++) {
+        printf("  %-16s %8.3f ms  %5.1f%%  %4.0f pool runs\n", bitnet_prof_part_name((bitnet_prof_part)i),
+               p.ms[i] / (double)p.n_decodes, p.total_ms > 0 ? 100.0 * p.ms[i] / p.total_ms : 0.0,
+               (double)p.pool_runs[i] / (double)p.n_decodes);
+        sum_ms += p.ms[i];
+        runs += p.pool_runs[i];
+    }
+    printf("  %-16s %8.3f ms\n", "total", p.total_ms / (double)p.n_decodes);
+    printf("  pool hand-offs   %.0f runs per token x %.1f us (a %d-thread pool's median run beyond its work) = %.3f ms, "
+           "inside the parts above\n", (double)runs / (double)p.n_decodes, empty_us, bitnet_threadpool_size(pool),
+           (double)runs / (double)p.n_decodes * empty_us / 1e3);
+    (void)sum_ms;
+    return 1;
+}
+
 /* Tokens/s of one batch of n_prompt tokens, then of n_gen single-token decodes after it. */
 static int bench_once(bitnet_ctx *ctx, const int32_t *tokens, int n_prompt, int n_gen, bitnet_bw_probe *probe,
                       double *pp, double *tg, double *bw, double *bw_best) {
@@ -116,6 +170,7 @@ int cmd_bench(int argc, char **argv) {
         printf("read bandwidth %.1f GB/s (mean of passes interleaved with the generation; best pass %.1f)"
                " -> roofline %.1f tok/s (%.1f)\n", B, bw_best, B * 1e9 / (double)mem.weight_bytes,
                bw_best * 1e9 / (double)mem.weight_bytes);
+        if (o.verbose && !bench_profile(ctx, tokens, n_prompt ? n_prompt : 1, n_gen, probe_threads)) cli_fail("bench -v");
         printf("summary: pp_tps=%.2f tg_tps=%.2f bandwidth_GBps=%.2f weight_bytes_per_token=%llu roofline_ratio=%.3f\n",
                P.mean, G.mean, B, (unsigned long long)mem.weight_bytes,
                B > 0 ? G.mean / (B * 1e9 / (double)mem.weight_bytes) : 0.0);

@@ -208,11 +208,16 @@ static int chat_turn(bitnet_ctx *ctx, const cli_opts *o, chat_state *s) {
     p.sampler = o->sampler;
     p.stop = s->plain ? plain_stops : NULL;
     p.n_stop = s->plain ? 1 : 0;
+    p.draft = o->draft;
+    p.draft_max = o->draft_max;
+    p.draft_context = ids;                  /* the conversation already in the cache: more to look up */
+    p.n_draft_context = common;
     s->reply_len = 0;
     if (s->reply) s->reply[0] = 0;
     rc = bitnet_gen_new(&g, ctx, &p) == BITNET_OK && chat_remember(s, p.prompt_ids, p.n_prompt_ids) ? 1 : 0;
     if (rc) rc = chat_generate(ctx, s, g);
     if (rc == 0) cli_fail("chat");
+    else if (rc == 1 && o->draft) cli_print_draft_stats(bitnet_gen_stats_get(g));
     bitnet_gen_free(g);
     free(ids);
     if (rc > 0 && !cli_write("\n", 1)) rc = -1;

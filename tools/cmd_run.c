@@ -59,11 +59,14 @@ int cmd_run(int argc, char **argv) {
         p.no_bos = o.no_bos;
         p.max_tokens = o.n_predict;
         p.sampler = o.sampler;
+        p.draft = o.draft;
+        p.draft_max = o.draft_max;
         if (bitnet_gen_new(&gen, ctx, &p) != BITNET_OK) cli_fail("run");
         else if ((rc = run_generation(gen, o.print_ids)) == RUN_OUTPUT_FAILED) rc = 1;   /* reported by cli_write / main */
         else if (rc < 0) rc = cli_fail("run");
         else {
             run_print_stats(bitnet_gen_stats_get(gen));
+            if (o.draft) cli_print_draft_stats(bitnet_gen_stats_get(gen));
             rc = cli_finish_output(0);
         }
     }
