@@ -478,6 +478,8 @@ typedef struct bitnet_ctx_params {
     int kv_f16;                   /* KV cache in F16: half the memory (and the cache reads of
                                      attention); keys and values rounded to F16 as llama.cpp does */
     bitnet_allocator allocator;
+    int device;                   /* bitnet_device: AUTO (0), CPU or CUDA (see "api: cuda") */
+    int32_t device_index;         /* which GPU for CUDA / AUTO (0 = the first) */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -819,6 +821,99 @@ BITNET_API void bitnet_free_model(BitNetModel *model);
 BITNET_API const char *bitnet_get_last_error(void);
 
 /* ===== api: cuda ===== */
+
+/* The optional GPU backend. bitnet.h holds only this interface; the kernels live in the
+   companion bitnet_cuda.cu (`make cuda` builds build/bitnet_cuda.o, link it beside the
+   BITNET_IMPLEMENTATION file and -lcudart). The companion registers its backend when it is
+   linked (a static initializer; or call bitnet_cuda_register() yourself), so a build without
+   it is unchanged. A context picks its device from bitnet_ctx_params.device:
+       AUTO (0)  the GPU when a backend is registered, a device is present and the model plus
+                 its cache fit in the device's free memory, else the CPU; one INFO log line
+                 says which and why
+       CPU       always the CPU
+       CUDA      the GPU bitnet_ctx_params.device_index, or BITNET_ERR_CUDA saying why not
+   On the GPU the context keeps its weights (uploaded once per context, ternary codes
+   repacked), KV cache and activations in device memory; bitnet_decode runs there and copies
+   the logits back. Results equal the CPU's up to float reassociation. */
+typedef enum bitnet_device {
+    BITNET_DEVICE_AUTO = 0,
+    BITNET_DEVICE_CPU  = 1,
+    BITNET_DEVICE_CUDA = 2
+} bitnet_device;
+
+/* "cpu", "cuda", "cuda:N", "auto" (as in BITNET_DEVICE) into a kind and a device index. */
+BITNET_API bitnet_status bitnet_device_parse(const char *text, bitnet_device *kind, int32_t *index);
+
+typedef struct bitnet_device_info {
+    char name[128];
+    int32_t cc_major, cc_minor;         /* compute capability */
+    uint64_t total_bytes, free_bytes;
+    int32_t driver_version, runtime_version;   /* as cudaDriverGetVersion: 12040 = 12.4 */
+    int32_t sm_count;
+} bitnet_device_info;
+
+/* Read-only views of a loaded model's weights, for a backend (borrowed from the model). */
+typedef struct bitnet_tern_view {
+    int64_t rows, cols, kp;             /* M, K, K rounded up to 128 */
+    const uint8_t *codes;               /* (rows, kp/4): I2_S layout, code c = weight/alpha + 1 */
+    float alpha;                        /* every weight is (c-1)*alpha when block_scale is NULL */
+    const float *block_scale;           /* (rows, kp/256) per-256-block scale, or NULL */
+    const float *scale;                 /* blk.N.*.scale: n_scale (1 or rows) values, or NULL */
+    int64_t n_scale;
+} bitnet_tern_view;
+
+typedef struct bitnet_float_view {
+    bitnet_type type;                   /* F32, F16, BF16, Q8_0 or Q6_K */
+    int64_t rows, cols;
+    const uint8_t *data;                /* file data, any alignment */
+    size_t row_bytes;
+} bitnet_float_view;
+
+typedef struct bitnet_layer_view {
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;   /* sub-norms may be NULL */
+    bitnet_tern_view wq, wk, wv, wo, wgate, wup, wdown;
+} bitnet_layer_view;
+
+BITNET_API bitnet_status bitnet_model_layer_view(const bitnet_model *model, int32_t layer, bitnet_layer_view *out);
+/* The token embedding, the head (the embedding again when tied) and the final norm. */
+BITNET_API bitnet_status bitnet_model_head_view(const bitnet_model *model, bitnet_float_view *embd,
+                                                bitnet_float_view *head, const float **output_norm);
+
+/* One forward call as a backend sees it: token i is at position pos[i] of sequence seq[i]. */
+typedef struct bitnet_backend_batch {
+    int32_t n_tokens;
+    const int32_t *token;               /* (n_tokens) */
+    const int32_t *pos;                 /* (n_tokens), or NULL: pos0 + i */
+    const int32_t *seq;                 /* (n_tokens), or NULL: every token in sequence 0 */
+    int32_t pos0;
+    const int32_t *out;                 /* (n_out) tokens whose logits are wanted, or NULL: the last n_out */
+    int32_t n_out;
+} bitnet_backend_batch;
+
+typedef struct bitnet_backend {
+    const char *name;                   /* "cuda" */
+    int32_t (*device_count)(void);      /* 0 when no device or no driver */
+    bitnet_status (*device_info)(int32_t index, bitnet_device_info *out);
+    /* Device bytes a context with these params needs (weights, KV cache, activations). */
+    uint64_t (*plan_bytes)(const bitnet_model *model, const bitnet_ctx_params *params);
+    bitnet_status (*ctx_new)(void **state, const bitnet_model *model, const bitnet_ctx_params *params,
+                             int32_t device);
+    void (*ctx_free)(void *state);
+    /* Runs the batch; logits (n_out, n_vocab) are written to host memory. */
+    bitnet_status (*decode)(void *state, const bitnet_backend_batch *batch, float *logits);
+    /* "cuda:0 NVIDIA H200 sm_90 | weights 1.2 GB (ternary repacked 0.7 GB) | kernels ..." */
+    const char *(*describe)(void *state, char *buf, size_t cap);
+} bitnet_backend;
+
+/* Makes `backend` the one contexts use (NULL unregisters). The companion calls it. */
+BITNET_API void bitnet_backend_register(const bitnet_backend *backend);
+BITNET_API const bitnet_backend *bitnet_backend_get(void);   /* NULL when none is linked */
+/* The device a context runs on (CPU or CUDA) and, for CUDA, its index. */
+BITNET_API bitnet_device bitnet_ctx_device(const bitnet_ctx *ctx, int32_t *index);
+/* The backend's one-line description of a GPU context ("" for a CPU one). */
+BITNET_API const char *bitnet_ctx_describe_device(const bitnet_ctx *ctx, char *buf, size_t cap);
+/* Defined by bitnet_cuda.cu: registers the CUDA backend (also done when its object is linked). */
+BITNET_API void bitnet_cuda_register(void);
 
 #ifdef __cplusplus
 }
@@ -6380,6 +6475,9 @@ struct bitnet_ctx {
     float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
     float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
+    const bitnet_backend *gpu;              /* the backend running this context, or NULL (CPU) */
+    void *gpu_state;
+    int32_t gpu_index;
 };
 
 #define BN__CTX_BUFFERS 17
@@ -6483,6 +6581,135 @@ size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *par
     return plan.total;
 }
 
+/* --- backend hooks (api: cuda) --- */
+
+static const bitnet_backend *bn_backend;
+
+void bitnet_backend_register(const bitnet_backend *backend) { bn_backend = backend; }
+const bitnet_backend *bitnet_backend_get(void) { return bn_backend; }
+
+bitnet_status bitnet_device_parse(const char *text, bitnet_device *kind, int32_t *index) {
+    char *end;
+    long v;
+    if (!text || !kind || !index) return bn_fail(BITNET_ERR_ARGS, "bitnet_device_parse: NULL argument");
+    *index = 0;
+    if (!strcmp(text, "cpu")) { *kind = BITNET_DEVICE_CPU; return BITNET_OK; }
+    if (!strcmp(text, "auto") || !*text) { *kind = BITNET_DEVICE_AUTO; return BITNET_OK; }
+    if (!strcmp(text, "cuda")) { *kind = BITNET_DEVICE_CUDA; return BITNET_OK; }
+    if (!strncmp(text, "cuda:", 5) && text[5] >= '0' && text[5] <= '9') {
+        v = strtol(text + 5, &end, 10);
+        if (!*end && v >= 0 && v < 1024) { *kind = BITNET_DEVICE_CUDA; *index = (int32_t)v; return BITNET_OK; }
+    }
+    return bn_fail(BITNET_ERR_ARGS, "device '%.40s' is not cpu, cuda, cuda:N or auto", text);
+}
+
+static void bn_tern_view_of(const bn_proj *p, bitnet_tern_view *v) {
+    v->rows = p->w.rows; v->cols = p->w.cols; v->kp = p->w.kp;
+    v->codes = p->w.codes; v->alpha = p->w.alpha; v->block_scale = p->w.block_scale;
+    v->scale = p->scale; v->n_scale = p->n_scale;
+}
+
+bitnet_status bitnet_model_layer_view(const bitnet_model *m, int32_t il, bitnet_layer_view *out) {
+    const bn_layer *L;
+    if (!m || !out || !m->layers || il < 0 || il >= m->hp.n_layer)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_model_layer_view: no layer %d", il);
+    L = &m->layers[il];
+    out->attn_norm = L->attn_norm; out->attn_sub_norm = L->attn_sub_norm;
+    out->ffn_norm = L->ffn_norm; out->ffn_sub_norm = L->ffn_sub_norm;
+    bn_tern_view_of(&L->wq, &out->wq); bn_tern_view_of(&L->wk, &out->wk); bn_tern_view_of(&L->wv, &out->wv);
+    bn_tern_view_of(&L->wo, &out->wo); bn_tern_view_of(&L->wgate, &out->wgate);
+    bn_tern_view_of(&L->wup, &out->wup); bn_tern_view_of(&L->wdown, &out->wdown);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_model_head_view(const bitnet_model *m, bitnet_float_view *embd, bitnet_float_view *head,
+                                     const float **output_norm) {
+    static const bitnet_type types[BN__FT_COUNT] = { BITNET_TYPE_F32, BITNET_TYPE_F16, BITNET_TYPE_BF16,
+                                                     BITNET_TYPE_Q8_0, BITNET_TYPE_Q6_K };
+    if (!m || !m->layers || !embd || !head || !output_norm)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_model_head_view: NULL argument or vocab-only model");
+    embd->type = m->embd->type; embd->rows = m->hp.n_vocab; embd->cols = m->hp.n_embd;
+    embd->data = (const uint8_t *)m->embd->data; embd->row_bytes = (size_t)m->embd_row_bytes;
+    head->type = types[m->head.ft]; head->rows = m->head.rows; head->cols = m->head.cols;
+    head->data = m->head.data; head->row_bytes = m->head.row_bytes;
+    *output_norm = m->output_norm;
+    return BITNET_OK;
+}
+
+bitnet_device bitnet_ctx_device(const bitnet_ctx *c, int32_t *index) {
+    if (index) *index = c && c->gpu ? c->gpu_index : 0;
+    return c && c->gpu ? BITNET_DEVICE_CUDA : BITNET_DEVICE_CPU;
+}
+
+const char *bitnet_ctx_describe_device(const bitnet_ctx *c, char *buf, size_t cap) {
+    if (!buf || !cap) return "";
+    buf[0] = 0;
+    if (c && c->gpu && c->gpu->describe) c->gpu->describe(c->gpu_state, buf, cap);
+    return buf;
+}
+
+/* Why AUTO cannot use the GPU (a static string), or NULL when it can. */
+static const char *bn_gpu_unusable(const bitnet_model *m, const bitnet_ctx_params *p, char *why, size_t cap) {
+    bitnet_device_info info;
+    uint64_t need;
+    int32_t n;
+    if (!bn_backend) return "no GPU backend is linked (build with make cuda)";
+    n = bn_backend->device_count();
+    if (n <= 0) return "no CUDA device is present";
+    if (p->device_index < 0 || p->device_index >= n) {
+        snprintf(why, cap, "cuda:%d does not exist (%d device%s)", p->device_index, n, n == 1 ? "" : "s");
+        return why;
+    }
+    if (bn_backend->device_info(p->device_index, &info) != BITNET_OK) return "the device cannot be queried";
+    need = bn_backend->plan_bytes(m, p);
+    if (need > info.free_bytes) {
+        snprintf(why, cap, "the model and cache need %.1f MB, cuda:%d has %.1f MB free", need / 1e6,
+                 p->device_index, info.free_bytes / 1e6);
+        return why;
+    }
+    return NULL;
+}
+
+/* Picks the device (see "api: cuda") and opens the backend's context on it. */
+static bitnet_status bn_ctx_pick_device(bitnet_ctx *c, const bitnet_ctx_params *p) {
+    char why[160];
+    const char *no;
+    bitnet_status st;
+    if (p->device == BITNET_DEVICE_CPU) return BITNET_OK;
+    if (p->device != BITNET_DEVICE_AUTO && p->device != BITNET_DEVICE_CUDA)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: device %d is not AUTO, CPU or CUDA", p->device);
+    no = bn_gpu_unusable(c->model, p, why, sizeof why);
+    if (no && p->device == BITNET_DEVICE_CUDA) return bn_fail(BITNET_ERR_CUDA, "device cuda: %s", no);
+    if (no) {
+        bn_log(BITNET_LOG_INFO, "device auto: cpu (%s)", no);
+        return BITNET_OK;
+    }
+    st = bn_backend->ctx_new(&c->gpu_state, c->model, p, p->device_index);
+    if (st != BITNET_OK && p->device == BITNET_DEVICE_CUDA) return st;
+    if (st != BITNET_OK) {
+        bn_log(BITNET_LOG_INFO, "device auto: cpu (cuda:%d failed: %s)", p->device_index, bitnet_last_error());
+        bitnet_clear_error();
+        return BITNET_OK;
+    }
+    c->gpu = bn_backend;
+    c->gpu_index = p->device_index;
+    if (p->device == BITNET_DEVICE_AUTO) bn_log(BITNET_LOG_INFO, "device auto: cuda:%d", p->device_index);
+    return BITNET_OK;
+}
+
+static bitnet_status bn_gpu_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n) {
+    bitnet_backend_batch b;
+    bitnet_status st;
+    memset(&b, 0, sizeof b);
+    b.n_tokens = n; b.token = tokens; b.pos0 = c->pos;
+    b.n_out = c->all_logits ? n : 1;
+    if ((st = c->gpu->decode(c->gpu_state, &b, c->logits)) != BITNET_OK) return st;
+    c->pos += n;
+    c->n_last = n;
+    c->has_logits = 1;
+    return BITNET_OK;
+}
+
 bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
     bn_ctx_plan plan;
@@ -6503,8 +6730,10 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->kv_f16 = p.kv_f16 != 0;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
     if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
-    bn_ctx_make_plan(&m->hp, c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits, c->kv_f16,
-                     &plan);
+    if ((st = bn_ctx_pick_device(c, &p)) != BITNET_OK) goto fail;
+    /* on a GPU the host keeps only the logits (a one-position cache keeps the plan valid) */
+    bn_ctx_make_plan(&m->hp, c->gpu ? 1 : c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits,
+                     c->kv_f16, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
     bn_ctx_init_rope(c);
     *out = c;
@@ -6516,6 +6745,7 @@ fail:
 
 void bitnet_ctx_free(bitnet_ctx *c) {
     if (!c) return;
+    if (c->gpu) c->gpu->ctx_free(c->gpu_state);
     bitnet_threadpool_free(c->threads);
     bitnet_pool_destroy(&c->pool);
     bn_free(&c->allocator, c);
@@ -6731,6 +6961,7 @@ bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_toke
     int32_t done = 0;
     bitnet_status st = bn_check_tokens(c, tokens, n_tokens);
     if (st != BITNET_OK) return st;
+    if (c->gpu) return bn_gpu_decode(c, tokens, n_tokens);
     while (done < n_tokens) {
         int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
         bn_embed(c, tokens + done, n);
