@@ -905,6 +905,8 @@ typedef struct bitnet_backend {
     const char *(*describe)(void *state, char *buf, size_t cap);
 } bitnet_backend;
 
+/* For a backend: records `message` as this thread's last error (and logs it); returns status. */
+BITNET_API bitnet_status bitnet_backend_fail(bitnet_status status, const char *message);
 /* Makes `backend` the one contexts use (NULL unregisters). The companion calls it. */
 BITNET_API void bitnet_backend_register(const bitnet_backend *backend);
 BITNET_API const bitnet_backend *bitnet_backend_get(void);   /* NULL when none is linked */
@@ -6587,6 +6589,9 @@ static const bitnet_backend *bn_backend;
 
 void bitnet_backend_register(const bitnet_backend *backend) { bn_backend = backend; }
 const bitnet_backend *bitnet_backend_get(void) { return bn_backend; }
+bitnet_status bitnet_backend_fail(bitnet_status status, const char *message) {
+    return bn_fail(status, "%s", message ? message : "backend error");
+}
 
 bitnet_status bitnet_device_parse(const char *text, bitnet_device *kind, int32_t *index) {
     char *end;
