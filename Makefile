@@ -17,11 +17,11 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_ASAN := $(TEST_SRC:tests/%.c=$(B)/asan/%)
 TEST_SH   := $(wildcard tests/test_*.sh)
-TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothreads_nommap
+TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothreads_nommap $(B)/tests/cuda_emu
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test asan fuzz bench run native clean clang-check
+.PHONY: all test asan fuzz bench run native clean clang-check cuda cuda-test
 all: $(B)/bitnet $(EXAMPLES)
 
 $(B)/bitnet: $(CLI_SRC) tools/cli.h bitnet.h
@@ -53,6 +53,42 @@ $(B)/tests/static_link: tests/static_a.c tests/static_b.c bitnet.h
 $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< $(LDLIBS)
+
+# The CUDA companion. `make cuda`: build/bitnet_cuda.o (sm_80 + sm_90 SASS, PTX) and build/bitnet-cuda,
+# the CLI with the GPU backend linked in. `make test` runs the kernels' source on the CPU
+# ($(B)/tests/cuda_emu, through tests/cuda_emu.h) and compiles the file with nvcc -Werror
+# (tests/test_cuda_nvcc.sh); `make cuda-test` builds the same tests for a real GPU.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
+NVCCFLAGS ?= -O3
+NVCC_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCC_WARN := -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+CUDA_LIBS := -L$(dir $(NVCC))../lib64 -lcudart_static -ldl -lrt -lstdc++
+
+cuda: $(B)/bitnet_cuda.o $(B)/bitnet-cuda
+
+$(B)/bitnet_cuda.o: bitnet_cuda.cu bitnet.h
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -c -o $@ bitnet_cuda.cu
+
+$(B)/bitnet-cuda: $(CLI_SRC) tools/cli.h bitnet.h $(B)/bitnet_cuda.o
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(B)/bitnet_cuda.o $(CUDA_LIBS) $(LDLIBS)
+
+$(B)/tests/cuda_ref.o: tests/cuda_ref.c tests/cuda_ref.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -c -o $@ tests/cuda_ref.c
+
+$(B)/tests/cuda_emu: tests/test_cuda.cpp tests/cuda_emu.h tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h \
+                     $(B)/tests/cuda_ref.o
+	$(CXX) -std=c++14 -Wall -Wextra -Wpedantic -Werror $(CXXFLAGS) -I. -o $@ tests/test_cuda.cpp \
+	    $(B)/tests/cuda_ref.o $(LDLIBS)
+
+$(B)/tests/cuda_native: tests/test_cuda.cpp tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h $(B)/tests/cuda_ref.o
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -x cu -c -o $@.o tests/test_cuda.cpp
+	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
+
+cuda-test: $(B)/tests/cuda_native
+	$(B)/tests/cuda_native
 
 test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)

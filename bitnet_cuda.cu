@@ -632,7 +632,7 @@ static bitnet_status bn_cu_alloc(bn_cu_ctx *c, size_t bytes, void **out) {
 }
 
 static bitnet_status bn_cu_upload(bn_cu_ctx *c, const void *src, size_t bytes, const void **out) {
-    void *d;
+    void *d = NULL;
     bitnet_status st = bn_cu_alloc(c, bytes, &d);
     if (st != BITNET_OK) return st;
     BN_CU_TRY(cudaMemcpy(d, src, bytes, cudaMemcpyHostToDevice));
@@ -643,7 +643,7 @@ static bitnet_status bn_cu_upload(bn_cu_ctx *c, const void *src, size_t bytes, c
 static bitnet_status bn_cu_upload_tern(bn_cu_ctx *c, const bitnet_tern_view *v, bn_cu_tern *w) {
     size_t words = (size_t)v->rows * (size_t)(v->kp / 16);
     uint32_t *host = (uint32_t *)malloc(words * 4);
-    const void *d;
+    const void *d = NULL;
     bitnet_status st;
     if (!host) return bn_cu_fail_msg(BITNET_ERR_NOMEM, "cuda: out of host memory repacking weights");
     bn_cu_repack(v, host);
@@ -670,7 +670,7 @@ static bitnet_status bn_cu_upload_tern(bn_cu_ctx *c, const bitnet_tern_view *v, 
 }
 
 static bitnet_status bn_cu_upload_norm(bn_cu_ctx *c, const float *src, int64_t n, const float **out) {
-    const void *d;
+    const void *d = NULL;
     bitnet_status st;
     *out = NULL;
     if (!src) return BITNET_OK;
@@ -680,7 +680,7 @@ static bitnet_status bn_cu_upload_norm(bn_cu_ctx *c, const float *src, int64_t n
 }
 
 static bitnet_status bn_cu_upload_fmat(bn_cu_ctx *c, const bitnet_float_view *v, bn_cu_fmat *m) {
-    const void *d;
+    const void *d = NULL;
     bitnet_status st = bn_cu_upload(c, v->data, v->row_bytes * (size_t)v->rows, &d);
     if (st != BITNET_OK) return st;
     m->type = (int)v->type; m->rows = v->rows; m->cols = v->cols; m->row_bytes = v->row_bytes;
