@@ -824,7 +824,10 @@ static bitnet_status bn_cu_alloc_buffers(bn_cu_ctx *c) {
     return st;
 }
 
-static bitnet_status bn_cu_ctx_new(void **state, const bitnet_model *m, const bitnet_ctx_params *p, int32_t device) {
+/* A context holding n_seq sequences of n_ctx cache positions each (bitnet_ctx_params has no
+   n_seq until the multi-sequence API lands; the bench and the tests open several directly). */
+static bitnet_status bn_cu_ctx_open(void **state, const bitnet_model *m, const bitnet_ctx_params *p, int32_t device,
+                                    int32_t n_seq) {
     const bitnet_hparams *hp = bitnet_model_hparams(m);
     bn_cu_ctx *c;
     cudaDeviceProp prop;
@@ -850,8 +853,8 @@ static bitnet_status bn_cu_ctx_new(void **state, const bitnet_model *m, const bi
     c->device = device;
     c->n_ctx = bn_cu_resolve_n_ctx(m, p);
     c->n_batch = bn_cu_resolve_n_batch(p, c->n_ctx);
-    c->n_seq = 1;
-    c->max_out = p->all_logits ? c->n_batch : 1;
+    c->n_seq = n_seq > 0 ? n_seq : 1;
+    c->max_out = p->all_logits ? c->n_batch : c->n_seq < c->n_batch ? c->n_seq : c->n_batch;
     c->kv_f16 = p->kv_f16 != 0;
     snprintf(c->device_name, sizeof c->device_name, "%.127s", prop.name);
     c->cc_major = prop.major; c->cc_minor = prop.minor;
@@ -865,6 +868,10 @@ static bitnet_status bn_cu_ctx_new(void **state, const bitnet_model *m, const bi
     }
     *state = c;
     return BITNET_OK;
+}
+
+static bitnet_status bn_cu_ctx_new(void **state, const bitnet_model *m, const bitnet_ctx_params *p, int32_t device) {
+    return bn_cu_ctx_open(state, m, p, device, 1);
 }
 
 /* ---- the forward pass (enqueued on the stream; tok/pos/seq/out rows already on the device) ---- */
