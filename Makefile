@@ -87,6 +87,11 @@ $(B)/tests/cuda_native: tests/test_cuda.cpp tests/cuda_ref.h tests/check.h bitne
 	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -x cu -c -o $@.o tests/test_cuda.cpp
 	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
 
+$(B)/bench/cuda_bench: bench/cuda_bench.cu bitnet_cuda.cu bitnet.h $(B)/tests/cuda_ref.o
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -c -o $@.o bench/cuda_bench.cu
+	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
+
 cuda-test: $(B)/tests/cuda_native
 	$(B)/tests/cuda_native
 

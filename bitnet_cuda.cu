@@ -350,9 +350,14 @@ __global__ void bn_cu_gemm_tern_mma(bn_cu_tern w, const int8_t *q, int64_t ldq, 
         for (int nt = 0; nt < 4; nt++) {
             int64_t tok = t0 + nt * 8 + g;
             if (tok < n) {
-                const int8_t *qt = q + tok * ldq + ks * 32 + tq * 4;
+                const int8_t *qt = q + tok * ldq + ks * 32 + tq * 4;   /* 4-byte aligned: ldq % 128 == 0 */
+#if defined(__CUDA_ARCH__)
+                b[0] = *(const uint32_t *)qt;
+                b[1] = *(const uint32_t *)(qt + 16);
+#else
                 memcpy(&b[0], qt, 4);
                 memcpy(&b[1], qt + 16, 4);
+#endif
             } else {
                 b[0] = 0; b[1] = 0;
             }
