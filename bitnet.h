@@ -915,7 +915,7 @@ BITNET_API bitnet_device bitnet_ctx_device(const bitnet_ctx *ctx, int32_t *index
 /* The backend's one-line description of a GPU context ("" for a CPU one). */
 BITNET_API const char *bitnet_ctx_describe_device(const bitnet_ctx *ctx, char *buf, size_t cap);
 /* Defined by bitnet_cuda.cu: registers the CUDA backend (also done when its object is linked). */
-BITNET_API void bitnet_cuda_register(void);
+extern void bitnet_cuda_register(void);      /* plain extern: not affected by BITNET_STATIC */
 
 #ifdef __cplusplus
 }
