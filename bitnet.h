@@ -44,8 +44,11 @@
 
    THREAD SAFETY
        A model is read-only after loading and may be shared by several contexts in several
-       threads. A context (and a bitnet_gguf) is used by one thread at a time.
-       bitnet_last_error() is per thread.
+       threads. A context (and a bitnet_gguf) is used by one thread at a time, except for
+       bitnet_ctx_cancel and bitnet_gen_cancel, which any thread may call at any time (the
+       decode stops between layers and is undone). Contexts may share one thread pool
+       (bitnet_ctx_params.threads) and decode at the same time from different threads: the
+       pool's parallel steps take turns. bitnet_last_error() is per thread.
 
    SECURITY
        A GGUF file is untrusted input. Every count, length, dimension, product, offset and size
@@ -396,8 +399,9 @@ BITNET_API const char *bitnet_kernels_describe(bitnet_isa isa, char *buf, size_t
    [0, n_rows) into chunks, each thread first taking a contiguous share of them and then helping
    the others with theirs, and returns when all are done; every row is
    computed by the same code whatever the split, so results are bit-identical for any thread
-   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller. One
-   thread at a time may call run on a given pool. */
+   count. Built with BITNET_NO_THREADS (or n_threads = 1), everything runs on the caller.
+   Several threads may call run on one pool (contexts that share it, each in its own thread):
+   runs take turns under a lock, one at a time, each with all the pool's threads. */
 typedef struct bitnet_threadpool bitnet_threadpool;
 
 /* Work over the rows [r0, r1); `thread` is 0 (the caller) .. n_threads-1. */
@@ -470,6 +474,10 @@ BITNET_API const bitnet_gguf *bitnet_model_gguf(const bitnet_model *model);
 BITNET_API bitnet_model_memory bitnet_model_get_memory(const bitnet_model *model);
 BITNET_API bitnet_isa bitnet_model_isa(const bitnet_model *model);
 
+/* Polled on the decoding thread between layers of every decode; nonzero cancels the decode as
+   bitnet_ctx_cancel does. */
+typedef int (*bitnet_abort_fn)(void *user);
+
 typedef struct bitnet_ctx_params {
     int32_t n_ctx;                /* KV cache positions; 0 = the model's context length */
     int32_t n_batch;              /* most tokens per bitnet_decode call; 0 = 512 */
@@ -478,6 +486,20 @@ typedef struct bitnet_ctx_params {
     int kv_f16;                   /* KV cache in F16: half the memory (and the cache reads of
                                      attention); keys and values rounded to F16 as llama.cpp does */
     bitnet_allocator allocator;
+    int32_t n_seq;                /* sequences the context holds (0 = 1); each has its own n_ctx
+                                     positions of KV cache (n_seq * n_ctx positions in all) */
+    int32_t n_outputs;            /* most logits rows one decode call returns (at most n_batch);
+                                     0 = (all_logits ? n_batch : n_seq) */
+    bitnet_abort_fn abort_fn;     /* optional: a frame deadline, a "stop" button */
+    void *abort_user;
+    bitnet_threadpool *threads;   /* a pool the context uses but does not own (then n_threads is
+                                     ignored): one pool for several contexts, e.g. four NPCs of a
+                                     game each decoding in its own thread share one pool of all
+                                     cores instead of four. Contexts sharing it may decode at the
+                                     same time from different threads: the pool runs one parallel
+                                     step at a time, so their steps take turns (results unchanged,
+                                     bit for bit). The pool must outlive the contexts. NULL = the
+                                     context starts its own pool of n_threads. */
     int device;                   /* bitnet_device: AUTO (0), CPU or CUDA (see "api: cuda") */
     int32_t device_index;         /* which GPU for CUDA / AUTO (0 = the first) */
 } bitnet_ctx_params;
@@ -491,8 +513,17 @@ BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
 /* Bytes bitnet_ctx_new would take for these params (KV cache, activations, logits): the
    memory plan, without allocating. */
 BITNET_API size_t bitnet_ctx_plan_bytes(const bitnet_model *model, const bitnet_ctx_params *params);
-/* Runs tokens at the next positions (prefill when n > 1); allocates nothing. */
+/* Runs tokens at the next positions of sequence 0 (prefill when n > 1, in chunks of n_batch);
+   allocates nothing. Cancelled (bitnet_ctx_cancel, abort_fn): returns BITNET_ERR_CANCELLED with
+   the whole call undone (positions as before it, even for chunks that had finished; the cache
+   below them untouched) and no logits (bitnet_ctx_logits NULL until the next decode). */
 BITNET_API bitnet_status bitnet_decode(bitnet_ctx *ctx, const int32_t *tokens, int32_t n_tokens);
+/* Asks the decode running on ctx in another thread to stop: it checks between layers, so it
+   returns BITNET_ERR_CANCELLED within one layer's work, however long the prompt. If no decode
+   is running, the next one returns BITNET_ERR_CANCELLED at once. The request is used up by the
+   decode it cancels (the one after runs normally). Safe from any thread, and from a signal
+   handler (one atomic store). */
+BITNET_API void bitnet_ctx_cancel(bitnet_ctx *ctx);
 /* Logits of the last token of the last batch (n_vocab floats), or with all_logits, row i for
    token i of that batch. NULL before the first decode. */
 BITNET_API const float *bitnet_ctx_logits(const bitnet_ctx *ctx, int32_t i);
@@ -500,6 +531,73 @@ BITNET_API int32_t bitnet_ctx_pos(const bitnet_ctx *ctx);          /* tokens in 
 BITNET_API int32_t bitnet_ctx_n_ctx(const bitnet_ctx *ctx);
 /* Forgets positions >= pos (0 = clear the cache). */
 BITNET_API bitnet_status bitnet_ctx_truncate(bitnet_ctx *ctx, int32_t pos);
+
+/* Several sequences in one context (continuous batching). Each sequence has its own positions
+   and n_ctx positions of KV cache; bitnet_decode, bitnet_ctx_pos and bitnet_ctx_truncate act on
+   sequence 0. One decode call takes a batch of tokens, each tagged with its sequence: tokens of
+   one sequence go at that sequence's next positions in batch order, so one call can hold one
+   token of each generating sequence and a prompt chunk of each prefilling one. Every projection
+   runs once over the whole batch (the GEMM kernels); each token attends to its own sequence's
+   cache up to its own position (causal within the batch too).
+   Same results: a sequence decoded inside a mixed batch gets bit-identical logits to the same
+   tokens decoded alone in the same chunks, and to the same tokens in any other split, for any
+   thread count: every kernel computes each token's row on its own, in the same order, whatever
+   the rest of the batch holds (tests/test_batch.c checks memcmp equality for every shared
+   model, threads 1 and 2, F32 and F16 caches). */
+typedef struct bitnet_batch {
+    int32_t n_tokens;
+    const int32_t *token;         /* (n_tokens) ids */
+    const int32_t *seq;           /* (n_tokens) sequence of each token, 0..n_seq-1; NULL = all 0 */
+    const int8_t *logits;         /* (n_tokens) nonzero = return this token's logits; NULL = the
+                                     last token of each sequence present in the batch */
+} bitnet_batch;
+
+/* Runs one batch; allocates nothing. Errors (BITNET_ERR_ARGS, the reason in bitnet_last_error):
+   bad ids or sequences, a sequence past n_ctx, more than n_batch tokens, more logits rows than
+   n_outputs. On error nothing changes (cache, positions, the last batch's logits).
+   Cancelled (bitnet_ctx_cancel, abort_fn): BITNET_ERR_CANCELLED, every sequence's position as
+   before the call, no logits.
+   bitnet_ctx_logits(ctx, i) then gives the logits of token i of this batch if they were asked
+   for, else NULL; i < 0 means the last token of the batch. */
+BITNET_API bitnet_status bitnet_decode_batch(bitnet_ctx *ctx, const bitnet_batch *batch);
+BITNET_API int32_t bitnet_ctx_n_seq(const bitnet_ctx *ctx);
+BITNET_API int32_t bitnet_ctx_seq_pos(const bitnet_ctx *ctx, int32_t seq);   /* tokens in seq; 0 if bad */
+/* Forgets positions >= pos of one sequence (0 = clears it); the others go on untouched. The
+   last batch's logits rows of this sequence become NULL; the other rows stay. */
+BITNET_API bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *ctx, int32_t seq, int32_t pos);
+/* dst's cache becomes the first n_pos positions of src's (n_pos <= seq_pos(src)): a shared
+   system prompt encoded once, then continued differently in each sequence. */
+BITNET_API bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *ctx, int32_t src, int32_t dst, int32_t n_pos);
+
+/* KV state: the cache and positions of one sequence (seq >= 0) or of all (seq = -1), saved to
+   memory or a file and restored into a context of the same model and cache type (a system
+   prompt encoded once, reused for many characters or sessions). A state is a header (magic
+   "BNKV", version 1, a fingerprint of the model's hyperparameters and first embedding bytes,
+   n_layer, KV width, cache type, the saving context's n_ctx, the number of sequences and the
+   position of each, all little-endian), the cache rows (host byte order), then an FNV-1a
+   checksum of everything before it. Restore checks every field before touching the context:
+   another model, another cache type, a truncated, oversized or altered state give
+   BITNET_ERR_FORMAT; a state that does not fit (more positions than n_ctx, a different number
+   of sequences) BITNET_ERR_ARGS; on any error nothing changes. A one-sequence state restores
+   into any sequence; an all-sequences state needs the same n_seq. Logits are not saved: after
+   a restore the restored sequences have no logits rows until their next decode (to continue
+   from a saved prompt, save it one token short and decode that token after restoring). */
+BITNET_API size_t bitnet_ctx_state_size(const bitnet_ctx *ctx, int32_t seq);   /* 0 for a bad seq */
+/* Writes the state into buf (cap bytes; *size, if given, receives the bytes needed, also when
+   cap is too small, which is BITNET_ERR_ARGS). */
+BITNET_API bitnet_status bitnet_ctx_state_save(const bitnet_ctx *ctx, int32_t seq, void *buf, size_t cap,
+                                               size_t *size);
+BITNET_API bitnet_status bitnet_ctx_state_restore(bitnet_ctx *ctx, int32_t seq, const void *buf, size_t size);
+/* The same through a file, streamed (no buffer of the state's size). A failed save removes
+   the file. Restore reads the file twice, checking size and checksum before it writes to the
+   cache; should the file change between the two reads, the sequences it was going into are
+   cleared and BITNET_ERR_IO returned. */
+BITNET_API bitnet_status bitnet_ctx_state_save_file(const bitnet_ctx *ctx, int32_t seq, const char *path);
+BITNET_API bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *ctx, int32_t seq, const char *path);
+/* dst_seq of dst becomes a copy of src_seq of src (contexts of the same model and cache type;
+   the same context works too, as bitnet_ctx_seq_copy of all its positions). */
+BITNET_API bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src,
+                                               int32_t src_seq);
 BITNET_API bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *ctx);
 BITNET_API const bitnet_model *bitnet_ctx_model(const bitnet_ctx *ctx);
 
@@ -756,6 +854,8 @@ typedef struct bitnet_gen_params {
     int32_t prefill_chunk;        /* prompt tokens per bitnet_gen_step; 0 = the context's n_batch */
     bitnet_piece_fn on_piece;     /* used by bitnet_generate_text */
     void *user;
+    int32_t seq;                  /* the sequence of the context this generation uses (0..n_seq-1);
+                                     it continues after the tokens already in that sequence */
 } bitnet_gen_params;
 
 typedef struct bitnet_gen_stats {
@@ -776,19 +876,43 @@ BITNET_API void bitnet_gen_free(bitnet_gen *gen);
 /* One unit of work: a chunk of the prompt, or one generated token. *text and *len receive the text
    that became showable (valid until the next call; may be empty). Returns 1 while there is more
    to do, 0 when finished (see stats.stop_reason), or a negative bitnet_status. Never blocks for
-   more than one chunk, so a game loop can call it once per frame. */
+   more than one chunk, so a game loop can call it once per frame. If bitnet_ctx_cancel stops its
+   decode it returns BITNET_ERR_CANCELLED and the generation is as before the call: step it
+   again to retry, or free it. */
 BITNET_API int bitnet_gen_step(bitnet_gen *gen, const char **text, size_t *len);
 BITNET_API int32_t bitnet_gen_last_token(const bitnet_gen *gen);   /* -1 before the first */
 BITNET_API const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *gen);
-/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. */
+/* Stops the generation: the next step returns 0 with BITNET_STOP_CANCELLED. Safe from another
+   thread (an atomic store); it does not interrupt a step already running: for that (a long
+   prompt chunk) also call bitnet_ctx_cancel on its context. */
 BITNET_API void bitnet_gen_cancel(bitnet_gen *gen);
 
-/* Runs a whole generation, passing the text to params->on_piece. */
+/* Runs a whole generation, passing the text to params->on_piece. Returns BITNET_ERR_CANCELLED
+   if bitnet_ctx_cancel stopped a decode (the text passed so far stays passed). */
 BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params,
                                               bitnet_gen_stats *stats);
-/* Several prompts, one context each, advanced in turn one step at a time. */
+/* Advances several generations that share one context, each on its own sequence, with ONE
+   bitnet_decode_batch: one token for each that is generating, prompt chunks for those
+   prefilling (as many prompt tokens as fit in n_batch after the generating ones). For each i,
+   texts[i] and lens[i] receive gen i's new text (valid until its next step) and results[i] what
+   bitnet_gen_step would return (1 more to do, 0 finished, < 0 a bitnet_status); any of the
+   three arrays may be NULL. A finished gen is skipped (result 0, empty text). A gen whose last
+   prompt chunk runs in this step also samples its first token in it. The gens must share one
+   context and use distinct sequences (else BITNET_ERR_ARGS, nothing done). Allocates nothing.
+   Returns BITNET_OK or the error of the decode (then results[i] of the gens in it); after
+   BITNET_ERR_CANCELLED (bitnet_ctx_cancel) the gens in the batch are as before the call and
+   can be stepped again. */
+BITNET_API bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char **texts,
+                                               size_t *lens, int *results);
+/* Several prompts advanced together until all finish; stats (may be NULL) gets one entry per
+   prompt. Generations that share a context (ctxs[i] the same pointer, params[i].seq distinct)
+   advance with one bitnet_gen_step_batch per round: one forward pass serves them all. Distinct
+   contexts advance in turn. */
 BITNET_API bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params,
                                               int n, bitnet_gen_stats *stats);
+/* The same on one context with n_seq >= n: generation i on sequence params[i].seq. */
+BITNET_API bitnet_status bitnet_generate_batch(bitnet_ctx *ctx, const bitnet_gen_params *params, int n,
+                                               bitnet_gen_stats *stats);
 
 /* Measured read bandwidth of this machine in GB/s: a read-only sum over `bytes` (0 = 1 GiB)
    split over the pool's threads (NULL = the caller alone), the best of 6 passes. Used to quote
@@ -903,6 +1027,8 @@ typedef struct bitnet_backend {
     bitnet_status (*decode)(void *state, const bitnet_backend_batch *batch, float *logits);
     /* "cuda:0 NVIDIA H200 sm_90 | weights 1.2 GB (ternary repacked 0.7 GB) | kernels ..." */
     const char *(*describe)(void *state, char *buf, size_t cap);
+    /* The first n_pos cached positions of sequence src become those of dst (bitnet_ctx_seq_copy). */
+    bitnet_status (*seq_copy)(void *state, int32_t src, int32_t dst, int32_t n_pos);
 } bitnet_backend;
 
 /* For a backend: records `message` as this thread's last error (and logs it); returns status. */
@@ -1038,6 +1164,18 @@ double bitnet_time_ms(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
+#endif
+
+/* An int flag shared between threads (cancellation). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define BN__ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#  define BN__ATOMIC_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#  define BN__ATOMIC_XCHG(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#else
+#  define BN__ATOMIC_LOAD(p) (*(volatile int *)(p))
+#  define BN__ATOMIC_STORE(p, v) (*(volatile int *)(p) = (v))
+static int bn_xchg_plain(int *p, int v) { int old = *(volatile int *)p; *(volatile int *)p = v; return old; }
+#  define BN__ATOMIC_XCHG(p, v) bn_xchg_plain((p), (v))
 #endif
 
 /* Checked arithmetic on sizes read from files: return 0 on overflow. */
@@ -1957,7 +2095,7 @@ static bitnet_status bn_gguf_allocate(bitnet_gguf *g, uint64_t n_kv, uint64_t n_
 
 static bitnet_status bn_gguf_parse(bitnet_gguf *g) {
     bn_cursor c, kv_start;
-    uint64_t n_tensors, n_kv, name_bytes = 0, n_strs = 0;
+    uint64_t n_tensors = 0, n_kv = 0, name_bytes = 0, n_strs = 0;   /* set by parse_header; zeroed for gcc 12 */
     char *names;
     uint64_t *str_index;
     bitnet_status st;
@@ -5769,6 +5907,7 @@ struct bitnet_threadpool {
     bn_pool_slot *slots;            /* (n_threads) */
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
+    pthread_mutex_t run_mu;         /* one run at a time when several threads share the pool */
 };
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
@@ -5868,6 +6007,11 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
         bn_free(&a, p);
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
     }
+    if (pthread_mutex_init(&p->run_mu, NULL)) {
+        pthread_mutex_destroy(&p->mu);
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     p->slots = (bn_pool_slot *)bn_alloc(&a, sizeof(bn_pool_slot) * (size_t)n_threads, 64);
@@ -5919,6 +6063,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->mu);
+    pthread_mutex_destroy(&pool->run_mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
     if (pool->slots) bn_free(&a, pool->slots);
@@ -5935,6 +6080,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
+    pthread_mutex_lock(&pool->run_mu);
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
     per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
@@ -5965,6 +6111,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
         __atomic_store_n(&pool->caller_sleeping, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&pool->mu);
     }
+    pthread_mutex_unlock(&pool->run_mu);
 }
 #endif /* BITNET_NO_THREADS */
 
@@ -6465,35 +6612,55 @@ struct bitnet_ctx {
     bitnet_allocator allocator;
     bitnet_pool pool;
     bitnet_threadpool *threads;
-    int32_t n_ctx, n_batch, pos, n_last;    /* n_last: tokens in the last batch */
-    int all_logits, has_logits, kv_f16;
+    int owns_threads;                       /* 0: a pool shared through bitnet_ctx_params.threads */
+    int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
+    int32_t n_last;                         /* tokens in the last batch (0: none yet) */
+    int all_logits, kv_f16;
+    int cancel;                             /* bitnet_ctx_cancel's request, read and written atomically */
+    bitnet_abort_fn abort_fn;
+    void *abort_user;
+    uint64_t n_decodes;                     /* batches run: tells a generation its logits are current */
     int64_t ldq;                            /* row stride of xq: widest input rounded up to 128 */
     float *x, *xb, *xb2, *q, *k, *v, *hb, *hb2;   /* (n_batch, dim) activations */
     int8_t *xq;                             /* (n_batch, ldq) quantized activations */
     float *xscale;                          /* (n_batch) */
     int32_t *xsum;                          /* (n_batch) */
     float *att;                             /* (n_threads, n_head / n_head_kv, n_ctx) scores */
-    void *kcache, *vcache;                  /* (n_layer, n_ctx, kv_dim) floats, or halves with kv_f16 */
-    float *logits;                          /* (all_logits ? n_batch : 1, n_vocab) */
+    void *kcache, *vcache;                  /* (n_layer, n_seq, n_ctx, kv_dim) floats, or halves with kv_f16 */
+    float *logits;                          /* (n_outputs, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
     float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
     const bitnet_backend *gpu;              /* the backend running this context, or NULL (CPU) */
     void *gpu_state;
     int32_t gpu_index;
+    int32_t *seq_pos;                       /* (n_seq) tokens in each sequence */
+    int32_t *seq_count;                     /* (n_seq) scratch: tokens of each sequence in a batch */
+    int32_t *tok_seq, *tok_pos;             /* (n_batch) sequence and position of each token of the last batch */
+    int32_t *tok_row;                       /* (n_batch) logits row of each token of the last batch, -1 none */
+    int32_t *out_tok;                       /* (n_outputs) the token of each logits row */
+    int32_t *gen_token, *gen_seq;           /* (n_batch) the batch bitnet_gen_step_batch builds */
+    int8_t *gen_logits;                     /* (n_batch) */
 };
 
-#define BN__CTX_BUFFERS 17
+#define BN__CTX_BUFFERS 26
+#define BN__MAX_SEQ 65536
 
 typedef struct bn_ctx_plan {
     size_t sizes[BN__CTX_BUFFERS];
-    int n;
+    int n, overflow;
     size_t total;
 } bn_ctx_plan;
 
 static void bn_plan_add(bn_ctx_plan *p, uint64_t count, size_t elem) {
-    size_t bytes = (size_t)count * elem;
-    p->sizes[p->n++] = bytes;
-    p->total += (bytes + 63) & ~(size_t)63;
+    uint64_t bytes = 0, sum = 0;
+    if (!bn_mul_u64(count, elem, &bytes) || bytes > SIZE_MAX / 2 ||
+        !bn_add_u64(p->total, (bytes + 63) & ~(uint64_t)63, &sum) || sum > SIZE_MAX / 2) {
+        p->overflow = 1;
+        bytes = 0;
+        sum = p->total;
+    }
+    p->sizes[p->n++] = (size_t)bytes;
+    p->total = (size_t)sum;
 }
 
 static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
@@ -6501,13 +6668,20 @@ static int64_t bn_ctx_widest(const bitnet_hparams *hp) {
     return w > hp->n_embd ? w : hp->n_embd;
 }
 
+/* The sizes a context is planned from (params with their defaults applied). */
+typedef struct bn_ctx_shape {
+    int32_t n_ctx, n_batch, n_seq, n_outputs;
+    int n_threads, all_logits, kv_f16;
+} bn_ctx_shape;
+
 /* Every buffer the context needs, in the order bn_ctx_carve takes them. */
-static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_batch, int n_threads,
-                             int all_logits, int kv_f16, bn_ctx_plan *p) {
-    uint64_t B = (uint64_t)n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
+static void bn_ctx_make_plan(const bitnet_hparams *hp, const bn_ctx_shape *s, bn_ctx_plan *p) {
+    uint64_t B = (uint64_t)s->n_batch, E = (uint64_t)hp->n_embd, F = (uint64_t)hp->n_ff;
     uint64_t Q = (uint64_t)hp->n_head * hp->head_dim, KV = (uint64_t)hp->n_head_kv * hp->head_dim;
-    uint64_t W = (uint64_t)bn_ctx_widest(hp), cache = (uint64_t)hp->n_layer * (uint64_t)n_ctx * KV;
+    uint64_t W = (uint64_t)bn_ctx_widest(hp), S = (uint64_t)s->n_seq, cache = 0;
     memset(p, 0, sizeof *p);
+    if (!bn_mul_u64((uint64_t)hp->n_layer * S, (uint64_t)s->n_ctx, &cache) || !bn_mul_u64(cache, KV, &cache))
+        p->overflow = 1;
     bn_plan_add(p, B * E, 4);                                   /* x */
     bn_plan_add(p, B * W, 4);                                   /* xb */
     bn_plan_add(p, B * W, 4);                                   /* xb2 */
@@ -6519,12 +6693,21 @@ static void bn_ctx_make_plan(const bitnet_hparams *hp, int32_t n_ctx, int32_t n_
     bn_plan_add(p, B * (uint64_t)bn_tern_kpad((int64_t)W), 1); /* xq */
     bn_plan_add(p, B, 4);                                       /* xscale */
     bn_plan_add(p, B, 4);                                       /* xsum */
-    bn_plan_add(p, (uint64_t)n_threads * (uint64_t)(hp->n_head / hp->n_head_kv) * (uint64_t)n_ctx, 4);   /* att */
-    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* kcache */
-    bn_plan_add(p, cache, kv_f16 ? 2 : 4);                      /* vcache */
-    bn_plan_add(p, (all_logits ? B : 1) * (uint64_t)hp->n_vocab, 4);   /* logits */
+    bn_plan_add(p, (uint64_t)s->n_threads * (uint64_t)(hp->n_head / hp->n_head_kv) * (uint64_t)s->n_ctx, 4);   /* att */
+    bn_plan_add(p, cache, s->kv_f16 ? 2 : 4);                   /* kcache */
+    bn_plan_add(p, cache, s->kv_f16 ? 2 : 4);                   /* vcache */
+    bn_plan_add(p, (uint64_t)s->n_outputs * (uint64_t)hp->n_vocab, 4);   /* logits */
     bn_plan_add(p, (uint64_t)hp->n_rot / 2, 4);                 /* rope_inv_freq */
     bn_plan_add(p, B * (uint64_t)hp->n_rot, 4);                 /* rope_cs */
+    bn_plan_add(p, S, 4);                                       /* seq_pos */
+    bn_plan_add(p, S, 4);                                       /* seq_count */
+    bn_plan_add(p, B, 4);                                       /* tok_seq */
+    bn_plan_add(p, B, 4);                                       /* tok_pos */
+    bn_plan_add(p, B, 4);                                       /* tok_row */
+    bn_plan_add(p, (uint64_t)s->n_outputs, 4);                  /* out_tok */
+    bn_plan_add(p, B, 4);                                       /* gen_token */
+    bn_plan_add(p, B, 4);                                       /* gen_seq */
+    bn_plan_add(p, B, 1);                                       /* gen_logits */
 }
 
 static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
@@ -6536,7 +6719,12 @@ static void bn_ctx_carve(bitnet_ctx *c, const bn_ctx_plan *p) {
     slots[i++] = (void **)&c->xscale; slots[i++] = (void **)&c->xsum; slots[i++] = (void **)&c->att;
     slots[i++] = (void **)&c->kcache; slots[i++] = (void **)&c->vcache; slots[i++] = (void **)&c->logits;
     slots[i++] = (void **)&c->rope_inv_freq; slots[i++] = (void **)&c->rope_cs;
+    slots[i++] = (void **)&c->seq_pos; slots[i++] = (void **)&c->seq_count;
+    slots[i++] = (void **)&c->tok_seq; slots[i++] = (void **)&c->tok_pos; slots[i++] = (void **)&c->tok_row;
+    slots[i++] = (void **)&c->out_tok; slots[i++] = (void **)&c->gen_token; slots[i++] = (void **)&c->gen_seq;
+    slots[i++] = (void **)&c->gen_logits;
     for (i = 0; i < p->n; i++) *slots[i] = bitnet_pool_alloc(&c->pool, p->sizes[i] ? p->sizes[i] : 1);
+    memset(c->seq_pos, 0, (size_t)c->n_seq * sizeof(int32_t));
 }
 
 static void bn_ctx_init_rope(bitnet_ctx *c) {
@@ -6549,14 +6737,17 @@ static void bn_ctx_init_rope(bitnet_ctx *c) {
 /* The whole plan is taken from the allocator at once; the pool then only carves it. */
 static bitnet_status bn_ctx_reserve(bitnet_ctx *c, const bn_ctx_plan *plan) {
     bitnet_pool_desc desc;
+    if (plan->overflow)
+        return bn_fail(BITNET_ERR_NOMEM, "context of %d sequences x %d positions is too large to address", c->n_seq,
+                       c->n_ctx);
     memset(&desc, 0, sizeof desc);
     desc.allocator = c->allocator;
     desc.block_size = plan->total;
     desc.capacity = plan->total + BN__POOL_HEADER;
     bitnet_pool_init(&c->pool, &desc);
     if (!bitnet_pool_alloc(&c->pool, plan->total))
-        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d)", plan->total, c->n_ctx,
-                       c->n_batch);
+        return bn_fail(BITNET_ERR_NOMEM, "context needs %zu bytes (n_ctx %d, n_batch %d, n_seq %d)", plan->total,
+                       c->n_ctx, c->n_batch, c->n_seq);
     bitnet_pool_reset(&c->pool);
     bn_ctx_carve(c, plan);
     return BITNET_OK;
@@ -6570,17 +6761,34 @@ static bitnet_ctx_params bn_ctx_resolve(const bitnet_model *m, const bitnet_ctx_
     if (p.n_ctx <= 0) p.n_ctx = m->hp.n_ctx_train;
     if (p.n_batch <= 0) p.n_batch = 512;
     if (p.n_batch > p.n_ctx) p.n_batch = p.n_ctx;
+    if (p.n_seq <= 0) p.n_seq = 1;
+    if (p.n_outputs <= 0) p.n_outputs = p.all_logits ? p.n_batch : p.n_seq;
+    if (p.n_outputs > p.n_batch) p.n_outputs = p.n_batch;
     return p;
+}
+
+static bn_ctx_shape bn_ctx_shape_of(const bitnet_ctx_params *p, int n_threads) {
+    bn_ctx_shape s;
+    s.n_ctx = p->n_ctx;
+    s.n_batch = p->n_batch;
+    s.n_seq = p->n_seq;
+    s.n_outputs = p->n_outputs;
+    s.n_threads = n_threads;
+    s.all_logits = p->all_logits;
+    s.kv_f16 = p->kv_f16 != 0;
+    return s;
 }
 
 size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
+    bn_ctx_shape s;
     bn_ctx_plan plan;
     if (!m || !m->layers) return 0;
     p = bn_ctx_resolve(m, params);
-    bn_ctx_make_plan(&m->hp, p.n_ctx, p.n_batch, p.n_threads > 0 ? p.n_threads : bitnet_online_cores(),
-                     p.all_logits, p.kv_f16, &plan);
-    return plan.total;
+    s = bn_ctx_shape_of(&p, p.threads ? bitnet_threadpool_size(p.threads)
+                              : p.n_threads > 0 ? p.n_threads : bitnet_online_cores());
+    bn_ctx_make_plan(&m->hp, &s, &plan);
+    return plan.overflow ? SIZE_MAX : plan.total;
 }
 
 /* --- backend hooks (api: cuda) --- */
@@ -6702,21 +6910,9 @@ static bitnet_status bn_ctx_pick_device(bitnet_ctx *c, const bitnet_ctx_params *
     return BITNET_OK;
 }
 
-static bitnet_status bn_gpu_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n) {
-    bitnet_backend_batch b;
-    bitnet_status st;
-    memset(&b, 0, sizeof b);
-    b.n_tokens = n; b.token = tokens; b.pos0 = c->pos;
-    b.n_out = c->all_logits ? n : 1;
-    if ((st = c->gpu->decode(c->gpu_state, &b, c->logits)) != BITNET_OK) return st;
-    c->pos += n;
-    c->n_last = n;
-    c->has_logits = 1;
-    return BITNET_OK;
-}
-
 bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
+    bn_ctx_shape s;
     bn_ctx_plan plan;
     bitnet_allocator a;
     bitnet_ctx *c;
@@ -6724,6 +6920,8 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     if (!out || !m) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: NULL argument");
     if (!m->layers) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: the model was loaded vocab-only");
     p = bn_ctx_resolve(m, params);
+    if (p.n_seq > BN__MAX_SEQ)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: n_seq %d is more than the limit %d", p.n_seq, BN__MAX_SEQ);
     a = bn_allocator_or_default(&p.allocator);
     c = (bitnet_ctx *)bn_zalloc(&a, sizeof *c);
     if (!c) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a context");
@@ -6731,14 +6929,20 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->allocator = a;
     c->n_ctx = p.n_ctx;
     c->n_batch = p.n_batch;
+    c->n_seq = p.n_seq;
+    c->n_outputs = p.n_outputs;
     c->all_logits = p.all_logits;
     c->kv_f16 = p.kv_f16 != 0;
+    c->abort_fn = p.abort_fn;
+    c->abort_user = p.abort_user;
     c->ldq = bn_tern_kpad(bn_ctx_widest(&m->hp));
-    if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    c->owns_threads = p.threads == NULL;
+    if (p.threads) c->threads = p.threads;
+    else if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
     if ((st = bn_ctx_pick_device(c, &p)) != BITNET_OK) goto fail;
-    /* on a GPU the host keeps only the logits (a one-position cache keeps the plan valid) */
-    bn_ctx_make_plan(&m->hp, c->gpu ? 1 : c->n_ctx, c->n_batch, bitnet_threadpool_size(c->threads), c->all_logits,
-                     c->kv_f16, &plan);
+    s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
+    if (c->gpu) s.n_ctx = 1;        /* on a GPU the host keeps no KV cache (one position keeps the plan valid) */
+    bn_ctx_make_plan(&m->hp, &s, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
     bn_ctx_init_rope(c);
     *out = c;
@@ -6751,29 +6955,95 @@ fail:
 void bitnet_ctx_free(bitnet_ctx *c) {
     if (!c) return;
     if (c->gpu) c->gpu->ctx_free(c->gpu_state);
-    bitnet_threadpool_free(c->threads);
+    if (c->owns_threads) bitnet_threadpool_free(c->threads);
     bitnet_pool_destroy(&c->pool);
     bn_free(&c->allocator, c);
 }
 
-int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->pos : 0; }
+int32_t bitnet_ctx_pos(const bitnet_ctx *c) { return c ? c->seq_pos[0] : 0; }
 int32_t bitnet_ctx_n_ctx(const bitnet_ctx *c) { return c ? c->n_ctx : 0; }
+int32_t bitnet_ctx_n_seq(const bitnet_ctx *c) { return c ? c->n_seq : 0; }
 bitnet_pool_stats bitnet_ctx_memory(const bitnet_ctx *c) { return bitnet_pool_get_stats(c ? &c->pool : NULL); }
 const bitnet_model *bitnet_ctx_model(const bitnet_ctx *c) { return c ? c->model : NULL; }
 
+int32_t bitnet_ctx_seq_pos(const bitnet_ctx *c, int32_t seq) {
+    return c && seq >= 0 && seq < c->n_seq ? c->seq_pos[seq] : 0;
+}
+
+/* The last batch's logits rows of one sequence are no longer valid. */
+static void bn_ctx_drop_rows(bitnet_ctx *c, int32_t seq) {
+    int32_t t;
+    for (t = 0; t < c->n_last; t++)
+        if (c->tok_seq[t] == seq) c->tok_row[t] = -1;
+}
+
 bitnet_status bitnet_ctx_truncate(bitnet_ctx *c, int32_t pos) {
-    if (!c || pos < 0 || pos > c->pos)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->pos : 0);
-    c->pos = pos;
-    c->has_logits = 0;
+    if (!c || pos < 0 || pos > c->seq_pos[0])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_truncate: position %d outside 0..%d", pos, c ? c->seq_pos[0] : 0);
+    return bitnet_ctx_seq_truncate(c, 0, pos);
+}
+
+bitnet_status bitnet_ctx_seq_truncate(bitnet_ctx *c, int32_t seq, int32_t pos) {
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: NULL context");
+    if (seq < 0 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: sequence %d outside 0..%d", seq, c->n_seq - 1);
+    if (pos < 0 || pos > c->seq_pos[seq])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_truncate: position %d outside 0..%d of sequence %d", pos,
+                       c->seq_pos[seq], seq);
+    c->seq_pos[seq] = pos;
+    bn_ctx_drop_rows(c, seq);
+    return BITNET_OK;
+}
+
+static size_t bn_kv_dim(const bitnet_ctx *c) {
+    return (size_t)c->model->hp.n_head_kv * (size_t)c->model->hp.head_dim;
+}
+
+/* Element index of (layer, sequence, position) in a KV cache. */
+static size_t bn_cache_index(const bitnet_ctx *c, int il, int32_t seq, int32_t pos) {
+    return (((size_t)il * (size_t)c->n_seq + (size_t)seq) * (size_t)c->n_ctx + (size_t)pos) * bn_kv_dim(c);
+}
+
+/* Element `at` of a KV cache: floats, or halves with kv_f16. */
+static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
+    return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
+}
+
+bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32_t n_pos) {
+    size_t elem, bytes;
+    int il;
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: NULL context");
+    if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: sequences %d -> %d outside 0..%d", src, dst, c->n_seq - 1);
+    if (n_pos < 0 || n_pos > c->seq_pos[src])
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: %d positions, sequence %d holds %d", n_pos, src,
+                       c->seq_pos[src]);
+    if (src == dst) return bitnet_ctx_seq_truncate(c, dst, n_pos);
+    if (c->gpu) {
+        bitnet_status st = c->gpu->seq_copy(c->gpu_state, src, dst, n_pos);
+        if (st != BITNET_OK) return st;
+        c->seq_pos[dst] = n_pos;
+        bn_ctx_drop_rows(c, dst);
+        return BITNET_OK;
+    }
+    elem = c->kv_f16 ? 2 : 4;
+    bytes = (size_t)n_pos * bn_kv_dim(c) * elem;
+    for (il = 0; il < c->model->hp.n_layer; il++) {
+        memcpy(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)),
+               bn_cache_at(c, c->kcache, bn_cache_index(c, il, src, 0)), bytes);
+        memcpy(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)),
+               bn_cache_at(c, c->vcache, bn_cache_index(c, il, src, 0)), bytes);
+    }
+    c->seq_pos[dst] = n_pos;
+    bn_ctx_drop_rows(c, dst);
     return BITNET_OK;
 }
 
 const float *bitnet_ctx_logits(const bitnet_ctx *c, int32_t i) {
-    if (!c || !c->has_logits) return NULL;
+    if (!c || c->n_last == 0) return NULL;
     if (i < 0) i = c->n_last - 1;
-    if (!c->all_logits) return i == c->n_last - 1 ? c->logits : NULL;
-    return i < c->n_last ? c->logits + (size_t)i * (size_t)c->model->hp.n_vocab : NULL;
+    if (i >= c->n_last || c->tok_row[i] < 0) return NULL;
+    return c->logits + (size_t)c->tok_row[i] * (size_t)c->model->hp.n_vocab;
 }
 
 /* --- forward pass --- */
@@ -6814,13 +7084,13 @@ static void bn_bitlinear(bitnet_ctx *c, const bn_proj *p, const float *x, float 
     bn_bitlinear_n(c, &p, &y, 1, x, n_tok);
 }
 
-/* cos and sin of every rotation angle of the batch's positions, shared by all heads and layers. */
+/* cos and sin of every rotation angle of each token's own position, shared by all heads and layers. */
 static void bn_ctx_rope_angles(bitnet_ctx *c, int n_tok) {
     int half = c->model->hp.n_rot / 2, t, i;
     for (t = 0; t < n_tok; t++) {
         float *cs = c->rope_cs + (size_t)t * (size_t)(2 * half);
         for (i = 0; i < half; i++) {
-            double theta = (double)(c->pos + t) * c->rope_inv_freq[i];
+            double theta = (double)c->tok_pos[t] * c->rope_inv_freq[i];
             cs[i] = (float)cos(theta);
             cs[half + i] = (float)sin(theta);
         }
@@ -6841,28 +7111,23 @@ typedef struct bn_attn_job {
     int64_t heads;                          /* query heads per unit; divides n_head / n_head_kv */
 } bn_attn_job;
 
-/* Element `at` of a KV cache: floats, or halves with kv_f16. */
-static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
-    return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
-}
-
-/* Causal attention of `heads` query heads of one token that share a KV head, so each cached key
-   and value row is read once for all of them. Unit u = ((t * n_head_kv) + g) * splits + s takes
-   heads g * group + s * heads + [0, heads). Each head's scores and sums run in the same order
-   whatever the grouping. */
+/* Causal attention of `heads` query heads of one token that share a KV head, over the token's
+   own sequence up to its own position, so each cached key and value row is read once for all
+   of them. Unit u = ((t * n_head_kv) + g) * splits + s takes heads g * group + s * heads +
+   [0, heads). Each head's scores and sums run in the same order whatever the grouping and
+   whatever else the batch holds. */
 static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     const bn_attn_job *j = (const bn_attn_job *)arg;
     bitnet_ctx *c = j->c;
     const bitnet_hparams *hp = &c->model->hp;
     const bn_kernels *kt = &c->model->kernels;
     int64_t hd = hp->head_dim, group = hp->n_head / hp->n_head_kv, nh = j->heads, splits = group / nh, u, i;
-    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hd, layer = (size_t)j->il * (size_t)c->n_ctx * kv_dim;
-    size_t n_ctx = (size_t)c->n_ctx;
+    size_t kv_dim = bn_kv_dim(c), n_ctx = (size_t)c->n_ctx;
     float *att = c->att + (size_t)thread * (size_t)group * n_ctx, scale = 1.0f / sqrtf((float)hd);
     for (u = u0; u < u1; u++) {
-        int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->pos + t + 1;
+        int64_t t = u / (hp->n_head_kv * splits), g = u / splits % hp->n_head_kv, n_pos = c->tok_pos[t] + 1;
         size_t r0 = (size_t)(t * hp->n_head + g * group + u % splits * nh);     /* first (token, head) row */
-        size_t kv0 = layer + (size_t)g * (size_t)hd;            /* this KV head's row at position 0 */
+        size_t kv0 = bn_cache_index(c, j->il, c->tok_seq[t], 0) + (size_t)g * (size_t)hd;   /* this KV head at position 0 */
         kt->attn_scores(c->q + r0 * (size_t)hd, nh, bn_cache_at(c, c->kcache, kv0), c->kv_f16, (int64_t)kv_dim,
                         n_pos, hd, scale, att, (int64_t)n_ctx);
         for (i = 0; i < nh; i++) kt->softmax(att + (size_t)i * n_ctx, n_pos);
@@ -6871,19 +7136,28 @@ static void bn_attention_task(void *arg, int64_t u0, int64_t u1, int thread) {
     }
 }
 
+/* Stores the batch's keys and values, each token at its sequence's position. */
+static void bn_store_kv(bitnet_ctx *c, int il, int n_tok) {
+    size_t kv_dim = bn_kv_dim(c);
+    int t;
+    for (t = 0; t < n_tok; t++) {
+        size_t at = bn_cache_index(c, il, c->tok_seq[t], c->tok_pos[t]);
+        const float *k = c->k + (size_t)t * kv_dim, *v = c->v + (size_t)t * kv_dim;
+        if (c->kv_f16) {
+            bitnet_fp32_to_fp16_row(k, (uint16_t *)bn_cache_at(c, c->kcache, at), kv_dim);
+            bitnet_fp32_to_fp16_row(v, (uint16_t *)bn_cache_at(c, c->vcache, at), kv_dim);
+        } else {
+            memcpy(bn_cache_at(c, c->kcache, at), k, kv_dim * sizeof(float));
+            memcpy(bn_cache_at(c, c->vcache, at), v, kv_dim * sizeof(float));
+        }
+    }
+}
+
 static void bn_attention(bitnet_ctx *c, int il, int n_tok) {
     const bitnet_hparams *hp = &c->model->hp;
-    size_t kv_dim = (size_t)hp->n_head_kv * (size_t)hp->head_dim;
-    size_t at = ((size_t)il * (size_t)c->n_ctx + (size_t)c->pos) * kv_dim;
     int64_t group = hp->n_head / hp->n_head_kv, units;
     bn_attn_job j;
-    if (c->kv_f16) {
-        bitnet_fp32_to_fp16_row(c->k, (uint16_t *)bn_cache_at(c, c->kcache, at), (size_t)n_tok * kv_dim);
-        bitnet_fp32_to_fp16_row(c->v, (uint16_t *)bn_cache_at(c, c->vcache, at), (size_t)n_tok * kv_dim);
-    } else {
-        memcpy(bn_cache_at(c, c->kcache, at), c->k, (size_t)n_tok * kv_dim * sizeof(float));
-        memcpy(bn_cache_at(c, c->vcache, at), c->v, (size_t)n_tok * kv_dim * sizeof(float));
-    }
+    bn_store_kv(c, il, n_tok);
     j.c = c;
     j.il = il;
     /* as many heads per unit as keeps >= 4 units per thread (a short batch splits its groups) */
@@ -6937,47 +7211,532 @@ static void bn_embed(bitnet_ctx *c, const int32_t *tokens, int n_tok) {
                           (uint64_t)m->hp.n_embd, c->x + (size_t)t * (size_t)m->hp.n_embd);
 }
 
-static void bn_output(bitnet_ctx *c, int n_tok) {
+/* The head over just the rows asked for: their final norms gathered into xb, one GEMM. */
+static void bn_output(bitnet_ctx *c, int n_out) {
     const bitnet_model *m = c->model;
-    int first = c->all_logits ? 0 : n_tok - 1, n_out = n_tok - first;
     int64_t E = m->hp.n_embd;
-    bn_rmsnorm_rows(c, c->x + (size_t)first * (size_t)E, c->xb, m->output_norm, E, n_out);
+    int r;
+    if (n_out == 0) return;
+    for (r = 0; r < n_out; r++)
+        m->kernels.rmsnorm(c->x + (size_t)c->out_tok[r] * (size_t)E, m->output_norm, E, m->hp.rms_eps,
+                           c->xb + (size_t)r * (size_t)E);
     if (n_out == 1) bn_par_gemv_f(c->threads, &m->kernels, &m->head, c->xb, c->logits);
     else bn_par_gemm_f(c->threads, &m->kernels, &m->head, c->xb, E, n_out, c->logits, m->hp.n_vocab);
 }
 
-static bitnet_status bn_check_tokens(const bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
-    int32_t i;
-    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: no tokens");
-    if (n_tokens > c->n_ctx - c->pos)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens at position %d exceed the context of %d",
-                       n_tokens, c->pos, c->n_ctx);
-    if (c->all_logits && n_tokens > c->n_batch)
-        return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: %d tokens with all_logits exceed n_batch %d",
-                       n_tokens, c->n_batch);
+/* Which tokens of a batch want logits. */
+enum { BN__OUT_FLAGS, BN__OUT_LAST_OF_SEQ, BN__OUT_ALL, BN__OUT_NONE };
+
+typedef struct bn_batch_in {
+    int32_t n;
+    const int32_t *token;
+    const int32_t *seq;                     /* NULL: every token in seq0 */
+    int32_t seq0;
+    const int8_t *logits;                   /* with BN__OUT_FLAGS; NULL = BN__OUT_LAST_OF_SEQ */
+    int out;
+    const char *who;                        /* the public function, for messages */
+} bn_batch_in;
+
+static int32_t bn_batch_seq(const bn_batch_in *b, int32_t t) { return b->seq ? b->seq[t] : b->seq0; }
+
+/* Checks a batch against the context without changing anything observable; leaves in
+   seq_count the tokens of each sequence. Returns the logits rows it needs in *n_out. */
+static bitnet_status bn_batch_check(bitnet_ctx *c, const bn_batch_in *b, int32_t *n_out) {
+    int32_t t, s, rows = 0;
+    if (b->n <= 0 || !b->token) return bn_fail(BITNET_ERR_ARGS, "%s: no tokens", b->who);
+    if (b->n > c->n_batch)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens exceed n_batch %d", b->who, b->n, c->n_batch);
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (s < 0 || s >= c->n_seq)
+            return bn_fail(BITNET_ERR_ARGS, "%s: token %d is in sequence %d, outside 0..%d", b->who, t, s, c->n_seq - 1);
+        if (b->token[t] < 0 || b->token[t] >= c->model->hp.n_vocab)
+            return bn_fail(BITNET_ERR_ARGS, "%s: token id %d at index %d is outside the vocabulary (0..%d)", b->who,
+                           b->token[t], t, c->model->hp.n_vocab - 1);
+    }
+    for (t = 0; t < b->n; t++) c->seq_count[bn_batch_seq(b, t)] = 0;
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (c->seq_count[s]++ == 0 && b->out == BN__OUT_LAST_OF_SEQ) rows++;
+        if (b->out == BN__OUT_ALL || (b->out == BN__OUT_FLAGS && b->logits[t])) rows++;
+    }
+    for (t = 0; t < b->n; t++) {
+        s = bn_batch_seq(b, t);
+        if (c->seq_count[s] > c->n_ctx - c->seq_pos[s])
+            return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens of sequence %d at position %d exceed the context of %d",
+                           b->who, c->seq_count[s], s, c->seq_pos[s], c->n_ctx);
+    }
+    if (rows > c->n_outputs)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d logits rows asked for, the context returns at most n_outputs %d",
+                       b->who, rows, c->n_outputs);
+    *n_out = rows;
+    return BITNET_OK;
+}
+
+/* Gives each token its sequence, position and logits row (seq_count from bn_batch_check). */
+static void bn_batch_place(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t t, rows = 0;
+    for (t = 0; t < b->n; t++) {
+        int32_t s = bn_batch_seq(b, t);
+        int want = b->out == BN__OUT_ALL || (b->out == BN__OUT_FLAGS && b->logits[t]) ||
+                   (b->out == BN__OUT_LAST_OF_SEQ && c->seq_count[s] == 1);
+        c->seq_count[s]--;
+        c->tok_seq[t] = s;
+        c->tok_pos[t] = c->seq_pos[s]++;
+        c->tok_row[t] = want ? rows : -1;
+        if (want) c->out_tok[rows++] = t;
+    }
+    c->n_last = b->n;
+}
+
+void bitnet_ctx_cancel(bitnet_ctx *c) {
+    if (c) BN__ATOMIC_STORE(&c->cancel, 1);
+}
+
+/* A cancel request (taken, so it stops one decode) or the abort hook's. */
+static int bn_ctx_cancelled(bitnet_ctx *c) {
+    if (BN__ATOMIC_LOAD(&c->cancel) && BN__ATOMIC_XCHG(&c->cancel, 0)) return 1;
+    return c->abort_fn && c->abort_fn(c->abort_user);
+}
+
+/* Takes back a placed batch: each sequence back to its first position in it, no logits. */
+static bitnet_status bn_batch_unplace(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t t;
+    for (t = b->n - 1; t >= 0; t--) c->seq_pos[c->tok_seq[t]] = c->tok_pos[t];
+    c->n_last = 0;
+    return bn_fail(BITNET_ERR_CANCELLED, "%s: cancelled", b->who);
+}
+
+/* A placed batch on the GPU backend (see "api: cuda"); its logits rows come back in c->logits.
+   A GPU decode is not cancelled between layers. */
+static bitnet_status bn_gpu_run(bitnet_ctx *c, const bn_batch_in *b, int32_t n_out) {
+    bitnet_backend_batch g;
+    bitnet_status st;
+    int32_t t;
+    memset(&g, 0, sizeof g);
+    g.n_tokens = b->n; g.token = b->token; g.pos = c->tok_pos; g.seq = c->tok_seq;
+    g.out = c->out_tok; g.n_out = n_out;
+    if ((st = c->gpu->decode(c->gpu_state, &g, c->logits)) != BITNET_OK) {
+        for (t = b->n - 1; t >= 0; t--) c->seq_pos[c->tok_seq[t]] = c->tok_pos[t];
+        c->n_last = 0;
+        return st;
+    }
+    c->n_decodes++;
+    return BITNET_OK;
+}
+
+static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
+    int32_t n_out = 0;
+    int il;
+    bitnet_status st = bn_batch_check(c, b, &n_out);
+    if (st != BITNET_OK) return st;
+    bn_batch_place(c, b);
+    if (c->gpu) return bn_gpu_run(c, b, n_out);
+    bn_embed(c, b->token, b->n);
+    bn_ctx_rope_angles(c, b->n);
+    for (il = 0; il < c->model->hp.n_layer; il++) {
+        if (bn_ctx_cancelled(c)) return bn_batch_unplace(c, b);
+        bn_layer_forward(c, il, b->n);
+    }
+    bn_output(c, n_out);
+    c->n_decodes++;
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_decode_batch(bitnet_ctx *c, const bitnet_batch *batch) {
+    bn_batch_in b;
+    if (!c || !batch) return bn_fail(BITNET_ERR_ARGS, "bitnet_decode_batch: NULL argument");
+    memset(&b, 0, sizeof b);
+    b.n = batch->n_tokens;
+    b.token = batch->token;
+    b.seq = batch->seq;
+    b.logits = batch->logits;
+    b.out = batch->logits ? BN__OUT_FLAGS : BN__OUT_LAST_OF_SEQ;
+    b.who = "bitnet_decode_batch";
+    return bn_decode_run(c, &b);
+}
+
+/* Tokens at the next positions of one sequence, in chunks of n_batch; logits for the last
+   token (every token with all_logits). */
+static bitnet_status bn_decode_seq(bitnet_ctx *c, int32_t seq, const int32_t *tokens, int32_t n_tokens,
+                                   const char *who) {
+    bn_batch_in b;
+    int32_t done = 0, i, start;
+    if (!c || !tokens || n_tokens <= 0) return bn_fail(BITNET_ERR_ARGS, "%s: no tokens", who);
+    if (seq < 0 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside 0..%d", who, seq, c->n_seq - 1);
+    if (n_tokens > c->n_ctx - c->seq_pos[seq])
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens at position %d exceed the context of %d", who, n_tokens,
+                       c->seq_pos[seq], c->n_ctx);
+    if (c->all_logits && n_tokens > c->n_outputs)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d tokens with all_logits exceed %s %d", who, n_tokens,
+                       c->n_outputs < c->n_batch ? "n_outputs" : "n_batch", c->n_outputs);
     for (i = 0; i < n_tokens; i++)
         if (tokens[i] < 0 || tokens[i] >= c->model->hp.n_vocab)
-            return bn_fail(BITNET_ERR_ARGS, "bitnet_decode: token id %d at index %d is outside the vocabulary "
-                           "(0..%d)", tokens[i], i, c->model->hp.n_vocab - 1);
+            return bn_fail(BITNET_ERR_ARGS, "%s: token id %d at index %d is outside the vocabulary (0..%d)", who,
+                           tokens[i], i, c->model->hp.n_vocab - 1);
+    memset(&b, 0, sizeof b);
+    b.seq0 = seq;
+    b.who = who;
+    start = c->seq_pos[seq];
+    while (done < n_tokens) {
+        bitnet_status st;
+        b.n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch;
+        b.token = tokens + done;
+        b.out = done + b.n < n_tokens ? BN__OUT_NONE : c->all_logits ? BN__OUT_ALL : BN__OUT_LAST_OF_SEQ;
+        if ((st = bn_decode_run(c, &b)) != BITNET_OK) {
+            c->seq_pos[seq] = start;            /* cancelled: the chunks done are undone too */
+            return st;
+        }
+        done += b.n;
+    }
     return BITNET_OK;
 }
 
 bitnet_status bitnet_decode(bitnet_ctx *c, const int32_t *tokens, int32_t n_tokens) {
-    int32_t done = 0;
-    bitnet_status st = bn_check_tokens(c, tokens, n_tokens);
+    return bn_decode_seq(c, 0, tokens, n_tokens, "bitnet_decode");
+}
+
+/* --- context: KV state save / restore / copy --- */
+
+#define BN__STATE_MAGIC "BNKV"
+#define BN__STATE_VERSION 1u
+#define BN__STATE_FIXED 40                  /* header bytes before the positions */
+
+static uint64_t bn_fnv1a(uint64_t h, const void *data, size_t n) {
+    const unsigned char *p = (const unsigned char *)data;
+    size_t i;
+    for (i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+#define BN__FNV_START 0xcbf29ce484222325ull
+
+/* The model's shape and its first embedding bytes: a state only goes back into the model
+   (or a copy of it) that made it. */
+static uint64_t bn_model_fingerprint(const bitnet_model *m) {
+    const bitnet_hparams *hp = &m->hp;
+    int32_t ints[13];
+    float floats[3];
+    uint64_t h = BN__FNV_START;
+    unsigned char b[4];
+    size_t i, n_embd_bytes = m->embd->size < 256 ? (size_t)m->embd->size : 256;
+    ints[0] = (int32_t)hp->arch; ints[1] = hp->n_vocab; ints[2] = hp->n_embd; ints[3] = hp->n_layer;
+    ints[4] = hp->n_head; ints[5] = hp->n_head_kv; ints[6] = hp->head_dim; ints[7] = hp->n_ff;
+    ints[8] = hp->n_rot; ints[9] = (int32_t)hp->activation; ints[10] = (int32_t)hp->rope_style;
+    ints[11] = hp->sub_norms; ints[12] = hp->tied_head;
+    floats[0] = hp->rope_base; floats[1] = hp->rope_freq_scale; floats[2] = hp->rms_eps;
+    for (i = 0; i < 13; i++) { bn_store_u32(b, (uint32_t)ints[i]); h = bn_fnv1a(h, b, 4); }
+    for (i = 0; i < 3; i++) { uint32_t u; memcpy(&u, &floats[i], 4); bn_store_u32(b, u); h = bn_fnv1a(h, b, 4); }
+    return bn_fnv1a(h, m->embd->data, n_embd_bytes);
+}
+
+/* Bytes of one sequence's cache rows in a state: keys and values of every layer. */
+static uint64_t bn_state_seq_bytes(const bitnet_ctx *c, int32_t pos) {
+    return (uint64_t)pos * (uint64_t)c->model->hp.n_layer * 2 * bn_kv_dim(c) * (c->kv_f16 ? 2 : 4);
+}
+
+static int32_t bn_state_first(const bitnet_ctx *c, int32_t seq) { (void)c; return seq < 0 ? 0 : seq; }
+static int32_t bn_state_count(const bitnet_ctx *c, int32_t seq) { return seq < 0 ? c->n_seq : 1; }
+
+static bitnet_status bn_state_check_seq(const bitnet_ctx *c, int32_t seq, const char *who) {
+    if (!c) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
+    if (seq < -1 || seq >= c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside -1 (all) .. %d", who, seq, c->n_seq - 1);
+    if (c->gpu) return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: the KV cache of a GPU context stays on the device", who);
+    return BITNET_OK;
+}
+
+size_t bitnet_ctx_state_size(const bitnet_ctx *c, int32_t seq) {
+    uint64_t total;
+    int32_t s, n;
+    if (!c || seq < -1 || seq >= c->n_seq) return 0;
+    n = bn_state_count(c, seq);
+    total = BN__STATE_FIXED + 4 * (uint64_t)n + 8;
+    for (s = bn_state_first(c, seq); s < bn_state_first(c, seq) + n; s++) total += bn_state_seq_bytes(c, c->seq_pos[s]);
+    return (size_t)total;
+}
+
+/* A state is written as pieces through `emit` (memory or file), the checksum kept as it goes. */
+typedef int (*bn_emit_fn)(const void *data, size_t n, void *user);   /* 0 = ok */
+
+typedef struct bn_state_out {
+    bn_emit_fn emit;
+    void *user;
+    uint64_t sum;
+    int failed;
+} bn_state_out;
+
+static void bn_state_put(bn_state_out *o, const void *data, size_t n) {
+    if (o->failed || !n) return;
+    o->sum = bn_fnv1a(o->sum, data, n);
+    if (o->emit(data, n, o->user)) o->failed = 1;
+}
+
+static void bn_state_write(const bitnet_ctx *c, int32_t seq, bn_state_out *o) {
+    unsigned char h[BN__STATE_FIXED], b[8];
+    int32_t first = bn_state_first(c, seq), n = bn_state_count(c, seq), s;
+    size_t elem = c->kv_f16 ? 2 : 4;
+    int il;
+    memset(h, 0, sizeof h);
+    memcpy(h, BN__STATE_MAGIC, 4);
+    bn_store_u32(h + 4, BN__STATE_VERSION);
+    bn_store_u64(h + 8, bn_model_fingerprint(c->model));
+    bn_store_u32(h + 16, (uint32_t)c->model->hp.n_layer);
+    bn_store_u32(h + 20, (uint32_t)bn_kv_dim(c));
+    bn_store_u32(h + 24, (uint32_t)c->kv_f16);
+    bn_store_u32(h + 28, (uint32_t)c->n_ctx);
+    bn_store_u32(h + 32, (uint32_t)n);
+    o->sum = BN__FNV_START;
+    bn_state_put(o, h, sizeof h);
+    for (s = first; s < first + n; s++) { bn_store_u32(b, (uint32_t)c->seq_pos[s]); bn_state_put(o, b, 4); }
+    for (s = first; s < first + n; s++)
+        for (il = 0; il < c->model->hp.n_layer; il++) {
+            size_t bytes = (size_t)c->seq_pos[s] * bn_kv_dim(c) * elem;
+            bn_state_put(o, bn_cache_at(c, c->kcache, bn_cache_index(c, il, s, 0)), bytes);
+            bn_state_put(o, bn_cache_at(c, c->vcache, bn_cache_index(c, il, s, 0)), bytes);
+        }
+    bn_store_u64(b, o->sum);
+    if (!o->failed && o->emit(b, 8, o->user)) o->failed = 1;
+}
+
+typedef struct bn_mem_sink { unsigned char *p; size_t n, cap; } bn_mem_sink;
+
+static int bn_mem_emit(const void *data, size_t n, void *user) {
+    bn_mem_sink *m = (bn_mem_sink *)user;
+    if (n > m->cap - m->n) return -1;
+    memcpy(m->p + m->n, data, n);
+    m->n += n;
+    return 0;
+}
+
+bitnet_status bitnet_ctx_state_save(const bitnet_ctx *c, int32_t seq, void *buf, size_t cap, size_t *size) {
+    bn_state_out o;
+    bn_mem_sink m;
+    size_t need;
+    bitnet_status st = bn_state_check_seq(c, seq, "bitnet_ctx_state_save");
     if (st != BITNET_OK) return st;
-    if (c->gpu) return bn_gpu_decode(c, tokens, n_tokens);
-    while (done < n_tokens) {
-        int n = n_tokens - done < c->n_batch ? n_tokens - done : c->n_batch, il;
-        bn_embed(c, tokens + done, n);
-        bn_ctx_rope_angles(c, n);
-        for (il = 0; il < c->model->hp.n_layer; il++) bn_layer_forward(c, il, n);
-        if (done + n == n_tokens) bn_output(c, n);
-        c->pos += n;
-        c->n_last = n;
-        done += n;
+    need = bitnet_ctx_state_size(c, seq);
+    if (size) *size = need;
+    if (!buf || cap < need)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_state_save: the state needs %zu bytes, the buffer has %zu", need,
+                       buf ? cap : 0);
+    m.p = (unsigned char *)buf; m.n = 0; m.cap = cap;
+    o.emit = bn_mem_emit; o.user = &m; o.failed = 0;
+    bn_state_write(c, seq, &o);
+    return BITNET_OK;
+}
+
+static int bn_file_emit(const void *data, size_t n, void *user) {
+    return fwrite(data, 1, n, (FILE *)user) == n ? 0 : -1;
+}
+
+bitnet_status bitnet_ctx_state_save_file(const bitnet_ctx *c, int32_t seq, const char *path) {
+    bn_state_out o;
+    FILE *f;
+    int closed;
+    bitnet_status st = bn_state_check_seq(c, seq, "bitnet_ctx_state_save_file");
+    if (st != BITNET_OK) return st;
+    if (!path) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_state_save_file: NULL path");
+    if (!(f = fopen(path, "wb"))) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
+    o.emit = bn_file_emit; o.user = f; o.failed = 0;
+    bn_state_write(c, seq, &o);
+    closed = fclose(f) == 0;
+    if (o.failed || !closed) {
+        remove(path);
+        return bn_fail(BITNET_ERR_IO, "cannot write '%s': %s", path, strerror(errno));
     }
-    c->has_logits = 1;
+    return BITNET_OK;
+}
+
+/* What a state's header says, checked against the context it goes into. */
+typedef struct bn_state_hdr {
+    int32_t n_seqs;
+    uint64_t data_bytes, total;             /* cache rows; the whole state with checksum */
+} bn_state_hdr;
+
+static bitnet_status bn_state_check_fixed(const bitnet_ctx *c, int32_t seq, const unsigned char *h, uint64_t size,
+                                          bn_state_hdr *out, const char *who) {
+    uint32_t version, kv_type, n_seqs;
+    if (size < BN__STATE_FIXED)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: truncated state: %llu bytes, the header alone is %d", who,
+                       (unsigned long long)size, BN__STATE_FIXED);
+    if (memcmp(h, BN__STATE_MAGIC, 4) != 0) return bn_fail(BITNET_ERR_FORMAT, "%s: not a KV state (bad magic)", who);
+    if ((version = bn_load_u32(h + 4)) != BN__STATE_VERSION)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: state version %u, this library reads %u", who, version,
+                       BN__STATE_VERSION);
+    if (bn_load_u64(h + 8) != bn_model_fingerprint(c->model))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: the state was made with another model (fingerprint %016llx, this "
+                       "model %016llx)", who, (unsigned long long)bn_load_u64(h + 8),
+                       (unsigned long long)bn_model_fingerprint(c->model));
+    if (bn_load_u32(h + 16) != (uint32_t)c->model->hp.n_layer || bn_load_u32(h + 20) != (uint32_t)bn_kv_dim(c))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: state of %u layers x %u kv width, the model has %d x %zu", who,
+                       bn_load_u32(h + 16), bn_load_u32(h + 20), c->model->hp.n_layer, bn_kv_dim(c));
+    if ((kv_type = bn_load_u32(h + 24)) > 1 || (int)kv_type != c->kv_f16)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: the state holds a %s KV cache, the context an %s one", who,
+                       kv_type == 0 ? "F32" : kv_type == 1 ? "F16" : "unknown", c->kv_f16 ? "F16" : "F32");
+    n_seqs = bn_load_u32(h + 32);
+    if (seq < 0 && n_seqs != (uint32_t)c->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the state holds %u sequences, the context %d", who, n_seqs, c->n_seq);
+    if (seq >= 0 && n_seqs != 1)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the state holds %u sequences, restoring into sequence %d needs one", who,
+                       n_seqs, seq);
+    out->n_seqs = (int32_t)n_seqs;
+    if (size < BN__STATE_FIXED + 4 * (uint64_t)n_seqs)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: truncated state: %llu bytes, its header is %llu", who,
+                       (unsigned long long)size, (unsigned long long)(BN__STATE_FIXED + 4 * (uint64_t)n_seqs));
+    return BITNET_OK;
+}
+
+/* The positions (decoded into pos) fit the context; the size is then exact. */
+static bitnet_status bn_state_check_positions(const bitnet_ctx *c, const int32_t *pos, uint64_t size,
+                                              uint32_t saved_n_ctx, bn_state_hdr *h, const char *who) {
+    int32_t s;
+    h->data_bytes = 0;
+    for (s = 0; s < h->n_seqs; s++) {
+        uint32_t p = (uint32_t)pos[s];
+        if (p > saved_n_ctx)
+            return bn_fail(BITNET_ERR_FORMAT, "%s: sequence %d of the state holds %u positions, more than its n_ctx %u",
+                           who, s, p, saved_n_ctx);
+        if (p > (uint32_t)c->n_ctx)
+            return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d of the state holds %u positions, the context has %d", who,
+                           s, p, c->n_ctx);
+        h->data_bytes += bn_state_seq_bytes(c, (int32_t)p);
+    }
+    h->total = BN__STATE_FIXED + 4 * (uint64_t)h->n_seqs + h->data_bytes + 8;
+    if (size != h->total)
+        return bn_fail(BITNET_ERR_FORMAT, "%s: %s state: %llu bytes, its header says %llu", who,
+                       size < h->total ? "truncated" : "oversized", (unsigned long long)size,
+                       (unsigned long long)h->total);
+    return BITNET_OK;
+}
+
+/* Positions of a checked state set for the sequences it goes into; their logits rows dropped. */
+static void bn_state_set_positions(bitnet_ctx *c, int32_t seq, const int32_t *pos, int32_t n) {
+    int32_t s;
+    for (s = 0; s < n; s++) {
+        c->seq_pos[bn_state_first(c, seq) + s] = pos[s];
+        bn_ctx_drop_rows(c, bn_state_first(c, seq) + s);
+    }
+}
+
+bitnet_status bitnet_ctx_state_restore(bitnet_ctx *c, int32_t seq, const void *buf, size_t size) {
+    const char *who = "bitnet_ctx_state_restore";
+    const unsigned char *b = (const unsigned char *)buf, *data;
+    bn_state_hdr h;
+    size_t elem;
+    int32_t s;
+    int il;
+    bitnet_status st = bn_state_check_seq(c, seq, who);
+    if (st != BITNET_OK) return st;
+    if (!buf) return bn_fail(BITNET_ERR_ARGS, "%s: NULL buffer", who);
+    if ((st = bn_state_check_fixed(c, seq, b, size, &h, who)) != BITNET_OK) return st;
+    for (s = 0; s < h.n_seqs; s++) c->seq_count[s] = (int32_t)bn_load_u32(b + BN__STATE_FIXED + 4 * (size_t)s);
+    if ((st = bn_state_check_positions(c, c->seq_count, size, bn_load_u32(b + 28), &h, who)) != BITNET_OK) return st;
+    if (bn_fnv1a(BN__FNV_START, b, size - 8) != bn_load_u64(b + size - 8))
+        return bn_fail(BITNET_ERR_FORMAT, "%s: checksum mismatch: the state was altered or damaged", who);
+    elem = c->kv_f16 ? 2 : 4;
+    data = b + BN__STATE_FIXED + 4 * (size_t)h.n_seqs;
+    for (s = 0; s < h.n_seqs; s++) {
+        int32_t dst = bn_state_first(c, seq) + s;
+        size_t bytes = (size_t)c->seq_count[s] * bn_kv_dim(c) * elem;
+        for (il = 0; il < c->model->hp.n_layer; il++) {
+            memcpy(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)), data, bytes);
+            memcpy(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)), data + bytes, bytes);
+            data += 2 * bytes;
+        }
+    }
+    bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+    return BITNET_OK;
+}
+
+/* Reads exactly n bytes, feeding them to the checksum; 0 on a short read. */
+static int bn_state_fread(FILE *f, void *dst, size_t n, uint64_t *sum) {
+    if (fread(dst, 1, n, f) != n) return 0;
+    *sum = bn_fnv1a(*sum, dst, n);
+    return 1;
+}
+
+/* The file is read twice and never held whole: a pass that checks size and checksum, then, only
+   if it all holds, a pass that copies the rows into the cache. */
+bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *c, int32_t seq, const char *path) {
+    const char *who = "bitnet_ctx_state_restore_file";
+    unsigned char fixed[BN__STATE_FIXED], tmp[4096], b8[8];
+    bn_state_hdr h;
+    uint64_t sum = BN__FNV_START, left;
+    size_t elem;
+    long size;
+    FILE *f;
+    int32_t s;
+    int il, ok = 1;
+    bitnet_status st = bn_state_check_seq(c, seq, who);
+    if (st != BITNET_OK) return st;
+    if (!path) return bn_fail(BITNET_ERR_ARGS, "%s: NULL path", who);
+    if (!(f = fopen(path, "rb"))) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+        fclose(f);
+        return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
+    }
+    memset(fixed, 0, sizeof fixed);
+    if (size >= BN__STATE_FIXED && !bn_state_fread(f, fixed, sizeof fixed, &sum)) ok = 0;
+    st = ok ? bn_state_check_fixed(c, seq, fixed, (uint64_t)size, &h, who)
+            : bn_fail(BITNET_ERR_IO, "%s: cannot read '%s'", who, path);
+    for (s = 0; st == BITNET_OK && s < h.n_seqs; s++) {     /* positions, into scratch */
+        if (!bn_state_fread(f, b8, 4, &sum)) st = bn_fail(BITNET_ERR_IO, "%s: short read of '%s'", who, path);
+        c->seq_count[s] = (int32_t)bn_load_u32(b8);
+    }
+    if (st == BITNET_OK) st = bn_state_check_positions(c, c->seq_count, (uint64_t)size, bn_load_u32(fixed + 28), &h, who);
+    for (left = h.data_bytes; st == BITNET_OK && left > 0;) {        /* pass 1: the checksum */
+        size_t n = left < sizeof tmp ? (size_t)left : sizeof tmp;
+        if (!bn_state_fread(f, tmp, n, &sum)) st = bn_fail(BITNET_ERR_IO, "%s: short read of '%s'", who, path);
+        left -= n;
+    }
+    if (st == BITNET_OK && (fread(b8, 1, 8, f) != 8 || bn_load_u64(b8) != sum))
+        st = bn_fail(BITNET_ERR_FORMAT, "%s: checksum mismatch: '%s' was altered or damaged", who, path);
+    if (st != BITNET_OK) { fclose(f); return st; }
+    elem = c->kv_f16 ? 2 : 4;
+    if (fseek(f, (long)(BN__STATE_FIXED + 4 * h.n_seqs), SEEK_SET) != 0) ok = 0;
+    for (s = 0; ok && s < h.n_seqs; s++) {                          /* pass 2: into the cache */
+        int32_t dst = bn_state_first(c, seq) + s;
+        size_t bytes = (size_t)c->seq_count[s] * bn_kv_dim(c) * elem;
+        for (il = 0; ok && il < c->model->hp.n_layer; il++)
+            ok = fread(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)), 1, bytes, f) == bytes &&
+                 fread(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)), 1, bytes, f) == bytes;
+    }
+    fclose(f);
+    if (!ok) {                              /* the file changed between the passes: those sequences are cleared */
+        for (s = 0; s < h.n_seqs; s++) c->seq_count[s] = 0;
+        bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+        return bn_fail(BITNET_ERR_IO, "%s: '%s' changed while it was read; the sequences were cleared", who, path);
+    }
+    bn_state_set_positions(c, seq, c->seq_count, h.n_seqs);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src, int32_t src_seq) {
+    const char *who = "bitnet_ctx_state_copy";
+    size_t bytes;
+    int32_t pos;
+    int il;
+    if (!dst || !src) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
+    if (dst_seq < 0 || dst_seq >= dst->n_seq || src_seq < 0 || src_seq >= src->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d -> %d outside the contexts' 0..%d / 0..%d", who, src_seq,
+                       dst_seq, src->n_seq - 1, dst->n_seq - 1);
+    if (dst == src) return bitnet_ctx_seq_copy(dst, src_seq, dst_seq, src->seq_pos[src_seq]);
+    if (bn_model_fingerprint(dst->model) != bn_model_fingerprint(src->model) || dst->kv_f16 != src->kv_f16)
+        return bn_fail(BITNET_ERR_ARGS, "%s: the contexts differ in model or KV cache type", who);
+    pos = src->seq_pos[src_seq];
+    if (pos > dst->n_ctx)
+        return bn_fail(BITNET_ERR_ARGS, "%s: %d positions do not fit n_ctx %d", who, pos, dst->n_ctx);
+    bytes = (size_t)pos * bn_kv_dim(src) * (src->kv_f16 ? 2 : 4);
+    for (il = 0; il < src->model->hp.n_layer; il++) {
+        memcpy(bn_cache_at(dst, dst->kcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->kcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+        memcpy(bn_cache_at(dst, dst->vcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->vcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+    }
+    dst->seq_pos[dst_seq] = pos;
+    bn_ctx_drop_rows(dst, dst_seq);
     return BITNET_OK;
 }
 
@@ -8895,9 +9654,12 @@ struct bitnet_gen {
     bitnet_stop *stop;
     bitnet_detok detok;
     int32_t *prompt;                        /* (n_prompt) */
-    int32_t n_prompt, n_prefilled, chunk;
+    int32_t seq, n_prompt, n_prefilled, chunk;
     int32_t max_tokens, last, pending;      /* pending: sampled, not yet decoded (-1: none) */
     int ignore_eog, cancelled, finished;
+    uint64_t logits_at;                     /* ctx->n_decodes when this gen's logits were made */
+    int32_t logits_row;                     /* their token in that batch (-1: the last) */
+    int32_t batch_at, batch_n;              /* bitnet_gen_step_batch: first token and count in its batch */
     char *piece, *text;                     /* detokenizer and stop-matcher output buffers */
     size_t piece_cap, text_cap;
     double t_begin, t_prefilled;
@@ -8906,6 +9668,7 @@ struct bitnet_gen {
 
 static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) {
     size_t n = 0, cap;
+    int32_t free_pos = g->ctx->n_ctx - g->ctx->seq_pos[g->seq];
     bitnet_status st;
     if (p->prompt_ids) {
         if (p->n_prompt_ids <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: empty prompt_ids");
@@ -8927,9 +9690,9 @@ static bitnet_status bn_gen_tokenize(bitnet_gen *g, const bitnet_gen_params *p) 
     }
     g->n_prompt = (int32_t)n;
     if (g->n_prompt == 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: the prompt has no tokens");
-    if (g->n_prompt > bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx))
+    if (g->n_prompt > free_pos)
         return bn_fail(BITNET_ERR_ARGS, "prompt of %d tokens does not fit the context (%d of %d positions free)",
-                       g->n_prompt, bitnet_ctx_n_ctx(g->ctx) - bitnet_ctx_pos(g->ctx), bitnet_ctx_n_ctx(g->ctx));
+                       g->n_prompt, free_pos, g->ctx->n_ctx);
     return BITNET_OK;
 }
 
@@ -8949,11 +9712,14 @@ bitnet_status bitnet_gen_new(bitnet_gen **out, bitnet_ctx *ctx, const bitnet_gen
     if (!out || !ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: NULL argument");
     memset(&p, 0, sizeof p);
     if (params) p = *params;
+    if (p.seq < 0 || p.seq >= ctx->n_seq)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_new: sequence %d outside 0..%d", p.seq, ctx->n_seq - 1);
     g = (bitnet_gen *)bn_zalloc(&ctx->allocator, sizeof *g);
     if (!g) return bn_fail(BITNET_ERR_NOMEM, "out of memory for a generation");
     g->ctx = ctx;
     g->allocator = ctx->allocator;
     g->vocab = ctx->model->vocab;
+    g->seq = p.seq;
     g->max_tokens = p.max_tokens > 0 ? p.max_tokens : 0;
     g->ignore_eog = p.ignore_eog;
     g->chunk = p.prefill_chunk > 0 ? p.prefill_chunk : ctx->n_batch;
@@ -8986,7 +9752,7 @@ void bitnet_gen_free(bitnet_gen *g) {
 
 int32_t bitnet_gen_last_token(const bitnet_gen *g) { return g ? g->last : -1; }
 const bitnet_gen_stats *bitnet_gen_stats_get(const bitnet_gen *g) { return g ? &g->stats : NULL; }
-void bitnet_gen_cancel(bitnet_gen *g) { if (g) g->cancelled = 1; }
+void bitnet_gen_cancel(bitnet_gen *g) { if (g) BN__ATOMIC_STORE(&g->cancelled, 1); }
 
 /* Ends the generation: releases held text (an unfinished character becomes U+FFFD). */
 static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **text, size_t *len) {
@@ -9007,32 +9773,46 @@ static int bn_gen_finish(bitnet_gen *g, bitnet_stop_reason reason, const char **
     return 0;
 }
 
-static int bn_gen_prefill(bitnet_gen *g) {
-    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
-    bitnet_status st;
-    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
-    if ((st = bitnet_decode(g->ctx, g->prompt + g->n_prefilled, n)) != BITNET_OK) return st;
+/* The logits this generation samples next: row `row` of the context's last batch, made by the
+   decode counted `at`. */
+static void bn_gen_mark_logits(bitnet_gen *g, int32_t row) {
+    g->logits_at = g->ctx->n_decodes;
+    g->logits_row = row;
+}
+
+static void bn_gen_prefilled(bitnet_gen *g, int32_t n) {
     g->n_prefilled += n;
     if (g->n_prefilled == g->n_prompt) {
         g->t_prefilled = bitnet_time_ms();
         g->stats.prompt_ms = g->t_prefilled - g->t_begin;
         g->stats.prompt_tps = g->stats.prompt_ms > 0 ? g->n_prompt * 1e3 / g->stats.prompt_ms : 0;
     }
+}
+
+/* The next prompt chunk: at most `room` tokens. */
+static int32_t bn_gen_chunk(const bitnet_gen *g, int32_t room) {
+    int32_t n = g->n_prompt - g->n_prefilled < g->chunk ? g->n_prompt - g->n_prefilled : g->chunk;
+    return n < room ? n : room;
+}
+
+static int bn_gen_prefill(bitnet_gen *g) {
+    int32_t n = bn_gen_chunk(g, g->chunk);
+    bitnet_status st;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    if ((st = bn_decode_seq(g->ctx, g->seq, g->prompt + g->n_prefilled, n, "bitnet_gen_step")) != BITNET_OK) return st;
+    bn_gen_mark_logits(g, -1);
+    bn_gen_prefilled(g, n);
     return 1;
 }
 
-/* Samples one token from the current logits and turns it into showable text. */
-static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+/* Samples one token from the logits and turns it into showable text. */
+static int bn_gen_sample(bitnet_gen *g, const float *logits, const char **text, size_t *len) {
     size_t n = 0;
     int32_t id;
     bitnet_status st;
-    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
-    if (g->pending >= 0) {
-        if (bitnet_ctx_pos(g->ctx) >= bitnet_ctx_n_ctx(g->ctx)) return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
-        if ((st = bitnet_decode(g->ctx, &g->pending, 1)) != BITNET_OK) return st;
-        g->pending = -1;
-    }
-    id = bitnet_sampler_sample(g->sampler, bitnet_ctx_logits(g->ctx, -1));
+    if (!logits || g->logits_at != g->ctx->n_decodes)
+        return bn_fail(BITNET_ERR_ARGS, "generation on sequence %d: another decode replaced its logits", g->seq);
+    id = bitnet_sampler_sample(g->sampler, logits);
     bitnet_sampler_accept(g->sampler, id);
     g->last = id;
     if (g->stats.n_generated++ == 0) g->stats.ttft_ms = bitnet_time_ms() - g->t_begin;
@@ -9050,18 +9830,162 @@ static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
     return 1;
 }
 
+/* Before decoding the pending token: 0 after finishing (max_tokens, full context), else 1. */
+static int bn_gen_may_continue(bitnet_gen *g, const char **text, size_t *len) {
+    if (g->max_tokens && g->stats.n_generated >= g->max_tokens) return bn_gen_finish(g, BITNET_STOP_MAX_TOKENS, text, len);
+    if (g->pending >= 0 && g->ctx->seq_pos[g->seq] >= g->ctx->n_ctx)
+        return bn_gen_finish(g, BITNET_STOP_CONTEXT, text, len);
+    return 1;
+}
+
+static const float *bn_gen_logits(const bitnet_gen *g) { return bitnet_ctx_logits(g->ctx, g->logits_row); }
+
+static int bn_gen_token(bitnet_gen *g, const char **text, size_t *len) {
+    bitnet_status st;
+    if (!bn_gen_may_continue(g, text, len)) return 0;
+    if (g->pending >= 0) {
+        if ((st = bn_decode_seq(g->ctx, g->seq, &g->pending, 1, "bitnet_gen_step")) != BITNET_OK) return st;
+        bn_gen_mark_logits(g, -1);
+        g->pending = -1;
+    }
+    return bn_gen_sample(g, bn_gen_logits(g), text, len);
+}
+
+static void bn_gen_step_reset(const char ***text, size_t **len, const char **t_dummy, size_t *l_dummy) {
+    if (!*text) *text = t_dummy;
+    if (!*len) *len = l_dummy;
+    **text = "";
+    **len = 0;
+}
+
 int bitnet_gen_step(bitnet_gen *g, const char **text, size_t *len) {
     const char *t_dummy;
     size_t l_dummy;
-    if (!text) text = &t_dummy;
-    if (!len) len = &l_dummy;
-    *text = "";
-    *len = 0;
+    bn_gen_step_reset(&text, &len, &t_dummy, &l_dummy);
     if (!g) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step: NULL generation");
     if (g->finished) return 0;
-    if (g->cancelled) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+    if (BN__ATOMIC_LOAD(&g->cancelled)) return bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
     if (g->n_prefilled < g->n_prompt) return bn_gen_prefill(g);
     return bn_gen_token(g, text, len);
+}
+
+/* --- several generations in one batch --- */
+
+static bitnet_status bn_gen_batch_check(bitnet_gen *const *gens, int n) {
+    int i, j;
+    if (!gens || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: no generations");
+    for (i = 0; i < n; i++) {
+        if (!gens[i]) return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generation %d is NULL", i);
+        if (gens[i]->ctx != gens[0]->ctx)
+            return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generation %d uses another context", i);
+        for (j = 0; j < i; j++)
+            if (gens[j]->seq == gens[i]->seq)
+                return bn_fail(BITNET_ERR_ARGS, "bitnet_gen_step_batch: generations %d and %d share sequence %d", j,
+                               i, gens[i]->seq);
+    }
+    return BITNET_OK;
+}
+
+/* The batch being built: tokens in ctx->gen_token/gen_seq/gen_logits. */
+typedef struct bn_gen_batch {
+    bitnet_ctx *c;
+    int32_t n, rows;
+} bn_gen_batch;
+
+static void bn_gen_batch_add(bn_gen_batch *b, int32_t token, int32_t seq, int logits) {
+    b->c->gen_token[b->n] = token;
+    b->c->gen_seq[b->n] = seq;
+    b->c->gen_logits[b->n] = (int8_t)(logits != 0);
+    b->n++;
+    b->rows += logits != 0;
+}
+
+/* A generating gen's pending token (one logits row), if it may go on and there is room.
+   Returns its result so far (1 = go on). */
+static int bn_gen_batch_generating(bitnet_gen *g, bn_gen_batch *b, const char **text, size_t *len) {
+    int rc = bn_gen_may_continue(g, text, len);
+    if (rc <= 0) return rc;
+    if (g->pending < 0) return bn_gen_sample(g, bn_gen_logits(g), text, len);   /* prefilled by a plain step */
+    if (b->n < b->c->n_batch && b->rows < b->c->n_outputs) {
+        g->batch_at = b->n;
+        g->batch_n = 1;
+        bn_gen_batch_add(b, g->pending, g->seq, 1);
+    }
+    return 1;
+}
+
+/* A prefilling gen's next chunk, as much as fits; its last prompt token asks for logits. */
+static void bn_gen_batch_prefilling(bitnet_gen *g, bn_gen_batch *b) {
+    int32_t n = bn_gen_chunk(g, b->c->n_batch - b->n), i;
+    int last = g->n_prefilled + n == g->n_prompt;
+    if (last && b->rows >= b->c->n_outputs) { n--; last = 0; }     /* no row left: stop one short */
+    if (n <= 0) return;
+    if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
+    g->batch_at = b->n;
+    g->batch_n = n;
+    for (i = 0; i < n; i++) bn_gen_batch_add(b, g->prompt[g->n_prefilled + i], g->seq, last && i == n - 1);
+}
+
+/* After the decode: prefill progress, then a token sampled for each gen with logits. */
+static int bn_gen_batch_finish(bitnet_gen *g, const char **text, size_t *len) {
+    int32_t at = g->batch_at + g->batch_n - 1;
+    if (g->n_prefilled < g->n_prompt) {
+        bn_gen_prefilled(g, g->batch_n);
+        if (g->n_prefilled < g->n_prompt) return 1;
+    } else {
+        g->pending = -1;
+    }
+    bn_gen_mark_logits(g, at);
+    return bn_gen_sample(g, bn_gen_logits(g), text, len);
+}
+
+bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char **texts, size_t *lens,
+                                    int *results) {
+    bn_gen_batch b;
+    bn_batch_in in;
+    bitnet_status st;
+    int i, pass;
+    if ((st = bn_gen_batch_check(gens, n)) != BITNET_OK) return st;
+    b.c = gens[0]->ctx;
+    b.n = b.rows = 0;
+    for (i = 0; i < n; i++) {
+        const char *t_dummy, **text = texts ? &texts[i] : NULL;
+        size_t l_dummy, *len = lens ? &lens[i] : NULL;
+        bn_gen_step_reset(&text, &len, &t_dummy, &l_dummy);
+        gens[i]->batch_n = 0;
+        if (results) results[i] = 0;
+    }
+    for (pass = 0; pass < 2; pass++)            /* generating gens first, then prompt chunks */
+        for (i = 0; i < n; i++) {
+            bitnet_gen *g = gens[i];
+            const char *t_dummy, **text = texts ? &texts[i] : &t_dummy;
+            size_t l_dummy, *len = lens ? &lens[i] : &l_dummy;
+            int rc = 1;
+            if (g->finished) continue;
+            if (pass == 0 && BN__ATOMIC_LOAD(&g->cancelled)) rc = bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
+            else if (pass == 0 && g->n_prefilled == g->n_prompt) rc = bn_gen_batch_generating(g, &b, text, len);
+            else if (pass == 1 && g->n_prefilled < g->n_prompt) bn_gen_batch_prefilling(g, &b);
+            else continue;
+            if (results) results[i] = rc;
+        }
+    if (b.n == 0) return BITNET_OK;
+    memset(&in, 0, sizeof in);
+    in.n = b.n;
+    in.token = b.c->gen_token;
+    in.seq = b.c->gen_seq;
+    in.logits = b.c->gen_logits;
+    in.out = BN__OUT_FLAGS;
+    in.who = "bitnet_gen_step_batch";
+    st = bn_decode_run(b.c, &in);
+    for (i = 0; i < n; i++) {
+        const char *t_dummy, **text = texts ? &texts[i] : &t_dummy;
+        size_t l_dummy, *len = lens ? &lens[i] : &l_dummy;
+        int rc;
+        if (!gens[i]->batch_n) continue;
+        rc = st != BITNET_OK ? (int)st : bn_gen_batch_finish(gens[i], text, len);
+        if (results) results[i] = rc;
+    }
+    return st;
 }
 
 bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *params, bitnet_gen_stats *stats) {
@@ -9080,36 +10004,108 @@ bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_params *par
     return rc < 0 ? (bitnet_status)rc : BITNET_OK;
 }
 
+/* What bn_generate_run holds: gens grouped by context (order), one group stepped per batch. */
+typedef struct bn_many {
+    bitnet_gen **gens;                      /* (n) by prompt */
+    bitnet_gen **group;                     /* (n) gens of one context, this round's batch */
+    int *order;                             /* (n) prompt indices, grouped by context */
+    int *results, *which;                   /* (n) */
+    const char **texts;                     /* (n) */
+    size_t *lens;                           /* (n) */
+    bitnet_ctx *const *ctxs;                /* (n) each prompt's context, or NULL: all in `one` */
+    bitnet_ctx *one;
+} bn_many;
+
+static bitnet_ctx *bn_many_ctx(const bn_many *m, int i) { return m->ctxs ? m->ctxs[i] : m->one; }
+
+static bitnet_status bn_many_alloc(bn_many *m, const bitnet_allocator *a, int n) {
+    size_t bytes = (size_t)n * (2 * sizeof(bitnet_gen *) + 3 * sizeof(int) + sizeof(char *) + sizeof(size_t));
+    unsigned char *p = (unsigned char *)bn_zalloc(a, bytes);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
+    m->gens = (bitnet_gen **)(void *)p;
+    m->group = m->gens + n;
+    m->texts = (const char **)(void *)(m->group + n);
+    m->lens = (size_t *)(void *)(m->texts + n);
+    m->order = (int *)(void *)(m->lens + n);
+    m->results = m->order + n;
+    m->which = m->results + n;
+    return BITNET_OK;
+}
+
+/* Prompt indices grouped by context, first appearance first. */
+static void bn_many_order(bn_many *m, int n) {
+    int i, j, k = 0;
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < i && bn_many_ctx(m, j) != bn_many_ctx(m, i); j++) {}
+        if (j < i) continue;
+        for (j = i; j < n; j++)
+            if (bn_many_ctx(m, j) == bn_many_ctx(m, i)) m->order[k++] = j;
+    }
+}
+
+/* One round: each context's unfinished gens advance with one batched step. */
+static bitnet_status bn_many_round(bn_many *m, const bitnet_gen_params *params, int n, int *running) {
+    int k = 0, i;
+    *running = 0;
+    while (k < n) {
+        int n_group = 0, end = k;
+        bitnet_status st;
+        while (end < n && bn_many_ctx(m, m->order[end]) == bn_many_ctx(m, m->order[k])) {
+            int p = m->order[end++];
+            if (m->gens[p]->finished) continue;
+            m->which[n_group] = p;
+            m->group[n_group++] = m->gens[p];
+        }
+        k = end;
+        if (!n_group) continue;
+        st = bitnet_gen_step_batch(m->group, n_group, m->texts, m->lens, m->results);
+        for (i = 0; i < n_group; i++) {
+            const bitnet_gen_params *pp = &params[m->which[i]];
+            if (m->results[i] < 0) return (bitnet_status)m->results[i];
+            if (m->lens[i] && pp->on_piece && pp->on_piece(m->texts[i], m->lens[i], pp->user))
+                bitnet_gen_cancel(m->group[i]);
+            *running += m->results[i] > 0;
+        }
+        if (st != BITNET_OK) return st;
+    }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_generate_run(bitnet_ctx *const *ctxs, bitnet_ctx *one, const bitnet_gen_params *params,
+                                     int n, bitnet_gen_stats *stats, const char *who) {
+    bitnet_allocator a;
+    bn_many m;
+    bitnet_status st = BITNET_OK;
+    int i, running = 1;
+    if ((!ctxs && !one) || !params || n <= 0 || (ctxs && !ctxs[0]))
+        return bn_fail(BITNET_ERR_ARGS, "%s: nothing to do", who);
+    a = (ctxs ? ctxs[0] : one)->allocator;
+    memset(&m, 0, sizeof m);
+    if ((st = bn_many_alloc(&m, &a, n)) != BITNET_OK) return st;
+    m.ctxs = ctxs;
+    m.one = one;
+    if (stats) memset(stats, 0, (size_t)n * sizeof *stats);
+    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&m.gens[i], bn_many_ctx(&m, i), &params[i]);
+    if (st == BITNET_OK) bn_many_order(&m, n);
+    while (st == BITNET_OK && running > 0) st = bn_many_round(&m, params, n, &running);
+    for (i = 0; i < n; i++) {
+        if (stats && m.gens[i]) stats[i] = m.gens[i]->stats;
+        bitnet_gen_free(m.gens[i]);
+    }
+    bn_free(&a, m.gens);
+    return st;
+}
+
 bitnet_status bitnet_generate_many(bitnet_ctx *const *ctxs, const bitnet_gen_params *params, int n,
                                    bitnet_gen_stats *stats) {
-    bitnet_gen **gens;
-    bitnet_allocator a;
-    bitnet_status st = BITNET_OK;
-    int i, running = n;
-    if (!ctxs || !params || n <= 0) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
-    a = ctxs[0]->allocator;
-    gens = (bitnet_gen **)bn_zalloc(&a, (size_t)n * sizeof *gens);
-    if (!gens) return bn_fail(BITNET_ERR_NOMEM, "out of memory for %d generations", n);
-    if (stats) memset(stats, 0, (size_t)n * sizeof *stats);
-    for (i = 0; i < n && st == BITNET_OK; i++) st = bitnet_gen_new(&gens[i], ctxs[i], &params[i]);
-    while (st == BITNET_OK && running > 0)
-        for (i = 0, running = 0; i < n && st == BITNET_OK; i++) {
-            const char *text = "";
-            size_t len = 0;
-            int rc;
-            if (gens[i]->finished) continue;
-            rc = bitnet_gen_step(gens[i], &text, &len);
-            if (rc < 0) st = (bitnet_status)rc;
-            if (rc >= 0 && len && params[i].on_piece && params[i].on_piece(text, len, params[i].user))
-                bitnet_gen_cancel(gens[i]);
-            running += rc > 0;
-        }
-    for (i = 0; i < n; i++) {
-        if (stats && gens[i]) stats[i] = gens[i]->stats;
-        bitnet_gen_free(gens[i]);
-    }
-    bn_free(&a, gens);
-    return st;
+    if (!ctxs) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_many: nothing to do");
+    return bn_generate_run(ctxs, NULL, params, n, stats, "bitnet_generate_many");
+}
+
+bitnet_status bitnet_generate_batch(bitnet_ctx *ctx, const bitnet_gen_params *params, int n,
+                                    bitnet_gen_stats *stats) {
+    if (!ctx) return bn_fail(BITNET_ERR_ARGS, "bitnet_generate_batch: NULL context");
+    return bn_generate_run(NULL, ctx, params, n, stats, "bitnet_generate_batch");
 }
 
 /* --- read bandwidth --- */

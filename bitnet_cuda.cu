@@ -738,9 +738,10 @@ static uint64_t bn_cu_plan_bytes(const bitnet_model *m, const bitnet_ctx_params 
             total += (uint64_t)w[i]->rows * (uint64_t)(w[i]->kp / 4) * (w[i]->block_scale ? 2 : 1);
         total += 4 * (uint64_t)(2 * hp->n_embd + hp->n_head * hp->head_dim + hp->n_ff);
     }
-    kv = 2 * (uint64_t)hp->n_layer * (uint64_t)n_ctx * (uint64_t)(hp->n_head_kv * hp->head_dim) * (p->kv_f16 ? 2 : 4);
+    kv = 2 * (uint64_t)hp->n_layer * (uint64_t)n_ctx * (uint64_t)(p->n_seq > 0 ? p->n_seq : 1) *
+         (uint64_t)(hp->n_head_kv * hp->head_dim) * (p->kv_f16 ? 2 : 4);
     total += kv;
-    total += bn_cu_act_bytes(hp, n_batch, p->all_logits ? n_batch : 1, (n_ctx + BN_CU_ATT_CHUNK - 1) / BN_CU_ATT_CHUNK);
+    total += bn_cu_act_bytes(hp, n_batch, n_batch, (n_ctx + BN_CU_ATT_CHUNK - 1) / BN_CU_ATT_CHUNK);
     return total + ((uint64_t)64 << 20);                    /* context, graph and allocator slack */
 }
 
@@ -829,8 +830,7 @@ static bitnet_status bn_cu_alloc_buffers(bn_cu_ctx *c) {
     return st;
 }
 
-/* A context holding n_seq sequences of n_ctx cache positions each (bitnet_ctx_params has no
-   n_seq until the multi-sequence API lands; the bench and the tests open several directly). */
+/* A context holding n_seq sequences of n_ctx cache positions each (n_seq <= 0: params.n_seq). */
 static bitnet_status bn_cu_ctx_open(void **state, const bitnet_model *m, const bitnet_ctx_params *p, int32_t device,
                                     int32_t n_seq) {
     const bitnet_hparams *hp = bitnet_model_hparams(m);
@@ -858,8 +858,9 @@ static bitnet_status bn_cu_ctx_open(void **state, const bitnet_model *m, const b
     c->device = device;
     c->n_ctx = bn_cu_resolve_n_ctx(m, p);
     c->n_batch = bn_cu_resolve_n_batch(p, c->n_ctx);
-    c->n_seq = n_seq > 0 ? n_seq : 1;
-    c->max_out = p->all_logits ? c->n_batch : c->n_seq < c->n_batch ? c->n_seq : c->n_batch;
+    c->n_seq = n_seq > 0 ? n_seq : p->n_seq > 0 ? p->n_seq : 1;
+    c->max_out = p->n_outputs > 0 ? p->n_outputs : p->all_logits ? c->n_batch : c->n_seq;
+    if (c->max_out > c->n_batch) c->max_out = c->n_batch;
     c->kv_f16 = p->kv_f16 != 0;
     snprintf(c->device_name, sizeof c->device_name, "%.127s", prop.name);
     c->cc_major = prop.major; c->cc_minor = prop.minor;
@@ -876,7 +877,7 @@ static bitnet_status bn_cu_ctx_open(void **state, const bitnet_model *m, const b
 }
 
 static bitnet_status bn_cu_ctx_new(void **state, const bitnet_model *m, const bitnet_ctx_params *p, int32_t device) {
-    return bn_cu_ctx_open(state, m, p, device, 1);
+    return bn_cu_ctx_open(state, m, p, device, 0);
 }
 
 /* ---- the forward pass (enqueued on the stream; tok/pos/seq/out rows already on the device) ---- */
@@ -1008,8 +1009,16 @@ static bitnet_status bn_cu_decode(void *state, const bitnet_backend_batch *b, fl
     int t0, i;
     if (!c || !b || !b->token || b->n_tokens <= 0 || b->n_out < 0 || b->n_out > c->max_out || b->n_out > b->n_tokens)
         return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: bad batch");
-    if (b->out || (b->n_out > 1 && b->n_tokens > c->n_batch))
-        return bn_cu_fail_msg(BITNET_ERR_UNSUPPORTED, "cuda: chosen output rows are not supported yet");
+    if (b->out) {                                           /* chosen rows: one chunk */
+        if (b->n_tokens > c->n_batch) return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: batch larger than n_batch");
+        for (i = 0; i < b->n_out; i++) {
+            if (b->out[i] < 0 || b->out[i] >= b->n_tokens) return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: bad output row");
+            c->h_rows[i] = b->out[i];
+        }
+        return bn_cu_run_chunk(c, b, 0, b->n_tokens, c->h_rows, b->n_out, logits);
+    }
+    if (b->n_out > 1 && b->n_tokens > c->n_batch)
+        return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: several output rows of a batch larger than n_batch");
     /* every chunk but the last returns nothing; the last returns its final n_out rows */
     for (t0 = 0; t0 < b->n_tokens; t0 += c->n_batch) {
         int n = b->n_tokens - t0 < c->n_batch ? b->n_tokens - t0 : c->n_batch;
@@ -1018,6 +1027,24 @@ static bitnet_status bn_cu_decode(void *state, const bitnet_backend_batch *b, fl
         for (i = 0; i < n_out; i++) c->h_rows[i] = n - n_out + i;
         if ((st = bn_cu_run_chunk(c, b, t0, n, c->h_rows, n_out, logits)) != BITNET_OK) return st;
     }
+    return BITNET_OK;
+}
+
+static bitnet_status bn_cu_seq_copy(void *state, int32_t src, int32_t dst, int32_t n_pos) {
+    bn_cu_ctx *c = (bn_cu_ctx *)state;
+    size_t elem = c->kv_f16 ? 2 : 4, row = (size_t)c->hp.n_head_kv * (size_t)c->hp.head_dim * elem;
+    int il;
+    if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq || n_pos < 0 || n_pos > c->n_ctx)
+        return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: sequence copy out of range");
+    for (il = 0; il < c->hp.n_layer; il++) {
+        size_t layer = (size_t)il * (size_t)c->n_seq * (size_t)c->n_ctx;
+        size_t from = (layer + (size_t)src * (size_t)c->n_ctx) * row, to = (layer + (size_t)dst * (size_t)c->n_ctx) * row;
+        BN_CU_TRY(cudaMemcpyAsync((uint8_t *)c->kcache + to, (uint8_t *)c->kcache + from, (size_t)n_pos * row,
+                                  cudaMemcpyDeviceToDevice, c->stream));
+        BN_CU_TRY(cudaMemcpyAsync((uint8_t *)c->vcache + to, (uint8_t *)c->vcache + from, (size_t)n_pos * row,
+                                  cudaMemcpyDeviceToDevice, c->stream));
+    }
+    BN_CU_TRY(cudaStreamSynchronize(c->stream));
     return BITNET_OK;
 }
 
@@ -1068,7 +1095,7 @@ static const char *bn_cu_describe(void *state, char *buf, size_t cap) {
 
 static const bitnet_backend bn_cu_backend = {
     "cuda", bn_cu_device_count, bn_cu_device_info, bn_cu_plan_bytes, bn_cu_ctx_new, bn_cu_ctx_free, bn_cu_decode,
-    bn_cu_describe
+    bn_cu_describe, bn_cu_seq_copy
 };
 
 extern "C" void bitnet_cuda_register(void) { bitnet_backend_register(&bn_cu_backend); }
