@@ -83,6 +83,16 @@ $(B)/tests/cuda_emu: tests/test_cuda.cpp tests/cuda_emu.h tests/cuda_ref.h tests
 	$(CXX) -std=c++14 -Wall -Wextra -Wpedantic -Werror $(CXXFLAGS) -I. -o $@ tests/test_cuda.cpp \
 	    $(B)/tests/cuda_ref.o $(LDLIBS)
 
+# The same under ASan/UBSan (fewer models: the sanitizers make the emulation slow).
+$(B)/asan/cuda_ref.o: tests/cuda_ref.c tests/cuda_ref.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(SANFLAGS) -c -o $@ tests/cuda_ref.c
+
+$(B)/asan/cuda_emu: tests/test_cuda.cpp tests/cuda_emu.h tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h \
+                    $(B)/asan/cuda_ref.o
+	$(CXX) -std=c++14 -Wall -Wextra -Wpedantic -Werror $(SANFLAGS) -DCUDA_TEST_SMALL -I. -o $@ tests/test_cuda.cpp \
+	    $(B)/asan/cuda_ref.o $(LDLIBS)
+
 $(B)/tests/cuda_native: tests/test_cuda.cpp tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h $(B)/tests/cuda_ref.o
 	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -x cu -c -o $@.o tests/test_cuda.cpp
 	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
@@ -95,8 +105,8 @@ $(B)/bench/cuda_bench: bench/cuda_bench.cu bitnet_cuda.cu bitnet.h $(B)/tests/cu
 cuda-test: $(B)/tests/cuda_native
 	$(B)/tests/cuda_native
 
-test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
-	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
+test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) $(B)/asan/cuda_emu clang-check
+	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN) $(B)/asan/cuda_emu
 
 asan: $(TEST_ASAN)
 	@tests/run.sh $(TEST_ASAN)
