@@ -419,6 +419,19 @@ BITNET_API void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, i
 /* Online cores (sysconf), at least 1. */
 BITNET_API int bitnet_online_cores(void);
 
+/* A job system's parallel-for: run job(job_arg, i) once for every i in [0, n_jobs), on any
+   threads in any order (or all on the caller), and return when all are done. */
+typedef void (*bitnet_job_fn)(void *job_arg, int i);
+typedef void (*bitnet_jobs_fn)(void *user, int n_jobs, bitnet_job_fn job, void *job_arg);
+/* A pool that runs its work on the embedder's job system instead of threads of its own (a game
+   engine's workers): each bitnet_threadpool_run becomes one call of `jobs` with at most
+   n_threads jobs (n_threads <= 0: online cores), job i a contiguous range of rows with thread
+   index i. Results are bit-identical to any other pool's. Runs from several threads at once
+   (contexts sharing the pool) are as safe as the job system makes them: nothing is shared
+   between runs. Free it with bitnet_threadpool_free. */
+BITNET_API bitnet_status bitnet_threadpool_new_jobs(bitnet_threadpool **out, int n_threads, bitnet_jobs_fn jobs,
+                                                    void *user, const bitnet_allocator *allocator);
+
 /* ===== api: model ===== */
 
 typedef enum bitnet_arch {
@@ -5831,7 +5844,14 @@ int bitnet_online_cores(void) {
 }
 
 #if defined(BITNET_NO_THREADS)
-struct bitnet_threadpool { int n_threads; bitnet_allocator allocator; };
+struct bitnet_threadpool {
+    int n_threads;
+    bitnet_allocator allocator;
+    bitnet_jobs_fn jobs;                    /* bitnet_threadpool_new_jobs: the embedder's job system */
+    void *jobs_user;
+};
+
+static int bn_pool_init_locks(bitnet_threadpool *p) { (void)p; return 1; }
 
 bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
                                     const bitnet_allocator *allocator) {
@@ -5841,6 +5861,7 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     if (!out) return bn_fail(BITNET_ERR_ARGS, "bitnet_threadpool_new: out is NULL");
     p = (bitnet_threadpool *)bn_alloc(&a, sizeof *p, 64);
     if (!p) return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %zu bytes", sizeof *p);
+    memset(p, 0, sizeof *p);
     p->n_threads = 1;
     p->allocator = a;
     *out = p;
@@ -5851,11 +5872,14 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     if (pool) { bitnet_allocator a = pool->allocator; bn_free(&a, pool); }
 }
 
-int bitnet_threadpool_size(const bitnet_threadpool *pool) { (void)pool; return 1; }
+int bitnet_threadpool_size(const bitnet_threadpool *pool) { return pool && pool->jobs ? pool->n_threads : 1; }
+
+static void bn_jobs_dispatch(bitnet_threadpool *pool, int64_t n_rows, int64_t grain, bitnet_task_fn fn, void *arg);
 
 void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                            bitnet_task_fn fn, void *arg) {
-    (void)pool; (void)grain;
+    if (pool && pool->jobs && n_rows > 0 && fn) { bn_jobs_dispatch(pool, n_rows, grain, fn, arg); return; }
+    (void)grain;
     if (n_rows > 0) fn(arg, 0, n_rows, 0);
 }
 #else
@@ -5908,7 +5932,19 @@ struct bitnet_threadpool {
     pthread_mutex_t mu;
     pthread_cond_t wake, done;
     pthread_mutex_t run_mu;         /* one run at a time when several threads share the pool */
+    bitnet_jobs_fn jobs;            /* bitnet_threadpool_new_jobs: the embedder's job system, no workers */
+    void *jobs_user;
 };
+
+static int bn_pool_init_locks(struct bitnet_threadpool *p) {
+    if (pthread_mutex_init(&p->mu, NULL)) return 0;
+    if (pthread_mutex_init(&p->run_mu, NULL)) { pthread_mutex_destroy(&p->mu); return 0; }
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    return 1;
+}
+
+static void bn_jobs_dispatch(bitnet_threadpool *pool, int64_t n_rows, int64_t grain, bitnet_task_fn fn, void *arg);
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
    range, else from the back; -1 when the range is empty or belongs to another run. */
@@ -6003,17 +6039,10 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
     memset(p, 0, sizeof *p);
     p->allocator = a;
     p->n_threads = 1;
-    if (pthread_mutex_init(&p->mu, NULL)) {
+    if (!bn_pool_init_locks(p)) {
         bn_free(&a, p);
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
     }
-    if (pthread_mutex_init(&p->run_mu, NULL)) {
-        pthread_mutex_destroy(&p->mu);
-        bn_free(&a, p);
-        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
-    }
-    pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
     p->slots = (bn_pool_slot *)bn_alloc(&a, sizeof(bn_pool_slot) * (size_t)n_threads, 64);
     if (p->slots) memset(p->slots, 0, sizeof(bn_pool_slot) * (size_t)n_threads);
     if (!p->slots) {
@@ -6059,7 +6088,7 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
     pthread_cond_broadcast(&pool->wake);
     pthread_mutex_unlock(&pool->mu);
-    for (i = 1; i < pool->n_threads; i++) pthread_join(pool->workers[i - 1].thread, NULL);
+    for (i = 1; !pool->jobs && i < pool->n_threads; i++) pthread_join(pool->workers[i - 1].thread, NULL);
     pthread_cond_destroy(&pool->wake);
     pthread_cond_destroy(&pool->done);
     pthread_mutex_destroy(&pool->mu);
@@ -6079,6 +6108,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     int i;
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
+    if (pool && pool->jobs) { bn_jobs_dispatch(pool, n_rows, grain, fn, arg); return; }
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
     pthread_mutex_lock(&pool->run_mu);
     /* about 4 chunks per thread, each a multiple of grain */
@@ -6114,6 +6144,56 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     pthread_mutex_unlock(&pool->run_mu);
 }
 #endif /* BITNET_NO_THREADS */
+
+/* ---- a pool on the embedder's job system ---- */
+
+typedef struct bn_jobs_run {
+    bitnet_task_fn fn;
+    void *arg;
+    int64_t n_rows, per;                    /* rows per job, a multiple of the grain */
+} bn_jobs_run;
+
+static void bn_jobs_one(void *run, int i) {
+    const bn_jobs_run *r = (const bn_jobs_run *)run;
+    int64_t r0 = (int64_t)i * r->per, r1 = r0 + r->per < r->n_rows ? r0 + r->per : r->n_rows;
+    if (i >= 0 && r0 < r1) r->fn(r->arg, r0, r1, i);
+}
+
+static void bn_jobs_dispatch(bitnet_threadpool *pool, int64_t n_rows, int64_t grain, bitnet_task_fn fn, void *arg) {
+    bn_jobs_run r;
+    int64_t units;
+    if (grain < 1) grain = 1;
+    units = (n_rows + grain - 1) / grain;
+    r.fn = fn;
+    r.arg = arg;
+    r.n_rows = n_rows;
+    r.per = (units + pool->n_threads - 1) / pool->n_threads * grain;
+    pool->jobs(pool->jobs_user, (int)((n_rows + r.per - 1) / r.per), bn_jobs_one, &r);
+}
+
+bitnet_status bitnet_threadpool_new_jobs(bitnet_threadpool **out, int n_threads, bitnet_jobs_fn jobs, void *user,
+                                         const bitnet_allocator *allocator) {
+    bitnet_allocator a = bn_allocator_or_default(allocator);
+    bitnet_threadpool *p;
+    if (!out || !jobs) return bn_fail(BITNET_ERR_ARGS, "bitnet_threadpool_new_jobs: NULL argument");
+    *out = NULL;
+    if (n_threads <= 0) n_threads = bitnet_online_cores();
+    if (n_threads > 1024)
+        return bn_fail(BITNET_ERR_ARGS, "thread pool: %d threads is more than the limit 1024", n_threads);
+    p = (bitnet_threadpool *)bn_alloc(&a, sizeof *p, 64);
+    if (!p) return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %zu bytes", sizeof *p);
+    memset(p, 0, sizeof *p);
+    p->allocator = a;
+    p->n_threads = n_threads;
+    p->jobs = jobs;
+    p->jobs_user = user;
+    if (!bn_pool_init_locks(p)) {
+        bn_free(&a, p);
+        return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot create a mutex");
+    }
+    *out = p;
+    return BITNET_OK;
+}
 
 /* ---- the kernels split over the pool (pool may be NULL) ---- */
 

@@ -396,8 +396,72 @@ static void test_shared_pool(void) {
     bitnet_model_free(m);
 }
 
+/* ---- a pool on the embedder's job system ---- */
+
+typedef struct job_system {
+    int calls, most_jobs, threaded;
+} job_system;
+
+typedef struct job_half { bitnet_job_fn job; void *arg; int n, first; } job_half;
+
+static void *job_half_main(void *arg) {
+    job_half *h = (job_half *)arg;
+    int i;
+    for (i = h->first; i < h->n; i += 2) h->job(h->arg, i);
+    return NULL;
+}
+
+/* Either every job on the caller in reverse order, or two threads taking alternate jobs. */
+static void run_jobs(void *user, int n_jobs, bitnet_job_fn job, void *job_arg) {
+    job_system *js = (job_system *)user;
+    int i;
+    js->calls++;
+    if (n_jobs > js->most_jobs) js->most_jobs = n_jobs;
+    if (js->threaded) {
+        job_half h[2];
+        pthread_t th;
+        h[0].job = h[1].job = job; h[0].arg = h[1].arg = job_arg; h[0].n = h[1].n = n_jobs;
+        h[0].first = 0; h[1].first = 1;
+        pthread_create(&th, NULL, job_half_main, &h[1]);
+        job_half_main(&h[0]);
+        pthread_join(th, NULL);
+        return;
+    }
+    for (i = n_jobs - 1; i >= 0; i--) job(job_arg, i);
+}
+
+static void test_jobs_pool(void) {
+    bitnet_model *m = load_model("tiny-bitnet-silu-i2_s");
+    bitnet_threadpool *pool = NULL;
+    bitnet_ctx_params p = ctx_params(1, 8);
+    bitnet_ctx *ref = NULL, *c = NULL;
+    job_system js;
+    int mode;
+    if (!m) return;
+    ref = new_ctx(m, &p);
+    CHECK(ref && bitnet_decode(ref, P, 20) == BITNET_OK);
+    CHECK(bitnet_threadpool_new_jobs(&pool, 3, NULL, NULL, NULL) == BITNET_ERR_ARGS && pool == NULL);
+    for (mode = 0; mode < 2; mode++) {
+        memset(&js, 0, sizeof js);
+        js.threaded = mode;
+        CHECK(bitnet_threadpool_new_jobs(&pool, 3, run_jobs, &js, NULL) == BITNET_OK && bitnet_threadpool_size(pool) == 3);
+        p.threads = pool;
+        c = new_ctx(m, &p);
+        CHECK(c && bitnet_decode(c, P, 20) == BITNET_OK && same_logits(c, -1, ref, -1));
+        CHECKF(js.calls > 0 && js.most_jobs <= 3 && js.most_jobs >= 2, "%d calls, at most %d jobs", js.calls,
+               js.most_jobs);
+        bitnet_ctx_free(c);
+        bitnet_threadpool_free(pool);
+        pool = NULL;
+    }
+    printf("  a pool on the embedder's job system (serial reversed, and two threads): logits as its own pool's\n");
+    bitnet_ctx_free(ref);
+    bitnet_model_free(m);
+}
+
 int main(void) {
     test_cancel();
+    test_jobs_pool();
     test_shared_pool();
     test_state();
     return check_report("embed");
