@@ -749,6 +749,7 @@ static void bn_cu_ctx_free(void *state) {
     bn_cu_ctx *c = (bn_cu_ctx *)state;
     int i;
     if (!c) return;
+    cudaSetDevice(c->device);
     if (c->have_graph) cudaGraphExecDestroy(c->graph);
     for (i = 0; i < c->n_allocs; i++) cudaFree(c->allocs[i]);
     if (c->h_in) cudaFreeHost(c->h_in);
@@ -1009,6 +1010,7 @@ static bitnet_status bn_cu_decode(void *state, const bitnet_backend_batch *b, fl
     int t0, i;
     if (!c || !b || !b->token || b->n_tokens <= 0 || b->n_out < 0 || b->n_out > c->max_out || b->n_out > b->n_tokens)
         return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: bad batch");
+    BN_CU_TRY(cudaSetDevice(c->device));                    /* contexts on several GPUs, one host thread */
     if (b->out) {                                           /* chosen rows: one chunk */
         if (b->n_tokens > c->n_batch) return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: batch larger than n_batch");
         for (i = 0; i < b->n_out; i++) {
@@ -1036,6 +1038,7 @@ static bitnet_status bn_cu_seq_copy(void *state, int32_t src, int32_t dst, int32
     int il;
     if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq || n_pos < 0 || n_pos > c->n_ctx)
         return bn_cu_fail_msg(BITNET_ERR_ARGS, "cuda: sequence copy out of range");
+    BN_CU_TRY(cudaSetDevice(c->device));
     for (il = 0; il < c->hp.n_layer; il++) {
         size_t layer = (size_t)il * (size_t)c->n_seq * (size_t)c->n_ctx;
         size_t from = (layer + (size_t)src * (size_t)c->n_ctx) * row, to = (layer + (size_t)dst * (size_t)c->n_ctx) * row;
