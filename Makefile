@@ -18,12 +18,11 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_OPT  := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 TEST_ASAN := $(TEST_SRC:tests/%.c=$(B)/asan/%)
 TEST_SH   := $(wildcard tests/test_*.sh)
-TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothreads_nommap
+TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothreads_nommap $(B)/tests/cuda_emu
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
-.PHONY: all test asan fuzz bench bench-serve run native clean clang-check
-.PHONY: all test asan fuzz bench run run-random trained-model native clean clang-check
+.PHONY: all test asan fuzz bench bench-serve run run-random trained-model native clean clang-check cuda cuda-test
 all: $(B)/bitnet $(EXAMPLES)
 
 $(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
@@ -58,10 +57,64 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 
 # Tests and fuzz targets of the tools' parsers include the .c file they test.
 $(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
-.PHONY: all test asan fuzz bench bench-serve run run-random trained-model native clean clang-check
+$(B)/tests/test_http $(B)/asan/test_http $(B)/fuzz/fuzz_http: tools/http.c tools/http.h
+$(B)/tests/test_convert $(B)/asan/test_convert $(B)/fuzz/fuzz_safetensors: tools/json.c tools/json.h \
+    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h
+$(B)/tests/test_perplexity $(B)/asan/test_perplexity: tools/perplexity.c tools/perplexity.h
 
-test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
-	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
+# The CUDA companion. `make cuda`: build/bitnet_cuda.o (sm_80 + sm_90 SASS, PTX) and build/bitnet-cuda,
+# the CLI with the GPU backend linked in. `make test` runs the kernels' source on the CPU
+# ($(B)/tests/cuda_emu, through tests/cuda_emu.h) and compiles the file with nvcc -Werror
+# (tests/test_cuda_nvcc.sh); `make cuda-test` builds the same tests for a real GPU.
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)
+NVCCFLAGS ?= -O3
+NVCC_ARCH := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+             -gencode arch=compute_90,code=compute_90
+NVCC_WARN := -Werror all-warnings -Xcompiler -Wall,-Wextra,-Werror
+CUDA_LIBS := -L$(dir $(NVCC))../lib64 -lcudart_static -ldl -lrt -lstdc++
+
+cuda: $(B)/bitnet_cuda.o $(B)/bitnet-cuda
+
+$(B)/bitnet_cuda.o: bitnet_cuda.cu bitnet.h
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -c -o $@ bitnet_cuda.cu
+
+$(B)/bitnet-cuda: $(CLI_SRC) tools/cli.h bitnet.h $(B)/bitnet_cuda.o
+	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(B)/bitnet_cuda.o $(CUDA_LIBS) $(LDLIBS)
+
+$(B)/tests/cuda_ref.o: tests/cuda_ref.c tests/cuda_ref.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) -c -o $@ tests/cuda_ref.c
+
+$(B)/tests/cuda_emu: tests/test_cuda.cpp tests/cuda_emu.h tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h \
+                     $(B)/tests/cuda_ref.o
+	$(CXX) -std=c++14 -Wall -Wextra -Wpedantic -Werror $(CXXFLAGS) -I. -o $@ tests/test_cuda.cpp \
+	    $(B)/tests/cuda_ref.o $(LDLIBS)
+
+# The same under ASan/UBSan (fewer models: the sanitizers make the emulation slow).
+$(B)/asan/cuda_ref.o: tests/cuda_ref.c tests/cuda_ref.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(SANFLAGS) -c -o $@ tests/cuda_ref.c
+
+$(B)/asan/cuda_emu: tests/test_cuda.cpp tests/cuda_emu.h tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h \
+                    $(B)/asan/cuda_ref.o
+	$(CXX) -std=c++14 -Wall -Wextra -Wpedantic -Werror $(SANFLAGS) -DCUDA_TEST_SMALL -I. -o $@ tests/test_cuda.cpp \
+	    $(B)/asan/cuda_ref.o $(LDLIBS)
+
+$(B)/tests/cuda_native: tests/test_cuda.cpp tests/cuda_ref.h tests/check.h bitnet_cuda.cu bitnet.h $(B)/tests/cuda_ref.o
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -x cu -c -o $@.o tests/test_cuda.cpp
+	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
+
+$(B)/bench/cuda_bench: bench/cuda_bench.cu bitnet_cuda.cu bitnet.h $(B)/tests/cuda_ref.o
+	@mkdir -p $(@D)
+	$(NVCC) -std=c++14 $(NVCCFLAGS) $(NVCC_ARCH) $(NVCC_WARN) -I. -c -o $@.o bench/cuda_bench.cu
+	$(NVCC) $(NVCC_ARCH) -o $@ $@.o $(B)/tests/cuda_ref.o -lpthread -lm
+
+cuda-test: $(B)/tests/cuda_native
+	$(B)/tests/cuda_native
+
+test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) $(B)/asan/cuda_emu clang-check
+	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN) $(B)/asan/cuda_emu
 
 asan: $(TEST_ASAN)
 	@tests/run.sh $(TEST_ASAN)

@@ -541,6 +541,8 @@ typedef struct bitnet_ctx_params {
                                      step at a time, so their steps take turns (results unchanged,
                                      bit for bit). The pool must outlive the contexts. NULL = the
                                      context starts its own pool of n_threads. */
+    int device;                   /* bitnet_device: AUTO (0), CPU or CUDA (see "api: cuda") */
+    int32_t device_index;         /* which GPU for CUDA / AUTO (0 = the first) */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -1068,6 +1070,103 @@ BITNET_API void bitnet_free_model(BitNetModel *model);
 BITNET_API const char *bitnet_get_last_error(void);
 
 /* ===== api: cuda ===== */
+
+/* The optional GPU backend. bitnet.h holds only this interface; the kernels live in the
+   companion bitnet_cuda.cu (`make cuda` builds build/bitnet_cuda.o, link it beside the
+   BITNET_IMPLEMENTATION file and -lcudart). The companion registers its backend when it is
+   linked (a static initializer; or call bitnet_cuda_register() yourself), so a build without
+   it is unchanged. A context picks its device from bitnet_ctx_params.device:
+       AUTO (0)  the GPU when a backend is registered, a device is present and the model plus
+                 its cache fit in the device's free memory, else the CPU; one INFO log line
+                 says which and why
+       CPU       always the CPU
+       CUDA      the GPU bitnet_ctx_params.device_index, or BITNET_ERR_CUDA saying why not
+   On the GPU the context keeps its weights (uploaded once per context, ternary codes
+   repacked), KV cache and activations in device memory; bitnet_decode runs there and copies
+   the logits back. Results equal the CPU's up to float reassociation. */
+typedef enum bitnet_device {
+    BITNET_DEVICE_AUTO = 0,
+    BITNET_DEVICE_CPU  = 1,
+    BITNET_DEVICE_CUDA = 2
+} bitnet_device;
+
+/* "cpu", "cuda", "cuda:N", "auto" (as in BITNET_DEVICE) into a kind and a device index. */
+BITNET_API bitnet_status bitnet_device_parse(const char *text, bitnet_device *kind, int32_t *index);
+
+typedef struct bitnet_device_info {
+    char name[128];
+    int32_t cc_major, cc_minor;         /* compute capability */
+    uint64_t total_bytes, free_bytes;
+    int32_t driver_version, runtime_version;   /* as cudaDriverGetVersion: 12040 = 12.4 */
+    int32_t sm_count;
+} bitnet_device_info;
+
+/* Read-only views of a loaded model's weights, for a backend (borrowed from the model). */
+typedef struct bitnet_tern_view {
+    int64_t rows, cols, kp;             /* M, K, K rounded up to 128 */
+    const uint8_t *codes;               /* (rows, kp/4): I2_S layout, code c = weight/alpha + 1 */
+    float alpha;                        /* every weight is (c-1)*alpha when block_scale is NULL */
+    const float *block_scale;           /* (rows, kp/256) per-256-block scale, or NULL */
+    const float *scale;                 /* blk.N.*.scale: n_scale (1 or rows) values, or NULL */
+    int64_t n_scale;
+} bitnet_tern_view;
+
+typedef struct bitnet_float_view {
+    bitnet_type type;                   /* F32, F16, BF16, Q8_0 or Q6_K */
+    int64_t rows, cols;
+    const uint8_t *data;                /* file data, any alignment */
+    size_t row_bytes;
+} bitnet_float_view;
+
+typedef struct bitnet_layer_view {
+    const float *attn_norm, *attn_sub_norm, *ffn_norm, *ffn_sub_norm;   /* sub-norms may be NULL */
+    bitnet_tern_view wq, wk, wv, wo, wgate, wup, wdown;
+} bitnet_layer_view;
+
+BITNET_API bitnet_status bitnet_model_layer_view(const bitnet_model *model, int32_t layer, bitnet_layer_view *out);
+/* The token embedding, the head (the embedding again when tied) and the final norm. */
+BITNET_API bitnet_status bitnet_model_head_view(const bitnet_model *model, bitnet_float_view *embd,
+                                                bitnet_float_view *head, const float **output_norm);
+
+/* One forward call as a backend sees it: token i is at position pos[i] of sequence seq[i]. */
+typedef struct bitnet_backend_batch {
+    int32_t n_tokens;
+    const int32_t *token;               /* (n_tokens) */
+    const int32_t *pos;                 /* (n_tokens), or NULL: pos0 + i */
+    const int32_t *seq;                 /* (n_tokens), or NULL: every token in sequence 0 */
+    int32_t pos0;
+    const int32_t *out;                 /* (n_out) tokens whose logits are wanted, or NULL: the last n_out */
+    int32_t n_out;
+} bitnet_backend_batch;
+
+typedef struct bitnet_backend {
+    const char *name;                   /* "cuda" */
+    int32_t (*device_count)(void);      /* 0 when no device or no driver */
+    bitnet_status (*device_info)(int32_t index, bitnet_device_info *out);
+    /* Device bytes a context with these params needs (weights, KV cache, activations). */
+    uint64_t (*plan_bytes)(const bitnet_model *model, const bitnet_ctx_params *params);
+    bitnet_status (*ctx_new)(void **state, const bitnet_model *model, const bitnet_ctx_params *params,
+                             int32_t device);
+    void (*ctx_free)(void *state);
+    /* Runs the batch; logits (n_out, n_vocab) are written to host memory. */
+    bitnet_status (*decode)(void *state, const bitnet_backend_batch *batch, float *logits);
+    /* "cuda:0 NVIDIA H200 sm_90 | weights 1.2 GB (ternary repacked 0.7 GB) | kernels ..." */
+    const char *(*describe)(void *state, char *buf, size_t cap);
+    /* The first n_pos cached positions of sequence src become those of dst (bitnet_ctx_seq_copy). */
+    bitnet_status (*seq_copy)(void *state, int32_t src, int32_t dst, int32_t n_pos);
+} bitnet_backend;
+
+/* For a backend: records `message` as this thread's last error (and logs it); returns status. */
+BITNET_API bitnet_status bitnet_backend_fail(bitnet_status status, const char *message);
+/* Makes `backend` the one contexts use (NULL unregisters). The companion calls it. */
+BITNET_API void bitnet_backend_register(const bitnet_backend *backend);
+BITNET_API const bitnet_backend *bitnet_backend_get(void);   /* NULL when none is linked */
+/* The device a context runs on (CPU or CUDA) and, for CUDA, its index. */
+BITNET_API bitnet_device bitnet_ctx_device(const bitnet_ctx *ctx, int32_t *index);
+/* The backend's one-line description of a GPU context ("" for a CPU one). */
+BITNET_API const char *bitnet_ctx_describe_device(const bitnet_ctx *ctx, char *buf, size_t cap);
+/* Defined by bitnet_cuda.cu: registers the CUDA backend (also done when its object is linked). */
+extern void bitnet_cuda_register(void);      /* plain extern: not affected by BITNET_STATIC */
 
 #ifdef __cplusplus
 }
@@ -7013,6 +7112,9 @@ struct bitnet_ctx {
     float *logits;                          /* (n_outputs, n_vocab) */
     float *rope_inv_freq;                   /* (n_rot / 2) */
     float *rope_cs;                         /* (n_batch, n_rot): cos then sin of each pair, per token */
+    const bitnet_backend *gpu;              /* the backend running this context, or NULL (CPU) */
+    void *gpu_state;
+    int32_t gpu_index;
     int32_t *seq_pos;                       /* (n_seq) tokens in each sequence */
     int32_t *seq_count;                     /* (n_seq) scratch: tokens of each sequence in a batch */
     int32_t *tok_seq, *tok_pos;             /* (n_batch) sequence and position of each token of the last batch */
@@ -7171,6 +7273,125 @@ size_t bitnet_ctx_plan_bytes(const bitnet_model *m, const bitnet_ctx_params *par
     return plan.overflow ? SIZE_MAX : plan.total;
 }
 
+/* --- backend hooks (api: cuda) --- */
+
+static const bitnet_backend *bn_backend;
+
+void bitnet_backend_register(const bitnet_backend *backend) { bn_backend = backend; }
+const bitnet_backend *bitnet_backend_get(void) { return bn_backend; }
+bitnet_status bitnet_backend_fail(bitnet_status status, const char *message) {
+    return bn_fail(status, "%s", message ? message : "backend error");
+}
+
+bitnet_status bitnet_device_parse(const char *text, bitnet_device *kind, int32_t *index) {
+    char *end;
+    long v;
+    if (!text || !kind || !index) return bn_fail(BITNET_ERR_ARGS, "bitnet_device_parse: NULL argument");
+    *index = 0;
+    if (!strcmp(text, "cpu")) { *kind = BITNET_DEVICE_CPU; return BITNET_OK; }
+    if (!strcmp(text, "auto") || !*text) { *kind = BITNET_DEVICE_AUTO; return BITNET_OK; }
+    if (!strcmp(text, "cuda")) { *kind = BITNET_DEVICE_CUDA; return BITNET_OK; }
+    if (!strncmp(text, "cuda:", 5) && text[5] >= '0' && text[5] <= '9') {
+        v = strtol(text + 5, &end, 10);
+        if (!*end && v >= 0 && v < 1024) { *kind = BITNET_DEVICE_CUDA; *index = (int32_t)v; return BITNET_OK; }
+    }
+    return bn_fail(BITNET_ERR_ARGS, "device '%.40s' is not cpu, cuda, cuda:N or auto", text);
+}
+
+static void bn_tern_view_of(const bn_proj *p, bitnet_tern_view *v) {
+    v->rows = p->w.rows; v->cols = p->w.cols; v->kp = p->w.kp;
+    v->codes = p->w.codes; v->alpha = p->w.alpha; v->block_scale = p->w.block_scale;
+    v->scale = p->scale; v->n_scale = p->n_scale;
+}
+
+bitnet_status bitnet_model_layer_view(const bitnet_model *m, int32_t il, bitnet_layer_view *out) {
+    const bn_layer *L;
+    if (!m || !out || !m->layers || il < 0 || il >= m->hp.n_layer)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_model_layer_view: no layer %d", il);
+    L = &m->layers[il];
+    out->attn_norm = L->attn_norm; out->attn_sub_norm = L->attn_sub_norm;
+    out->ffn_norm = L->ffn_norm; out->ffn_sub_norm = L->ffn_sub_norm;
+    bn_tern_view_of(&L->wq, &out->wq); bn_tern_view_of(&L->wk, &out->wk); bn_tern_view_of(&L->wv, &out->wv);
+    bn_tern_view_of(&L->wo, &out->wo); bn_tern_view_of(&L->wgate, &out->wgate);
+    bn_tern_view_of(&L->wup, &out->wup); bn_tern_view_of(&L->wdown, &out->wdown);
+    return BITNET_OK;
+}
+
+bitnet_status bitnet_model_head_view(const bitnet_model *m, bitnet_float_view *embd, bitnet_float_view *head,
+                                     const float **output_norm) {
+    static const bitnet_type types[BN__FT_COUNT] = { BITNET_TYPE_F32, BITNET_TYPE_F16, BITNET_TYPE_BF16,
+                                                     BITNET_TYPE_Q8_0, BITNET_TYPE_Q6_K };
+    if (!m || !m->layers || !embd || !head || !output_norm)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_model_head_view: NULL argument or vocab-only model");
+    embd->type = m->embd->type; embd->rows = m->hp.n_vocab; embd->cols = m->hp.n_embd;
+    embd->data = (const uint8_t *)m->embd->data; embd->row_bytes = (size_t)m->embd_row_bytes;
+    head->type = types[m->head.ft]; head->rows = m->head.rows; head->cols = m->head.cols;
+    head->data = m->head.data; head->row_bytes = m->head.row_bytes;
+    *output_norm = m->output_norm;
+    return BITNET_OK;
+}
+
+bitnet_device bitnet_ctx_device(const bitnet_ctx *c, int32_t *index) {
+    if (index) *index = c && c->gpu ? c->gpu_index : 0;
+    return c && c->gpu ? BITNET_DEVICE_CUDA : BITNET_DEVICE_CPU;
+}
+
+const char *bitnet_ctx_describe_device(const bitnet_ctx *c, char *buf, size_t cap) {
+    if (!buf || !cap) return "";
+    buf[0] = 0;
+    if (c && c->gpu && c->gpu->describe) c->gpu->describe(c->gpu_state, buf, cap);
+    return buf;
+}
+
+/* Why AUTO cannot use the GPU (a static string), or NULL when it can. */
+static const char *bn_gpu_unusable(const bitnet_model *m, const bitnet_ctx_params *p, char *why, size_t cap) {
+    bitnet_device_info info;
+    uint64_t need;
+    int32_t n;
+    if (!bn_backend) return "no GPU backend is linked (build with make cuda)";
+    n = bn_backend->device_count();
+    if (n <= 0) return "no CUDA device is present";
+    if (p->device_index < 0 || p->device_index >= n) {
+        snprintf(why, cap, "cuda:%d does not exist (%d device%s)", p->device_index, n, n == 1 ? "" : "s");
+        return why;
+    }
+    if (bn_backend->device_info(p->device_index, &info) != BITNET_OK) return "the device cannot be queried";
+    need = bn_backend->plan_bytes(m, p);
+    if (need > info.free_bytes) {
+        snprintf(why, cap, "the model and cache need %.1f MB, cuda:%d has %.1f MB free", need / 1e6,
+                 p->device_index, info.free_bytes / 1e6);
+        return why;
+    }
+    return NULL;
+}
+
+/* Picks the device (see "api: cuda") and opens the backend's context on it. */
+static bitnet_status bn_ctx_pick_device(bitnet_ctx *c, const bitnet_ctx_params *p) {
+    char why[160];
+    const char *no;
+    bitnet_status st;
+    if (p->device == BITNET_DEVICE_CPU) return BITNET_OK;
+    if (p->device != BITNET_DEVICE_AUTO && p->device != BITNET_DEVICE_CUDA)
+        return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_new: device %d is not AUTO, CPU or CUDA", p->device);
+    no = bn_gpu_unusable(c->model, p, why, sizeof why);
+    if (no && p->device == BITNET_DEVICE_CUDA) return bn_fail(BITNET_ERR_CUDA, "device cuda: %s", no);
+    if (no) {
+        bn_log(BITNET_LOG_INFO, "device auto: cpu (%s)", no);
+        return BITNET_OK;
+    }
+    st = bn_backend->ctx_new(&c->gpu_state, c->model, p, p->device_index);
+    if (st != BITNET_OK && p->device == BITNET_DEVICE_CUDA) return st;
+    if (st != BITNET_OK) {
+        bn_log(BITNET_LOG_INFO, "device auto: cpu (cuda:%d failed: %s)", p->device_index, bitnet_last_error());
+        bitnet_clear_error();
+        return BITNET_OK;
+    }
+    c->gpu = bn_backend;
+    c->gpu_index = p->device_index;
+    if (p->device == BITNET_DEVICE_AUTO) bn_log(BITNET_LOG_INFO, "device auto: cuda:%d", p->device_index);
+    return BITNET_OK;
+}
+
 bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitnet_ctx_params *params) {
     bitnet_ctx_params p;
     bn_ctx_shape s;
@@ -7200,7 +7421,9 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->owns_threads = p.threads == NULL;
     if (p.threads) c->threads = p.threads;
     else if ((st = bitnet_threadpool_new(&c->threads, p.n_threads, &a)) != BITNET_OK) goto fail;
+    if ((st = bn_ctx_pick_device(c, &p)) != BITNET_OK) goto fail;
     s = bn_ctx_shape_of(&p, bitnet_threadpool_size(c->threads));
+    if (c->gpu) s.n_ctx = 1;        /* on a GPU the host keeps no KV cache (one position keeps the plan valid) */
     bn_ctx_make_plan(&m->hp, &s, &plan);
     if ((st = bn_ctx_reserve(c, &plan)) != BITNET_OK) goto fail;
     bn_ctx_init_rope(c);
@@ -7213,6 +7436,7 @@ fail:
 
 void bitnet_ctx_free(bitnet_ctx *c) {
     if (!c) return;
+    if (c->gpu) c->gpu->ctx_free(c->gpu_state);
     if (c->owns_threads) bitnet_threadpool_free(c->threads);
     bitnet_pool_destroy(&c->pool);
     bn_free(&c->allocator, c);
@@ -7277,6 +7501,13 @@ bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32
         return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: %d positions, sequence %d holds %d", n_pos, src,
                        c->seq_pos[src]);
     if (src == dst) return bitnet_ctx_seq_truncate(c, dst, n_pos);
+    if (c->gpu) {
+        bitnet_status st = c->gpu->seq_copy(c->gpu_state, src, dst, n_pos);
+        if (st != BITNET_OK) return st;
+        c->seq_pos[dst] = n_pos;
+        bn_ctx_drop_rows(c, dst);
+        return BITNET_OK;
+    }
     elem = c->kv_f16 ? 2 : 4;
     bytes = (size_t)n_pos * bn_kv_dim(c) * elem;
     for (il = 0; il < c->model->hp.n_layer; il++) {
@@ -7565,6 +7796,24 @@ static bitnet_status bn_batch_unplace(bitnet_ctx *c, const bn_batch_in *b) {
     return bn_fail(BITNET_ERR_CANCELLED, "%s: cancelled", b->who);
 }
 
+/* A placed batch on the GPU backend (see "api: cuda"); its logits rows come back in c->logits.
+   A GPU decode is not cancelled between layers. */
+static bitnet_status bn_gpu_run(bitnet_ctx *c, const bn_batch_in *b, int32_t n_out) {
+    bitnet_backend_batch g;
+    bitnet_status st;
+    int32_t t;
+    memset(&g, 0, sizeof g);
+    g.n_tokens = b->n; g.token = b->token; g.pos = c->tok_pos; g.seq = c->tok_seq;
+    g.out = c->out_tok; g.n_out = n_out;
+    if ((st = c->gpu->decode(c->gpu_state, &g, c->logits)) != BITNET_OK) {
+        for (t = b->n - 1; t >= 0; t--) c->seq_pos[c->tok_seq[t]] = c->tok_pos[t];
+        c->n_last = 0;
+        return st;
+    }
+    c->n_decodes++;
+    return BITNET_OK;
+}
+
 static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     int32_t n_out = 0;
     int il;
@@ -7572,6 +7821,7 @@ static bitnet_status bn_decode_run(bitnet_ctx *c, const bn_batch_in *b) {
     if (st != BITNET_OK) return st;
     double t0 = c->profile ? bitnet_time_ms() : 0;
     bn_batch_place(c, b);
+    if (c->gpu) return bn_gpu_run(c, b, n_out);
     BN__PROF(c, BITNET_PROF_EMBED, 0, bn_embed(c, b->token, b->n));
     BN__PROF(c, BITNET_PROF_ROPE, 0, bn_ctx_rope_angles(c, b->n));
     for (il = 0; il < c->model->hp.n_layer; il++) {
@@ -7712,6 +7962,7 @@ static bitnet_status bn_state_check_seq(const bitnet_ctx *c, int32_t seq, const 
     if (!c) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
     if (seq < -1 || seq >= c->n_seq)
         return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d outside -1 (all) .. %d", who, seq, c->n_seq - 1);
+    if (c->gpu) return bn_fail(BITNET_ERR_UNSUPPORTED, "%s: the KV cache of a GPU context stays on the device", who);
     return BITNET_OK;
 }
 

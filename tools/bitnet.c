@@ -115,6 +115,7 @@ static int cli_defaults(cli_opts *o) {
         !cli_parse_int("BITNET_MAX_TOKENS", env, 0, CLI_MAX_TOKENS, &o->n_predict)) return 0;
     if ((env = getenv("BITNET_THREADS")) && *env &&
         !cli_parse_int("BITNET_THREADS", env, 0, CLI_MAX_THREADS, &o->threads)) return 0;
+    if ((env = getenv("BITNET_DEVICE")) && *env) o->device = env;
     return 1;
 }
 
@@ -137,6 +138,7 @@ static int cli_flag(const char *cmd, const char *f, const char *v, cli_opts *o) 
     else if (!strcmp(f, "--tokens")) o->tokens = v;
     else if (!strcmp(f, "-o") || !strcmp(f, "--output")) o->output = v;
     else if (!strcmp(f, "--system")) o->system = v;
+    else if (!strcmp(f, "--device")) o->device = v;
     else if (!strcmp(f, "-n") || !strcmp(f, "--n-predict")) return cli_parse_int(f, v, 0, CLI_MAX_TOKENS, &o->n_predict);
     else if (!strcmp(f, "-t") || !strcmp(f, "--threads")) return cli_parse_int(f, v, 0, CLI_MAX_THREADS, &o->threads);
     else if (!strcmp(f, "-c") || !strcmp(f, "--ctx-size")) return cli_parse_int(f, v, 0, 1 << 24, &o->n_ctx);
@@ -216,6 +218,69 @@ int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model) {
     return bitnet_model_load(model, &p) == BITNET_OK ? 1 : !cli_fail("cannot load model");
 }
 
+static void cli_log_info(bitnet_log_level level, const char *message, void *user) {
+    (void)user;
+    if (level == BITNET_LOG_INFO && !strncmp(message, "device ", 7)) fprintf(stderr, "bitnet: %s\n", message);
+}
+
+/* --device / BITNET_DEVICE into the params; the choice is logged to stderr when the user asked
+   for a device or a GPU backend is linked (a plain CPU build stays silent). */
+static int cli_pick_device(const cli_opts *o, bitnet_ctx_params *p) {
+    bitnet_device kind = BITNET_DEVICE_AUTO;
+    int32_t index = 0;
+    if (o->device && bitnet_device_parse(o->device, &kind, &index) != BITNET_OK) {
+        fprintf(stderr, "bitnet: --device / BITNET_DEVICE: %s\n", bitnet_last_error());
+        return 0;
+    }
+    p->device = (int)kind;
+    p->device_index = index;
+    if (o->device || bitnet_backend_get()) bitnet_set_logger(cli_log_info, NULL);
+    return 1;
+}
+
+void cli_print_devices(const bitnet_model *model) {
+    const bitnet_backend *b = bitnet_backend_get();
+    int32_t i, n = b ? b->device_count() : 0;
+    if (!b) {
+        printf("cuda: not linked (build/bitnet-cuda, from `make cuda`, has the GPU backend)\n");
+    } else if (n == 0) {
+        printf("cuda: backend linked, no CUDA device present\n");
+    }
+    for (i = 0; i < n; i++) {
+        bitnet_device_info d;
+        if (b->device_info(i, &d) != BITNET_OK) {
+            printf("cuda:%d: %s\n", i, bitnet_last_error());
+            continue;
+        }
+        printf("cuda:%d: %s, compute %d.%d, %d SMs, memory %.1f GB (%.1f GB free), driver %d.%d, runtime %d.%d\n", i,
+               d.name, d.cc_major, d.cc_minor, d.sm_count, d.total_bytes / 1e9, d.free_bytes / 1e9,
+               d.driver_version / 1000, d.driver_version % 1000 / 10, d.runtime_version / 1000,
+               d.runtime_version % 1000 / 10);
+    }
+    if (model) {
+        bitnet_ctx_params p;
+        bitnet_ctx *c = NULL;
+        cli_opts none;
+        int32_t train = bitnet_model_hparams(model)->n_ctx_train;
+        char desc[512];
+        memset(&p, 0, sizeof p);
+        memset(&none, 0, sizeof none);
+        none.device = getenv("BITNET_DEVICE");
+        p.n_ctx = train < 4096 ? train : 4096;
+        p.n_threads = 1;
+        if (!cli_pick_device(&none, &p)) return;
+        if (bitnet_ctx_new(&c, model, &p) != BITNET_OK) {
+            printf("backend: none: %s\n", bitnet_last_error());
+            return;
+        }
+        if (bitnet_ctx_device(c, NULL) == BITNET_DEVICE_CUDA)
+            printf("backend: %s\n", bitnet_ctx_describe_device(c, desc, sizeof desc));
+        else
+            printf("backend: cpu (kernels below)\n");
+        bitnet_ctx_free(c);
+    }
+}
+
 int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int all_logits, bitnet_ctx **ctx) {
     bitnet_ctx_params p;
     int32_t train = bitnet_model_hparams(model)->n_ctx_train;
@@ -226,6 +291,7 @@ int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int a
     p.all_logits = all_logits;
     p.kv_f16 = o->kv_f16;
     if (o->draft) p.n_outputs = (o->draft_max ? o->draft_max : 8) + 1;   /* a row per draft, and one */
+    if (!cli_pick_device(o, &p)) return 0;
     return bitnet_ctx_new(ctx, model, &p) == BITNET_OK ? 1 : !cli_fail("cannot create context");
 }
 

@@ -28,8 +28,9 @@ int cmd_convert(int argc, char **argv);
 int cli_fail(const char *what);
 
 /* The llama.cpp-style options the model commands share. Defaults come from the environment
-   (BITNET_MODEL_PATH, BITNET_MAX_TOKENS, BITNET_THREADS, parsed as strictly as the flags), then
-   the flags override them. -v/--verbose and --log-disable are taken by main() for every command. */
+   (BITNET_MODEL_PATH, BITNET_MAX_TOKENS, BITNET_THREADS, parsed as strictly as the flags, and
+   BITNET_DEVICE), then the flags override them. -v/--verbose and --log-disable are taken by
+   main() for every command. */
 typedef struct cli_opts {
     const char *model;          /* -m */
     const char *prompt;         /* -p, or the text of -f FILE (bench: prompt tokens) */
@@ -48,6 +49,7 @@ typedef struct cli_opts {
     bitnet_head_type head_type; /* --head-type q8_0|q6_k */
     bitnet_draft_type draft;    /* --draft ngram (run, chat) */
     int draft_max;              /* --draft-max N; 0 = the library's 8 */
+    const char *device;         /* --device cpu|cuda|cuda:N|auto (NULL = auto, silently) */
     bitnet_sampler_params sampler;   /* -s --temp --top-k --top-p --min-p --repeat-penalty */
 } cli_opts;
 
@@ -75,6 +77,8 @@ int cli_load_model(const cli_opts *o, int vocab_only, bitnet_model **model);
 int cli_new_ctx(const cli_opts *o, const bitnet_model *model, int n_batch, int all_logits, bitnet_ctx **ctx);
 /* With --draft: "[draft: P verify passes, A of D drafted tokens accepted]" on stderr. */
 void cli_print_draft_stats(const bitnet_gen_stats *s);
+/* The CUDA devices and what a context on this model (NULL: none) would run on, for `bitnet info`. */
+void cli_print_devices(const bitnet_model *model);
 /* Parses "1 2 3" (spaces or commas) into a malloc'd array; 0 on a bad list. */
 int cli_parse_ids(const char *text, int32_t **ids, int32_t *n);
 #endif

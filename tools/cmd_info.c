@@ -109,6 +109,7 @@ static void info_print_model(const char *path) {
     cp.n_ctx = hp->n_ctx_train < 4096 ? hp->n_ctx_train : 4096;
     printf("  context plan: %.1f MB at n_ctx %d, n_batch 512 (KV cache f32)\n", bitnet_ctx_plan_bytes(m, &cp) / 1e6,
            cp.n_ctx);
+    cli_print_devices(m);
     bitnet_model_free(m);
 }
 
@@ -136,6 +137,7 @@ int cmd_info(int argc, char **argv) {
     info_print_metadata(g);
     info_print_tensors(g);
     if (bitnet_gguf_find_tensor(g, "token_embd.weight")) info_print_model(argv[1]);
+    else cli_print_devices(NULL);
     printf("kernels: %s\n", bitnet_kernels_describe(BITNET_ISA_AUTO, features, sizeof features));
     bitnet_gguf_close(g);
     return 0;
