@@ -91,3 +91,49 @@ native:
 
 clean:
 	rm -rf $(B)
+
+# ---- platforms (issue 13): Windows with mingw-w64 (tests run under wine by tests/test_windows.sh),
+# a tiny static CLI with musl (tests/test_static.sh), and the tests built against plain POSIX with
+# no Linux extensions. `make test` builds each where its compiler is installed (else a notice).
+MINGW       ?= x86_64-w64-mingw32-gcc
+MUSL_CC     ?= musl-gcc
+WIN         := $(B)/win
+WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static
+WIN_TESTS   := $(TEST_SRC:tests/%.c=$(WIN)/tests/%.exe) $(WIN)/tests/pool_interlocked.exe
+TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \
+               -fno-asynchronous-unwind-tables -Wl,--gc-sections
+POSIXFLAGS  := -D_POSIX_C_SOURCE=200809L -U_GNU_SOURCE -U_DEFAULT_SOURCE -DBITNET_NO_LINUX_EXTENSIONS
+POSIX_TESTS := $(TEST_SRC:tests/%.c=$(B)/posix/%)
+.PHONY: windows static posix platform-check
+
+windows: $(WIN)/bitnet.exe $(WIN_TESTS)
+$(WIN)/bitnet.exe: $(CLI_SRC) tools/cli.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -o $@ $(CLI_SRC) -lws2_32
+$(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -I. -o $@ $< -lpthread
+# The pool with the Interlocked atomics MSVC gets, on the compiler that can run here.
+$(WIN)/tests/pool_interlocked.exe: tests/test_threads.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -DBN__INTERLOCKED -I. -o $@ $< -lpthread
+
+static: $(B)/bitnet-static $(B)/examples/tiny-static
+$(B)/bitnet-static: $(CLI_SRC) tools/cli.h bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(TINYFLAGS) -o $@ $(CLI_SRC) -lm
+$(B)/examples/tiny-static: examples/tiny.c bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(TINYFLAGS) -I. -o $@ $< -lm
+
+posix: $(POSIX_TESTS)
+$(B)/posix/%: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(POSIXFLAGS) -O1 -I. -o $@ $< $(LDLIBS)
+
+platform-check:
+	@if command -v $(MINGW) >/dev/null 2>&1; then $(MAKE) --no-print-directory windows; \
+	else echo "platform-check: $(MINGW) not found, Windows build skipped"; fi
+	@if command -v $(MUSL_CC) >/dev/null 2>&1; then $(MAKE) --no-print-directory static; \
+	else echo "platform-check: $(MUSL_CC) not found, static build skipped"; fi
+	@$(MAKE) --no-print-directory posix
