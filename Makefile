@@ -98,18 +98,21 @@ clean:
 MINGW       ?= x86_64-w64-mingw32-gcc
 MUSL_CC     ?= musl-gcc
 WIN         := $(B)/win
-WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static
+# The HTTP server (POSIX sockets) is left out of the Windows CLI; see the README.
+WIN_CLI_SRC := $(filter-out tools/cmd_serve.c tools/http.c,$(CLI_SRC))
+WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static -DBITNET_CLI_NO_SERVE
 WIN_TESTS   := $(TEST_SRC:tests/%.c=$(WIN)/tests/%.exe) $(WIN)/tests/pool_interlocked.exe
 TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \
                -fno-asynchronous-unwind-tables -Wl,--gc-sections
 POSIXFLAGS  := -D_POSIX_C_SOURCE=200809L -U_GNU_SOURCE -U_DEFAULT_SOURCE -DBITNET_NO_LINUX_EXTENSIONS
 POSIX_TESTS := $(TEST_SRC:tests/%.c=$(B)/posix/%)
+MUSL_TESTS  := $(patsubst %,$(B)/musl/test_%,platform pool threads gguf model)
 .PHONY: windows static posix platform-check
 
 windows: $(WIN)/bitnet.exe $(WIN_TESTS)
-$(WIN)/bitnet.exe: $(CLI_SRC) tools/cli.h bitnet.h
+$(WIN)/bitnet.exe: $(WIN_CLI_SRC) tools/*.h bitnet.h
 	@mkdir -p $(@D)
-	$(MINGW) $(WINFLAGS) -o $@ $(CLI_SRC) -lws2_32
+	$(MINGW) $(WINFLAGS) -o $@ $(WIN_CLI_SRC)
 $(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(MINGW) $(WINFLAGS) -I. -o $@ $< -lpthread
@@ -118,13 +121,17 @@ $(WIN)/tests/pool_interlocked.exe: tests/test_threads.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
 	$(MINGW) $(WINFLAGS) -DBN__INTERLOCKED -I. -o $@ $< -lpthread
 
-static: $(B)/bitnet-static $(B)/examples/tiny-static
-$(B)/bitnet-static: $(CLI_SRC) tools/cli.h bitnet.h
+static: $(B)/bitnet-static $(B)/examples/simple-static $(MUSL_TESTS)
+$(B)/bitnet-static: $(CLI_SRC) tools/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(TINYFLAGS) -o $@ $(CLI_SRC) -lm
-$(B)/examples/tiny-static: examples/tiny.c bitnet.h
+$(B)/examples/simple-static: examples/simple.c bitnet.h
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(TINYFLAGS) -I. -o $@ $< -lm
+
+$(B)/musl/%: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(WFLAGS) -O1 -static -I. -o $@ $< -lm
 
 posix: $(POSIX_TESTS)
 $(B)/posix/%: tests/%.c tests/*.h bitnet.h

@@ -2,6 +2,7 @@
    tools/cmd_<command>.c; this file holds the library implementation and the dispatch. */
 #define BITNET_IMPLEMENTATION
 #include "cli.h"
+#include "platform.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,6 +181,7 @@ static int cli_usage(FILE *out) {
 
 int main(int argc, char **argv) {
     size_t i;
+    cli_utf8_args(&argc, &argv);
     if (argc < 2) return cli_usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))
         return cli_usage(stdout);

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include "platform.h"
 
 #define CHAT_MAX_TURNS 256
 #define CHAT_LINE 65536
@@ -169,7 +169,7 @@ int cmd_chat(int argc, char **argv) {
         rc = 0;
         for (;;) {
             size_t len;
-            if (isatty(0)) fprintf(stderr, "> ");
+            if (cli_isatty(0)) fprintf(stderr, "> ");
             if (!fgets(line, sizeof line, stdin)) break;
             len = strlen(line);
             while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
