@@ -54,7 +54,7 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< $(LDLIBS)
 
-test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check
+test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) clang-check platform-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN)
 
 asan: $(TEST_ASAN)
@@ -101,7 +101,8 @@ WIN         := $(B)/win
 # The HTTP server (POSIX sockets) is left out of the Windows CLI; see the README.
 WIN_CLI_SRC := $(filter-out tools/cmd_serve.c tools/http.c,$(CLI_SRC))
 WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static -DBITNET_CLI_NO_SERVE
-WIN_TESTS   := $(TEST_SRC:tests/%.c=$(WIN)/tests/%.exe) $(WIN)/tests/pool_interlocked.exe
+WIN_TESTS   := $(TEST_SRC:tests/%.c=$(WIN)/tests/%.exe) $(WIN)/tests/msvc_intrinsics.exe \
+               $(WIN)/tests/model_nothreads_nommap.exe
 TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \
                -fno-asynchronous-unwind-tables -Wl,--gc-sections
 POSIXFLAGS  := -D_POSIX_C_SOURCE=200809L -U_GNU_SOURCE -U_DEFAULT_SOURCE -DBITNET_NO_LINUX_EXTENSIONS
@@ -116,10 +117,13 @@ $(WIN)/bitnet.exe: $(WIN_CLI_SRC) tools/*.h bitnet.h
 $(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(MINGW) $(WINFLAGS) -I. -o $@ $< -lpthread
-# The pool with the Interlocked atomics MSVC gets, on the compiler that can run here.
-$(WIN)/tests/pool_interlocked.exe: tests/test_threads.c tests/check.h bitnet.h
+# The pool with the Interlocked atomics and cpuid MSVC gets, on the compiler that can run here.
+$(WIN)/tests/msvc_intrinsics.exe: tests/test_threads.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
-	$(MINGW) $(WINFLAGS) -DBN__INTERLOCKED -I. -o $@ $< -lpthread
+	$(MINGW) $(WINFLAGS) -DBN__MSVC_INTRINSICS -I. -o $@ $< -lpthread
+$(WIN)/tests/model_nothreads_nommap.exe: tests/test_model.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< -lpthread
 
 static: $(B)/bitnet-static $(B)/examples/simple-static $(MUSL_TESTS)
 $(B)/bitnet-static: $(CLI_SRC) tools/*.h bitnet.h

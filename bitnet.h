@@ -31,8 +31,18 @@
        BITNET_STATIC          every public function becomes static (private copy per .c file)
        BITNET_API             override the linkage of public functions (default: extern)
        BITNET_NO_MMAP         read files with read() instead of mmap()
-       BITNET_NO_THREADS      no pthreads; the thread pool runs everything on the caller
+       BITNET_NO_THREADS      no threads; the thread pool runs everything on the caller
+       BITNET_NO_LINUX_EXTENSIONS  plain POSIX on Linux too: no _DEFAULT_SOURCE, so no huge
+                              pages (for tests that prove nothing else is assumed)
        BITNET_SAMPLER_HISTORY_MAX  longest repetition-penalty window in ids (32768)
+
+   PLATFORMS
+       POSIX (Linux glibc or musl, macOS, the BSDs) with pthreads, or Windows x86-64 (Win32:
+       file mapping with UTF-8 names, SRW locks and condition variables, large pages where
+       the process holds the lock-pages privilege; the implementation includes a lean
+       <windows.h>). gcc, clang, mingw-w64; MSVC is written for but not tested. x86 kernels
+       are compiled per function for their ISA and chosen at run time; NEON on aarch64.
+       Link with -lpthread -lm on POSIX; nothing extra on Windows.
 
    MEMORY OWNERSHIP
        Every allocation goes through a bitnet_allocator (zero fields = the C library's), except
@@ -64,12 +74,15 @@
 #ifndef BITNET_H
 #define BITNET_H
 
-/* The implementation needs POSIX (mmap, pthreads, clock_gettime) even under -std=c99: this
-   works when BITNET_IMPLEMENTATION is defined before any system header is included. Linux
-   extras (MAP_ANONYMOUS, MADV_HUGEPAGE, sched_getaffinity) are optional: every use is guarded,
-   so the code also builds with plain POSIX (define BITNET_NO_LINUX_EXTENSIONS, or a libc that
-   lacks them). On mingw, C99 printf (%zu, %lld) instead of the old msvcrt one. */
-#if defined(BITNET_IMPLEMENTATION) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+/* The implementation needs POSIX (mmap, pthreads, clock_gettime), which glibc and musl hide
+   under -std=c99 unless asked: this works when BITNET_IMPLEMENTATION is defined before any
+   system header is included. (macOS and the BSDs show POSIX by default, and asking would hide
+   their extras, _SC_NPROCESSORS_ONLN among them.) Linux extras (MAP_ANONYMOUS, MADV_HUGEPAGE,
+   sched_getaffinity) are optional: every use is guarded, so the code also builds with plain
+   POSIX (BITNET_NO_LINUX_EXTENSIONS, or a libc without them). On mingw, C99 printf (%zu,
+   %lld) instead of msvcrt's. */
+#if defined(BITNET_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && \
+    (defined(__linux__) || defined(__CYGWIN__) || defined(__gnu_hurd__))
 #  define _POSIX_C_SOURCE 200809L
 #endif
 #if defined(BITNET_IMPLEMENTATION) && defined(__linux__) && !defined(_DEFAULT_SOURCE) && \
@@ -419,7 +432,7 @@ BITNET_API int bitnet_threadpool_size(const bitnet_threadpool *pool);      /* 1 
    A NULL pool runs fn(arg, 0, n_rows, 0) on the caller. */
 BITNET_API void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                                       bitnet_task_fn fn, void *arg);
-/* Online cores (sysconf), at least 1. */
+/* Online cores (sysconf; on Windows the processors in the process affinity mask), at least 1. */
 BITNET_API int bitnet_online_cores(void);
 
 /* ===== api: model ===== */
@@ -806,7 +819,7 @@ typedef struct bitnet_bw_probe bitnet_bw_probe;
 BITNET_API bitnet_status bitnet_bw_probe_new(bitnet_bw_probe **out, bitnet_threadpool *threads, size_t bytes);
 BITNET_API double bitnet_bw_probe_pass(bitnet_bw_probe *probe);     /* GB/s of one pass */
 BITNET_API void bitnet_bw_probe_free(bitnet_bw_probe *probe);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds (CLOCK_MONOTONIC; QueryPerformanceCounter on Windows). */
 BITNET_API double bitnet_time_ms(void);
 
 /* The plain API of earlier BitNet bindings: one model with one context. */
@@ -927,8 +940,8 @@ BITNET_API const char *bitnet_get_last_error(void);
 
 /* --- atomics (for the thread pool): loads acquire, stores release, _sc sequentially
    consistent. The GNU builtins (gcc, clang, mingw), else the Interlocked intrinsics (MSVC;
-   BN__INTERLOCKED forces them on mingw, which is how they are tested). --- */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(BN__INTERLOCKED)
+   BN__MSVC_INTRINSICS picks them, and MSVC's cpuid, on mingw: that is how they are tested). --- */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(BN__MSVC_INTRINSICS)
 static BN__UNUSED uint32_t bn_atomic_load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static BN__UNUSED uint64_t bn_atomic_load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
 static BN__UNUSED uint32_t bn_atomic_load32_sc(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
@@ -986,7 +999,7 @@ static BN__PRINTF(2, 3) bitnet_status bn_fail(bitnet_status status, const char *
 #define BN__WIN_PATH_MAX 4096   /* UTF-16 units, terminator included */
 
 /* "The system cannot find the file specified" for a Win32 error code. */
-static const char *bn_win_error_text(DWORD code, char *buf, size_t cap) {
+static BN__UNUSED const char *bn_win_error_text(DWORD code, char *buf, size_t cap) {
     DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0,
                              buf, (DWORD)cap, NULL);
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.' || buf[n - 1] == ' ')) n--;
@@ -1389,14 +1402,14 @@ static BN__UNUSED float bn_load_f32(const void *p) {
 /* ===== cpu ===== */
 
 #if BN__X86
-#  if defined(_MSC_VER)
+#  if defined(_MSC_VER) || defined(BN__MSVC_INTRINSICS)
 #    include <intrin.h>
 static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
     int regs[4];
     __cpuidex(regs, (int)leaf, (int)sub);
     memcpy(r, regs, sizeof regs);
 }
-static uint64_t bn_xgetbv0(void) { return _xgetbv(0); }
+static BN__TARGET("xsave") uint64_t bn_xgetbv0(void) { return _xgetbv(0); }
 #  else
 #    include <cpuid.h>
 static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {

@@ -38,7 +38,7 @@ counts() {   # counts OUTPUT: "P F" from its last "name: P passed, F failed" lin
 # Unit tests: pass under wine, with as many checks as on Linux (where the Linux build exists).
 for exe in "$B"/win/tests/*.exe; do
     name=$(basename "$exe" .exe) linux=$(basename "$exe" .exe)
-    [ "$name" = pool_interlocked ] && linux=test_threads      # the same test, other atomics
+    [ "$name" = msvc_intrinsics ] && linux=test_threads       # the same test, MSVC's atomics
     out=$(w "$exe" 2>&1); rc=$?
     read -r p f <<< "$(counts "$out")"
     if [ "$rc" -ne 0 ] || [ "$f" -ne 0 ]; then
