@@ -98,10 +98,13 @@ clean:
 MINGW       ?= x86_64-w64-mingw32-gcc
 MUSL_CC     ?= musl-gcc
 WIN         := $(B)/win
-# The HTTP server (POSIX sockets) is left out of the Windows CLI; see the README.
-WIN_CLI_SRC := $(filter-out tools/cmd_serve.c tools/http.c,$(CLI_SRC))
-WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static -DBITNET_CLI_NO_SERVE
-WIN_TESTS   := $(TEST_SRC:tests/%.c=$(WIN)/tests/%.exe) $(WIN)/tests/msvc_intrinsics.exe \
+# The HTTP server (POSIX sockets, poll, signals) is left out of the Windows CLI and its tests;
+# `bitnet serve` there says so (tools/serve_none.c). See the README.
+WIN_NO_SOCK := tools/cmd_serve.c tools/http.c
+WIN_CLI_SRC := $(filter-out $(WIN_NO_SOCK),$(CLI_SRC)) $(if $(wildcard tools/cmd_serve.c),tools/serve_none.c)
+WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static
+WIN_TESTS   := $(patsubst tests/%.c,$(WIN)/tests/%.exe,$(filter-out tests/test_http.c tests/test_serve.c,$(TEST_SRC))) \
+               $(WIN)/tests/msvc_intrinsics.exe \
                $(WIN)/tests/model_nothreads_nommap.exe
 TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \
                -fno-asynchronous-unwind-tables -Wl,--gc-sections

@@ -1054,7 +1054,9 @@ static bitnet_status bn_map_file(const char *path, const unsigned char **data, u
     if (!bn_win_wide(path, wpath, BN__WIN_PATH_MAX))
         return bn_fail(BITNET_ERR_IO, "cannot open '%s': not valid UTF-8 or longer than %d characters",
                        path, BN__WIN_PATH_MAX - 1);
-    file = CreateFileW(wpath, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    /* others may read it, and rename or delete it while mapped, as on POSIX */
+    file = CreateFileW(wpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, NULL);
     if (file == INVALID_HANDLE_VALUE)
         return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, bn_win_error_text(GetLastError(), why, sizeof why));
     if (GetFileType(file) != FILE_TYPE_DISK || !GetFileSizeEx(file, &n)) {
@@ -1077,7 +1079,7 @@ static bitnet_status bn_map_file(const char *path, const unsigned char **data, u
 #else
     struct stat sb;
     void *p;
-    int fd = open(path, O_RDONLY);
+    int fd = open(path, O_RDONLY | O_NONBLOCK);    /* a FIFO must not block the open */
     if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
         close(fd);
@@ -6050,7 +6052,7 @@ static void bn_worker_loop(bn_worker *w) {
 static DWORD WINAPI bn_worker_entry(LPVOID arg) { bn_worker_loop((bn_worker *)arg); return 0; }
 
 static int bn_worker_start(bn_worker *w) {
-    w->thread = CreateThread(NULL, BN__WORKER_STACK, bn_worker_entry, w, 0, NULL);
+    w->thread = CreateThread(NULL, BN__WORKER_STACK, bn_worker_entry, w, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
     return w->thread != NULL;
 }
 

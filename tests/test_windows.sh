@@ -76,6 +76,14 @@ gen_case "$tmp/mödel.gguf" 2
 win=$(w "$B/win/bitnet.exe" run -m "$tmp/mödel.gguf" --no-mmap -p "Once upon a time, the sea" -n 24 -s 7 -t 2 --print-ids 2>/dev/null | tr -d '\r')
 mapped=$(w "$B/win/bitnet.exe" run -m "$tmp/mödel.gguf" -p "Once upon a time, the sea" -n 24 -s 7 -t 2 --print-ids 2>/dev/null | tr -d '\r')
 [ -n "$win" ] && [ "$win" = "$mapped" ] && ok || fail "--no-mmap ids '$win' vs mapped '$mapped'"
+# UTF-8 names through the CLI's own files: make-model writes one, logits another, and quantize
+# knows a file under its own name (the same-file check is by volume and file index here)
+w "$B/win/bitnet.exe" make-model "$tmp/ñ.gguf" > /dev/null 2>&1 && [ -s "$tmp/ñ.gguf" ] && ok || fail "make-model to a UTF-8 name"
+w "$B/win/bitnet.exe" logits -m "$tmp/ñ.gguf" --tokens "1 2 3" -o "$tmp/lø.f32" > /dev/null 2>&1 && [ -s "$tmp/lø.f32" ] && ok \
+    || fail "logits to a UTF-8 name"
+w "$B/win/bitnet.exe" quantize "$tmp/ñ.gguf" "$tmp/ñ.gguf" tq2_0 > /dev/null 2> "$tmp/err"; rc=$?
+[ "$rc" -eq 1 ] && grep -q 'is the input file' "$tmp/err" && ok || fail "quantize onto its input: exit $rc"
+w "$B/win/bitnet.exe" quantize "$tmp/ñ.gguf" "$tmp/mödel.gguf" tq2_0 > /dev/null 2>&1 && ok || fail "quantize onto another file"
 # errors: one line on stderr, exit status 1
 w "$B/win/bitnet.exe" info "$tmp/missing.gguf" > "$tmp/out" 2> "$tmp/err"; rc=$?
 [ "$rc" -eq 1 ] && [ "$(tr -d '\r' < "$tmp/err" | wc -l)" -eq 1 ] && grep -q "missing.gguf" "$tmp/err" && ok \

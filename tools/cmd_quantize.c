@@ -261,7 +261,7 @@ int cmd_quantize(int argc, char **argv) {
                job.out_path, (long long)bitnet_gguf_n_tensors(job.in), job.n_projections,
                bitnet_type_name(job.target->type), job.n_absmean, job.n_other);
     bitnet_gguf_writer_free(job.w);
-    if (rc && job.begun) remove(job.out_path);                 /* no half-written file */
+    if (rc && job.begun) cli_remove(job.out_path);                 /* no half-written file */
     bitnet_gguf_close(job.in);
     free(job.types);
     free(job.values);

@@ -1,5 +1,6 @@
 /* platform.h - the few things the CLI asks of the OS beyond C99, for POSIX and Windows:
-   UTF-8 arguments, "is this a terminal", "are these two paths one file". */
+   UTF-8 arguments and file names, "is this a terminal", "are these two paths one file". */
+#include <stdio.h>
 #ifndef BITNET_CLI_PLATFORM_H
 #define BITNET_CLI_PLATFORM_H
 #include <stdlib.h>
@@ -39,6 +40,33 @@ static inline void cli_utf8_args(int *argc, char ***argv) {
 #endif
 }
 
+#if defined(_WIN32)
+/* UTF-8 -> UTF-16 for the W functions; 0 when not valid UTF-8 or too long. */
+static inline int cli_wide(const char *utf8, wchar_t *out, int cap) {
+    return MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, out, cap) > 0;
+}
+#endif
+
+/* fopen and remove with UTF-8 names (Windows' own take the ANSI code page). */
+static inline FILE *cli_fopen(const char *path, const char *mode) {
+#if defined(_WIN32)
+    wchar_t wpath[4096], wmode[8];
+    if (!cli_wide(path, wpath, 4096) || !cli_wide(mode, wmode, 8)) return NULL;
+    return _wfopen(wpath, wmode);
+#else
+    return fopen(path, mode);
+#endif
+}
+
+static inline int cli_remove(const char *path) {
+#if defined(_WIN32)
+    wchar_t wpath[4096];
+    return cli_wide(path, wpath, 4096) ? _wremove(wpath) : -1;
+#else
+    return remove(path);
+#endif
+}
+
 static inline int cli_isatty(int fd) {
 #if defined(_WIN32)
     return _isatty(fd);
@@ -53,7 +81,7 @@ static inline int cli_file_id(const char *path, BY_HANDLE_FILE_INFORMATION *info
     wchar_t wide[4096];
     HANDLE h;
     int ok;
-    if (MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, path, -1, wide, 4096) <= 0) return 0;
+    if (!cli_wide(path, wide, 4096)) return 0;
     h = CreateFileW(wide, 0, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
                     FILE_FLAG_BACKUP_SEMANTICS, NULL);
     if (h == INVALID_HANDLE_VALUE) return 0;
