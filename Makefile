@@ -113,7 +113,7 @@ $(B)/bench/cuda_bench: bench/cuda_bench.cu bitnet_cuda.cu bitnet.h $(B)/tests/cu
 cuda-test: $(B)/tests/cuda_native
 	$(B)/tests/cuda_native
 
-test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) $(B)/asan/cuda_emu clang-check
+test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) $(B)/asan/cuda_emu clang-check platform-check
 	@tests/run.sh $(TEST_OPT) $(TEST_LINK) $(TEST_SH) $(TEST_ASAN) $(B)/asan/cuda_emu
 
 asan: $(TEST_ASAN)
@@ -165,3 +165,64 @@ native:
 
 clean:
 	rm -rf $(B)
+
+# ---- platforms (issue 13): Windows with mingw-w64 (tests run under wine by tests/test_windows.sh),
+# a tiny static CLI with musl (tests/test_static.sh), and the tests built against plain POSIX with
+# no Linux extensions. `make test` builds each where its compiler is installed (else a notice).
+MINGW       ?= x86_64-w64-mingw32-gcc
+MUSL_CC     ?= musl-gcc
+WIN         := $(B)/win
+# The HTTP server (POSIX sockets, poll, signals) is left out of the Windows CLI and its tests;
+# `bitnet serve` there says so (tools/serve_none.c). See the README.
+# So is the Hugging Face converter (its safetensors reader maps with POSIX mmap): tools/convert_none.c.
+WIN_NO_SOCK := tools/cmd_serve.c tools/http.c tools/cmd_convert.c tools/convert.c tools/safetensors.c
+WIN_CLI_SRC := $(filter-out $(WIN_NO_SOCK),$(CLI_SRC)) tools/serve_none.c tools/convert_none.c
+WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static
+WIN_TESTS   := $(patsubst tests/%.c,$(WIN)/tests/%.exe,$(filter-out tests/test_http.c tests/test_serve.c tests/test_convert.c,$(TEST_SRC))) \
+               $(WIN)/tests/msvc_intrinsics.exe \
+               $(WIN)/tests/model_nothreads_nommap.exe
+TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \
+               -fno-asynchronous-unwind-tables -Wl,--gc-sections
+POSIXFLAGS  := -D_POSIX_C_SOURCE=200809L -U_GNU_SOURCE -U_DEFAULT_SOURCE -DBITNET_NO_LINUX_EXTENSIONS
+POSIX_TESTS := $(TEST_SRC:tests/%.c=$(B)/posix/%)
+MUSL_TESTS  := $(patsubst %,$(B)/musl/test_%,platform pool threads gguf model)
+.PHONY: windows static posix platform-check
+
+windows: $(WIN)/bitnet.exe $(WIN_TESTS)
+$(WIN)/bitnet.exe: $(WIN_CLI_SRC) tools/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -o $@ $(WIN_CLI_SRC)
+$(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -I. -o $@ $< -lpthread
+# The pool with the Interlocked atomics and cpuid MSVC gets, on the compiler that can run here.
+$(WIN)/tests/msvc_intrinsics.exe: tests/test_threads.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -DBN__MSVC_INTRINSICS -I. -o $@ $< -lpthread
+$(WIN)/tests/model_nothreads_nommap.exe: tests/test_model.c tests/check.h bitnet.h
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) -DBITNET_NO_THREADS -DBITNET_NO_MMAP -I. -o $@ $< -lpthread
+
+static: $(B)/bitnet-static $(B)/examples/simple-static $(MUSL_TESTS)
+$(B)/bitnet-static: $(CLI_SRC) tools/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(TINYFLAGS) -o $@ $(CLI_SRC) -lm
+$(B)/examples/simple-static: examples/simple.c bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(TINYFLAGS) -I. -o $@ $< -lm
+
+$(B)/musl/%: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(WFLAGS) -O1 -static -I. -o $@ $< -lm
+
+posix: $(POSIX_TESTS)
+$(B)/posix/%: tests/%.c tests/*.h bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(POSIXFLAGS) -O1 -I. -o $@ $< $(LDLIBS)
+
+platform-check:
+	@if command -v $(MINGW) >/dev/null 2>&1; then $(MAKE) --no-print-directory windows; \
+	else echo "platform-check: $(MINGW) not found, Windows build skipped"; fi
+	@if command -v $(MUSL_CC) >/dev/null 2>&1; then $(MAKE) --no-print-directory static; \
+	else echo "platform-check: $(MUSL_CC) not found, static build skipped"; fi
+	@$(MAKE) --no-print-directory posix

@@ -31,8 +31,18 @@
        BITNET_STATIC          every public function becomes static (private copy per .c file)
        BITNET_API             override the linkage of public functions (default: extern)
        BITNET_NO_MMAP         read files with read() instead of mmap()
-       BITNET_NO_THREADS      no pthreads; the thread pool runs everything on the caller
+       BITNET_NO_THREADS      no threads; the thread pool runs everything on the caller
+       BITNET_NO_LINUX_EXTENSIONS  plain POSIX on Linux too: no _DEFAULT_SOURCE, so no huge
+                              pages (for tests that prove nothing else is assumed)
        BITNET_SAMPLER_HISTORY_MAX  longest repetition-penalty window in ids (32768)
+
+   PLATFORMS
+       POSIX (Linux glibc or musl, macOS, the BSDs) with pthreads, or Windows x86-64 (Win32:
+       file mapping with UTF-8 names, SRW locks and condition variables, large pages where
+       the process holds the lock-pages privilege; the implementation includes a lean
+       <windows.h>). gcc, clang, mingw-w64; MSVC is written for but not tested. x86 kernels
+       are compiled per function for their ISA and chosen at run time; NEON on aarch64.
+       Link with -lpthread -lm on POSIX; nothing extra on Windows.
 
    MEMORY OWNERSHIP
        Every allocation goes through a bitnet_allocator (zero fields = the C library's), except
@@ -81,13 +91,23 @@
 #ifndef BITNET_H
 #define BITNET_H
 
-/* The implementation needs POSIX (mmap, pthreads, clock_gettime) even under -std=c99: this
-   works when BITNET_IMPLEMENTATION is defined before any system header is included. */
-#if defined(BITNET_IMPLEMENTATION) && !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+/* The implementation needs POSIX (mmap, pthreads, clock_gettime), which glibc and musl hide
+   under -std=c99 unless asked: this works when BITNET_IMPLEMENTATION is defined before any
+   system header is included. (macOS and the BSDs show POSIX by default, and asking would hide
+   their extras, _SC_NPROCESSORS_ONLN among them.) Linux extras (MAP_ANONYMOUS, MADV_HUGEPAGE,
+   sched_getaffinity) are optional: every use is guarded, so the code also builds with plain
+   POSIX (BITNET_NO_LINUX_EXTENSIONS, or a libc without them). On mingw, C99 printf (%zu,
+   %lld) instead of msvcrt's. */
+#if defined(BITNET_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && \
+    (defined(__linux__) || defined(__CYGWIN__) || defined(__gnu_hurd__))
 #  define _POSIX_C_SOURCE 200809L
 #endif
-#if defined(BITNET_IMPLEMENTATION) && defined(__linux__) && !defined(_DEFAULT_SOURCE)
+#if defined(BITNET_IMPLEMENTATION) && defined(__linux__) && !defined(_DEFAULT_SOURCE) && \
+    !defined(BITNET_NO_LINUX_EXTENSIONS)
 #  define _DEFAULT_SOURCE 1         /* MAP_ANONYMOUS, MADV_HUGEPAGE */
+#endif
+#if defined(BITNET_IMPLEMENTATION) && defined(__MINGW32__) && !defined(__USE_MINGW_ANSI_STDIO)
+#  define __USE_MINGW_ANSI_STDIO 1
 #endif
 
 #include <stddef.h>
@@ -432,7 +452,7 @@ BITNET_API int bitnet_threadpool_size(const bitnet_threadpool *pool);      /* 1 
    A NULL pool runs fn(arg, 0, n_rows, 0) on the caller. */
 BITNET_API void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                                       bitnet_task_fn fn, void *arg);
-/* Online cores (sysconf), at least 1. */
+/* Online cores (sysconf; on Windows the processors in the process affinity mask), at least 1. */
 BITNET_API int bitnet_online_cores(void);
 
 /* A job system's parallel-for: run job(job_arg, i) once for every i in [0, n_jobs), on any
@@ -1049,7 +1069,7 @@ typedef struct bitnet_bw_probe bitnet_bw_probe;
 BITNET_API bitnet_status bitnet_bw_probe_new(bitnet_bw_probe **out, bitnet_threadpool *threads, size_t bytes);
 BITNET_API double bitnet_bw_probe_pass(bitnet_bw_probe *probe);     /* GB/s of one pass */
 BITNET_API void bitnet_bw_probe_free(bitnet_bw_probe *probe);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds (CLOCK_MONOTONIC; QueryPerformanceCounter on Windows). */
 BITNET_API double bitnet_time_ms(void);
 
 /* The plain API of earlier BitNet bindings: one model with one context. */
@@ -1184,6 +1204,11 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 
 /* ===== platform ===== */
 
+/* Everything the library asks of the OS is in this section and in the thread pool: files
+   (map or read), big page-aligned buffers, the clock, the core count, atomics and threads.
+   POSIX (Linux, macOS, the BSDs, musl) or Win32 (Windows x86-64: mingw-w64, and MSVC, which
+   is written for but not built here). */
+
 #include <errno.h>
 #include <float.h>
 #include <limits.h>
@@ -1193,7 +1218,29 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#if !defined(_WIN32)
+#if defined(_WIN32)
+/* Lean: no winsock.h, so a program can still include winsock2.h after this. */
+#  if !defined(WIN32_LEAN_AND_MEAN)
+#    define WIN32_LEAN_AND_MEAN
+#    define BN__UNDEF_LEAN
+#  endif
+#  if !defined(NOMINMAX)
+#    define NOMINMAX
+#    define BN__UNDEF_NOMINMAX
+#  endif
+#  include <windows.h>
+#  if defined(BN__UNDEF_LEAN)
+#    undef WIN32_LEAN_AND_MEAN
+#    undef BN__UNDEF_LEAN
+#  endif
+#  if defined(BN__UNDEF_NOMINMAX)
+#    undef NOMINMAX
+#    undef BN__UNDEF_NOMINMAX
+#  endif
+#  if defined(_MSC_VER)
+#    pragma comment(lib, "advapi32.lib")      /* the large-page privilege */
+#  endif
+#else
 #  include <fcntl.h>
 #  include <sys/stat.h>
 #  include <sys/types.h>
@@ -1201,23 +1248,35 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 #  if !defined(BITNET_NO_MMAP)
 #    include <sys/mman.h>
 #  endif
-#endif
-#if !defined(BITNET_NO_THREADS)
-#  include <pthread.h>
+#  if !defined(BITNET_NO_THREADS)
+#    include <pthread.h>
+#  endif
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
 #  define BN__THREAD_LOCAL __thread
 #  define BN__UNUSED __attribute__((unused))
-#  define BN__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  if defined(__MINGW32__)
+#    define BN__PRINTF(a, b) __attribute__((format(gnu_printf, a, b)))
+#  else
+#    define BN__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#  endif
+/* Kernels are compiled for their ISA one function at a time; MSVC needs no attribute. */
+#  define BN__TARGET(isa) __attribute__((target(isa)))
 #elif defined(_MSC_VER)
 #  define BN__THREAD_LOCAL __declspec(thread)
 #  define BN__UNUSED
 #  define BN__PRINTF(a, b)
+#  define BN__TARGET(isa)
 #else
-#  define BN__THREAD_LOCAL
+#  if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#    define BN__THREAD_LOCAL _Thread_local
+#  else
+#    define BN__THREAD_LOCAL          /* unknown compiler: the last error is shared */
+#  endif
 #  define BN__UNUSED
 #  define BN__PRINTF(a, b)
+#  define BN__TARGET(isa)
 #endif
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
@@ -1225,6 +1284,209 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 #endif
 #if defined(__aarch64__)
 #  define BN__ARM64 1
+#endif
+
+/* --- atomics (for the thread pool): loads acquire, stores release, _sc sequentially
+   consistent. The GNU builtins (gcc, clang, mingw), else the Interlocked intrinsics (MSVC;
+   BN__MSVC_INTRINSICS picks them, and MSVC's cpuid, on mingw: that is how they are tested). --- */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(BN__MSVC_INTRINSICS)
+static BN__UNUSED uint32_t bn_atomic_load32(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static BN__UNUSED uint64_t bn_atomic_load64(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_ACQUIRE); }
+static BN__UNUSED uint32_t bn_atomic_load32_sc(const uint32_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static BN__UNUSED uint64_t bn_atomic_load64_sc(const uint64_t *p) { return __atomic_load_n(p, __ATOMIC_SEQ_CST); }
+static BN__UNUSED void bn_atomic_store32(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static BN__UNUSED void bn_atomic_store64(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static BN__UNUSED void bn_atomic_store32_sc(uint32_t *p, uint32_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+static BN__UNUSED void bn_atomic_store64_sc(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_SEQ_CST); }
+/* Adds v (sequentially consistent) and returns the new value. */
+static BN__UNUSED uint32_t bn_atomic_add32(uint32_t *p, uint32_t v) { return __atomic_add_fetch(p, v, __ATOMIC_SEQ_CST); }
+/* Replaces *p by desired if it holds *expected (acq_rel); else loads it into *expected. */
+static BN__UNUSED int bn_atomic_cas64(uint64_t *p, uint64_t *expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+#elif defined(_WIN32) && (defined(_M_X64) || defined(__x86_64__))
+#  include <intrin.h>
+/* x86-64 loads acquire and stores release in hardware: only the compiler must not reorder
+   them, and the sequentially consistent stores are exchanges. */
+static BN__UNUSED uint32_t bn_atomic_load32(const uint32_t *p) {
+    uint32_t v = *(const volatile uint32_t *)p;
+    _ReadWriteBarrier();
+    return v;
+}
+static BN__UNUSED uint64_t bn_atomic_load64(const uint64_t *p) {
+    uint64_t v = *(const volatile uint64_t *)p;
+    _ReadWriteBarrier();
+    return v;
+}
+static BN__UNUSED uint32_t bn_atomic_load32_sc(const uint32_t *p) { return bn_atomic_load32(p); }
+static BN__UNUSED uint64_t bn_atomic_load64_sc(const uint64_t *p) { return bn_atomic_load64(p); }
+static BN__UNUSED void bn_atomic_store32(uint32_t *p, uint32_t v) { _ReadWriteBarrier(); *(volatile uint32_t *)p = v; }
+static BN__UNUSED void bn_atomic_store64(uint64_t *p, uint64_t v) { _ReadWriteBarrier(); *(volatile uint64_t *)p = v; }
+static BN__UNUSED void bn_atomic_store32_sc(uint32_t *p, uint32_t v) { _InterlockedExchange((volatile long *)p, (long)v); }
+static BN__UNUSED void bn_atomic_store64_sc(uint64_t *p, uint64_t v) {
+    _InterlockedExchange64((volatile __int64 *)p, (__int64)v);
+}
+static BN__UNUSED uint32_t bn_atomic_add32(uint32_t *p, uint32_t v) {
+    return (uint32_t)_InterlockedExchangeAdd((volatile long *)p, (long)v) + v;
+}
+static BN__UNUSED int bn_atomic_cas64(uint64_t *p, uint64_t *expected, uint64_t desired) {
+    uint64_t old = (uint64_t)_InterlockedCompareExchange64((volatile __int64 *)p, (__int64)desired, (__int64)*expected);
+    if (old == *expected) return 1;
+    *expected = old;
+    return 0;
+}
+#elif !defined(BITNET_NO_THREADS)
+#  error "bitnet.h: no atomics for this compiler; define BITNET_NO_THREADS"
+#endif
+
+/* --- files: open (UTF-8 names on Windows too), size, map --- */
+
+static BN__PRINTF(2, 3) bitnet_status bn_fail(bitnet_status status, const char *fmt, ...);
+
+#if defined(_WIN32)
+#define BN__WIN_PATH_MAX 4096   /* UTF-16 units, terminator included */
+
+/* "The system cannot find the file specified" for a Win32 error code. */
+static BN__UNUSED const char *bn_win_error_text(DWORD code, char *buf, size_t cap) {
+    DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, code, 0,
+                             buf, (DWORD)cap, NULL);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == '.' || buf[n - 1] == ' ')) n--;
+    if (n == 0) snprintf(buf, cap, "Windows error %lu", (unsigned long)code);
+    else buf[n] = 0;
+    return buf;
+}
+
+/* UTF-8 -> UTF-16 for the W functions; 0 (no message) when invalid or too long. */
+static int bn_win_wide(const char *utf8, wchar_t *out, int cap) {
+    return MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, out, cap) > 0;
+}
+#endif
+
+/* fopen with `path` in UTF-8 everywhere (Windows' fopen takes the ANSI code page). */
+static FILE *bn_fopen(const char *path, const char *mode) {
+#if defined(_WIN32)
+    wchar_t wpath[BN__WIN_PATH_MAX], wmode[8];
+    if (!bn_win_wide(path, wpath, BN__WIN_PATH_MAX) || !bn_win_wide(mode, wmode, 8)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return _wfopen(wpath, wmode);
+#else
+    return fopen(path, mode);
+#endif
+}
+
+/* Size of an open file (64-bit on Windows too, where long is 32); leaves it at the start. */
+static int bn_file_size(FILE *f, uint64_t *size) {
+#if defined(_WIN32)
+    __int64 n;
+    if (_fseeki64(f, 0, SEEK_END) != 0 || (n = _ftelli64(f)) < 0 || _fseeki64(f, 0, SEEK_SET) != 0) return 0;
+#else
+    long n;
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) return 0;
+#endif
+    *size = (uint64_t)n;
+    return 1;
+}
+
+#if !defined(BITNET_NO_MMAP)
+/* Maps `path` read-only. BITNET_ERR_UNSUPPORTED (no message) means "read it instead": an
+   empty file, one larger than the address space, or an OS that will not map it. */
+static bitnet_status bn_map_file(const char *path, const unsigned char **data, uint64_t *size) {
+#if defined(_WIN32)
+    wchar_t wpath[BN__WIN_PATH_MAX];
+    char why[256];
+    HANDLE file, mapping;
+    LARGE_INTEGER n;
+    void *p;
+    if (!bn_win_wide(path, wpath, BN__WIN_PATH_MAX))
+        return bn_fail(BITNET_ERR_IO, "cannot open '%s': not valid UTF-8 or longer than %d characters",
+                       path, BN__WIN_PATH_MAX - 1);
+    /* others may read it, and rename or delete it while mapped, as on POSIX */
+    file = CreateFileW(wpath, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, NULL, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, NULL);
+    if (file == INVALID_HANDLE_VALUE)
+        return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, bn_win_error_text(GetLastError(), why, sizeof why));
+    if (GetFileType(file) != FILE_TYPE_DISK || !GetFileSizeEx(file, &n)) {
+        CloseHandle(file);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    if (n.QuadPart <= 0 || (uint64_t)n.QuadPart > (uint64_t)SIZE_MAX) {
+        CloseHandle(file);
+        return BITNET_ERR_UNSUPPORTED;
+    }
+    mapping = CreateFileMappingW(file, NULL, PAGE_READONLY, 0, 0, NULL);
+    CloseHandle(file);
+    if (!mapping) return BITNET_ERR_UNSUPPORTED;
+    p = MapViewOfFile(mapping, FILE_MAP_READ, 0, 0, 0);
+    CloseHandle(mapping);                     /* the view keeps the mapping alive */
+    if (!p) return BITNET_ERR_UNSUPPORTED;
+    *data = (const unsigned char *)p;
+    *size = (uint64_t)n.QuadPart;
+    return BITNET_OK;
+#else
+    struct stat sb;
+    void *p;
+    int fd = open(path, O_RDONLY | O_NONBLOCK);    /* a FIFO must not block the open */
+    if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
+    }
+    if (sb.st_size <= 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
+        close(fd);
+        return BITNET_ERR_UNSUPPORTED;
+    }
+    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) return BITNET_ERR_UNSUPPORTED;
+    *data = (const unsigned char *)p;
+    *size = (uint64_t)sb.st_size;
+    return BITNET_OK;
+#endif
+}
+
+static void bn_unmap_file(const unsigned char *data, uint64_t size) {
+#if defined(_WIN32)
+    (void)size;
+    UnmapViewOfFile(data);
+#else
+    munmap((void *)data, (size_t)size);
+#endif
+}
+#endif /* !BITNET_NO_MMAP */
+
+/* --- the clock and the core count --- */
+
+#if defined(_WIN32)
+double bitnet_time_ms(void) {
+    LARGE_INTEGER now, freq;
+    QueryPerformanceFrequency(&freq);
+    QueryPerformanceCounter(&now);
+    return (double)now.QuadPart * 1e3 / (double)freq.QuadPart;
+}
+
+/* Processors this process may run on (its affinity mask: the processor group it is in). */
+static int bn_win_cores(void) {
+    DWORD_PTR mine, all;
+    int n = 0;
+    if (GetProcessAffinityMask(GetCurrentProcess(), &mine, &all))
+        for (; mine; mine &= mine - 1) n++;
+    if (n < 1) {
+        SYSTEM_INFO si;
+        GetSystemInfo(&si);
+        n = (int)si.dwNumberOfProcessors;
+    }
+    return n < 1 ? 1 : n > 1024 ? 1024 : n;
+}
+#elif defined(CLOCK_MONOTONIC)
+double bitnet_time_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+#else
+double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
 #endif
 
 /* ===== util ===== */
@@ -1280,16 +1542,6 @@ static BN__UNUSED BN__PRINTF(2, 3) void bn_log(bitnet_log_level level, const cha
     va_end(ap);
     bn_logger(level, text, bn_logger_user);
 }
-
-#if defined(_WIN32)
-double bitnet_time_ms(void) { return (double)clock() * 1000.0 / CLOCKS_PER_SEC; }
-#else
-double bitnet_time_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-#endif
 
 /* An int flag shared between threads (cancellation). */
 #if defined(__GNUC__) || defined(__clang__)
@@ -1351,12 +1603,51 @@ static bitnet_allocator bn_allocator_or_default(const bitnet_allocator *a) {
 }
 
 /* Room for a big buffer that is streamed again and again (a file read into memory, the
-   bandwidth probe): on Linux an anonymous mapping in whole 2 MiB pages with transparent huge
-   pages asked for, so streaming does not restart the hardware prefetchers every 4 KiB. NULL
-   elsewhere or on failure: the caller then uses its allocator. */
+   bandwidth probe), so streaming does not restart the hardware prefetchers every 4 KiB: on
+   Linux an anonymous mapping in whole 2 MiB pages with transparent huge pages asked for; on
+   Windows large pages where the process holds the "lock pages in memory" privilege, else
+   normal pages. NULL elsewhere or on failure: the caller then uses its allocator. */
 #define BN__HUGE ((size_t)1 << 21)
+#if defined(_WIN32)
+/* Large pages need SeLockMemoryPrivilege enabled in the process token, which only works
+   where an administrator granted it to the account; asked once. */
+static int bn_win_large_pages(void) {
+    static volatile LONG state;             /* 0 not asked, 1 enabled, 2 not held */
+    if (state == 0) {
+        HANDLE token;
+        TOKEN_PRIVILEGES tp;
+        LONG ok = 2;
+        if (GetLargePageMinimum() && OpenProcessToken(GetCurrentProcess(), TOKEN_ADJUST_PRIVILEGES | TOKEN_QUERY, &token)) {
+            tp.PrivilegeCount = 1;
+            tp.Privileges[0].Attributes = SE_PRIVILEGE_ENABLED;
+            /* AdjustTokenPrivileges succeeds without the privilege and says so in GetLastError */
+            if (LookupPrivilegeValueA(NULL, "SeLockMemoryPrivilege", &tp.Privileges[0].Luid) &&
+                AdjustTokenPrivileges(token, FALSE, &tp, 0, NULL, NULL) && GetLastError() == ERROR_SUCCESS)
+                ok = 1;
+            CloseHandle(token);
+        }
+        InterlockedExchange(&state, ok);
+    }
+    return state == 1;
+}
+
 static void *bn_huge_alloc(size_t n) {
-#if defined(__linux__) && defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(BITNET_NO_MMAP)
+    size_t large = bn_win_large_pages() ? GetLargePageMinimum() : 0;
+    void *p = NULL;
+    if (n == 0) return NULL;
+    if (large && n <= SIZE_MAX - large)
+        p = VirtualAlloc(NULL, (n + large - 1) / large * large, MEM_RESERVE | MEM_COMMIT | MEM_LARGE_PAGES,
+                         PAGE_READWRITE);
+    if (!p) p = VirtualAlloc(NULL, n, MEM_RESERVE | MEM_COMMIT, PAGE_READWRITE);
+    return p;
+}
+
+static void bn_huge_free(void *p, size_t n) {
+    (void)n;
+    if (p) VirtualFree(p, 0, MEM_RELEASE);
+}
+#elif defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(BITNET_NO_MMAP)
+static void *bn_huge_alloc(size_t n) {
     size_t len = (n + BN__HUGE - 1) / BN__HUGE * BN__HUGE, lead;
     unsigned char *p, *a;
     if (n == 0 || len < n || len > SIZE_MAX - BN__HUGE) return NULL;
@@ -1368,19 +1659,15 @@ static void *bn_huge_alloc(size_t n) {
     if (BN__HUGE - lead) munmap(a + len, BN__HUGE - lead);
     madvise(a, len, MADV_HUGEPAGE);
     return a;
-#else
-    (void)n;
-    return NULL;
-#endif
 }
 
 static void bn_huge_free(void *p, size_t n) {
-#if defined(__linux__) && defined(MAP_ANONYMOUS) && defined(MADV_HUGEPAGE) && !defined(BITNET_NO_MMAP)
     if (p) munmap(p, (n + BN__HUGE - 1) / BN__HUGE * BN__HUGE);
-#else
-    (void)p; (void)n;
-#endif
 }
+#else
+static void *bn_huge_alloc(size_t n) { (void)n; return NULL; }
+static void bn_huge_free(void *p, size_t n) { (void)p; (void)n; }
+#endif
 
 static void *bn_alloc(const bitnet_allocator *a, size_t size, size_t align) {
     return a->alloc(size, align, a->user);
@@ -1477,14 +1764,14 @@ static BN__UNUSED float bn_load_f32(const void *p) {
 /* ===== cpu ===== */
 
 #if BN__X86
-#  if defined(_MSC_VER)
+#  if defined(_MSC_VER) || defined(BN__MSVC_INTRINSICS)
 #    include <intrin.h>
 static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
     int regs[4];
     __cpuidex(regs, (int)leaf, (int)sub);
     memcpy(r, regs, sizeof regs);
 }
-static uint64_t bn_xgetbv0(void) { return _xgetbv(0); }
+static BN__TARGET("xsave") uint64_t bn_xgetbv0(void) { return _xgetbv(0); }
 #  else
 #    include <cpuid.h>
 static void bn_cpuid(uint32_t leaf, uint32_t sub, uint32_t r[4]) {
@@ -2378,16 +2665,16 @@ bitnet_status bitnet_gguf_open_memory(bitnet_gguf **out, const void *data, size_
    default allocator the memory comes in huge pages where the OS has them. */
 static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int default_allocator) {
     FILE *f;
-    long n;
+    uint64_t n;
     unsigned char *buf;
 #if !defined(_WIN32)
     struct stat sb;
     if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))    /* a FIFO or device would block or never end */
         return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
 #endif
-    f = fopen(path, "rb");
+    f = bn_fopen(path, "rb");
     if (!f) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
+    if (!bn_file_size(f, &n) || n > (uint64_t)SIZE_MAX) {
         fclose(f);
         return bn_fail(BITNET_ERR_IO, "cannot size '%s': %s", path, strerror(errno));
     }
@@ -2396,10 +2683,11 @@ static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int def
     if (!buf) buf = (unsigned char *)bn_alloc(&g->allocator, (size_t)n ? (size_t)n : 1, 64);
     if (!buf) {
         fclose(f);
-        return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %ld bytes", path, n);
+        return bn_fail(BITNET_ERR_NOMEM, "cannot read '%s': out of memory for %llu bytes", path,
+                       (unsigned long long)n);
     }
     g->data = buf;
-    g->size = (uint64_t)n;
+    g->size = n;
     if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
         fclose(f);
         return bn_fail(BITNET_ERR_IO, "cannot read '%s': short read", path);   /* the caller closes g */
@@ -2407,31 +2695,6 @@ static bitnet_status bn_gguf_read_file(bitnet_gguf *g, const char *path, int def
     fclose(f);
     return BITNET_OK;
 }
-
-#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
-/* Maps the file read-only; BITNET_ERR_UNSUPPORTED means "use the read() path". */
-static bitnet_status bn_gguf_map_file(bitnet_gguf *g, const char *path) {
-    struct stat sb;
-    void *p;
-    int fd = open(path, O_RDONLY | O_NONBLOCK);    /* a FIFO must not block the open */
-    if (fd < 0) return bn_fail(BITNET_ERR_IO, "cannot open '%s': %s", path, strerror(errno));
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        close(fd);
-        return bn_fail(BITNET_ERR_IO, "cannot read '%s': not a regular file", path);
-    }
-    if (sb.st_size <= 0 || (uint64_t)sb.st_size > (uint64_t)SIZE_MAX) {
-        close(fd);
-        return BITNET_ERR_UNSUPPORTED;
-    }
-    p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (p == MAP_FAILED) return BITNET_ERR_UNSUPPORTED;
-    g->data = (const unsigned char *)p;
-    g->size = (uint64_t)sb.st_size;
-    g->mapped = 1;
-    return BITNET_OK;
-}
-#endif
 
 /* Opens `path` mapped, or read into memory when read_into_memory is set or mapping fails. */
 static bitnet_status bn_gguf_open_file(bitnet_gguf **out, const char *path, const bitnet_allocator *allocator,
@@ -2442,8 +2705,8 @@ static bitnet_status bn_gguf_open_file(bitnet_gguf **out, const char *path, cons
     if (!out || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_open: NULL argument");
     if ((st = bn_gguf_new(&g, allocator)) != BITNET_OK) return st;
     st = BITNET_ERR_UNSUPPORTED;
-#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
-    if (!read_into_memory) st = bn_gguf_map_file(g, path);
+#if !defined(BITNET_NO_MMAP)
+    if (!read_into_memory && (st = bn_map_file(path, &g->data, &g->size)) == BITNET_OK) g->mapped = 1;
 #else
     (void)read_into_memory;
 #endif
@@ -2465,8 +2728,8 @@ void bitnet_gguf_close(bitnet_gguf *g) {
     bitnet_allocator a;
     if (!g) return;
     a = g->allocator;
-#if !defined(_WIN32) && !defined(BITNET_NO_MMAP)
-    if (g->mapped) munmap((void *)g->data, (size_t)g->size);
+#if !defined(BITNET_NO_MMAP)
+    if (g->mapped) bn_unmap_file(g->data, g->size);
 #endif
     if (g->owned == 2) bn_huge_free((void *)g->data, (size_t)g->size);
     else if (g->owned) bn_free(&a, (void *)g->data);
@@ -2978,7 +3241,7 @@ bitnet_status bitnet_gguf_writer_begin_fn(bitnet_gguf_writer *w, bitnet_write_fn
 
 bitnet_status bitnet_gguf_writer_begin(bitnet_gguf_writer *w, const char *path) {
     if (!w || !path) return bn_fail(BITNET_ERR_ARGS, "bitnet_gguf_writer_begin: NULL argument");
-    w->file = fopen(path, "wb");
+    w->file = bn_fopen(path, "wb");
     if (!w->file) return bn_fail(BITNET_ERR_IO, "cannot create '%s': %s", path, strerror(errno));
     return bitnet_gguf_writer_begin_fn(w, bn_writer_file_fn, w->file);
 }
@@ -3029,7 +3292,7 @@ bitnet_status bitnet_gguf_writer_end(bitnet_gguf_writer *w) {
 
 /* ===== quant ===== */
 
-#if BN__X86 && (defined(__GNUC__) || defined(__clang__))
+#if BN__X86
 #  define BN__QUANT_X86 1
 #  include <immintrin.h>
 #endif
@@ -3076,7 +3339,7 @@ static void bn_fp32_to_bf16_scalar(const float *src, uint16_t *dst, size_t n) {
 #if BN__QUANT_X86
 #define BN__RNE (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
-__attribute__((target("avx,f16c")))
+BN__TARGET("avx,f16c")
 static size_t bn_fp16_to_fp32_f16c(const uint16_t *src, float *dst, size_t n) {
     size_t i;
     for (i = 0; i + 8 <= n; i += 8)
@@ -3084,7 +3347,7 @@ static size_t bn_fp16_to_fp32_f16c(const uint16_t *src, float *dst, size_t n) {
     return i;
 }
 
-__attribute__((target("avx,f16c")))
+BN__TARGET("avx,f16c")
 static size_t bn_fp32_to_fp16_f16c(const float *src, uint16_t *dst, size_t n) {
     size_t i;
     for (i = 0; i + 8 <= n; i += 8)
@@ -3092,7 +3355,7 @@ static size_t bn_fp32_to_fp16_f16c(const float *src, uint16_t *dst, size_t n) {
     return i;
 }
 
-__attribute__((target("avx512f")))
+BN__TARGET("avx512f")
 static size_t bn_fp16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
     size_t i;
     for (i = 0; i + 16 <= n; i += 16)
@@ -3100,7 +3363,7 @@ static size_t bn_fp16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) 
     return i;
 }
 
-__attribute__((target("avx512f")))
+BN__TARGET("avx512f")
 static size_t bn_fp32_to_fp16_avx512(const float *src, uint16_t *dst, size_t n) {
     size_t i;
     for (i = 0; i + 16 <= n; i += 16)
@@ -3108,7 +3371,7 @@ static size_t bn_fp32_to_fp16_avx512(const float *src, uint16_t *dst, size_t n) 
     return i;
 }
 
-__attribute__((target("avx2")))
+BN__TARGET("avx2")
 static size_t bn_bf16_to_fp32_avx2(const uint16_t *src, float *dst, size_t n) {
     size_t i;
     for (i = 0; i + 8 <= n; i += 8) {
@@ -3118,7 +3381,7 @@ static size_t bn_bf16_to_fp32_avx2(const uint16_t *src, float *dst, size_t n) {
     return i;
 }
 
-__attribute__((target("avx512f")))
+BN__TARGET("avx512f")
 static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) {
     size_t i;
     for (i = 0; i + 16 <= n; i += 16) {
@@ -3130,7 +3393,7 @@ static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) 
 
 /* bn_fp32_to_bf16 on 8 lanes: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40. Values
    end up in 0..0xffff, so an unsigned-saturating pack keeps them. */
-__attribute__((target("avx2")))
+BN__TARGET("avx2")
 static __m256i bn_bf16_round8_avx2(__m256i x) {
     __m256i hi = _mm256_srli_epi32(x, 16);
     __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
@@ -3140,7 +3403,7 @@ static __m256i bn_bf16_round8_avx2(__m256i x) {
     return _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
 }
 
-__attribute__((target("avx2")))
+BN__TARGET("avx2")
 static size_t bn_fp32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
     size_t i;
     for (i = 0; i + 16 <= n; i += 16) {
@@ -3152,7 +3415,7 @@ static size_t bn_fp32_to_bf16_avx2(const float *src, uint16_t *dst, size_t n) {
     return i;
 }
 
-__attribute__((target("avx512f")))
+BN__TARGET("avx512f")
 static size_t bn_fp32_to_bf16_avx512(const float *src, uint16_t *dst, size_t n) {
     size_t i;
     for (i = 0; i + 16 <= n; i += 16) {
@@ -4273,7 +4536,7 @@ BN__ATTN_FROM_DOT(bn_attn_scores_ref, bn_attn_values_ref, bn_dot_f32_ref, bn_dot
 
 #if BN__X86
 #include <immintrin.h>
-#define BN__AVX2 __attribute__((target("avx2,fma,f16c")))
+#define BN__AVX2 BN__TARGET("avx2,fma,f16c")
 
 static BN__AVX2 float bn_hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -4404,7 +4667,7 @@ static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8
 BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avx2, BN__AVX2, BN__DOT_MADDUBS)
 #if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11) || (defined(__clang__) && __clang_major__ >= 12)
 #  define BN__HAVE_AVXVNNI 1
-#  define BN__AVXVNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+#  define BN__AVXVNNI BN__TARGET("avx2,fma,f16c,avxvnni")
 #  define BN__DOT_VNNI(acc, p, x) _mm256_dpbusd_avx_epi32(acc, p, x)
 BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avxvnni, BN__AVXVNNI, BN__DOT_VNNI)
 #endif
@@ -4780,7 +5043,7 @@ static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, 
 
 #if BN__X86
 #include <immintrin.h>
-#define BN__AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+#define BN__AVX512 BN__TARGET("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
 #if defined(__GNUC__) && !defined(__clang__)
 #  define BN__NO_PRE __attribute__((optimize("no-tree-pre")))
 #else
@@ -4934,8 +5197,10 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 #define BN__GT 6
 #if defined(__clang__)
 #  define BN__UNROLL _Pragma("unroll")
-#else
+#elif defined(__GNUC__)
 #  define BN__UNROLL _Pragma("GCC unroll 8")
+#else
+#  define BN__UNROLL
 #endif
 static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                                 int nt, const int64_t *rows,
@@ -6141,7 +6406,9 @@ static BN__UNUSED void bn_fmat_gemm(const bn_kernels *kt, const bn_fmat *m, cons
 /* ===== threads ===== */
 
 int bitnet_online_cores(void) {
-#if defined(_SC_NPROCESSORS_ONLN)
+#if defined(_WIN32)
+    return bn_win_cores();
+#elif defined(_SC_NPROCESSORS_ONLN)
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
 #else
@@ -6190,8 +6457,39 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
 }
 #else
 
-#if BN__X86
+/* --- threads and their locks: pthreads, or Win32 (SRW lock + condition variable) --- */
+#if defined(_WIN32)
+typedef SRWLOCK bn_mutex;
+typedef CONDITION_VARIABLE bn_cond;
+typedef HANDLE bn_thread;
+static void bn_mutex_init(bn_mutex *m) { InitializeSRWLock(m); }
+static void bn_mutex_destroy(bn_mutex *m) { (void)m; }
+static void bn_mutex_lock(bn_mutex *m) { AcquireSRWLockExclusive(m); }
+static void bn_mutex_unlock(bn_mutex *m) { ReleaseSRWLockExclusive(m); }
+static void bn_cond_init(bn_cond *c) { InitializeConditionVariable(c); }
+static void bn_cond_destroy(bn_cond *c) { (void)c; }
+static void bn_cond_wait(bn_cond *c, bn_mutex *m) { SleepConditionVariableSRW(c, m, INFINITE, 0); }
+static void bn_cond_signal(bn_cond *c) { WakeConditionVariable(c); }
+static void bn_cond_broadcast(bn_cond *c) { WakeAllConditionVariable(c); }
+#else
+typedef pthread_mutex_t bn_mutex;
+typedef pthread_cond_t bn_cond;
+typedef pthread_t bn_thread;
+static void bn_mutex_init(bn_mutex *m) { pthread_mutex_init(m, NULL); }
+static void bn_mutex_destroy(bn_mutex *m) { pthread_mutex_destroy(m); }
+static void bn_mutex_lock(bn_mutex *m) { pthread_mutex_lock(m); }
+static void bn_mutex_unlock(bn_mutex *m) { pthread_mutex_unlock(m); }
+static void bn_cond_init(bn_cond *c) { pthread_cond_init(c, NULL); }
+static void bn_cond_destroy(bn_cond *c) { pthread_cond_destroy(c); }
+static void bn_cond_wait(bn_cond *c, bn_mutex *m) { pthread_cond_wait(c, m); }
+static void bn_cond_signal(bn_cond *c) { pthread_cond_signal(c); }
+static void bn_cond_broadcast(bn_cond *c) { pthread_cond_broadcast(c); }
+#endif
+
+#if BN__X86 && (defined(__GNUC__) || defined(__clang__))
 #  define BN__PAUSE() __builtin_ia32_pause()
+#elif BN__X86
+#  define BN__PAUSE() _mm_pause()
 #elif BN__ARM64
 #  define BN__PAUSE() __asm__ __volatile__("yield")
 #else
@@ -6204,7 +6502,7 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
 
 typedef struct bn_worker {
     struct bitnet_threadpool *pool;
-    pthread_t thread;
+    bn_thread thread;
     int index;
 } bn_worker;
 
@@ -6227,26 +6525,26 @@ struct bitnet_threadpool {
     bitnet_task_fn fn;              /* the run: set before `generation` is published */
     void *arg;
     int64_t n_rows, chunk_rows, n_chunks;
-    unsigned generation;            /* bumped for every run (atomic) */
+    uint32_t generation;            /* bumped for every run (atomic) */
     int n_threads;                  /* including the caller */
     char pad[64 - 5 * 8 - 2 * 4];   /* workers poll the line above: keep the rest off it */
-    int sleepers, caller_sleeping, stop;   /* atomic; changed under mu */
+    uint32_t sleepers, caller_sleeping, stop;   /* atomic; changed under mu */
     uint64_t done_target;           /* the slots' sum when the current run is complete */
     bitnet_allocator allocator;
     bn_worker *workers;             /* (n_threads - 1) */
     bn_pool_slot *slots;            /* (n_threads) */
-    pthread_mutex_t mu;
-    pthread_cond_t wake, done;
-    pthread_mutex_t run_mu;         /* one run at a time when several threads share the pool */
+    bn_mutex mu;
+    bn_cond wake, done;
+    bn_mutex run_mu;                /* one run at a time when several threads share the pool */
     bitnet_jobs_fn jobs;            /* bitnet_threadpool_new_jobs: the embedder's job system, no workers */
     void *jobs_user;
 };
 
 static int bn_pool_init_locks(struct bitnet_threadpool *p) {
-    if (pthread_mutex_init(&p->mu, NULL)) return 0;
-    if (pthread_mutex_init(&p->run_mu, NULL)) { pthread_mutex_destroy(&p->mu); return 0; }
-    pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->done, NULL);
+    bn_mutex_init(&p->mu);
+    bn_mutex_init(&p->run_mu);
+    bn_cond_init(&p->wake);
+    bn_cond_init(&p->done);
     return 1;
 }
 
@@ -6254,14 +6552,13 @@ static void bn_jobs_dispatch(bitnet_threadpool *pool, int64_t n_rows, int64_t gr
 
 /* The next chunk of range u for run gen: from the front when u is the claiming thread's own
    range, else from the back; -1 when the range is empty or belongs to another run. */
-static int64_t bn_pool_claim(struct bitnet_threadpool *p, unsigned gen, int u, int own) {
+static int64_t bn_pool_claim(struct bitnet_threadpool *p, uint32_t gen, int u, int own) {
     uint64_t *word = &p->slots[u].word;
-    uint64_t c = __atomic_load_n(word, __ATOMIC_ACQUIRE);
+    uint64_t c = bn_atomic_load64(word);
     for (;;) {
         uint64_t next = c & 0xffffu, end = c >> 16 & 0xffffu;
-        if ((unsigned)(c >> 32) != gen || next >= end) return -1;
-        if (__atomic_compare_exchange_n(word, &c, own ? c + 1 : c - ((uint64_t)1 << 16), 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        if ((uint32_t)(c >> 32) != gen || next >= end) return -1;
+        if (bn_atomic_cas64(word, &c, own ? c + 1 : c - ((uint64_t)1 << 16)))
             return (int64_t)(own ? next : end - 1);
     }
 }
@@ -6269,7 +6566,7 @@ static int64_t bn_pool_claim(struct bitnet_threadpool *p, unsigned gen, int u, i
 static uint64_t bn_pool_chunks_done(struct bitnet_threadpool *p) {
     uint64_t sum = 0;
     int i;
-    for (i = 0; i < p->n_threads; i++) sum += __atomic_load_n(&p->slots[i].done, __ATOMIC_SEQ_CST);
+    for (i = 0; i < p->n_threads; i++) sum += bn_atomic_load64_sc(&p->slots[i].done);
     return sum;
 }
 
@@ -6278,17 +6575,17 @@ static uint64_t bn_pool_chunks_done(struct bitnet_threadpool *p) {
    of the two sees the other, so the caller never sleeps through the last chunk. */
 static void bn_pool_count_done(struct bitnet_threadpool *p, int t) {
     uint64_t *done = &p->slots[t].done;
-    if (t == 0) { __atomic_store_n(done, *done + 1, __ATOMIC_RELEASE); return; }
-    __atomic_store_n(done, *done + 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&p->caller_sleeping, __ATOMIC_SEQ_CST)) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_signal(&p->done);
-        pthread_mutex_unlock(&p->mu);
+    if (t == 0) { bn_atomic_store64(done, *done + 1); return; }
+    bn_atomic_store64_sc(done, *done + 1);
+    if (bn_atomic_load32_sc(&p->caller_sleeping)) {
+        bn_mutex_lock(&p->mu);
+        bn_cond_signal(&p->done);
+        bn_mutex_unlock(&p->mu);
     }
 }
 
 /* Claims and runs chunks of run `gen` until none is left. */
-static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
+static void bn_pool_work(struct bitnet_threadpool *p, uint32_t gen, int t) {
     int n = p->n_threads;
     for (;;) {
         int64_t i = bn_pool_claim(p, gen, t, 1), r0, r1;
@@ -6302,31 +6599,61 @@ static void bn_pool_work(struct bitnet_threadpool *p, unsigned gen, int t) {
     }
 }
 
-static void *bn_worker_main(void *arg) {
-    bn_worker *w = (bn_worker *)arg;
+static void bn_worker_loop(bn_worker *w) {
     struct bitnet_threadpool *p = w->pool;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
         int i;
-        unsigned g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+        uint32_t g = bn_atomic_load32(&p->generation);
         for (i = 0; g == seen && i < BN__SPIN_ROUNDS; i++) {
             BN__PAUSE();
-            g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE);
+            g = bn_atomic_load32(&p->generation);
         }
         if (g == seen) {
-            pthread_mutex_lock(&p->mu);
-            __atomic_add_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
-            while ((g = __atomic_load_n(&p->generation, __ATOMIC_ACQUIRE)) == seen &&
-                   !__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE))
-                pthread_cond_wait(&p->wake, &p->mu);
-            __atomic_sub_fetch(&p->sleepers, 1, __ATOMIC_SEQ_CST);
-            pthread_mutex_unlock(&p->mu);
+            bn_mutex_lock(&p->mu);
+            bn_atomic_add32(&p->sleepers, 1);
+            while ((g = bn_atomic_load32(&p->generation)) == seen && !bn_atomic_load32(&p->stop))
+                bn_cond_wait(&p->wake, &p->mu);
+            bn_atomic_add32(&p->sleepers, (uint32_t)-1);
+            bn_mutex_unlock(&p->mu);
         }
-        if (__atomic_load_n(&p->stop, __ATOMIC_ACQUIRE)) return NULL;
+        if (bn_atomic_load32(&p->stop)) return;
         seen = g;
         bn_pool_work(p, g, w->index);
     }
 }
+
+/* Kernels keep up to 81 KiB on the stack: workers get at least 1 MiB (musl's default is
+   128 KiB). Returns 0 on failure. */
+#define BN__WORKER_STACK ((size_t)1 << 20)
+#if defined(_WIN32)
+static DWORD WINAPI bn_worker_entry(LPVOID arg) { bn_worker_loop((bn_worker *)arg); return 0; }
+
+static int bn_worker_start(bn_worker *w) {
+    w->thread = CreateThread(NULL, BN__WORKER_STACK, bn_worker_entry, w, STACK_SIZE_PARAM_IS_A_RESERVATION, NULL);
+    return w->thread != NULL;
+}
+
+static void bn_worker_join(bn_worker *w) {
+    WaitForSingleObject(w->thread, INFINITE);
+    CloseHandle(w->thread);
+}
+#else
+static void *bn_worker_entry(void *arg) { bn_worker_loop((bn_worker *)arg); return NULL; }
+
+static int bn_worker_start(bn_worker *w) {
+    pthread_attr_t attr;
+    size_t stack = 0;
+    int ok, have_attr = pthread_attr_init(&attr) == 0;
+    if (have_attr && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < BN__WORKER_STACK)
+        pthread_attr_setstacksize(&attr, BN__WORKER_STACK);
+    ok = pthread_create(&w->thread, have_attr ? &attr : NULL, bn_worker_entry, w) == 0;
+    if (have_attr) pthread_attr_destroy(&attr);
+    return ok;
+}
+
+static void bn_worker_join(bn_worker *w) { pthread_join(w->thread, NULL); }
+#endif
 
 void bitnet_threadpool_free(bitnet_threadpool *pool);
 
@@ -6356,15 +6683,8 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
         return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d chunk ranges", n_threads);
     }
     if (n_threads > 1) {
-        pthread_attr_t attr;
-        size_t stack = 0;
-        int have_attr = pthread_attr_init(&attr) == 0;
-        /* kernels keep up to 81 KiB on the stack: give workers at least 1 MiB (musl: 128 KiB) */
-        if (have_attr && pthread_attr_getstacksize(&attr, &stack) == 0 && stack < ((size_t)1 << 20))
-            pthread_attr_setstacksize(&attr, (size_t)1 << 20);
         p->workers = (bn_worker *)bn_alloc(&a, sizeof(bn_worker) * (size_t)(n_threads - 1), 64);
         if (!p->workers) {
-            if (have_attr) pthread_attr_destroy(&attr);
             bitnet_threadpool_free(p);
             return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot allocate %d workers", n_threads - 1);
         }
@@ -6372,14 +6692,12 @@ bitnet_status bitnet_threadpool_new(bitnet_threadpool **out, int n_threads,
             bn_worker *w = &p->workers[i - 1];
             w->pool = p;
             w->index = i;
-            if (pthread_create(&w->thread, have_attr ? &attr : NULL, bn_worker_main, w)) {
-                if (have_attr) pthread_attr_destroy(&attr);
+            if (!bn_worker_start(w)) {
                 bitnet_threadpool_free(p);
                 return bn_fail(BITNET_ERR_NOMEM, "thread pool: cannot start thread %d of %d", i, n_threads);
             }
             p->n_threads = i + 1;
         }
-        if (have_attr) pthread_attr_destroy(&attr);
     }
     *out = p;
     return BITNET_OK;
@@ -6389,16 +6707,16 @@ void bitnet_threadpool_free(bitnet_threadpool *pool) {
     bitnet_allocator a;
     int i;
     if (!pool) return;
-    pthread_mutex_lock(&pool->mu);
-    __atomic_store_n(&pool->stop, 1, __ATOMIC_RELEASE);
-    __atomic_add_fetch(&pool->generation, 1, __ATOMIC_ACQ_REL);
-    pthread_cond_broadcast(&pool->wake);
-    pthread_mutex_unlock(&pool->mu);
-    for (i = 1; !pool->jobs && i < pool->n_threads; i++) pthread_join(pool->workers[i - 1].thread, NULL);
-    pthread_cond_destroy(&pool->wake);
-    pthread_cond_destroy(&pool->done);
-    pthread_mutex_destroy(&pool->mu);
-    pthread_mutex_destroy(&pool->run_mu);
+    bn_mutex_lock(&pool->mu);
+    bn_atomic_store32(&pool->stop, 1);
+    bn_atomic_add32(&pool->generation, 1);
+    bn_cond_broadcast(&pool->wake);
+    bn_mutex_unlock(&pool->mu);
+    for (i = 1; !pool->jobs && i < pool->n_threads; i++) bn_worker_join(&pool->workers[i - 1]);
+    bn_cond_destroy(&pool->wake);
+    bn_cond_destroy(&pool->done);
+    bn_mutex_destroy(&pool->mu);
+    bn_mutex_destroy(&pool->run_mu);
     a = pool->allocator;
     if (pool->workers) bn_free(&a, pool->workers);
     if (pool->slots) bn_free(&a, pool->slots);
@@ -6410,13 +6728,13 @@ int bitnet_threadpool_size(const bitnet_threadpool *pool) { return pool ? pool->
 void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grain,
                            bitnet_task_fn fn, void *arg) {
     int64_t units, per;
-    unsigned gen;
+    uint32_t gen;
     int i;
     if (n_rows <= 0 || !fn) return;
     if (grain < 1) grain = 1;
     if (pool && pool->jobs) { bn_jobs_dispatch(pool, n_rows, grain, fn, arg); return; }
     if (!pool || pool->n_threads == 1 || n_rows <= grain) { fn(arg, 0, n_rows, 0); return; }
-    pthread_mutex_lock(&pool->run_mu);
+    bn_mutex_lock(&pool->run_mu);
     /* about 4 chunks per thread, each a multiple of grain */
     units = (n_rows + grain - 1) / grain;
     per = (units + BN__CHUNKS_PER_THREAD * pool->n_threads - 1) / (BN__CHUNKS_PER_THREAD * pool->n_threads);
@@ -6424,30 +6742,30 @@ void bitnet_threadpool_run(bitnet_threadpool *pool, int64_t n_rows, int64_t grai
     pool->chunk_rows = per * grain;
     pool->n_chunks = (n_rows + pool->chunk_rows - 1) / pool->chunk_rows;
     pool->done_target += (uint64_t)pool->n_chunks;
-    gen = __atomic_load_n(&pool->generation, __ATOMIC_ACQUIRE) + 1;
+    gen = bn_atomic_load32(&pool->generation) + 1;
     for (i = 0; i < pool->n_threads; i++) {       /* thread i owns chunks [c0, c1) */
         uint64_t c0 = (uint64_t)(pool->n_chunks * i / pool->n_threads);
         uint64_t c1 = (uint64_t)(pool->n_chunks * (i + 1) / pool->n_threads);
-        __atomic_store_n(&pool->slots[i].word, (uint64_t)gen << 32 | c1 << 16 | c0, __ATOMIC_RELEASE);
+        bn_atomic_store64(&pool->slots[i].word, (uint64_t)gen << 32 | c1 << 16 | c0);
     }
-    __atomic_store_n(&pool->generation, gen, __ATOMIC_RELEASE);
+    bn_atomic_store32(&pool->generation, gen);
     /* No fence before this load: a worker that goes to sleep just now misses the run, which then
        costs time, never correctness (the caller takes every chunk left), and is woken next run. */
-    if (__atomic_load_n(&pool->sleepers, __ATOMIC_RELAXED)) {
-        pthread_mutex_lock(&pool->mu);
-        pthread_cond_broadcast(&pool->wake);
-        pthread_mutex_unlock(&pool->mu);
+    if (bn_atomic_load32(&pool->sleepers)) {
+        bn_mutex_lock(&pool->mu);
+        bn_cond_broadcast(&pool->wake);
+        bn_mutex_unlock(&pool->mu);
     }
     bn_pool_work(pool, gen, 0);
     for (i = 0; bn_pool_chunks_done(pool) != pool->done_target && i < BN__SPIN_ROUNDS; i++) BN__PAUSE();
     if (bn_pool_chunks_done(pool) != pool->done_target) {
-        pthread_mutex_lock(&pool->mu);
-        __atomic_store_n(&pool->caller_sleeping, 1, __ATOMIC_SEQ_CST);
-        while (bn_pool_chunks_done(pool) != pool->done_target) pthread_cond_wait(&pool->done, &pool->mu);
-        __atomic_store_n(&pool->caller_sleeping, 0, __ATOMIC_RELAXED);
-        pthread_mutex_unlock(&pool->mu);
+        bn_mutex_lock(&pool->mu);
+        bn_atomic_store32_sc(&pool->caller_sleeping, 1);
+        while (bn_pool_chunks_done(pool) != pool->done_target) bn_cond_wait(&pool->done, &pool->mu);
+        bn_atomic_store32(&pool->caller_sleeping, 0);
+        bn_mutex_unlock(&pool->mu);
     }
-    pthread_mutex_unlock(&pool->run_mu);
+    bn_mutex_unlock(&pool->run_mu);
 }
 #endif /* BITNET_NO_THREADS */
 
@@ -10902,7 +11220,7 @@ static uint64_t bn_bw_sum_scalar(const unsigned char *p, size_t n) {
 
 #if BN__X86
 /* Streams like the kernels do (prefetch 4 KiB ahead), so the ratio compares like with like. */
-__attribute__((target("avx2")))
+BN__TARGET("avx2")
 static uint64_t bn_bw_sum_avx2(const unsigned char *p, size_t n) {
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
     uint64_t out[4];

@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(_WIN32)
+#include <malloc.h>          /* _aligned_malloc */
+#endif
 #if defined(__GNUC__) || defined(__clang__)
 #define CHECK_UNUSED __attribute__((unused))
 #else
@@ -81,7 +84,11 @@ static CHECK_UNUSED void *check_alloc(size_t size, size_t align, void *user) {
     check_allocator *c = (check_allocator *)user;
     void *p = NULL;
     if (++c->total == c->fail_at) return NULL;
+#if defined(_WIN32)
+    if (!(p = _aligned_malloc(size ? size : 1, align < sizeof(void *) ? sizeof(void *) : align))) return NULL;
+#else
     if (posix_memalign(&p, align < sizeof(void *) ? sizeof(void *) : align, size ? size : 1)) return NULL;
+#endif
     c->live++;
     return p;
 }
@@ -91,7 +98,11 @@ static CHECK_UNUSED void check_free(void *p, void *user) {
     if (!p) return;
     c->live--;
     c->frees++;
+#if defined(_WIN32)
+    _aligned_free(p);
+#else
     free(p);
+#endif
 }
 
 static CHECK_UNUSED bitnet_allocator check_allocator_hooks(check_allocator *c) {

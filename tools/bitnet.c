@@ -7,6 +7,7 @@
 #include "cli.h"
 #include <ctype.h>
 #include <errno.h>
+#include "platform.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +553,7 @@ static int cli_take_log_flags(int argc, char **argv) {
 
 int main(int argc, char **argv) {
     size_t i;
+    cli_utf8_args(&argc, &argv);
     cli_guard_std_fds();
     if (argc < 2) return cli_usage(stderr);
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help"))

@@ -15,6 +15,7 @@
 #if !defined(_WIN32)
 #  include <unistd.h>
 #endif
+#include "platform.h"
 
 #define CHAT_MAX_MSGS 256
 #define CHAT_LINE 65536

@@ -1,11 +1,12 @@
 /* bitnet logits -m M --tokens "1 2 3" -o FILE: float32 little-endian logits of every position
    (positions x vocab), the prompt run as one batch. */
 #include "cli.h"
+#include "platform.h"
 #include <stdio.h>
 #include <stdlib.h>
 
 static int logits_write(bitnet_ctx *ctx, int32_t n, int32_t n_vocab, const char *path) {
-    FILE *f = fopen(path, "wb");
+    FILE *f = cli_fopen(path, "wb");
     int32_t i;
     if (!f) {
         fprintf(stderr, "bitnet: logits: cannot create '%s'\n", path);

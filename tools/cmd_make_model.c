@@ -5,6 +5,7 @@
    SentencePiece vocabulary (bytes, English word pieces, filler) so text goes in and out. The
    2b4t preset has the exact shape of microsoft/bitnet-b1.58-2B-4T for end-to-end speed tests. */
 #include "cli.h"
+#include "platform.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,7 +327,7 @@ int cmd_make_model(int argc, char **argv) {
     else if (ok) ok = mm_write_data(w, &s) && bitnet_gguf_writer_end(w) == BITNET_OK;
     if (!ok) {
         cli_fail("make-model");
-        remove(out);
+        cli_remove(out);
     } else {
         fprintf(stderr, "bitnet: wrote %s: %d layers, embd %d, ff %d, heads %d/%d, vocab %d\n", out, s.layers, s.embd,
                 s.ff, s.heads, s.kv_heads, s.vocab);

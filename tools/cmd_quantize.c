@@ -15,8 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "platform.h"
 
 typedef struct quant_name {
     const char *name;
@@ -139,11 +138,6 @@ static int quant_parse_args(quant_job *job, int argc, char **argv) {
     return 1;
 }
 
-static int quant_same_file(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
 /* Metadata: every key as it is, then the new file type (and the quantization version that
    the reference quantizers append). */
 static int quant_copy_metadata(quant_job *job) {
@@ -225,7 +219,7 @@ static int quant_convert(quant_job *job, const bitnet_gguf_tensor *t, bitnet_typ
 }
 
 static void quant_progress(int64_t done, int64_t total, const char *name) {
-    if (!isatty(2)) return;
+    if (!cli_isatty(2)) return;
     fprintf(stderr, "\r[%3d%%] %-40.40s", (int)(100 * done / (total ? total : 1)), name);
     if (done == total) fputc('\n', stderr);
     fflush(stderr);
@@ -254,7 +248,7 @@ int cmd_quantize(int argc, char **argv) {
     memset(&job, 0, sizeof job);
     job.tok_type = job.out_type = -1;
     if (!quant_parse_args(&job, argc, argv)) return 1;
-    if (quant_same_file(job.in_path, job.out_path)) {
+    if (cli_same_file(job.in_path, job.out_path)) {
         fprintf(stderr, "bitnet: quantize: output '%s' is the input file\n", job.out_path);
         return 1;
     }
@@ -269,7 +263,7 @@ int cmd_quantize(int argc, char **argv) {
                job.out_path, (long long)bitnet_gguf_n_tensors(job.in), job.n_projections,
                bitnet_type_name(job.target->type), job.n_absmean, job.n_other);
     bitnet_gguf_writer_free(job.w);
-    if (rc && job.begun) remove(job.out_path);                 /* no half-written file */
+    if (rc && job.begun) cli_remove(job.out_path);                 /* no half-written file */
     bitnet_gguf_close(job.in);
     free(job.types);
     free(job.values);

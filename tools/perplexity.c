@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 
 static bitnet_status ppl_error(char *err, size_t err_size, bitnet_status st, const char *fmt, ...) {
     va_list ap;
@@ -17,11 +16,7 @@ static bitnet_status ppl_error(char *err, size_t err_size, bitnet_status st, con
     return st;
 }
 
-static double ppl_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+static double ppl_now(void) { return bitnet_time_ms() * 1e-3; }   /* the library's monotonic clock */
 
 double ppl_token_nll(const float *logits, int32_t n_vocab, int32_t target) {
     float mx = logits[0];
