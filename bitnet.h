@@ -571,8 +571,8 @@ typedef struct bitnet_ctx bitnet_ctx;
    contexts may share one model, each used by one thread at a time. */
 BITNET_API bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *model, const bitnet_ctx_params *params);
 BITNET_API void bitnet_ctx_free(bitnet_ctx *ctx);
-/* Bytes bitnet_ctx_new would take for these params (KV cache, activations, logits): the
-   memory plan, without allocating. */
+/* Bytes bitnet_ctx_new would take for these params (KV cache of every sequence, activations,
+   logits): the memory plan, without allocating; SIZE_MAX if too large to address. */
 BITNET_API size_t bitnet_ctx_plan_bytes(const bitnet_model *model, const bitnet_ctx_params *params);
 /* Runs tokens at the next positions of sequence 0 (prefill when n > 1, in chunks of n_batch);
    allocates nothing. Cancelled (bitnet_ctx_cancel, abort_fn): returns BITNET_ERR_CANCELLED with

@@ -166,6 +166,49 @@ static void test_cancel(void) {
         bitnet_gen_free(g);
         bitnet_gen_free(h);
     }
+    /* bitnet_gen_step_batch: a cancelled step leaves every gen as it was; stepping on gives the
+       text of the same gens never cancelled */
+    {
+        static const char *prompts[2] = { "Hello there", "The sea is" };
+        bitnet_gen *g[2] = { NULL, NULL }, *h[2] = { NULL, NULL };
+        bitnet_gen_params gp;
+        char got[2][256], want[2][256];
+        const char *texts[2];
+        size_t lens[2];
+        int results[2], i, steps, cancels = 0;
+        memset(got, 0, sizeof got);
+        memset(want, 0, sizeof want);
+        for (i = 0; i < 3; i++) bitnet_ctx_seq_truncate(c, i, 0);
+        for (i = 0; i < 2; i++) {
+            memset(&gp, 0, sizeof gp);
+            gp.prompt = prompts[i];
+            gp.max_tokens = 6;
+            gp.ignore_eog = 1;
+            gp.seq = i;
+            CHECK(bitnet_gen_new(&g[i], c, &gp) == BITNET_OK && bitnet_gen_new(&h[i], ref, &gp) == BITNET_OK);
+        }
+        bitnet_ctx_seq_truncate(ref, 0, 0);
+        for (steps = 0; g[0] && g[1] && steps < 60; steps++) {
+            bitnet_status st;
+            if (steps == 1 || steps == 4) bitnet_ctx_cancel(c);
+            st = bitnet_gen_step_batch(g, 2, texts, lens, results);
+            if (st == BITNET_ERR_CANCELLED) { cancels++; CHECK(results[0] < 0 || results[1] < 0); continue; }
+            CHECK(st == BITNET_OK);
+            for (i = 0; i < 2; i++) strncat(got[i], texts[i], lens[i] < 200 - strlen(got[i]) ? lens[i] : 0);
+            if (results[0] == 0 && results[1] == 0) break;
+        }
+        for (i = 0; h[0] && h[1] && i < 2; i++) {   /* the same gens never cancelled, one context each */
+            bitnet_gen *one[1];
+            int rc = 1;
+            one[0] = h[i];
+            bitnet_ctx_seq_truncate(ref, i, 0);
+            while (rc > 0 && bitnet_gen_step_batch(one, 1, texts, lens, &rc) == BITNET_OK)
+                strncat(want[i], texts[0], lens[0] < 200 - strlen(want[i]) ? lens[0] : 0);
+        }
+        CHECK(cancels == 2);
+        for (i = 0; i < 2; i++) CHECKF(strcmp(got[i], want[i]) == 0, "gen %d: \"%s\" vs \"%s\"", i, got[i], want[i]);
+        for (i = 0; i < 2; i++) { bitnet_gen_free(g[i]); bitnet_gen_free(h[i]); }
+    }
     pthread_mutex_lock(&k.mu);
     k.quit = 1;
     pthread_cond_broadcast(&k.cv);
