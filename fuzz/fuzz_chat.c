@@ -61,9 +61,17 @@ static int fuzz_valid_utf8(const unsigned char *s, size_t n) {
     return 1;
 }
 
+static bitnet_vocab *v;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {       /* the vocabulary loads before the first input */
+    (void)argc; (void)argv;
+    v = fuzz_vocab();
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static bitnet_vocab *v;
     static int32_t ids[1 << 15];
     static char text[1 << 16], back[1 << 16];
     bitnet_chat_message msgs[8];
@@ -71,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t n_msgs = 0, n_ids = 0, len = 0, blen = 0, i, n_ctl = 0, want;
     bitnet_chat_format_id format;
     int add_assistant;
-    if (!v && !(v = fuzz_vocab())) return 0;
+    if (!v) return 0;
     if (size < 1 || size > 8192) return 0;
     format = data[0] & 1 ? BITNET_CHAT_LLAMA3 : BITNET_CHAT_BITNET;
     add_assistant = (data[0] >> 1) & 1;

@@ -70,18 +70,23 @@ static void fuzz_one(const bitnet_vocab *v, const char *text, size_t len, unsign
     (void)total;
 }
 
+static bitnet_vocab *vocabs[4], *bpe;
+
+/* The four vocabularies load once, before the first input (under the sanitizers the Llama 3 one
+   takes seconds: not a per-input timeout). */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    vocabs[0] = bpe = fuzz_load("ggml-vocab-llama-bpe.gguf", BITNET_VOCAB_BPE);
+    vocabs[1] = fuzz_load("ggml-vocab-llama-spm.gguf", BITNET_VOCAB_SPM);
+    vocabs[2] = fuzz_load("ggml-vocab-gpt-2.gguf", BITNET_VOCAB_BPE);
+    vocabs[3] = fuzz_load("ggml-vocab-phi-3.gguf", BITNET_VOCAB_SPM);
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static bitnet_vocab *vocabs[4], *bpe;
-    static int loaded;
     unsigned flags;
-    if (!loaded) {
-        vocabs[0] = bpe = fuzz_load("ggml-vocab-llama-bpe.gguf", BITNET_VOCAB_BPE);
-        vocabs[1] = fuzz_load("ggml-vocab-llama-spm.gguf", BITNET_VOCAB_SPM);
-        vocabs[2] = fuzz_load("ggml-vocab-gpt-2.gguf", BITNET_VOCAB_BPE);
-        vocabs[3] = fuzz_load("ggml-vocab-phi-3.gguf", BITNET_VOCAB_SPM);
-        loaded = 1;
-    }
     if (size >= 4 && memcmp(data, "GGUF", 4) == 0) {
         bitnet_gguf *g = NULL;
         bitnet_vocab *v = NULL;

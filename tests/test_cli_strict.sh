@@ -152,8 +152,8 @@ chat_with_signals() {   # chat_with_signals N_SIGNALS: one message, N SIGINTs wh
     local runner=$! i
     exec 7> "$tmp/in"
     echo "tell me a long story" >&7
-    for i in $(seq 100); do grep -q '^\[prompt' "$tmp/err" 2> /dev/null && break; sleep 0.1; done
-    sleep 0.3
+    # the reply is long (seed 3 gives over a thousand tokens before any end token): signal as it starts
+    for i in $(seq 400); do [ -s "$tmp/out" ] && break; sleep 0.05; done
     for i in $(seq "$1"); do kill -INT "$(cat "$tmp/pid")"; sleep 0.05; done
     sleep 0.5
     (echo "and another" >&7) 2> /dev/null
