@@ -15,6 +15,9 @@ int cmd_tokenize(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_logits(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_make_model(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_perplexity(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_convert(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 
 /* What cli_write_visible writes for `in`, through a temporary file as stdout. */
 static int visible(const char *in, size_t n, const char *want) {
