@@ -19,6 +19,9 @@ int cmd_chat(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_tokenize(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_logits(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_serve(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_perplexity(int argc, char **argv) { (void)argc; (void)argv; return 0; }
+int cmd_convert(int argc, char **argv) { (void)argc; (void)argv; return 0; }
 
 static int fuzz_skip(const char *a) {
     return !strcmp(a, "-h") || !strcmp(a, "--help") || !strcmp(a, "-f") || !strcmp(a, "--file");
