@@ -178,7 +178,7 @@ WIN         := $(B)/win
 WIN_NO_SOCK := tools/cmd_serve.c tools/http.c tools/cmd_convert.c tools/convert.c tools/safetensors.c
 WIN_CLI_SRC := $(filter-out $(WIN_NO_SOCK),$(CLI_SRC)) tools/serve_none.c tools/convert_none.c
 WINFLAGS    := -std=c99 -Wall -Wextra -Wpedantic -Werror -O2 -static
-WIN_TESTS   := $(patsubst tests/%.c,$(WIN)/tests/%.exe,$(filter-out tests/test_http.c tests/test_serve.c tests/test_convert.c,$(TEST_SRC))) \
+WIN_TESTS   := $(patsubst tests/%.c,$(WIN)/tests/%.exe,$(filter-out tests/test_http.c tests/test_serve.c tests/test_convert.c tests/test_cli_text.c,$(TEST_SRC))) \
                $(WIN)/tests/msvc_intrinsics.exe \
                $(WIN)/tests/model_nothreads_nommap.exe
 TINYFLAGS   := -std=c99 -Wall -Wextra -Wpedantic -Werror -Os -static -s -ffunction-sections -fdata-sections \

@@ -421,7 +421,7 @@ def main():
     ap.add_argument("--ref", default="tests/data/trained_ref.bin")
     ap.add_argument("--corpus", default=None, help="verses 'Ge1:1 text', one a line (default: run `bible`)")
     ap.add_argument("--seed", type=int, default=1611)
-    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=4e-3)
