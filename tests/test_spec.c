@@ -339,6 +339,7 @@ static void test_no_alloc_and_errors(void) {
 }
 
 int main(void) {
+    if (!check_have_shared()) return check_report("spec");
     test_greedy("tiny-b158-i2_s");
     test_greedy("tiny-llama-ternary-tq2_0");
     test_greedy("tiny-2b4t-vocab-i2_s");
