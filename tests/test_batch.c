@@ -471,7 +471,9 @@ done:
 
 int main(void) {
     char names[MAX_MODELS][128];
-    int n = model_names(names), i;
+    int n, i;
+    if (!check_have_shared()) return check_report("batch");
+    n = model_names(names);
     CHECKF(n >= 10, "found %d shared models in %s", n, check_shared("models"));
     printf("batch: a sequence inside mixed batches vs decoded alone:\n");
     for (i = 0; i < n; i++) test_mixed_equals_alone(names[i], BITNET_ISA_AUTO);

@@ -745,6 +745,11 @@ static void test_llama3_vectors(void) {
         bitnet_gguf_close(g);
         return;
     }
+    if (!check_have_shared()) {
+        bitnet_vocab_free(v);
+        bitnet_gguf_close(g);
+        return;
+    }
     inp = check_read_file(check_shared("vocab/ggml-vocab-llama-bpe.gguf.inp"), &n_in);
     outp = check_read_file(check_shared("vocab/ggml-vocab-llama-bpe.gguf.out"), &n_out);
     CHECKF(inp && outp, "shared llama-bpe test vectors missing");

@@ -503,6 +503,7 @@ static void test_jobs_pool(void) {
 }
 
 int main(void) {
+    if (!check_have_shared()) return check_report("embed");
     test_cancel();
     test_jobs_pool();
     test_shared_pool();

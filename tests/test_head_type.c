@@ -128,6 +128,7 @@ static void test_errors(void) {
 }
 
 int main(void) {
+    if (!check_have_shared()) return check_report("head_type");
     /* bounds: the head's rounding error times |x| summed over n_embd; the tiny logits' sd is 1.1-1.6 */
     check_head("tiny-2b4t-vocab-i2_s", BITNET_HEAD_Q8_0, 0.05, 1);
     check_head("tiny-b158-f16", BITNET_HEAD_Q8_0, 0.05, 1);

@@ -154,7 +154,7 @@ static void test_trained(void) {
 }
 
 int main(void) {
-    test_tiny();
+    if (check_have_shared()) test_tiny();
     test_trained();
     return check_report("test_perplexity");
 }

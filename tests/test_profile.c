@@ -15,6 +15,7 @@ int main(void) {
     float *ref;
     double parts = 0;
     int32_t n_vocab, n_layer, i;
+    if (!check_have_shared()) return check_report("profile");
     memset(&mp, 0, sizeof mp);
     mp.path = check_shared("models/tiny-b158-i2_s.gguf");
     memset(&cp, 0, sizeof cp);
