@@ -66,20 +66,6 @@ static int cv_error(cv_state *s, const char *fmt, ...) {
 
 /* ---- config.json ---- */
 
-static char *cv_read_small(const char *path, size_t max, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-    if (!f) return NULL;
-    buf = (char *)malloc(max + 1);
-    n = buf ? fread(buf, 1, max + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > max) { free(buf); return NULL; }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 /* An integer config key; `def` < 0 means required. */
 static int cv_int(cv_state *s, const char *key, int64_t def, int64_t min, int64_t max, int64_t *out) {
     const json_value *v = json_get(json_root(s->config), key);
@@ -430,7 +416,7 @@ static int cv_load_inputs(cv_state *s) {
     char *text;
     int32_t n_vocab = 0;
     snprintf(path, sizeof path, "%s/config.json", s->p->hf_dir);
-    text = cv_read_small(path, 16u << 20, &len);
+    text = json_read_file(path, 16u << 20, &len);
     if (!text && !s->p->vocab_only) return cv_error(s, "cannot read '%s'", path);
     if (text && json_parse(&s->config, text, len, NULL, jerr, sizeof jerr)) {
         free(text);

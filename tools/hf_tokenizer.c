@@ -31,27 +31,13 @@ static int hf_error(hf_ctx *c, const char *fmt, ...) {
     return -1;
 }
 
-static char *hf_read(const char *path, size_t max, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-    if (!f) return NULL;
-    buf = (char *)malloc(max + 1);
-    n = buf ? fread(buf, 1, max + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > max) { free(buf); return NULL; }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static int hf_parse_file(hf_ctx *c, const char *dir, const char *name, int required, json_doc **out) {
     char path[4096], jerr[200];
     size_t len = 0;
     json_limits lim;
     char *text;
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    text = hf_read(path, 256u << 20, &len);
+    text = json_read_file(path, 256u << 20, &len);
     *out = NULL;
     if (!text) return required ? hf_error(c, "cannot read '%s'", path) : 0;
     memset(&lim, 0, sizeof lim);
@@ -314,7 +300,7 @@ static int hf_chat_template(hf_ctx *c, const char *dir) {
         return 0;
     }
     snprintf(path, sizeof path, "%s/chat_template.jinja", dir);
-    c->v->chat_template = hf_read(path, 1u << 20, &len);
+    c->v->chat_template = json_read_file(path, 1u << 20, &len);
     if (c->v->chat_template && strlen(c->v->chat_template) != len) {
         free(c->v->chat_template);
         c->v->chat_template = NULL;

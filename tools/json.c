@@ -579,3 +579,17 @@ void json_w_null(json_writer *w) {
     json_w_sep(w);
     json_w_raw(w, "null", 4);
 }
+
+char *json_read_file(const char *path, size_t max, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+    if (!f) return NULL;
+    buf = (char *)malloc(max + 1);
+    n = buf ? fread(buf, 1, max + 1, f) : 0;
+    fclose(f);
+    if (!buf || n > max) { free(buf); return NULL; }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}

@@ -99,4 +99,8 @@ void json_w_null(json_writer *w);
 void json_w_raw(json_writer *w, const char *s, size_t len);
 /* Writes s[0..len) escaped as the contents of a JSON string (no quotes) to w. */
 void json_w_escaped(json_writer *w, const char *s, size_t len);
+
+/* The whole file at path (a JSON document, or another small text file beside one), malloc'd and
+   NUL-terminated, *len its size; NULL when it cannot be read or is longer than max bytes. */
+char *json_read_file(const char *path, size_t max, size_t *len);
 #endif

@@ -248,20 +248,6 @@ void st_close(st_model *m) {
 }
 
 /* A whole small file (the index), NUL-terminated. */
-static char *st_slurp(const char *path, size_t max, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    char *buf;
-    size_t n;
-    if (!f) return NULL;
-    buf = (char *)malloc(max + 1);
-    n = buf ? fread(buf, 1, max + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > max) { free(buf); return NULL; }
-    buf[n] = 0;
-    *len = n;
-    return buf;
-}
-
 static int st_plain_name(const char *s, size_t len) {
     return len && strlen(s) == len && !strchr(s, '/') && strcmp(s, ".") && strcmp(s, "..");
 }
@@ -308,7 +294,7 @@ int st_open_dir(st_model *m, const char *dir, char *err, size_t err_size) {
     memset(m, 0, sizeof *m);
     if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir) >= sizeof path)
         return st_error(err, err_size, "path too long");
-    index = st_slurp(path, 64u << 20, &len);
+    index = json_read_file(path, 64u << 20, &len);
     if (index) {
         rc = st_open_index(m, dir, index, len, err, err_size);
         free(index);
