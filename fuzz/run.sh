@@ -23,14 +23,17 @@ tokenizer_seeds() {
     fi
 }
 
-# The model's seeds: small random-weight models (fast to load and run) and the smallest shared one.
+# The model's seeds: small random-weight models, fast to load and run even under ASan (each under
+# 200 KB: larger seeds slowed the target to a few runs a second), in every projection type.
 model_seeds() {
-    local corpus=$1
-    if [ -x build/bitnet ]; then
-        build/bitnet make-model "$corpus/mm-1layer.gguf" --layers 1 --embd 128 --ff 128 --heads 2 --kv-heads 1 --vocab 400 --ctx 16 > /dev/null 2>&1
-        build/bitnet make-model "$corpus/mm-2layer.gguf" --layers 2 --embd 256 --ff 256 --heads 4 --kv-heads 2 --vocab 400 --ctx 16 > /dev/null 2>&1
-    fi
-    [ -f "$shared/models/tiny-llama-ternary-tq2_0.gguf" ] && cp -n "$shared/models/tiny-llama-ternary-tq2_0.gguf" "$corpus"/
+    local corpus=$1 t
+    [ -x build/bitnet ] || return 0
+    build/bitnet make-model "$corpus/mm-1layer.gguf" --layers 1 --embd 128 --ff 128 --heads 2 --kv-heads 1 --vocab 400 --ctx 16 > /dev/null 2>&1
+    build/bitnet make-model "$corpus/mm-2layer.gguf" --layers 2 --embd 128 --ff 256 --heads 4 --kv-heads 2 --vocab 400 --ctx 16 > /dev/null 2>&1
+    for t in tq1_0 tq2_0 f16; do
+        build/bitnet quantize "$corpus/mm-1layer.gguf" "$corpus/mm-1layer-$t.gguf" $t --output-tensor-type q8_0 > /dev/null 2>&1
+    done
+    rm -f "$corpus"/mm-2layer-256.gguf "$corpus"/tiny-llama-ternary-tq2_0.gguf    # older, slower seeds
 }
 
 for target in "$@"; do
@@ -49,11 +52,12 @@ for target in "$@"; do
         fuzz_safetensors) find build -maxdepth 3 -name 'model*.safetensors' -size -2M -exec cp -n {} "$corpus"/ \; 2>/dev/null
                           printf '\x36\0\0\0\0\0\0\0{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}\0\0\0\0' > "$corpus/seed-one" ;;
     esac
-    extra=
+    extra= max_len=1048576
     [ "$name" = fuzz_cli_args ] && extra=-close_fd_mask=2     # its error lines; libFuzzer keeps its own
+    [ "$name" = fuzz_model ] && max_len=262144
     echo "fuzz: $name for ${seconds}s"
     # shellcheck disable=SC2086
-    if "$target" $extra -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len=1048576 \
+    if "$target" $extra -max_total_time="$seconds" -print_final_stats=1 -timeout=10 -rss_limit_mb=4096 -max_len=$max_len \
         -artifact_prefix=build/fuzz/$name- "$corpus" > "build/fuzz/$name.log" 2>&1; then
         runs=$(grep -Eo 'stat::number_of_executed_units: +[0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
         rate=$(grep -Eo 'stat::average_exec_per_sec: +[0-9]+' "build/fuzz/$name.log" | grep -Eo '[0-9]+$')
