@@ -4390,19 +4390,137 @@ static float bn_fmat_at(const bn_fmat *m, int64_t r, int64_t c) {
     }
 }
 
+/* ---- Q8_0 / Q6_K: integer dots against quantized activations ----
+   As llama.cpp does for its quantized types, the activations are quantized too (q8_0 per 32 for
+   Q8_0 weights, q8_K per 256 for Q6_K: int8 in [-127, 127], d = max|x| / 127) and each block's dot
+   is an exact integer; only the scaling is float. Columns go in chunks of BN__QX_COLS, tokens in
+   groups of up to 8, so the quantized activations live on the stack. */
+#define BN__QX_COLS 4096
+typedef struct bn_qx {
+    int8_t q[BN__QX_COLS];
+    float d[BN__QX_COLS / 32];
+    int16_t bsum[BN__QX_COLS / 16];     /* sums of each 16 q (256-blocks only) */
+} bn_qx;
+
+static int8_t bn_qx_round(float v) {   /* v * 127 / max|x|; NaN and overflow clamp, never UB */
+    if (v >= 0.0f) return (int8_t)(v < 127.0f ? (int)(v + 0.5f) : 127);
+    return (int8_t)(v > -127.0f ? (int)(v - 0.5f) : -127);
+}
+
+/* n activations (a multiple of bs, 32 or 256, at most BN__QX_COLS) into o. A NaN makes its
+   block's d NaN, so it reaches the output as it would without the quantization. */
+static void bn_quant_qx(const float *x, int64_t n, int64_t bs, bn_qx *o) {
+    int64_t b, i;
+    for (b = 0; b < n / bs; b++) {
+        const float *xb = x + b * bs;
+        float amax = 0.0f, inv;
+        int nan = 0;
+        for (i = 0; i < bs; i++) {
+            float a = fabsf(xb[i]);
+            nan |= a != a;
+            if (a > amax) amax = a;
+        }
+        inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        o->d[b] = nan ? NAN : amax / 127.0f;
+        for (i = 0; i < bs; i++) o->q[b * bs + i] = bn_qx_round(xb[i] * inv);
+    }
+    if (bs == 256)
+        for (b = 0; b < n / 16; b++) {
+            int sum = 0;
+            for (i = 0; i < 16; i++) sum += o->q[b * 16 + i];
+            o->bsum[b] = (int16_t)sum;
+        }
+}
+
+/* A row kernel: `nb` blocks of one row against nt (1..4) quantized tokens, one float per token. */
+typedef void (*bn_qrow_fn)(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part);
+
+/* The Q8_0 / Q6_K GEMM of every ISA. Each row meets all tokens of a group while it is in cache,
+   and row r of token t takes the same steps whatever n is: a GEMM row is the GEMV's, bit for bit. */
+static void bn_gemm_qx(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, int64_t ldy,
+                       int64_t r0, int64_t r1, bn_qrow_fn row) {
+    bn_qx qx[8];
+    int64_t bs = m->ft == BN__FT_Q6_K ? 256 : 32, bbytes = m->ft == BN__FT_Q6_K ? 210 : 34;
+    int64_t t0, c0, r, t;
+    for (t0 = 0; t0 < n; t0 += 8) {
+        int64_t nt = n - t0 < 8 ? n - t0 : 8;
+        for (c0 = 0; c0 < m->cols; c0 += BN__QX_COLS) {
+            int64_t cn = m->cols - c0 < BN__QX_COLS ? m->cols - c0 : BN__QX_COLS;
+            for (t = 0; t < nt; t++) bn_quant_qx(x + (t0 + t) * ldx + c0, cn, bs, &qx[t]);
+            for (r = r0; r < r1; r++) {
+                const uint8_t *w = m->data + (size_t)r * m->row_bytes + (size_t)(c0 / bs * bbytes);
+                float part[8];
+                for (t = 0; t < nt; t += 4) row(w, cn / bs, qx + t, nt - t < 4 ? (int)(nt - t) : 4, part + t);
+                for (t = 0; t < nt; t++) {
+                    float *o = y + (t0 + t) * ldy + r;
+                    *o = c0 ? *o + part[t] : part[t];
+                }
+            }
+        }
+    }
+}
+
+/* Q6_K block values minus 32, in element order. */
+static void bn_q6k_values(const uint8_t *blk, int8_t *v) {
+    const uint8_t *ql = blk, *qh = blk + 128;
+    int n, l;
+    for (n = 0; n < 2; n++, v += 128, ql += 64, qh += 32)
+        for (l = 0; l < 32; l++) {
+            v[l] = (int8_t)(((ql[l] & 0xF) | ((qh[l] >> 0 & 3) << 4)) - 32);
+            v[l + 32] = (int8_t)(((ql[l + 32] & 0xF) | ((qh[l] >> 2 & 3) << 4)) - 32);
+            v[l + 64] = (int8_t)(((ql[l] >> 4) | ((qh[l] >> 4 & 3) << 4)) - 32);
+            v[l + 96] = (int8_t)(((ql[l + 32] >> 4) | ((qh[l] >> 6 & 3) << 4)) - 32);
+        }
+}
+
+static void bn_q8_0_row_ref(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    int64_t b, i;
+    int t;
+    for (t = 0; t < nt; t++) {
+        double acc = 0.0;
+        for (b = 0; b < nb; b++) {
+            const uint8_t *blk = w + b * 34;
+            int32_t dot = 0;
+            for (i = 0; i < 32; i++) dot += (int8_t)blk[2 + i] * qx[t].q[b * 32 + i];
+            acc += (double)bn_fp16_to_fp32(bn_load_u16(blk)) * qx[t].d[b] * dot;
+        }
+        part[t] = (float)acc;
+    }
+}
+
+static void bn_q6_k_row_ref(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    int8_t v[256];
+    double acc[4] = { 0.0, 0.0, 0.0, 0.0 };
+    int64_t b, i;
+    int t, g;
+    for (b = 0; b < nb; b++) {
+        const uint8_t *blk = w + b * 210;
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        bn_q6k_values(blk, v);
+        for (t = 0; t < nt; t++) {
+            const int8_t *q = qx[t].q + b * 256;
+            int32_t total = 0;
+            for (g = 0; g < 16; g++) {
+                int32_t dot = 0;
+                for (i = 0; i < 16; i++) dot += v[g * 16 + i] * q[g * 16 + i];
+                total += sc[g] * dot;
+            }
+            acc[t] += (double)bn_fp16_to_fp32(bn_load_u16(blk + 208)) * qx[t].d[b] * total;
+        }
+    }
+    for (t = 0; t < nt; t++) part[t] = (float)acc[t];
+}
+
+/* The oracle: float types accumulated in double; Q8_0 / Q6_K through bn_gemm_qx. */
 static void bn_gemv_f_ref(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    float tmp[256];
-    int64_t r, c, i;
+    int64_t r, c;
+    if (m->ft == BN__FT_Q8_0 || m->ft == BN__FT_Q6_K) {
+        bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, m->ft == BN__FT_Q8_0 ? bn_q8_0_row_ref : bn_q6_k_row_ref);
+        return;
+    }
     for (r = r0; r < r1; r++) {
         double acc = 0.0;
-        if (m->ft == BN__FT_Q6_K) {
-            for (c = 0; c < m->cols; c += 256) {
-                bn_q6k_dequant(m->data + (size_t)r * m->row_bytes + c / 256 * 210, tmp);
-                for (i = 0; i < 256; i++) acc += (double)tmp[i] * x[c + i];
-            }
-        } else {
-            for (c = 0; c < m->cols; c++) acc += (double)bn_fmat_at(m, r, c) * x[c];
-        }
+        for (c = 0; c < m->cols; c++) acc += (double)bn_fmat_at(m, r, c) * x[c];
         y[r] = (float)acc;
     }
 }
@@ -4410,6 +4528,10 @@ static void bn_gemv_f_ref(const bn_fmat *m, const float *x, float *y, int64_t r0
 static void bn_gemm_f_ref(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
                           int64_t ldy, int64_t r0, int64_t r1) {
     int64_t t;
+    if (m->ft == BN__FT_Q8_0 || m->ft == BN__FT_Q6_K) {
+        bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, m->ft == BN__FT_Q8_0 ? bn_q8_0_row_ref : bn_q6_k_row_ref);
+        return;
+    }
     for (t = 0; t < n; t++) bn_gemv_f_ref(m, x + t * ldx, y + t * ldy, r0, r1);
 }
 
@@ -4624,7 +4746,7 @@ static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, flo
 
 /* GEMM: the codes of a row block are decoded once into `dec` in q order (byte i is the code
    that meets q[i]), then tiles of 4 rows x 2 tokens run a plain u8 x s8 product over them:
-   maddubs + madd on AVX2, one vpdpbusd with AVX-VNNI. */
+   maddubs summed in 16 bits on AVX2 (bn_gemm_tile_u8_avx2), one vpdpbusd with AVX-VNNI. */
 #define BN__DEC2_BYTES 65536
 static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8_t *dec) {
     const __m256i m3 = _mm256_set1_epi8(3);
@@ -4663,8 +4785,42 @@ static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8
         acc_out[2][0] = bn_hsum256_epi32(a20); acc_out[2][1] = bn_hsum256_epi32(a21); \
         acc_out[3][0] = bn_hsum256_epi32(a30); acc_out[3][1] = bn_hsum256_epi32(a31); \
     }
-#define BN__DOT_MADDUBS(acc, p, x) _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(p, x), ones))
-BN__GEMM_TILE_AVX2(bn_gemm_tile_u8_avx2, BN__AVX2, BN__DOT_MADDUBS)
+/* Without VNNI the widening madd is half the multiplier work: the u8 x s8 pair sums (|.| <= 768)
+   gather in 16 bits over 256 columns (8 x 768 < 32767) and widen once per stretch. Integer
+   sums, so the result is exactly the GEMV's. */
+static BN__AVX2 void bn_gemm_tile_u8_avx2(const uint8_t *dec, int64_t kp, const int8_t *q0, const int8_t *q1,
+                                          int32_t acc_out[4][2]) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256i wide[8];
+    int64_t i, j, e;
+    for (j = 0; j < 8; j++) wide[j] = _mm256_setzero_si256();
+    for (i = 0; i < kp; i = e) {
+        __m256i h00 = _mm256_setzero_si256(), h01 = h00, h10 = h00, h11 = h00;
+        __m256i h20 = h00, h21 = h00, h30 = h00, h31 = h00;
+        e = i + 256 < kp ? i + 256 : kp;
+        for (; i < e; i += 32) {
+            __m256i x0 = _mm256_loadu_si256((const __m256i *)(q0 + i));
+            __m256i x1 = _mm256_loadu_si256((const __m256i *)(q1 + i));
+            __m256i p = _mm256_loadu_si256((const __m256i *)(dec + i));
+            h00 = _mm256_add_epi16(h00, _mm256_maddubs_epi16(p, x0)); h01 = _mm256_add_epi16(h01, _mm256_maddubs_epi16(p, x1));
+            p = _mm256_loadu_si256((const __m256i *)(dec + kp + i));
+            h10 = _mm256_add_epi16(h10, _mm256_maddubs_epi16(p, x0)); h11 = _mm256_add_epi16(h11, _mm256_maddubs_epi16(p, x1));
+            p = _mm256_loadu_si256((const __m256i *)(dec + 2 * kp + i));
+            h20 = _mm256_add_epi16(h20, _mm256_maddubs_epi16(p, x0)); h21 = _mm256_add_epi16(h21, _mm256_maddubs_epi16(p, x1));
+            p = _mm256_loadu_si256((const __m256i *)(dec + 3 * kp + i));
+            h30 = _mm256_add_epi16(h30, _mm256_maddubs_epi16(p, x0)); h31 = _mm256_add_epi16(h31, _mm256_maddubs_epi16(p, x1));
+        }
+        wide[0] = _mm256_add_epi32(wide[0], _mm256_madd_epi16(h00, ones));
+        wide[1] = _mm256_add_epi32(wide[1], _mm256_madd_epi16(h01, ones));
+        wide[2] = _mm256_add_epi32(wide[2], _mm256_madd_epi16(h10, ones));
+        wide[3] = _mm256_add_epi32(wide[3], _mm256_madd_epi16(h11, ones));
+        wide[4] = _mm256_add_epi32(wide[4], _mm256_madd_epi16(h20, ones));
+        wide[5] = _mm256_add_epi32(wide[5], _mm256_madd_epi16(h21, ones));
+        wide[6] = _mm256_add_epi32(wide[6], _mm256_madd_epi16(h30, ones));
+        wide[7] = _mm256_add_epi32(wide[7], _mm256_madd_epi16(h31, ones));
+    }
+    for (j = 0; j < 8; j++) acc_out[j / 2][j % 2] = bn_hsum256_epi32(wide[j]);
+}
 #if (defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11) || (defined(__clang__) && __clang_major__ >= 12)
 #  define BN__HAVE_AVXVNNI 1
 #  define BN__AVXVNNI BN__TARGET("avx2,fma,f16c,avxvnni")
@@ -4776,44 +4932,104 @@ BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
 BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
-/* Q8_0: d * (q . x) of one 32-block. The scale is converted with F16C in place: a call to the
-   scalar (SSE-encoded) converter inside this loop cost ~25x in AVX-SSE transitions. */
-static BN__AVX2 __m256 bn_q8_block_avx2(const uint8_t *blk, __m256 x0, __m256 x1, __m256 x2, __m256 x3,
-                                        __m256 acc) {
-    __m256 p = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 2)))), x0);
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 10)))), x1, p);
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 18)))), x2, p);
-    p = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(blk + 26)))), x3, p);
-    return _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk))), p, acc);
-}
-
-/* Two rows per pass share the x loads; a lone last row takes the same steps. */
-static BN__AVX2 void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y,
-                                           int64_t r0, int64_t r1) {
-    int64_t r = r0, b, nb = m->cols / 32;
-    for (; r < r1; r += 2) {
-        const uint8_t *w0 = m->data + (size_t)r * m->row_bytes, *w1 = r + 1 < r1 ? w0 + m->row_bytes : w0;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (b = 0; b < nb; b++) {
-            const float *xb = x + b * 32;
-            __m256 x0 = _mm256_loadu_ps(xb), x1 = _mm256_loadu_ps(xb + 8);
-            __m256 x2 = _mm256_loadu_ps(xb + 16), x3 = _mm256_loadu_ps(xb + 24);
-            if (b % 2 == 0) {
-                _mm_prefetch((const char *)w0 + b * 34 + 1024, _MM_HINT_T0);
-                _mm_prefetch((const char *)w1 + b * 34 + 1024, _MM_HINT_T0);
-            }
-            a0 = bn_q8_block_avx2(w0 + b * 34, x0, x1, x2, x3, a0);
-            a1 = bn_q8_block_avx2(w1 + b * 34, x0, x1, x2, x3, a1);
-        }
-        y[r] = bn_hsum256(a0);
-        if (r + 1 < r1) y[r + 1] = bn_hsum256(a1);
+/* Float GEMM for a few tokens: each 16 weights of a row are loaded and converted once for up to
+   4 tokens. Every (row, token) takes the GEMV's steps (two 8-lane sums over 16 columns, then the
+   leftovers one by one), so a GEMM row is the GEMV's bit for bit. */
+#define BN__FGEMM_ROW_AVX2(name, LOAD8, AT, PREFETCH, NT) \
+    static BN__AVX2 void name(const uint8_t *w0, const float *x, int64_t ldx, int64_t k, float *y, int64_t ldy) { \
+        __m256 a[NT], b[NT]; \
+        int64_t i, j; \
+        int t; \
+        for (t = 0; t < (NT); t++) a[t] = b[t] = _mm256_setzero_ps(); \
+        for (i = 0; i + 16 <= k; i += 16) { \
+            __m256 v0 = LOAD8(w0, i), v1 = LOAD8(w0, i + 8); \
+            if (i % 32 == 0) PREFETCH(w0, i); \
+            for (t = 0; t < (NT); t++) { \
+                a[t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + i), a[t]); \
+                b[t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + i + 8), b[t]); \
+            } \
+        } \
+        for (t = 0; t < (NT); t++) { \
+            float s = bn_hsum256(_mm256_add_ps(a[t], b[t])); \
+            for (j = i; j < k; j++) s += AT(w0, j) * x[t * ldx + j]; \
+            y[t * ldy] = s; \
+        } \
     }
+
+/* Rows in blocks that stay in cache while the tokens pass over them, 4 tokens at a time. */
+#define BN__FGEMM_AVX2(name, LOAD8, AT, PREFETCH) \
+    BN__FGEMM_ROW_AVX2(name##_row1, LOAD8, AT, PREFETCH, 1) \
+    BN__FGEMM_ROW_AVX2(name##_row2, LOAD8, AT, PREFETCH, 2) \
+    BN__FGEMM_ROW_AVX2(name##_row3, LOAD8, AT, PREFETCH, 3) \
+    BN__FGEMM_ROW_AVX2(name##_row4, LOAD8, AT, PREFETCH, 4) \
+    static void name(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, \
+                     int64_t ldy, int64_t r0, int64_t r1) { \
+        int64_t rb, r, t, step = (int64_t)(32768 / (m->row_bytes + 1)) + 1; \
+        for (rb = r0; rb < r1; rb += step) { \
+            int64_t re = rb + step < r1 ? rb + step : r1; \
+            for (t = 0; t < n; t += 4) \
+                for (r = rb; r < re; r++) { \
+                    const uint8_t *w = m->data + (size_t)r * m->row_bytes; \
+                    const float *xt = x + t * ldx; \
+                    float *yt = y + t * ldy + r; \
+                    if (n - t >= 4) name##_row4(w, xt, ldx, m->cols, yt, ldy); \
+                    else if (n - t == 3) name##_row3(w, xt, ldx, m->cols, yt, ldy); \
+                    else if (n - t == 2) name##_row2(w, xt, ldx, m->cols, yt, ldy); \
+                    else name##_row1(w, xt, ldx, m->cols, yt, ldy); \
+                } \
+        } \
+    }
+BN__FGEMM_AVX2(bn_gemm_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
+BN__FGEMM_AVX2(bn_gemm_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
+BN__FGEMM_AVX2(bn_gemm_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
+
+/* Q8_0 block b of a row against token t: the integer dot as |w| x (q with w's signs) through
+   maddubs + madd (|pairs| <= 2 * 128 * 127: no saturation, as q stays in [-127, 127]), then
+   d_w * d_x into acc. The F16 scale is converted with F16C in place: a call to the scalar
+   (SSE-encoded) converter inside this loop cost ~25x in AVX-SSE transitions. */
+#define BN__Q8_STEP_AVX2(acc, NT, blk, b) do { \
+        __m256i wv_ = _mm256_loadu_si256((const __m256i *)((blk) + 2)), aw_ = _mm256_sign_epi8(wv_, wv_); \
+        float dw_ = _cvtsh_ss(bn_load_u16(blk)); \
+        int t_; \
+        for (t_ = 0; t_ < (NT); t_++) { \
+            __m256i xv_ = _mm256_loadu_si256((const __m256i *)(qx[t_].q + (b) * 32)); \
+            __m256i dot_ = _mm256_madd_epi16(_mm256_maddubs_epi16(aw_, _mm256_sign_epi8(xv_, wv_)), ones); \
+            acc[t_] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_), _mm256_set1_ps(dw_ * qx[t_].d[b]), acc[t_]); \
+        } \
+    } while (0)
+
+/* One row, NT tokens: even and odd blocks in two sums. */
+#define BN__Q8_ROW_AVX2(name, NT) \
+    static BN__AVX2 void name(const uint8_t *w, int64_t nb, const bn_qx *qx, float *part) { \
+        const __m256i ones = _mm256_set1_epi16(1); \
+        __m256 a0[NT], a1[NT]; \
+        int64_t b; \
+        int t; \
+        for (t = 0; t < (NT); t++) a0[t] = a1[t] = _mm256_setzero_ps(); \
+        for (b = 0; b + 2 <= nb; b += 2) { \
+            _mm_prefetch((const char *)w + b * 34 + 1024, _MM_HINT_T0); \
+            BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
+            BN__Q8_STEP_AVX2(a1, NT, w + b * 34 + 34, b + 1); \
+        } \
+        if (b < nb) BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
+        for (t = 0; t < (NT); t++) part[t] = bn_hsum256(_mm256_add_ps(a0[t], a1[t])); \
+    }
+BN__Q8_ROW_AVX2(bn_q8_0_row1_avx2, 1)
+BN__Q8_ROW_AVX2(bn_q8_0_row2_avx2, 2)
+BN__Q8_ROW_AVX2(bn_q8_0_row3_avx2, 3)
+BN__Q8_ROW_AVX2(bn_q8_0_row4_avx2, 4)
+
+static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    if (nt == 1) bn_q8_0_row1_avx2(w, nb, qx, part);
+    else if (nt == 2) bn_q8_0_row2_avx2(w, nb, qx, part);
+    else if (nt == 3) bn_q8_0_row3_avx2(w, nb, qx, part);
+    else bn_q8_0_row4_avx2(w, nb, qx, part);
 }
 
-/* Q6_K: the 6-bit values of one 128-half of a block, as 4 x 32 int8 (value - 32): elements
+/* Q6_K: the 6-bit values (0..63) of one 128-half of a block as 4 x 32 bytes: elements
    [32j, 32j+32) of the half in out[j]. ql: 64 bytes, qh: 32 bytes. */
 static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __m256i out[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03), k32 = _mm256_set1_epi8(32);
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
     __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
     __m256i h = _mm256_loadu_si256((const __m256i *)qh);
     out[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
@@ -4823,60 +5039,75 @@ static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
     out[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
                              _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
-    out[0] = _mm256_sub_epi8(out[0], k32); out[1] = _mm256_sub_epi8(out[1], k32);
-    out[2] = _mm256_sub_epi8(out[2], k32); out[3] = _mm256_sub_epi8(out[3], k32);
 }
 
-/* The 16 scales of a Q6_K block times its d, as floats. */
-static BN__AVX2 void bn_q6k_scales_avx2(const uint8_t *blk, float out[16]) {
-    __m256 d = _mm256_set1_ps(_cvtsh_ss(bn_load_u16(blk + 208)));
-    __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192));
-    _mm256_storeu_ps(out, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc))));
-    _mm256_storeu_ps(out + 8, _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc, 8)))));
-}
-
-/* 8 int8 values as floats times their scale, added into acc against x. */
-#define BN__Q6K_FMA8(acc, v8, scale, xp) (acc) = _mm256_fmadd_ps(_mm256_mul_ps(_mm256_cvtepi32_ps( \
-    _mm256_cvtepi8_epi32(v8)), _mm256_broadcast_ss(scale)), _mm256_loadu_ps(xp), (acc))
-
-static BN__AVX2 void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y,
-                                           int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 256;
-    int n, j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 210;
-            float sc[16];
-            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
-            bn_q6k_scales_avx2(blk, sc);
-            for (n = 0; n < 2; n++) {
-                __m256i qv[4];
-                const float *xb = x + b * 256 + n * 128;
-                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
-                for (j = 0; j < 4; j++) {                   /* 32 values: scales 2j and 2j + 1 of the half */
-                    __m128i lo = _mm256_castsi256_si128(qv[j]), hi = _mm256_extracti128_si256(qv[j], 1);
-                    const float *s0 = sc + n * 8 + j * 2, *xj = xb + j * 32;
-                    BN__Q6K_FMA8(a0, lo, s0, xj);
-                    BN__Q6K_FMA8(a1, _mm_srli_si128(lo, 8), s0, xj + 8);
-                    BN__Q6K_FMA8(a0, hi, s0 + 1, xj + 16);
-                    BN__Q6K_FMA8(a1, _mm_srli_si128(hi, 8), s0 + 1, xj + 24);
-                }
-            }
-        }
-        y[r] = bn_hsum256(_mm256_add_ps(a0, a1));
+/* One row of Q6_K blocks, NT tokens. Per 32 values: maddubs of the unsigned values with q, madd
+   with the two 16-group scales, in 32 bits; the -32 of every value comes off once per block as
+   32 * sum(scale * bsum). All exact integers until the block's d_w * d_x. */
+#define BN__Q6K_ROW_AVX2(name, NT) \
+    static BN__AVX2 void name(const uint8_t *w, int64_t nb, const bn_qx *qx, float *part) { \
+        const __m128i pair = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0); \
+        __m256 acc[NT]; \
+        int64_t b; \
+        int t, h, j; \
+        for (t = 0; t < (NT); t++) acc[t] = _mm256_setzero_ps(); \
+        for (b = 0; b < nb; b++) { \
+            const uint8_t *blk = w + b * 210; \
+            const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192)); \
+            const float d = _cvtsh_ss(bn_load_u16(blk + 208)); \
+            __m256i isum[NT]; \
+            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0); \
+            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0); \
+            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0); \
+            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0); \
+            for (t = 0; t < (NT); t++) isum[t] = _mm256_setzero_si256(); \
+            for (h = 0; h < 2; h++) { \
+                __m256i qv[4]; \
+                bn_q6k_decode_avx2(blk + h * 64, blk + 128 + h * 32, qv); \
+                for (j = 0; j < 4; j++) { \
+                    const int v = 4 * h + j; \
+                    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(pair, _mm_set1_epi8((char)(2 * v))))); \
+                    for (t = 0; t < (NT); t++) \
+                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(qv[j], \
+                            _mm256_loadu_si256((const __m256i *)(qx[t].q + b * 256 + 32 * v))), s16)); \
+                } \
+            } \
+            for (t = 0; t < (NT); t++) { \
+                __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), \
+                                                _mm256_loadu_si256((const __m256i *)(qx[t].bsum + b * 16))); \
+                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], _mm256_slli_epi32(off, 5))), \
+                                         _mm256_set1_ps(d * qx[t].d[b]), acc[t]); \
+            } \
+        } \
+        for (t = 0; t < (NT); t++) part[t] = bn_hsum256(acc[t]); \
     }
+BN__Q6K_ROW_AVX2(bn_q6_k_row1_avx2, 1)
+BN__Q6K_ROW_AVX2(bn_q6_k_row2_avx2, 2)
+BN__Q6K_ROW_AVX2(bn_q6_k_row3_avx2, 3)
+BN__Q6K_ROW_AVX2(bn_q6_k_row4_avx2, 4)
+
+static void bn_q6_k_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    if (nt == 1) bn_q6_k_row1_avx2(w, nb, qx, part);
+    else if (nt == 2) bn_q6_k_row2_avx2(w, nb, qx, part);
+    else if (nt == 3) bn_q6_k_row3_avx2(w, nb, qx, part);
+    else bn_q6_k_row4_avx2(w, nb, qx, part);
 }
 
-BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx2, bn_gemv_f32_f32_avx2)
-BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx2, bn_gemv_q6_k_f32_avx2)
-BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx2, bn_gemv_f16_f32_avx2)
-BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx2, bn_gemv_bf16_f32_avx2)
-BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx2, bn_gemv_q8_0_f32_avx2)
+static void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_avx2);
+}
+static void bn_gemm_q8_0_f32_avx2(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
+                                  int64_t ldy, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q8_0_row_avx2);
+}
+static void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q6_k_row_avx2);
+}
+static void bn_gemm_q6_k_f32_avx2(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
+                                  int64_t ldy, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_avx2);
+}
+
 
 static BN__AVX2 float bn_dot_f32_avx2(const float *a, const float *b, int64_t n) {
     __m256 acc = _mm256_setzero_ps();
@@ -5505,69 +5736,12 @@ BN__FGEMV_AVX512(bn_gemv_f32_f32_avx512, BN__LD_F32_512, BN__PF32_512)
 BN__FGEMV_AVX512(bn_gemv_f16_f32_avx512, BN__LD_F16_512, BN__PF16_512)
 BN__FGEMV_AVX512(bn_gemv_bf16_f32_avx512, BN__LD_BF16_512, BN__PF16_512)
 
-/* Q8_0: per 32-block, d * (q . x) with the block's two halves in one 16-lane product. */
-static BN__AVX512 __m512 bn_q8_block_avx512(const uint8_t *blk, const float *x, __m512 acc) {
-    __m512 d = _mm512_set1_ps(_cvtsh_ss(bn_load_u16(blk)));    /* F16C in place: no SSE call in the loop */
-    __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2))));
-    __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18))));
-    __m512 p = _mm512_fmadd_ps(hi, _mm512_loadu_ps(x + 16), _mm512_mul_ps(lo, _mm512_loadu_ps(x)));
-    return _mm512_fmadd_ps(d, p, acc);
-}
-
-static BN__AVX512 void bn_gemv_q8_0_f32_avx512(const bn_fmat *m, const float *x, float *y,
-                                               int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 32;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        for (b = 0; b + 2 <= nb; b += 2) {
-            a0 = bn_q8_block_avx512(row + b * 34, x + b * 32, a0);
-            a1 = bn_q8_block_avx512(row + (b + 1) * 34, x + (b + 1) * 32, a1);
-        }
-        if (b < nb) a0 = bn_q8_block_avx512(row + b * 34, x + b * 32, a0);
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    }
-}
-
-/* Q6_K: decoded with the AVX2 helper (256-bit), 16 values per scale as one 16-lane FMA. */
-static BN__AVX512 void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x, float *y,
-                                               int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 256;
-    int n, j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-        for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 210;
-            const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = _cvtsh_ss(bn_load_u16(blk + 208));
-            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0);
-            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0);
-            for (n = 0; n < 2; n++) {
-                __m256i qv[4];
-                const float *xb = x + b * 256 + n * 128;
-                bn_q6k_decode_avx2(blk + n * 64, blk + 128 + n * 32, qv);
-                for (j = 0; j < 4; j++) {
-                    __m512 w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(qv[j])));
-                    __m512 w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(qv[j], 1)));
-                    a0 = _mm512_fmadd_ps(_mm512_mul_ps(w0, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2])),
-                                         _mm512_loadu_ps(xb + j * 32), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_mul_ps(w1, _mm512_set1_ps(d * (float)sc[n * 8 + j * 2 + 1])),
-                                         _mm512_loadu_ps(xb + j * 32 + 16), a1);
-                }
-            }
-        }
-        y[r] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
-    }
-}
+/* Q8_0 and Q6_K run the AVX2 integer kernels on AVX-512 machines (bn_q8_0_row_avx2): they are
+   already memory bound there, and one implementation keeps every x86 result identical. */
 
 BN__GEMM_FROM_GEMV(bn_gemm_f32_f32_avx512, bn_gemv_f32_f32_avx512)
-BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_avx512, bn_gemv_q6_k_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_f16_f32_avx512, bn_gemv_f16_f32_avx512)
 BN__GEMM_FROM_GEMV(bn_gemm_bf16_f32_avx512, bn_gemv_bf16_f32_avx512)
-BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_avx512, bn_gemv_q8_0_f32_avx512)
 
 static BN__AVX512 float bn_dot_f32_avx512(const float *a, const float *b, int64_t n) {
     __m512 acc = _mm512_setzero_ps();
@@ -6020,27 +6194,36 @@ static void bn_axpy_f16_neon(float *y, float a, const uint16_t *x, int64_t n) {
     for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
 
-/* Q8_0: per 32-block d * (q . x), 4 lanes x 8 steps. */
-static void bn_gemv_q8_0_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 32;
-    int j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        float32x4_t acc = vdupq_n_f32(0.0f);
-        for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 34;
-            float32x4_t p = vdupq_n_f32(0.0f);
-            for (j = 0; j < 32; j += 8) {
-                int16x8_t q16 = vmovl_s8(vld1_s8((const int8_t *)(blk + 2 + j)));
-                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), vld1q_f32(x + b * 32 + j));
-                p = vfmaq_f32(p, vcvtq_f32_s32(vmovl_s16(vget_high_s16(q16))), vld1q_f32(x + b * 32 + j + 4));
-            }
-            acc = vfmaq_n_f32(acc, p, bn_fp16_to_fp32(bn_load_u16(blk)));
-        }
-        y[r] = vaddvq_f32(acc);
-    }
+/* Q8_0 block dot: 32 int8 products (|w q| <= 128 * 127, two per 16-bit lane) summed exactly. */
+static int32_t bn_q8_dot32_neon(const int8_t *w, const int8_t *q) {
+    int8x16_t w0 = vld1q_s8(w), w1 = vld1q_s8(w + 16), q0 = vld1q_s8(q), q1 = vld1q_s8(q + 16);
+    int16x8_t p0 = vmlal_high_s8(vmull_s8(vget_low_s8(w0), vget_low_s8(q0)), w0, q0);
+    int16x8_t p1 = vmlal_high_s8(vmull_s8(vget_low_s8(w1), vget_low_s8(q1)), w1, q1);
+    return vaddvq_s32(vaddq_s32(vpaddlq_s16(p0), vpaddlq_s16(p1)));
 }
-BN__GEMM_FROM_GEMV(bn_gemm_q8_0_f32_neon, bn_gemv_q8_0_f32_neon)
+
+static void bn_q8_0_row_neon(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    float a0[4] = { 0.0f, 0.0f, 0.0f, 0.0f }, a1[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    int64_t b;
+    int t;
+    for (b = 0; b < nb; b++) {
+        const uint8_t *blk = w + b * 34;
+        float dw = bn_fp16_to_fp32(bn_load_u16(blk));
+        for (t = 0; t < nt; t++) {
+            float v = (float)bn_q8_dot32_neon((const int8_t *)blk + 2, qx[t].q + b * 32) * (dw * qx[t].d[b]);
+            if (b % 2) a1[t] += v; else a0[t] += v;
+        }
+    }
+    for (t = 0; t < nt; t++) part[t] = a0[t] + a1[t];
+}
+
+static void bn_gemv_q8_0_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_neon);
+}
+static void bn_gemm_q8_0_f32_neon(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
+                                  int64_t ldy, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q8_0_row_neon);
+}
 
 static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *out) {
     int64_t i;
@@ -6153,43 +6336,43 @@ static void bn_q6k_decode16_neon(const uint8_t *ql, const uint8_t *qh, int8x16_t
     q[2] = vsubq_s8(q[2], k32); q[3] = vsubq_s8(q[3], k32);
 }
 
-/* acc + s * (q . x) over 16 values. */
-static float32x4_t bn_q6k_fma16_neon(float32x4_t acc, int8x16_t q, const float *x, float s) {
-    int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_high_s8(q);
-    float32x4_t p0 = vmulq_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo))), vld1q_f32(x));
-    float32x4_t p1 = vmulq_f32(vcvtq_f32_s32(vmovl_high_s16(lo)), vld1q_f32(x + 4));
-    p0 = vfmaq_f32(p0, vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi))), vld1q_f32(x + 8));
-    p1 = vfmaq_f32(p1, vcvtq_f32_s32(vmovl_high_s16(hi)), vld1q_f32(x + 12));
-    return vfmaq_n_f32(acc, vaddq_f32(p0, p1), s);
+/* Sum of 16 products of (value - 32) and q: |each| <= 32 * 127, exact in 16 bits per pair. */
+static int32_t bn_dot16_s8_neon(int8x16_t v, const int8_t *q) {
+    int8x16_t x = vld1q_s8(q);
+    return vaddlvq_s16(vmlal_high_s8(vmull_s8(vget_low_s8(v), vget_low_s8(x)), v, x));
+}
+
+/* Per block the exact integer sum of scale * (group dot), then d_w * d_x. */
+static void bn_q6_k_row_neon(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
+    float acc[4] = { 0.0f, 0.0f, 0.0f, 0.0f };
+    int64_t b;
+    int t, h, l, j;
+    for (b = 0; b < nb; b++) {
+        const uint8_t *blk = w + b * 210;               /* ql[128] qh[64] sc[16] d */
+        const int8_t *sc = (const int8_t *)(blk + 192);
+        float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
+        int32_t total[4] = { 0, 0, 0, 0 };
+        for (h = 0; h < 2; h++)
+            for (l = 0; l < 32; l += 16) {
+                int8x16_t q[4];
+                bn_q6k_decode16_neon(blk + h * 64 + l, blk + 128 + h * 32 + l, q);
+                for (j = 0; j < 4; j++) {
+                    int e = h * 128 + 32 * j + l;           /* first element of the 16 */
+                    for (t = 0; t < nt; t++) total[t] += sc[e / 16] * bn_dot16_s8_neon(q[j], qx[t].q + b * 256 + e);
+                }
+            }
+        for (t = 0; t < nt; t++) acc[t] += (float)total[t] * (d * qx[t].d[b]);
+    }
+    for (t = 0; t < nt; t++) part[t] = acc[t];
 }
 
 static void bn_gemv_q6_k_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    int64_t r, b, nb = m->cols / 256;
-    int h, l, j;
-    for (r = r0; r < r1; r++) {
-        const uint8_t *row = m->data + (size_t)r * m->row_bytes;
-        float32x4_t a0 = vdupq_n_f32(0.0f), a1 = a0;
-        for (b = 0; b < nb; b++) {
-            const uint8_t *blk = row + b * 210;             /* ql[128] qh[64] sc[16] d */
-            const int8_t *sc = (const int8_t *)(blk + 192);
-            float d = bn_fp16_to_fp32(bn_load_u16(blk + 208));
-            for (h = 0; h < 2; h++) {
-                const float *xh = x + b * 256 + h * 128;
-                for (l = 0; l < 32; l += 16) {
-                    int8x16_t q[4];
-                    bn_q6k_decode16_neon(blk + h * 64 + l, blk + 128 + h * 32 + l, q);
-                    for (j = 0; j < 4; j += 2) {
-                        a0 = bn_q6k_fma16_neon(a0, q[j], xh + 32 * j + l, d * (float)sc[h * 8 + l / 16 + 2 * j]);
-                        a1 = bn_q6k_fma16_neon(a1, q[j + 1], xh + 32 * (j + 1) + l,
-                                               d * (float)sc[h * 8 + l / 16 + 2 * (j + 1)]);
-                    }
-                }
-            }
-        }
-        y[r] = vaddvq_f32(vaddq_f32(a0, a1));
-    }
+    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q6_k_row_neon);
 }
-BN__GEMM_FROM_GEMV(bn_gemm_q6_k_f32_neon, bn_gemv_q6_k_f32_neon)
+static void bn_gemm_q6_k_f32_neon(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
+                                  int64_t ldy, int64_t r0, int64_t r1) {
+    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_neon);
+}
 BN__ATTN_FROM_DOT(bn_attn_scores_neon, bn_attn_values_neon, bn_dot_f32_neon, bn_dot_f16_neon, bn_axpy_f32_neon,
                   bn_axpy_f16_neon)
 #endif /* BN__ARM64 */
@@ -6317,13 +6500,13 @@ static BN__UNUSED bitnet_status bn_kernels_init(bn_kernels *kt, bitnet_isa isa) 
         BN__KSET(kt, 3, gemv_f[BN__FT_F32], bn_gemv_f32_f32_avx512, "avx512");
         BN__KSET(kt, 4, gemv_f[BN__FT_F16], bn_gemv_f16_f32_avx512, "avx512");
         BN__KSET(kt, 5, gemv_f[BN__FT_BF16], bn_gemv_bf16_f32_avx512, "avx512");
-        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_avx512, "avx512");
+        BN__KSET(kt, 6, gemv_f[BN__FT_Q8_0], bn_gemv_q8_0_f32_avx2, "avx2");
         BN__KSET(kt, 8, gemm_f[BN__FT_F32], bn_gemm_f32_f32_avx512, "avx512");
         BN__KSET(kt, 9, gemm_f[BN__FT_F16], bn_gemm_f16_f32_avx512, "avx512");
         BN__KSET(kt, 10, gemm_f[BN__FT_BF16], bn_gemm_bf16_f32_avx512, "avx512");
-        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx512, "avx512");
-        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx512, "avx512");
-        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx512, "avx512");
+        BN__KSET(kt, 11, gemm_f[BN__FT_Q8_0], bn_gemm_q8_0_f32_avx2, "avx2");
+        BN__KSET(kt, 7, gemv_f[BN__FT_Q6_K], bn_gemv_q6_k_f32_avx2, "avx2");
+        BN__KSET(kt, 12, gemm_f[BN__FT_Q6_K], bn_gemm_q6_k_f32_avx2, "avx2");
         BN__KSET(kt, 18, dot_f32, bn_dot_f32_avx512, "avx512");
         BN__KSET(kt, 19, axpy_f32, bn_axpy_f32_avx512, "avx512");
         BN__KSET(kt, 20, dot_f16, bn_dot_f16_avx512, "avx512");

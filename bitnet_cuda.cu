@@ -550,10 +550,29 @@ static void bn_cu_gemv_tern_launch(const bn_cu_tern &w, const int8_t *q, int64_t
     }
 }
 
-static void bn_cu_gemv_f_launch(const bn_cu_fmat &w, const float *x, int64_t ldx, int n, float *y, int64_t ldy,
+/* x in place, each block of blockDim (32 or 256) values as the CPU's Q8_0 / Q6_K GEMVs quantize
+   their activations (bn_quant_qx: int8 in [-127, 127], d = max|x| / 127, a NaN makes the block
+   NaN) and back to float: the float head kernel then computes the CPU's product. */
+__global__ void bn_cu_quant_blocks(float *x, int64_t ldx) {
+    __shared__ float scratch[32];
+    float *xb = x + blockIdx.y * ldx + (int64_t)blockIdx.x * blockDim.x;
+    float v = xb[threadIdx.x], a = fabsf(v);
+    float amax = bn_cu_block_reduce<float, true>(a != a ? 0.0f : a, scratch);
+    float nan = bn_cu_block_reduce<float, true>(a != a ? 1.0f : 0.0f, scratch);
+    float d = nan > 0.0f ? NAN : amax / 127.0f, inv = amax > 0.0f ? 127.0f / amax : 0.0f, t = v * inv;
+    int q = t >= 0.0f ? (t < 127.0f ? (int)(t + 0.5f) : 127) : (t > -127.0f ? (int)(t - 0.5f) : -127);
+    xb[threadIdx.x] = (float)q * d;
+}
+
+/* The head: x is quantized in place first for Q8_0 / Q6_K (see bn_cu_quant_blocks). */
+static void bn_cu_gemv_f_launch(const bn_cu_fmat &w, float *x, int64_t ldx, int n, float *y, int64_t ldy,
                                 cudaStream_t st) {
     dim3 grid((unsigned)((w.rows + BN_CU_WARPS - 1) / BN_CU_WARPS)), block(32 * BN_CU_WARPS);
     int t;
+    if (w.type == BITNET_TYPE_Q8_0 || w.type == BITNET_TYPE_Q6_K) {
+        int bs = w.type == BITNET_TYPE_Q8_0 ? 32 : 256;
+        BN_LAUNCH(bn_cu_quant_blocks, dim3((unsigned)(w.cols / bs), (unsigned)n), dim3((unsigned)bs), st, x, ldx);
+    }
     for (t = 0; t < n; t += BN_CU_GEMV_MAX_TOK) {
         int m = n - t < BN_CU_GEMV_MAX_TOK ? n - t : BN_CU_GEMV_MAX_TOK;
         if (m == 1) BN_LAUNCH(bn_cu_gemv_f<1>, grid, block, st, w, x + t * ldx, ldx, m, y + t * ldy, ldy);

@@ -5,8 +5,9 @@
    interleaved with its timing windows, on the same threads and memory (see TIME_LOOP): on a
    shared host the bandwidth drifts by 10-30% within seconds. Prints figures only; never asserts.
    Last line: summary: bandwidth_GBps=B ternary_gemv_ratio=R1 head_gemv_ratio=R2 gemm128_speedup=S
-   q6k_head_gemv_ratio=R3 q8_head_gemv_ratio=R4 (R2: the F16 head; R3, R4: the head requantized as
-   Q6_K / Q8_0 by --head-type; all on the best ISA at all threads). */
+   q6k_head_gemv_ratio=R3 q8_head_gemv_ratio=R4 worst_head_gemv_ratio=R5 (R2: the F16 head; R3, R4:
+   the head requantized as Q6_K / Q8_0 by --head-type; all on the best ISA at all threads; R5: the
+   lowest of the five head types, F16 BF16 F32 Q8_0 Q6_K, at 1 and at all threads). */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include <time.h>
@@ -81,7 +82,10 @@ int main(void) {
     size_t i, head_bytes = (size_t)head_m * (size_t)head_k * 2;
     /* the head as --head-type makes it: Q8_0 (34 bytes / 32) and Q6_K (210 bytes / 256), 2 copies each */
     size_t qhead_bytes[2] = { (size_t)head_m * (size_t)(head_k / 32 * 34), (size_t)head_m * (size_t)(head_k / 256 * 210) };
-    uint8_t *qhead[2];
+    uint8_t *qhead[2], *f32head;
+    size_t f32head_bytes = (size_t)head_m * (size_t)head_k * 4;
+    float *y8;
+    double worst_head_ratio = 1e9;
     double best_qhead_ratio[2] = { 0, 0 };
     float *x, *y;
     int8_t *q;
@@ -98,13 +102,19 @@ int main(void) {
     if (!arena) arena = (uint8_t *)alloc64(ARENA_BYTES), arena_huge = 0;
     if (!head) head = (uint16_t *)alloc64(head_bytes * 2), head_huge = 0;
     x = (float *)malloc(sizeof(float) * 6912 * 128);
+    y8 = (float *)malloc(sizeof(float) * (size_t)head_m * 8);
+    f32head = (uint8_t *)alloc64(f32head_bytes);      /* NULL: the F32 line is left out */
+    for (i = 0; f32head && i < f32head_bytes / 4; i++) {
+        float v = (float)((i * 2654435761u) >> 20 & 255) / 256.0f - 0.5f;
+        memcpy(f32head + i * 4, &v, 4);
+    }
     y = (float *)malloc(sizeof(float) * (size_t)(6912 * 128 > head_m ? 6912 * 128 : head_m));
     q = (int8_t *)alloc64(6912 * 128);
     for (qh = 0; qh < 2; qh++) {
         qhead[qh] = (uint8_t *)alloc64(qhead_bytes[qh] * 2);
         if (qhead[qh]) fill_quant_head(qhead[qh], qhead_bytes[qh] * 2, qh == 1);
     }
-    if (!arena || !head || !x || !y || !q || !qhead[0] || !qhead[1]) { printf("out of memory\n"); return 1; }
+    if (!arena || !head || !x || !y || !y8 || !q || !qhead[0] || !qhead[1]) { printf("out of memory\n"); return 1; }
     for (i = 0; i < ARENA_BYTES; i++) arena[i] = (uint8_t)((i * 2654435761u) >> 13) & 0xaa;   /* codes 0/2 */
     for (i = 0; i < head_bytes; i++) head[i] = bn_fp32_to_fp16((float)((i * 2654435761u) >> 20 & 255) / 256.0f - 0.5f);
     for (i = 0; i < 6912 * 128; i++) x[i] = (float)((i * 2654435761u) >> 16 & 1023) / 512.0f - 1.0f;
@@ -158,28 +168,38 @@ int main(void) {
                 free(w);
             }
             {
+                /* every head type: F16 and BF16 over the same 2 copies, F32 (1.3 GB) in one copy, Q8_0
+                   and Q6_K as --head-type makes them; then the F16 head against 8 tokens at once, the
+                   serving and draft-verify case */
+                static const char *const label[5] = { "gemv head F16 128256x2560", "gemv head BF16 128256x2560",
+                    "gemv head F32 128256x2560", "gemv head Q8_0 128256x2560", "gemv head Q6_K 128256x2560" };
+                static const int ftype[5] = { 1, 30, 0, 8, 14 };
                 bn_fmat hm[2];
-                double secs, ratio, bw_now;
-                int j;
+                double secs, ratio, bw_now, gemv_secs = 0;
+                int j, h;
+                for (h = 0; h < 5; h++) {
+                    const uint8_t *base = h < 2 ? (const uint8_t *)head : h == 2 ? f32head : qhead[h - 3];
+                    size_t bytes = h < 2 ? head_bytes : h == 2 ? f32head_bytes : qhead_bytes[h - 3];
+                    int copies = h == 2 ? 1 : 2;
+                    if (!base) continue;
+                    for (j = 0; j < copies; j++)
+                        bn_fmat_init(&hm[j], ftype[h], base + (size_t)j * bytes, bytes, (uint64_t)head_k, (uint64_t)head_m);
+                    TIME_LOOP(&c, secs, bw_now, copies, bn_par_gemv_f(c.pool, &c.kt, &hm[i], x, y));
+                    print_line(label[h], isa, nt, (double)bytes, secs, 2.0 * (double)head_m * (double)head_k, bw_now);
+                    ratio = (double)bytes / secs / 1e9 / bw_now;
+                    if (isas[ii] == best) {
+                        if (ratio < worst_head_ratio) worst_head_ratio = ratio;
+                        if (ti == 1 && h == 0) best_head_ratio = ratio;
+                        if (ti == 1 && h >= 3) best_qhead_ratio[h - 3] = ratio;
+                    }
+                    if (h == 0) gemv_secs = secs;
+                }
                 for (j = 0; j < 2; j++)
                     bn_fmat_init(&hm[j], 1, (const uint8_t *)head + (size_t)j * head_bytes, head_bytes,
                                  (uint64_t)head_k, (uint64_t)head_m);
-                TIME_LOOP(&c, secs, bw_now, 2, bn_par_gemv_f(c.pool, &c.kt, &hm[i], x, y));
-                print_line("gemv head F16 128256x2560", isa, nt, (double)head_bytes, secs,
-                           2.0 * (double)head_m * (double)head_k, bw_now);
-                ratio = (double)head_bytes / secs / 1e9 / bw_now;
-                if (isas[ii] == best && ti == 1) best_head_ratio = ratio;
-                for (qh = 0; qh < 2; qh++) {
-                    static const char *const label[2] = { "gemv head Q8_0 128256x2560", "gemv head Q6_K 128256x2560" };
-                    for (j = 0; j < 2; j++)
-                        bn_fmat_init(&hm[j], qh ? 14 : 8, qhead[qh] + (size_t)j * qhead_bytes[qh], qhead_bytes[qh],
-                                     (uint64_t)head_k, (uint64_t)head_m);
-                    TIME_LOOP(&c, secs, bw_now, 2, bn_par_gemv_f(c.pool, &c.kt, &hm[i], x, y));
-                    print_line(label[qh], isa, nt, (double)qhead_bytes[qh], secs,
-                               2.0 * (double)head_m * (double)head_k, bw_now);
-                    if (isas[ii] == best && ti == 1)
-                        best_qhead_ratio[qh] = (double)qhead_bytes[qh] / secs / 1e9 / bw_now;
-                }
+                TIME_LOOP(&c, secs, bw_now, 2, bn_par_gemm_f(c.pool, &c.kt, &hm[i], x, head_k, 8, y8, head_m));
+                print_line("gemm head F16 x8", isa, nt, (double)head_bytes, secs, 16.0 * (double)head_m * (double)head_k, bw_now);
+                printf("%-28s %-7s t=%d  8 tokens cost %.2fx one\n", "", isa, nt, secs / gemv_secs);
             }
             printf("%-28s %-7s t=%d  worst ternary GEMV ratio %.2f, GEMM/GEMV tokens/s on 2560x6912 %.2f\n",
                    "", isa, nt, ratio_worst, gemm_tok_s / gemv_tok_s);
@@ -196,14 +216,14 @@ int main(void) {
         if (again > bw[ti]) bw[ti] = again;
     }
     printf("summary: bandwidth_GBps=%.2f ternary_gemv_ratio=%.2f head_gemv_ratio=%.2f gemm128_speedup=%.2f "
-           "q6k_head_gemv_ratio=%.2f q8_head_gemv_ratio=%.2f\n", bw[1], best_tern_ratio, best_head_ratio,
-           best_speedup, best_qhead_ratio[1], best_qhead_ratio[0]);
+           "q6k_head_gemv_ratio=%.2f q8_head_gemv_ratio=%.2f worst_head_gemv_ratio=%.2f\n", bw[1], best_tern_ratio,
+           best_head_ratio, best_speedup, best_qhead_ratio[1], best_qhead_ratio[0], worst_head_ratio);
     bitnet_bw_probe_free(probes[0]);
     if (probes[1] != probes[0]) bitnet_bw_probe_free(probes[1]);
     bitnet_threadpool_free(pools[0]);
     if (pools[1] != pools[0]) bitnet_threadpool_free(pools[1]);
     if (arena_huge) bn_huge_free(arena, ARENA_BYTES); else free(arena);
     if (head_huge) bn_huge_free(head, head_bytes * 2); else free(head);
-    free(x); free(y); free(q); free(qhead[0]); free(qhead[1]);
+    free(x); free(y); free(y8); free(q); free(qhead[0]); free(qhead[1]); free(f32head);
     return 0;
 }

@@ -129,9 +129,11 @@ static void test_errors(void) {
 
 int main(void) {
     if (!check_have_shared()) return check_report("head_type");
-    /* bounds: the head's rounding error times |x| summed over n_embd; the tiny logits' sd is 1.1-1.6 */
-    check_head("tiny-2b4t-vocab-i2_s", BITNET_HEAD_Q8_0, 0.05, 1);
-    check_head("tiny-b158-f16", BITNET_HEAD_Q8_0, 0.05, 1);
+    /* bounds: the head's rounding error and the activations' (quantized to 8 bits per 32 or 256,
+       as llama.cpp does) times |x| summed over n_embd; the tiny logits' sd is 1.1-1.6, and their
+       near-ties flip a top-1 or two */
+    check_head("tiny-2b4t-vocab-i2_s", BITNET_HEAD_Q8_0, 0.08, 1);
+    check_head("tiny-b158-f16", BITNET_HEAD_Q8_0, 0.08, 3);
     check_head("tiny-b158-f16", BITNET_HEAD_Q6_K, 0.2, 2);
     test_errors();
     return check_report("head_type");

@@ -381,6 +381,103 @@ static void test_float(void) {
     }
 }
 
+/* Every float type's GEMM for 1, 2, 6 and 11 tokens (the 4-token groups and each remainder):
+   each token's rows equal its GEMV's, bit for bit, also for rows of odd length. */
+static void test_gemm_tokens(void) {
+    static const int types[] = { 0, 1, 30, 8, 14 };
+    static const int64_t toks[] = { 1, 2, 6, 11 };
+    size_t ti, ni;
+    for (ti = 0; ti < 5; ti++)
+        for (ni = 0; ni < 4; ni++) {
+            int type = types[ti], t;
+            int64_t m = 7, k = type >= 8 ? 512 : 301, n_tok = toks[ni], tok;
+            size_t size;
+            uint8_t *buf = make_fmat(type, m, k, &size, 2);
+            float *x = (float *)malloc(sizeof(float) * (size_t)(k * n_tok + 1));
+            float *y = (float *)malloc(sizeof(float) * (size_t)(m * n_tok)), *yv = (float *)malloc(sizeof(float) * (size_t)m);
+            bn_fmat fm;
+            int64_t i;
+            CHECK(bn_fmat_init(&fm, type, buf + 2, size, (uint64_t)k, (uint64_t)m) == BITNET_OK);
+            for (i = 0; i < k * n_tok + 1; i++) x[i] = rndf();
+            for (t = 0; t < n_tables; t++) {
+                const bn_kernels *kt = &tables[t];
+                int same = 1;
+                kt->gemm_f[fm.ft](&fm, x + 1, k, n_tok, y, m, 0, m);
+                for (tok = 0; tok < n_tok; tok++) {
+                    kt->gemv_f[fm.ft](&fm, x + 1 + tok * k, yv, 0, m);
+                    same &= memcmp(yv, y + tok * m, sizeof(float) * (size_t)m) == 0;
+                }
+                CHECKF(same, "%s type %d, %lld tokens: GEMM rows != GEMV rows", bitnet_isa_name(kt->isa), type,
+                       (long long)n_tok);
+            }
+            free(buf); free(x); free(y); free(yv);
+        }
+}
+
+/* Q8_0 / Q6_K with quantized activations: more columns than one chunk (4096), more tokens than
+   one group (8), every token's GEMM row equal to its GEMV, the integer dot against a hand sum,
+   and a NaN activation reaching the output. */
+static void test_quant_activations(void) {
+    static const int types[] = { 8, 14 };
+    size_t ti;
+    for (ti = 0; ti < 2; ti++) {
+        int type = types[ti], t;
+        int64_t m = 5, k = 4352, n_tok = 11, i, r;
+        size_t size;
+        uint8_t *buf = make_fmat(type, m, k, &size, 1);
+        float *x = (float *)malloc(sizeof(float) * (size_t)(k * n_tok)), *yr, *y, *yv;
+        bn_fmat fm;
+        CHECK(bn_fmat_init(&fm, type, buf + 1, size, (uint64_t)k, (uint64_t)m) == BITNET_OK);
+        yr = (float *)malloc(sizeof(float) * (size_t)(m * n_tok));
+        y = (float *)malloc(sizeof(float) * (size_t)(m * n_tok));
+        yv = (float *)malloc(sizeof(float) * (size_t)m);
+        for (i = 0; i < k * n_tok; i++) x[i] = rndf() * (i % 97 == 0 ? 40.0f : 1.0f);
+        bn_gemm_f_ref(&fm, x, k, n_tok, yr, m, 0, m);
+        {   /* the oracle by hand for row 0, token 0: quantize, integer dot per block, scale */
+            double want = 0.0;
+            int64_t bs = type == 8 ? 32 : 256, b;
+            float tmp[256];
+            for (b = 0; b < k / bs; b++) {
+                float amax = 0.0f, inv;
+                double dot = 0.0;
+                for (i = 0; i < bs; i++) if (fabsf(x[b * bs + i]) > amax) amax = fabsf(x[b * bs + i]);
+                inv = 127.0f / amax;
+                if (type == 14) bn_q6k_dequant(buf + 1 + (size_t)b * 210, tmp);
+                for (i = 0; i < bs; i++) {
+                    float v = x[b * bs + i] * inv;
+                    int q = v >= 0 ? (int)(v + 0.5f) : (int)(v - 0.5f);
+                    double wv = type == 8 ? (double)bn_fmat_at(&fm, 0, b * bs + i) : (double)tmp[i];
+                    dot += wv * q;
+                }
+                want += dot * (amax / 127.0f);
+            }
+            CHECKF(fabs(want - yr[0]) <= 1e-5 * fabs(want) + 1e-5, "type %d: oracle %.7g, by hand %.7g", type,
+                   (double)yr[0], want);
+        }
+        for (t = 0; t < n_tables; t++) {
+            const bn_kernels *kt = &tables[t];
+            int bad = 0, same = 1;
+            int64_t tok;
+            kt->gemm_f[fm.ft](&fm, x, k, n_tok, y, m, 0, m);
+            for (i = 0; i < m * n_tok; i++) if (!(fabsf(y[i] - yr[i]) <= 1e-5f * fabsf(yr[i]) + 1e-4f)) bad++;
+            CHECKF(bad == 0, "%s qx gemm type %d: %d values off", bitnet_isa_name(kt->isa), type, bad);
+            for (tok = 0; tok < n_tok; tok++) {
+                kt->gemv_f[fm.ft](&fm, x + tok * k, yv, 0, m);
+                same &= memcmp(yv, y + tok * m, sizeof(float) * (size_t)m) == 0;
+            }
+            CHECKF(same, "%s qx gemm rows != gemv rows, type %d", bitnet_isa_name(kt->isa), type);
+            {
+                float keep = x[5];
+                x[5] = NAN;
+                kt->gemv_f[fm.ft](&fm, x, yv, 0, m);
+                for (r = 0; r < m; r++) CHECKF(yv[r] != yv[r], "%s type %d: NaN activation lost", bitnet_isa_name(kt->isa), type);
+                x[5] = keep;
+            }
+        }
+        free(buf); free(x); free(yr); free(y); free(yv);
+    }
+}
+
 static void test_vector_ops(void) {
     static const int64_t ns[] = { 1, 7, 16, 33, 128, 1000 };
     size_t ni;
@@ -559,6 +656,8 @@ int main(void) {
     test_tern();
     test_tern_errors();
     test_float();
+    test_quant_activations();
+    test_gemm_tokens();
     test_vector_ops();
     test_attention();
     test_dispatch();
