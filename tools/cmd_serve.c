@@ -1118,6 +1118,18 @@ static int srv_listen(srv *s) {
     return 1;
 }
 
+/* BITNET_SERVE_TEST_LOAD_DELAY_MS (tests only, at most 60000): holds the load back, so a test can
+   see how the server answers while the model is loading. */
+static void srv_test_load_delay(void) {
+    const char *v = getenv("BITNET_SERVE_TEST_LOAD_DELAY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    struct timespec ts;
+    if (ms <= 0 || ms > 60000) return;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = ms % 1000 * 1000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !srv_signal) {}
+}
+
 static int srv_load(srv *s) {
     bitnet_model_params mp;
     bitnet_ctx_params cp;
@@ -1125,6 +1137,7 @@ static int srv_load(srv *s) {
     int i;
     memset(&mp, 0, sizeof mp);
     mp.path = s->o.model;
+    srv_test_load_delay();
     if (bitnet_model_load(&s->model, &mp) != BITNET_OK) return !cli_fail("cannot load model");
     s->vocab = bitnet_model_vocab(s->model);
     s->n_vocab = bitnet_vocab_size(s->vocab);
