@@ -4985,15 +4985,17 @@ BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
 /* Float GEMM for a few tokens: each 16 weights of a row are loaded and converted once for up to
-   4 tokens. Every (row, token) takes the GEMV's steps (two 8-lane sums over 16 columns, then the
-   leftovers one by one), so a GEMM row is the GEMV's bit for bit. */
-#define BN__FGEMM_ROW_AVX2(name, LOAD8, AT, PREFETCH, NT) \
-    static BN__AVX2 void name(const uint8_t *w0, const float *x, int64_t ldx, int64_t k, float *y, int64_t ldy) { \
+   4 tokens, over 512-column stretches whose activations stay in L1; the sums wait in `acc`
+   between stretches. Every (row, token) takes the GEMV's steps in the GEMV's order (two 8-lane
+   sums over 16 columns, then the leftovers one by one), so a GEMM row is the GEMV's bit for bit. */
+#define BN__FGEMM_COLS 512
+#define BN__FGEMM_ROW_AVX2(name, LOAD8, PREFETCH, NT) \
+    static BN__AVX2 void name(const uint8_t *w0, const float *x, int64_t ldx, int64_t i0, int64_t i1, float *acc) { \
         __m256 a[NT], b[NT]; \
-        int64_t i, j; \
+        int64_t i; \
         int t; \
-        for (t = 0; t < (NT); t++) a[t] = b[t] = _mm256_setzero_ps(); \
-        for (i = 0; i + 16 <= k; i += 16) { \
+        for (t = 0; t < (NT); t++) { a[t] = _mm256_loadu_ps(acc + 16 * t); b[t] = _mm256_loadu_ps(acc + 16 * t + 8); } \
+        for (i = i0; i < i1; i += 16) { \
             __m256 v0 = LOAD8(w0, i), v1 = LOAD8(w0, i + 8); \
             if (i % 32 == 0) PREFETCH(w0, i); \
             for (t = 0; t < (NT); t++) { \
@@ -5001,34 +5003,48 @@ BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
                 b[t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + i + 8), b[t]); \
             } \
         } \
-        for (t = 0; t < (NT); t++) { \
-            float s = bn_hsum256(_mm256_add_ps(a[t], b[t])); \
-            for (j = i; j < k; j++) s += AT(w0, j) * x[t * ldx + j]; \
-            y[t * ldy] = s; \
-        } \
+        for (t = 0; t < (NT); t++) { _mm256_storeu_ps(acc + 16 * t, a[t]); _mm256_storeu_ps(acc + 16 * t + 8, b[t]); } \
     }
 
-/* Rows in blocks that stay in cache while the tokens pass over them, 4 tokens at a time. */
+/* Blocks of up to 8 rows (in cache while the tokens pass) x up to 8 tokens, stretch by stretch. */
 #define BN__FGEMM_AVX2(name, LOAD8, AT, PREFETCH) \
-    BN__FGEMM_ROW_AVX2(name##_row1, LOAD8, AT, PREFETCH, 1) \
-    BN__FGEMM_ROW_AVX2(name##_row2, LOAD8, AT, PREFETCH, 2) \
-    BN__FGEMM_ROW_AVX2(name##_row3, LOAD8, AT, PREFETCH, 3) \
-    BN__FGEMM_ROW_AVX2(name##_row4, LOAD8, AT, PREFETCH, 4) \
-    static void name(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, \
-                     int64_t ldy, int64_t r0, int64_t r1) { \
-        int64_t rb, r, t, step = (int64_t)(32768 / (m->row_bytes + 1)) + 1; \
-        for (rb = r0; rb < r1; rb += step) { \
-            int64_t re = rb + step < r1 ? rb + step : r1; \
-            for (t = 0; t < n; t += 4) \
-                for (r = rb; r < re; r++) { \
-                    const uint8_t *w = m->data + (size_t)r * m->row_bytes; \
-                    const float *xt = x + t * ldx; \
-                    float *yt = y + t * ldy + r; \
-                    if (n - t >= 4) name##_row4(w, xt, ldx, m->cols, yt, ldy); \
-                    else if (n - t == 3) name##_row3(w, xt, ldx, m->cols, yt, ldy); \
-                    else if (n - t == 2) name##_row2(w, xt, ldx, m->cols, yt, ldy); \
-                    else name##_row1(w, xt, ldx, m->cols, yt, ldy); \
+    BN__FGEMM_ROW_AVX2(name##_row1, LOAD8, PREFETCH, 1) \
+    BN__FGEMM_ROW_AVX2(name##_row2, LOAD8, PREFETCH, 2) \
+    BN__FGEMM_ROW_AVX2(name##_row3, LOAD8, PREFETCH, 3) \
+    BN__FGEMM_ROW_AVX2(name##_row4, LOAD8, PREFETCH, 4) \
+    static BN__AVX2 void name(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, \
+                              int64_t ldy, int64_t r0, int64_t r1) { \
+        float acc[8][8][16]; \
+        int64_t k = m->cols, k16 = k / 16 * 16, rb, re, r, t0, nt, t, c0, c1, j; \
+        for (rb = r0; rb < r1; rb = re) { \
+            re = rb + 8 < r1 ? rb + 8 : r1; \
+            for (t0 = 0; t0 < n; t0 += 8) { \
+                nt = n - t0 < 8 ? n - t0 : 8; \
+                memset(acc, 0, sizeof acc); \
+                for (c0 = 0; c0 < k16; c0 = c1) { \
+                    c1 = c0 + BN__FGEMM_COLS < k16 ? c0 + BN__FGEMM_COLS : k16; \
+                    for (r = rb; r < re; r++) { \
+                        const uint8_t *w = m->data + (size_t)r * m->row_bytes; \
+                        for (t = 0; t < nt; t += 4) { \
+                            const float *xt = x + (t0 + t) * ldx; \
+                            float *at = acc[r - rb][t]; \
+                            if (nt - t >= 4) name##_row4(w, xt, ldx, c0, c1, at); \
+                            else if (nt - t == 3) name##_row3(w, xt, ldx, c0, c1, at); \
+                            else if (nt - t == 2) name##_row2(w, xt, ldx, c0, c1, at); \
+                            else name##_row1(w, xt, ldx, c0, c1, at); \
+                        } \
+                    } \
                 } \
+                for (r = rb; r < re; r++) \
+                    for (t = 0; t < nt; t++) { \
+                        const uint8_t *w = m->data + (size_t)r * m->row_bytes; \
+                        const float *xt = x + (t0 + t) * ldx; \
+                        float sum = bn_hsum256(_mm256_add_ps(_mm256_loadu_ps(acc[r - rb][t]), \
+                                                             _mm256_loadu_ps(acc[r - rb][t] + 8))); \
+                        for (j = k16; j < k; j++) sum += AT(w, j) * xt[j]; \
+                        y[(t0 + t) * ldy + r] = sum; \
+                    } \
+            } \
         } \
     }
 BN__FGEMM_AVX2(bn_gemm_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
