@@ -5094,20 +5094,39 @@ static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
     else bn_q8_0_row4_avx2(w, nb, qx, part);
 }
 
-/* Q6_K: the 6-bit values (0..63) of one 128-half of a block as 4 x 32 bytes: elements
-   [32j, 32j+32) of the half in out[j]. ql: 64 bytes, qh: 32 bytes. */
-static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __m256i out[4]) {
-    const __m256i m4 = _mm256_set1_epi8(0x0f), m2 = _mm256_set1_epi8(0x03);
-    __m256i l0 = _mm256_loadu_si256((const __m256i *)ql), l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
-    __m256i h = _mm256_loadu_si256((const __m256i *)qh);
-    out[0] = _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_slli_epi16(_mm256_and_si256(h, m2), 4));
-    out[1] = _mm256_or_si256(_mm256_and_si256(l1, m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 2), m2), 4));
-    out[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 4), m2), 4));
-    out[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
-                             _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, 6), m2), 4));
-}
+/* Q6_K: the 6-bit values (0..63) of one 128-half of a block as 4 x 32 bytes, in four registers
+   (an array would live on the stack): elements [32j, 32j+32) of the half in o_j. ql: 64 bytes,
+   qh: 32 bytes. */
+#define BN__Q6K_DECODE4_AVX2(ql, qh, o0, o1, o2, o3) do { \
+        const __m256i m4_ = _mm256_set1_epi8(0x0f), m2_ = _mm256_set1_epi8(0x03); \
+        __m256i l0_ = _mm256_loadu_si256((const __m256i *)(ql)), l1_ = _mm256_loadu_si256((const __m256i *)((ql) + 32)); \
+        __m256i h_ = _mm256_loadu_si256((const __m256i *)(qh)); \
+        *(o0) = _mm256_or_si256(_mm256_and_si256(l0_, m4_), _mm256_slli_epi16(_mm256_and_si256(h_, m2_), 4)); \
+        *(o1) = _mm256_or_si256(_mm256_and_si256(l1_, m4_), \
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h_, 2), m2_), 4)); \
+        *(o2) = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0_, 4), m4_), \
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h_, 4), m2_), 4)); \
+        *(o3) = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1_, 4), m4_), \
+                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h_, 6), m2_), 4)); \
+    } while (0)
+
+/* 32 values v of a block (scales 2v, 2v + 1) against every token's q, into isum. */
+#define BN__Q6K_GROUP_AVX2(NT, qv, v) do { \
+        const __m256i s16_ = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(pair, _mm_set1_epi8((char)(2 * (v)))))); \
+        int t_; \
+        for (t_ = 0; t_ < (NT); t_++) \
+            isum[t_] = _mm256_add_epi32(isum[t_], _mm256_madd_epi16(_mm256_maddubs_epi16(qv, \
+                _mm256_loadu_si256((const __m256i *)(qx[t_].q + b * 256 + 32 * (v)))), s16_)); \
+    } while (0)
+
+/* Half h of a block: decoded once, its four 32-value groups against every token (h is a
+   constant, so the scale shuffles are too). */
+#define BN__Q6K_HALF_AVX2(NT, h) do { \
+        __m256i q0, q1, q2, q3; \
+        BN__Q6K_DECODE4_AVX2(blk + (h) * 64, blk + 128 + (h) * 32, &q0, &q1, &q2, &q3); \
+        BN__Q6K_GROUP_AVX2(NT, q0, 4 * (h) + 0); BN__Q6K_GROUP_AVX2(NT, q1, 4 * (h) + 1); \
+        BN__Q6K_GROUP_AVX2(NT, q2, 4 * (h) + 2); BN__Q6K_GROUP_AVX2(NT, q3, 4 * (h) + 3); \
+    } while (0)
 
 /* One row of Q6_K blocks, NT tokens. Per 32 values: maddubs of the unsigned values with q, madd
    with the two 16-group scales, in 32 bits; the -32 of every value comes off once per block as
@@ -5117,7 +5136,7 @@ static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __
         const __m128i pair = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0); \
         __m256 acc[NT]; \
         int64_t b; \
-        int t, h, j; \
+        int t; \
         for (t = 0; t < (NT); t++) acc[t] = _mm256_setzero_ps(); \
         for (b = 0; b < nb; b++) { \
             const uint8_t *blk = w + b * 210; \
@@ -5129,17 +5148,8 @@ static BN__AVX2 void bn_q6k_decode_avx2(const uint8_t *ql, const uint8_t *qh, __
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0); \
             _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0); \
             for (t = 0; t < (NT); t++) isum[t] = _mm256_setzero_si256(); \
-            for (h = 0; h < 2; h++) { \
-                __m256i qv[4]; \
-                bn_q6k_decode_avx2(blk + h * 64, blk + 128 + h * 32, qv); \
-                for (j = 0; j < 4; j++) { \
-                    const int v = 4 * h + j; \
-                    const __m256i s16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(pair, _mm_set1_epi8((char)(2 * v))))); \
-                    for (t = 0; t < (NT); t++) \
-                        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(qv[j], \
-                            _mm256_loadu_si256((const __m256i *)(qx[t].q + b * 256 + 32 * v))), s16)); \
-                } \
-            } \
+            BN__Q6K_HALF_AVX2(NT, 0); \
+            BN__Q6K_HALF_AVX2(NT, 1); \
             for (t = 0; t < (NT); t++) { \
                 __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), \
                                                 _mm256_loadu_si256((const __m256i *)(qx[t].bsum + b * 16))); \
