@@ -4759,10 +4759,9 @@ static BN__AVX2 void bn_tern_dot2_avx2(const uint8_t *c0, const uint8_t *c1, con
             const int8_t *x = q + b * 128;
             __m256i x0 = _mm256_loadu_si256((const __m256i *)x), x1 = _mm256_loadu_si256((const __m256i *)(x + 32));
             __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 64)), x3 = _mm256_loadu_si256((const __m256i *)(x + 96));
-            if (b % 2 == 0) {       /* as bn_tern_dot_avx2: near into L1, further into L2 */
+            if (b % 2 == 0) {       /* the two rows are neighbours: one stream, one line ahead each */
                 _mm_prefetch((const char *)c0 + b * 32 + 4096, _MM_HINT_T0);
                 _mm_prefetch((const char *)c1 + b * 32 + 4096, _MM_HINT_T0);
-                _mm_prefetch((const char *)c1 + b * 32 + 12288, _MM_HINT_T1);
             }
             h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 6), m3), x0));
             h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v1, 6), m3), x0));
