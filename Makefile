@@ -25,7 +25,7 @@ FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 .PHONY: all test asan fuzz bench bench-serve run run-random trained-model native clean clang-check cuda cuda-test
 all: $(B)/bitnet $(EXAMPLES)
 
-$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
+$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h tools/errbuf.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
 
@@ -59,7 +59,8 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 $(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
 $(B)/tests/test_http $(B)/asan/test_http $(B)/fuzz/fuzz_http: tools/http.c tools/http.h
 $(B)/tests/test_convert $(B)/asan/test_convert $(B)/fuzz/fuzz_safetensors: tools/json.c tools/json.h \
-    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h
+    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h \
+    tools/errbuf.h
 $(B)/tests/test_perplexity $(B)/asan/test_perplexity: tools/perplexity.c tools/perplexity.h
 
 # The CUDA companion. `make cuda`: build/bitnet_cuda.o (sm_80 + sm_90 SASS, PTX) and build/bitnet-cuda,
