@@ -8,6 +8,7 @@
 #include "bitnet.h"
 #include "check.h"
 #include <dirent.h>
+#include <math.h>
 
 #define N_P 20
 #define N_G 5

@@ -4,6 +4,7 @@
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include "check.h"
+#include <math.h>
 #include <pthread.h>
 
 #define MAX_POS 20
