@@ -17,6 +17,19 @@
 
 static int check_passed, check_failed;
 
+/* 1 in an AddressSanitizer build (gcc or clang): slow loops may run fewer rounds there, as the
+   optimized build runs them in full. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CHECK_SANITIZED 1
+#endif
+#endif
+#ifndef CHECK_SANITIZED
+#define CHECK_SANITIZED 0
+#endif
+
 #define CHECK(cond) do { \
     if (cond) check_passed++; \
     else { check_failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } \
