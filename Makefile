@@ -22,16 +22,33 @@ TEST_LINK := $(B)/tests/cxx_header $(B)/tests/static_link $(B)/tests/model_nothr
 BENCHES   := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 FUZZERS   := $(patsubst fuzz/%.c,$(B)/fuzz/%,$(wildcard fuzz/fuzz_*.c))
 
+# The test programs that use only the public API are compiled without the implementation
+# (BITNET_IMPLEMENTATION_DONE: as if it were already included) and linked with the library compiled
+# once per build kind ($(B)/obj/bitnet*.o); the others (internal kernels, allocator, platform
+# code) include it as a user would. The CLI and the examples link the object too.
+API_TESTS := $(patsubst %,test_%,batch cli_text convert embed generate head_type model perplexity pool profile spec trained)
+LINKED    := -DBITNET_IMPLEMENTATION_DONE
+LIB_OBJ   := $(B)/obj/bitnet.o
+LIB_CFLAGS ?= $(CFLAGS)
+
 .PHONY: all test asan fuzz bench bench-serve run run-random trained-model native clean clang-check cuda cuda-test
 all: $(B)/bitnet $(EXAMPLES)
 
-$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h bitnet.h
+$(LIB_OBJ): bitnet.h
 	@mkdir -p $(@D)
-	$(CC) $(WFLAGS) $(CFLAGS) -o $@ $(CLI_SRC) $(LDLIBS)
+	$(CC) $(WFLAGS) $(LIB_CFLAGS) -DBITNET_IMPLEMENTATION -x c -c -o $@ bitnet.h
 
-$(B)/examples/%: examples/%.c bitnet.h
+$(B)/obj/bitnet-asan.o: bitnet.h
 	@mkdir -p $(@D)
-	$(CC) $(WFLAGS) $(CFLAGS) -I. -o $@ $< $(LDLIBS)
+	$(CC) $(WFLAGS) $(SANFLAGS) -DBITNET_IMPLEMENTATION -x c -c -o $@ bitnet.h
+
+$(B)/bitnet: $(CLI_SRC) $(TOOLS_LIB:.c=.h) tools/cli.h tools/errbuf.h bitnet.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) $(LINKED) -o $@ $(CLI_SRC) $(LIB_OBJ) $(LDLIBS)
+
+$(B)/examples/%: examples/%.c bitnet.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) $(LINKED) -I. -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 $(B)/tests/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
@@ -40,6 +57,14 @@ $(B)/tests/%: tests/%.c tests/*.h bitnet.h
 $(B)/asan/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(SANFLAGS) -I. -o $@ $< $(LDLIBS)
+
+$(API_TESTS:%=$(B)/tests/%): $(B)/tests/%: tests/%.c tests/*.h bitnet.h $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(CFLAGS) $(LINKED) -I. -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+$(API_TESTS:%=$(B)/asan/%): $(B)/asan/%: tests/%.c tests/*.h bitnet.h $(B)/obj/bitnet-asan.o
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(SANFLAGS) $(LINKED) -I. -o $@ $< $(B)/obj/bitnet-asan.o $(LDLIBS)
 
 # The declarations compile as C++; two C files with BITNET_STATIC link without clashing.
 $(B)/tests/cxx_header: tests/cxx_header.cpp bitnet.h
@@ -59,7 +84,8 @@ $(B)/tests/model_nothreads_nommap: tests/test_model.c tests/check.h bitnet.h
 $(B)/tests/test_json $(B)/asan/test_json $(B)/fuzz/fuzz_json: tools/json.c tools/json.h
 $(B)/tests/test_http $(B)/asan/test_http $(B)/fuzz/fuzz_http: tools/http.c tools/http.h
 $(B)/tests/test_convert $(B)/asan/test_convert $(B)/fuzz/fuzz_safetensors: tools/json.c tools/json.h \
-    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h
+    tools/safetensors.c tools/safetensors.h tools/hf_tokenizer.c tools/hf_tokenizer.h tools/convert.c tools/convert.h \
+    tools/errbuf.h
 $(B)/tests/test_perplexity $(B)/asan/test_perplexity: tools/perplexity.c tools/perplexity.h
 
 # The CUDA companion. `make cuda`: build/bitnet_cuda.o (sm_80 + sm_90 SASS, PTX) and build/bitnet-cuda,
@@ -119,10 +145,13 @@ test: all $(TEST_OPT) $(TEST_ASAN) $(TEST_LINK) $(B)/asan/cuda_emu clang-check p
 asan: $(TEST_ASAN)
 	@tests/run.sh $(TEST_ASAN)
 
-# Everything also builds warning-free with clang (skipped with a notice where clang is missing).
+# Everything also builds warning-free with clang (skipped with a notice where clang is missing):
+# the library optimized, the rest at -O0 (clang's warnings and its intrinsics' target checks do not
+# depend on the optimization level; the programs are not run).
 clang-check:
 	@if command -v $(CLANG) >/dev/null 2>&1; then \
-	    $(MAKE) --no-print-directory CC=$(CLANG) B=$(B)/clang all $(TEST_SRC:tests/%.c=$(B)/clang/tests/%); \
+	    $(MAKE) --no-print-directory CC=$(CLANG) B=$(B)/clang CFLAGS=-O0 LIB_CFLAGS="$(CFLAGS)" \
+	        all $(TEST_SRC:tests/%.c=$(B)/clang/tests/%); \
 	else echo "clang-check: $(CLANG) not found, skipped"; fi
 
 $(B)/bench/%: bench/%.c bitnet.h
@@ -189,12 +218,18 @@ MUSL_TESTS  := $(patsubst %,$(B)/musl/test_%,platform pool threads gguf model)
 .PHONY: windows static posix platform-check
 
 windows: $(WIN)/bitnet.exe $(WIN_TESTS)
-$(WIN)/bitnet.exe: $(WIN_CLI_SRC) tools/*.h bitnet.h
+$(WIN)/obj/bitnet.o: bitnet.h
 	@mkdir -p $(@D)
-	$(MINGW) $(WINFLAGS) -o $@ $(WIN_CLI_SRC)
+	$(MINGW) $(WINFLAGS) -DBITNET_IMPLEMENTATION -x c -c -o $@ bitnet.h
+$(WIN)/bitnet.exe: $(WIN_CLI_SRC) tools/*.h bitnet.h $(WIN)/obj/bitnet.o
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) $(LINKED) -o $@ $(WIN_CLI_SRC) $(WIN)/obj/bitnet.o
 $(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(MINGW) $(WINFLAGS) -I. -o $@ $< -lpthread
+$(API_TESTS:%=$(WIN)/tests/%.exe): $(WIN)/tests/%.exe: tests/%.c tests/*.h bitnet.h $(WIN)/obj/bitnet.o
+	@mkdir -p $(@D)
+	$(MINGW) $(WINFLAGS) $(LINKED) -I. -o $@ $< $(WIN)/obj/bitnet.o -lpthread
 # The pool with the Interlocked atomics and cpuid MSVC gets, on the compiler that can run here.
 $(WIN)/tests/msvc_intrinsics.exe: tests/test_threads.c tests/check.h bitnet.h
 	@mkdir -p $(@D)
@@ -214,11 +249,23 @@ $(B)/examples/simple-static: examples/simple.c bitnet.h
 $(B)/musl/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(MUSL_CC) $(WFLAGS) -O1 -static -I. -o $@ $< -lm
+$(B)/obj/bitnet-musl.o: bitnet.h
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(WFLAGS) -O1 -DBITNET_IMPLEMENTATION -x c -c -o $@ bitnet.h
+$(API_TESTS:%=$(B)/musl/%): $(B)/musl/%: tests/%.c tests/*.h bitnet.h $(B)/obj/bitnet-musl.o
+	@mkdir -p $(@D)
+	$(MUSL_CC) $(WFLAGS) -O1 -static $(LINKED) -I. -o $@ $< $(B)/obj/bitnet-musl.o -lm
 
 posix: $(POSIX_TESTS)
 $(B)/posix/%: tests/%.c tests/*.h bitnet.h
 	@mkdir -p $(@D)
 	$(CC) $(WFLAGS) $(POSIXFLAGS) -O1 -I. -o $@ $< $(LDLIBS)
+$(B)/obj/bitnet-posix.o: bitnet.h
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(POSIXFLAGS) -O1 -DBITNET_IMPLEMENTATION -x c -c -o $@ bitnet.h
+$(API_TESTS:%=$(B)/posix/%): $(B)/posix/%: tests/%.c tests/*.h bitnet.h $(B)/obj/bitnet-posix.o
+	@mkdir -p $(@D)
+	$(CC) $(WFLAGS) $(POSIXFLAGS) -O1 $(LINKED) -I. -o $@ $< $(B)/obj/bitnet-posix.o $(LDLIBS)
 
 platform-check:
 	@if command -v $(MINGW) >/dev/null 2>&1; then $(MAKE) --no-print-directory windows; \

@@ -8069,9 +8069,20 @@ static void *bn_cache_at(const bitnet_ctx *c, void *cache, size_t at) {
     return c->kv_f16 ? (void *)((uint16_t *)cache + at) : (void *)((float *)cache + at);
 }
 
-bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32_t n_pos) {
-    size_t elem, bytes;
+/* Positions 0..n_pos-1 of every layer's K and V rows: sequence src_seq of src becomes sequence
+   dst_seq of dst (the same model and KV cache type; dst may be src with another sequence). */
+static void bn_kv_copy_rows(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src, int32_t src_seq, int32_t n_pos) {
+    size_t bytes = (size_t)n_pos * bn_kv_dim(src) * (src->kv_f16 ? 2 : 4);
     int il;
+    for (il = 0; il < src->model->hp.n_layer; il++) {
+        memcpy(bn_cache_at(dst, dst->kcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->kcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+        memcpy(bn_cache_at(dst, dst->vcache, bn_cache_index(dst, il, dst_seq, 0)),
+               bn_cache_at(src, src->vcache, bn_cache_index(src, il, src_seq, 0)), bytes);
+    }
+}
+
+bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32_t n_pos) {
     if (!c) return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: NULL context");
     if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq)
         return bn_fail(BITNET_ERR_ARGS, "bitnet_ctx_seq_copy: sequences %d -> %d outside 0..%d", src, dst, c->n_seq - 1);
@@ -8086,14 +8097,7 @@ bitnet_status bitnet_ctx_seq_copy(bitnet_ctx *c, int32_t src, int32_t dst, int32
         bn_ctx_drop_rows(c, dst);
         return BITNET_OK;
     }
-    elem = c->kv_f16 ? 2 : 4;
-    bytes = (size_t)n_pos * bn_kv_dim(c) * elem;
-    for (il = 0; il < c->model->hp.n_layer; il++) {
-        memcpy(bn_cache_at(c, c->kcache, bn_cache_index(c, il, dst, 0)),
-               bn_cache_at(c, c->kcache, bn_cache_index(c, il, src, 0)), bytes);
-        memcpy(bn_cache_at(c, c->vcache, bn_cache_index(c, il, dst, 0)),
-               bn_cache_at(c, c->vcache, bn_cache_index(c, il, src, 0)), bytes);
-    }
+    bn_kv_copy_rows(c, dst, c, src, n_pos);
     c->seq_pos[dst] = n_pos;
     bn_ctx_drop_rows(c, dst);
     return BITNET_OK;
@@ -8812,9 +8816,7 @@ bitnet_status bitnet_ctx_state_restore_file(bitnet_ctx *c, int32_t seq, const ch
 
 bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitnet_ctx *src, int32_t src_seq) {
     const char *who = "bitnet_ctx_state_copy";
-    size_t bytes;
     int32_t pos;
-    int il;
     if (!dst || !src) return bn_fail(BITNET_ERR_ARGS, "%s: NULL context", who);
     if (dst_seq < 0 || dst_seq >= dst->n_seq || src_seq < 0 || src_seq >= src->n_seq)
         return bn_fail(BITNET_ERR_ARGS, "%s: sequence %d -> %d outside the contexts' 0..%d / 0..%d", who, src_seq,
@@ -8825,13 +8827,7 @@ bitnet_status bitnet_ctx_state_copy(bitnet_ctx *dst, int32_t dst_seq, const bitn
     pos = src->seq_pos[src_seq];
     if (pos > dst->n_ctx)
         return bn_fail(BITNET_ERR_ARGS, "%s: %d positions do not fit n_ctx %d", who, pos, dst->n_ctx);
-    bytes = (size_t)pos * bn_kv_dim(src) * (src->kv_f16 ? 2 : 4);
-    for (il = 0; il < src->model->hp.n_layer; il++) {
-        memcpy(bn_cache_at(dst, dst->kcache, bn_cache_index(dst, il, dst_seq, 0)),
-               bn_cache_at(src, src->kcache, bn_cache_index(src, il, src_seq, 0)), bytes);
-        memcpy(bn_cache_at(dst, dst->vcache, bn_cache_index(dst, il, dst_seq, 0)),
-               bn_cache_at(src, src->vcache, bn_cache_index(src, il, src_seq, 0)), bytes);
-    }
+    bn_kv_copy_rows(dst, dst_seq, src, src_seq, pos);
     dst->seq_pos[dst_seq] = pos;
     bn_ctx_drop_rows(dst, dst_seq);
     return BITNET_OK;

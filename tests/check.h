@@ -17,6 +17,19 @@
 
 static int check_passed, check_failed;
 
+/* 1 in an AddressSanitizer build (gcc or clang): slow loops may run fewer rounds there, as the
+   optimized build runs them in full. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CHECK_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CHECK_SANITIZED 1
+#endif
+#endif
+#ifndef CHECK_SANITIZED
+#define CHECK_SANITIZED 0
+#endif
+
 #define CHECK(cond) do { \
     if (cond) check_passed++; \
     else { check_failed++; fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } \
@@ -74,6 +87,24 @@ static CHECK_UNUSED unsigned char *check_read_file(const char *path, size_t *siz
 }
 
 #ifdef BITNET_H
+/* Loads models/NAME.gguf of the shared test data with the given kernels; a failed load is a
+   failed check (with the library's reason) and NULL. check_load_model: the best kernels here. */
+static CHECK_UNUSED bitnet_model *check_load_model_isa(const char *name, bitnet_isa isa) {
+    char rel[256];
+    bitnet_model *m = NULL;
+    bitnet_model_params p;
+    memset(&p, 0, sizeof p);
+    snprintf(rel, sizeof rel, "models/%s.gguf", name);
+    p.path = check_shared(rel);
+    p.isa = isa;
+    CHECKF(bitnet_model_load(&m, &p) == BITNET_OK, "%s: %s", name, bitnet_last_error());
+    return m;
+}
+
+static CHECK_UNUSED bitnet_model *check_load_model(const char *name) {
+    return check_load_model_isa(name, BITNET_ISA_AUTO);
+}
+
 /* An allocator hook that counts allocations and frees and makes the fail_at-th allocation
    (1-based; 0 = never) fail: tests prove no allocation per token and clean failure paths. */
 typedef struct check_allocator {

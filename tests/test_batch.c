@@ -8,6 +8,7 @@
 #include "bitnet.h"
 #include "check.h"
 #include <dirent.h>
+#include <math.h>
 
 #define N_P 20
 #define N_G 5
@@ -39,20 +40,6 @@ static int model_names(char names[MAX_MODELS][128]) {
         }
     return n;
 }
-
-static bitnet_model *load_model_isa(const char *name, bitnet_isa isa) {
-    char rel[256];
-    bitnet_model *m = NULL;
-    bitnet_model_params p;
-    memset(&p, 0, sizeof p);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    p.path = check_shared(rel);
-    p.isa = isa;
-    CHECKF(bitnet_model_load(&m, &p) == BITNET_OK, "%s: %s", name, bitnet_last_error());
-    return m;
-}
-
-static bitnet_model *load_model(const char *name) { return load_model_isa(name, BITNET_ISA_AUTO); }
 
 static bitnet_ctx *new_ctx(const bitnet_model *m, int n_seq, int threads, int kv_f16) {
     bitnet_ctx *c = NULL;
@@ -156,7 +143,7 @@ static void decode_mixed(const bitnet_model *m, int threads, int kv_f16, float *
 
 /* Every shared model: mixed == alone bit for bit for two of the sequences; 2 threads == 1. */
 static void test_mixed_equals_alone(const char *name, bitnet_isa isa) {
-    bitnet_model *m = load_model_isa(name, isa);
+    bitnet_model *m = check_load_model_isa(name, isa);
     size_t rows;
     float *ref, *mix, *mix1;
     int nv, kv, th, k;
@@ -191,7 +178,7 @@ static void test_mixed_equals_alone(const char *name, bitnet_isa isa) {
 
 /* Truncate, clear and copy of one sequence while the others go on. */
 static void test_seq_ops(void) {
-    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_model *m = check_load_model("tiny-b158-i2_s");
     bitnet_ctx *c, *alone;
     float *ref, *q8;
     int nv, i;
@@ -259,7 +246,7 @@ done:
 /* Every bad batch is refused with nothing changed: positions, last logits, and the cache (the
    next good decode gives the logits of a context that never saw the bad calls). */
 static void test_errors_change_nothing(void) {
-    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_model *m = check_load_model("tiny-b158-i2_s");
     bitnet_ctx *c = NULL, *clean = NULL, *big = NULL;
     bitnet_ctx_params p;
     float *before;
@@ -374,7 +361,7 @@ static int collect(const char *text, size_t len, void *user) { gen_out_add((gen_
 /* Greedy (and one seeded) generations stepped together give the text and ids each gets alone. */
 static void test_gen_step_batch(const char *name) {
     static const char *prompts[4] = { "Hello", "The sea is", "Once upon a time there was a", "x" };
-    bitnet_model *m = load_model(name);
+    bitnet_model *m = check_load_model(name);
     bitnet_ctx *c = NULL, *alone = NULL, *other = NULL;
     bitnet_ctx_params cp;
     bitnet_gen_params gp[4];

@@ -2,19 +2,7 @@
 # The `bitnet` command line: info lists every shared file; bad files and arguments give a
 # one-line error on stderr and exit status 1, never a signal.
 set -u
-BITNET=${BITNET:-build/bitnet}
-SHARED=${BITNET_SHARED:-../shared}
-passed=0 failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() {   # expect_status WANT DESCRIPTION -- command...
-    local want=$1 what=$2; shift 3
-    "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else fail "$what: exit $rc, want $want"; cat "$tmp/err" >&2; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 have_shared=1
 if [ ! -f "$SHARED/data/README.md" ]; then

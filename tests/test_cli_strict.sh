@@ -3,20 +3,8 @@
 # output errors, signals in chat, files that are not regular files. Each check names what it
 # proves; the script ends "cli_strict: N passed, N failed".
 set -u
-BITNET=${BITNET:-build/bitnet}
-SHARED=${BITNET_SHARED:-../shared}
+. "$(dirname "$0")/lib.sh"
 CC=${CC:-cc}
-passed=0 failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() {   # expect_status WANT DESCRIPTION -- command...
-    local want=$1 what=$2; shift 3
-    "$@" > "$tmp/out" 2> "$tmp/err" < /dev/null; local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else fail "$what: exit $rc, want $want"; cat "$tmp/err" >&2; fi
-}
 chat2b4t="$SHARED/data/models/tiny-2b4t-vocab-i2_s.gguf"
 have_shared=1
 [ -f "$chat2b4t" ] || { have_shared=0; echo "notice: $SHARED/data not found (set BITNET_SHARED): the checks on the shared models are skipped"; }

@@ -12,17 +12,6 @@
 static const int32_t P[20] = { 1, 343, 452, 471, 406, 304, 267, 322, 446, 284,
                                508, 330, 409, 439, 414, 275, 490, 506, 485, 320 };
 
-static bitnet_model *load_model(const char *name) {
-    char rel[256];
-    bitnet_model *m = NULL;
-    bitnet_model_params p;
-    memset(&p, 0, sizeof p);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    p.path = check_shared(rel);
-    CHECKF(bitnet_model_load(&m, &p) == BITNET_OK, "%s: %s", name, bitnet_last_error());
-    return m;
-}
-
 static bitnet_ctx_params ctx_params(int n_seq, int n_batch) {
     bitnet_ctx_params p;
     memset(&p, 0, sizeof p);
@@ -84,7 +73,7 @@ static int canceller_poll(void *user) {
 }
 
 static void test_cancel(void) {
-    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_model *m = check_load_model("tiny-b158-i2_s");
     bitnet_ctx_params p = ctx_params(3, 4);
     bitnet_ctx *c, *ref;
     canceller k;
@@ -260,7 +249,7 @@ static void expect_refused(bitnet_ctx *c, int32_t seq, const unsigned char *p, s
 static void test_state(void) {
     static const int32_t Q[8] = { 1, 77, 78, 79, 300, 301, 302, 303 };
     char path[64];
-    bitnet_model *m = load_model("tiny-b158-i2_s"), *other = load_model("tiny-bitnet-silu-i2_s");
+    bitnet_model *m = check_load_model("tiny-b158-i2_s"), *other = check_load_model("tiny-bitnet-silu-i2_s");
     bitnet_ctx_params p2 = ctx_params(2, 32), p3 = ctx_params(3, 32), small = ctx_params(1, 8), f16 = ctx_params(2, 32);
     bitnet_ctx *a = NULL, *b = NULL, *c = NULL, *cs = NULL, *c16 = NULL, *co = NULL;
     unsigned char *one = NULL, *all = NULL, *bad = NULL;
@@ -395,7 +384,7 @@ static void *npc_main(void *arg) {
 /* Four contexts share one pool of two threads and decode at the same time from four threads:
    each gets the ids a context with a pool of its own gets; freeing them leaves the pool. */
 static void test_shared_pool(void) {
-    bitnet_model *m = load_model("tiny-b158-i2_s");
+    bitnet_model *m = check_load_model("tiny-b158-i2_s");
     bitnet_threadpool *pool = NULL;
     bitnet_ctx_params p = ctx_params(1, 8);
     npc shared[N_NPC], alone[N_NPC];
@@ -474,7 +463,7 @@ static void run_jobs(void *user, int n_jobs, bitnet_job_fn job, void *job_arg) {
 }
 
 static void test_jobs_pool(void) {
-    bitnet_model *m = load_model("tiny-bitnet-silu-i2_s");
+    bitnet_model *m = check_load_model("tiny-bitnet-silu-i2_s");
     bitnet_threadpool *pool = NULL;
     bitnet_ctx_params p = ctx_params(1, 8);
     bitnet_ctx *ref = NULL, *c = NULL;

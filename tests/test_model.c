@@ -4,6 +4,7 @@
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include "check.h"
+#include <math.h>
 #include <pthread.h>
 
 #define MAX_POS 20
@@ -83,18 +84,6 @@ static int load_reference(const char *model, const char *producer, reference *r)
     return r->logits && lsize == (size_t)r->n_pos * (size_t)r->n_vocab * 4;
 }
 
-static bitnet_model *load_model(const char *name, bitnet_isa isa) {
-    char rel[256];
-    bitnet_model *m = NULL;
-    bitnet_model_params p;
-    memset(&p, 0, sizeof p);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    p.path = check_shared(rel);
-    p.isa = isa;
-    CHECKF(bitnet_model_load(&m, &p) == BITNET_OK, "%s: %s", name, bitnet_last_error());
-    return m;
-}
-
 static bitnet_ctx *new_ctx(const bitnet_model *m, int n_threads, int all_logits) {
     bitnet_ctx *c = NULL;
     bitnet_ctx_params p;
@@ -168,7 +157,7 @@ static void test_model_against(const char *name, const char *engine) {
         CHECKF(0, "%s: reference files missing", name);
         return;
     }
-    m = load_model(name, BITNET_ISA_AUTO);
+    m = check_load_model_isa(name, BITNET_ISA_AUTO);
     c = m ? new_ctx(m, 0, 1) : NULL;
     if (c && bitnet_decode(c, oracle.prompt, oracle.n_prompt) == BITNET_OK) {
         compare_prompt(c, &oracle, &mx, &rms);
@@ -204,7 +193,7 @@ static void test_kv_f16(const char *name, const char *engine) {
     double mx, rms, d = 0;
     int t, i, th;
     if (!load_reference(name, engine, &eng)) { CHECKF(0, "%s: reference files missing", name); return; }
-    m = load_model(name, BITNET_ISA_AUTO);
+    m = check_load_model_isa(name, BITNET_ISA_AUTO);
     if (!m) { free(eng.logits); return; }
     hp = bitnet_model_hparams(m);
     memset(&p, 0, sizeof p);
@@ -263,7 +252,7 @@ static void test_invariance(void) {
                 bitnet_model *m;
                 bitnet_ctx *c;
                 if (!bitnet_isa_supported((bitnet_isa)isa)) continue;
-                m = load_model(files[f], (bitnet_isa)isa);
+                m = check_load_model_isa(files[f], (bitnet_isa)isa);
                 c = m ? new_ctx(m, threads, 1) : NULL;
                 if (c && bitnet_decode(c, r.prompt, r.n_prompt) == BITNET_OK) {
                     const float *l = bitnet_ctx_logits(c, 0);
@@ -286,7 +275,7 @@ static void test_invariance(void) {
 /* Prefill in one batch, in chunks, and token by token agree. */
 static void test_batching(void) {
     reference r;
-    bitnet_model *m = load_model("tiny-bitnet-silu-i2_s", BITNET_ISA_AUTO);
+    bitnet_model *m = check_load_model_isa("tiny-bitnet-silu-i2_s", BITNET_ISA_AUTO);
     bitnet_ctx *whole = m ? new_ctx(m, 0, 0) : NULL, *single = m ? new_ctx(m, 0, 0) : NULL;
     float *a;
     int t, i;
@@ -337,7 +326,7 @@ static void *shared_thread(void *arg) {
 
 static void test_shared_model_threads(void) {
     static const int32_t a[6] = { 1, 300, 301, 302, 303, 304 }, b[4] = { 1, 400, 410, 420 };
-    bitnet_model *m = load_model("tiny-b158-i2_s", BITNET_ISA_AUTO);
+    bitnet_model *m = check_load_model_isa("tiny-b158-i2_s", BITNET_ISA_AUTO);
     shared_run ra, rb, sa, sb;
     pthread_t ta, tb;
     if (!m) return;
@@ -450,7 +439,7 @@ static void expect_load_error(const buffer *b, bitnet_status want, const char *n
    fails cleanly. */
 static void test_no_mmap(void) {
     static const int32_t toks[] = { 1, 15, 300, 7, 42 };
-    bitnet_model *mapped = load_model("tiny-b158-i2_s", BITNET_ISA_AUTO), *read = NULL, *counted = NULL;
+    bitnet_model *mapped = check_load_model_isa("tiny-b158-i2_s", BITNET_ISA_AUTO), *read = NULL, *counted = NULL;
     bitnet_model_params p;
     check_allocator ca = { 0, 0, 0, 0 };
     bitnet_ctx *c1 = NULL, *c2 = NULL;
@@ -514,7 +503,7 @@ static void test_hostile_models(void) {
 }
 
 static void test_bad_calls(void) {
-    bitnet_model *m = load_model("tiny-b158-i2_s", BITNET_ISA_AUTO);
+    bitnet_model *m = check_load_model_isa("tiny-b158-i2_s", BITNET_ISA_AUTO);
     bitnet_ctx *c = m ? new_ctx(m, 1, 0) : NULL;
     int32_t bad = 512, many[300];
     if (!c) return;

@@ -180,6 +180,7 @@ expect_error 400 "no messages" POST /v1/chat/completions '{"max_tokens":3}'
 expect_error 400 "empty messages" POST /v1/chat/completions '{"messages":[]}'
 expect_error 400 "bad role" POST /v1/chat/completions '{"messages":[{"role":"wizard","content":"x"}]}'
 expect_error 400 "bad content" POST /v1/chat/completions '{"messages":[{"role":"user","content":[{"type":"image_url"}]}]}'
+expect_error 400 "NUL in content" POST /v1/chat/completions '{"messages":[{"role":"user","content":"a\u0000b"}]}'
 expect_error 400 "temperature out of range" POST /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"temperature":5}'
 check "error names the param" jq -e '.error.param=="temperature"' "$tmp/err.json"
 expect_error 400 "max_tokens 0" POST /v1/completions '{"prompt":"x","max_tokens":0}'

@@ -8,19 +8,7 @@ if [ ! -f "${BITNET_SHARED:-../shared}/data/README.md" ]; then
     echo "spec_cli: 0 passed, 0 failed"
     exit 0
 fi
-BITNET=${BITNET:-build/bitnet}
-SHARED=${BITNET_SHARED:-../shared}
-passed=0 failed=0
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
-expect_status() {   # expect_status WANT DESCRIPTION -- command...
-    local want=$1 what=$2; shift 3
-    "$@" > "$tmp/out" 2> "$tmp/err"; local rc=$?
-    if [ "$rc" -eq "$want" ]; then ok; else fail "$what: exit $rc, want $want"; cat "$tmp/err" >&2; fi
-}
+. "$(dirname "$0")/lib.sh"
 
 m158="$SHARED/data/models/tiny-b158-i2_s.gguf"
 m2b="$SHARED/data/models/tiny-2b4t-vocab-i2_s.gguf"

@@ -14,19 +14,8 @@
 
 typedef struct ppl_args {
     const char *file;
-    int32_t chunks, batch;
+    int chunks, batch;
 } ppl_args;
-
-static int ppl_number(const char *flag, const char *v, int32_t *out) {
-    char *end;
-    long x = strtol(v, &end, 10);
-    if (!*v || *end || x < 1 || x > (1L << 30)) {
-        fprintf(stderr, "bitnet: perplexity: %s wants a whole number >= 1, got '%s'\n", flag, v);
-        return 0;
-    }
-    *out = (int32_t)x;
-    return 1;
-}
 
 /* Takes -f, --chunks and -b out of argv (the rest goes to cli_parse); 0 on a bad value. */
 static int ppl_take_args(int *argc, char **argv, ppl_args *a) {
@@ -41,7 +30,7 @@ static int ppl_take_args(int *argc, char **argv, ppl_args *a) {
             return 0;
         }
         if (is_file) a->file = argv[++i];
-        else if (!ppl_number(f, argv[++i], is_chunks ? &a->chunks : &a->batch)) return 0;
+        else if (!cli_parse_int(f, argv[++i], 1, 1 << 30, is_chunks ? &a->chunks : &a->batch)) return 0;
     }
     *argc = n;
     return 1;

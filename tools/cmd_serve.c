@@ -236,10 +236,6 @@ static int srv_tokenize_into(const srv *s, srv_ids *t, const char *text, size_t 
     }
 }
 
-static int srv_marker(const srv *s, srv_ids *t, const char *marker) {
-    return srv_tokenize_into(s, t, marker, strlen(marker), 0, 1);
-}
-
 /* One message's text: a string or an array of {"type":"text","text":...} parts, joined. */
 static const char *srv_message_text(const json_value *content, char **owned, size_t *len) {
     const json_value *part;
@@ -263,69 +259,76 @@ static const char *srv_message_text(const json_value *content, char **owned, siz
     return *owned;
 }
 
-static int srv_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+/* Message i as the library's chat message: role developer is system; the content's text (joined
+   from parts into *owned, which the caller frees) must hold no NUL, as the library reads C strings.
+   Returns 0 and sets err on a bad message. */
+static int srv_chat_message(const json_value *m, uint32_t i, bitnet_chat_message *out, char **owned, char *err,
+                            size_t err_size) {
+    const json_value *role = json_get(m, "role");
+    const char *r, *text;
+    size_t len;
+    if (!role || role->type != JSON_STRING) {
+        snprintf(err, err_size, "messages[%u].role must be a string", (unsigned)i);
+        return 0;
+    }
+    r = role->u.str.s;
+    if (!strcmp(r, "developer")) r = "system";
+    if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant")) {
+        snprintf(err, err_size, "messages[%u].role '%.40s' is not system, developer, user or assistant", (unsigned)i, r);
+        return 0;
+    }
+    if (!(text = srv_message_text(json_get(m, "content"), owned, &len))) {
+        snprintf(err, err_size, "messages[%u].content must be a string or an array of text parts", (unsigned)i);
+        return 0;
+    }
+    if (strlen(text) != len) {
+        snprintf(err, err_size, "messages[%u].content holds a NUL character", (unsigned)i);
+        return 0;
+    }
+    out->role = r;
+    out->content = text;
+    return 1;
+}
 
-/* The chat prompt as the library's bitnet_chat_format writes it, tokenized segment by segment:
-   the markers with special parsing, the text between them (role labels, contents) without. The
-   text between two markers is one tokenizer call, as a whole formatted prompt would give it.
-   Returns NULL and sets err on a bad message. */
+/* The ids of the conversation (with the assistant's turn opener) into t, sized by a first call. */
+static int srv_chat_ids(const srv *s, const bitnet_chat_message *cm, size_t n_msgs, srv_ids *t, char *err,
+                        size_t err_size) {
+    size_t n = 0;
+    bitnet_status st = bitnet_chat_tokenize(s->vocab, s->chat_format, cm, n_msgs, 1, NULL, 0, &n);
+    if (st == BITNET_ERR_ARGS && n > 0) {
+        if (!(t->ids = (int32_t *)malloc(n * sizeof *t->ids))) {
+            snprintf(err, err_size, "out of memory for %zu prompt tokens", n);
+            return 0;
+        }
+        t->cap = n;
+        st = bitnet_chat_tokenize(s->vocab, s->chat_format, cm, n_msgs, 1, t->ids, t->cap, &t->n);
+    }
+    if (st != BITNET_OK) snprintf(err, err_size, "cannot tokenize the messages: %s", bitnet_last_error());
+    return st == BITNET_OK;
+}
+
+/* The chat prompt's ids from bitnet_chat_tokenize: message text stays text, only the template's
+   markers become control tokens. Returns 0 and sets err on a bad message. */
 static int srv_chat_prompt(const srv *s, const json_value *msgs, srv_ids *t, char *err, size_t err_size) {
+    bitnet_chat_message *cm;
+    char **owned;
     const json_value *m;
-    uint32_t i;
-    int llama3 = s->chat_format == BITNET_CHAT_LLAMA3;
-    char *seg = NULL;
+    uint32_t i, n_msgs;
     int ok = 1;
     if (!msgs || msgs->type != JSON_ARRAY || msgs->count == 0) {
         snprintf(err, err_size, "'messages' must be a non-empty array");
         return 0;
     }
-    ok = srv_marker(s, t, "<|begin_of_text|>");
-    for (i = 0, m = json_first(msgs); ok && i < msgs->count; i++, m = json_next(m)) {
-        const json_value *role = json_get(m, "role");
-        const char *r, *text;
-        char *owned;
-        size_t len, rl;
-        if (!role || role->type != JSON_STRING) {
-            snprintf(err, err_size, "messages[%u].role must be a string", (unsigned)i);
-            return 0;
-        }
-        r = role->u.str.s;
-        if (!strcmp(r, "developer")) r = "system";
-        if (strcmp(r, "system") && strcmp(r, "user") && strcmp(r, "assistant")) {
-            snprintf(err, err_size, "messages[%u].role '%.40s' is not system, developer, user or assistant", (unsigned)i, r);
-            return 0;
-        }
-        if (!(text = srv_message_text(json_get(m, "content"), &owned, &len))) {
-            snprintf(err, err_size, "messages[%u].content must be a string or an array of text parts", (unsigned)i);
-            return 0;
-        }
-        rl = strlen(r);
-        if (!(seg = (char *)malloc(len + rl + 8))) { free(owned); return 0; }
-        if (llama3) {
-            while (len && srv_space(*text)) { text++; len--; }
-            while (len && srv_space(text[len - 1])) len--;
-            ok = srv_marker(s, t, "<|start_header_id|>") && srv_tokenize_into(s, t, r, rl, 0, 0) &&
-                 srv_marker(s, t, "<|end_header_id|>");
-            memcpy(seg, "\n\n", 2);
-            memcpy(seg + 2, text, len);
-            ok = ok && srv_tokenize_into(s, t, seg, len + 2, 0, 0);
-        } else {
-            memcpy(seg, r, rl);
-            seg[0] = (char)(seg[0] - 32);
-            memcpy(seg + rl, ": ", 2);
-            memcpy(seg + rl + 2, text, len);
-            ok = srv_tokenize_into(s, t, seg, rl + 2 + len, 0, 0);
-        }
-        ok = ok && srv_marker(s, t, "<|eot_id|>");
-        free(seg);
-        free(owned);
-    }
-    if (ok && llama3)
-        ok = srv_marker(s, t, "<|start_header_id|>") && srv_tokenize_into(s, t, "assistant", 9, 0, 0) &&
-             srv_marker(s, t, "<|end_header_id|>") && srv_tokenize_into(s, t, "\n\n", 2, 0, 0);
-    else if (ok)
-        ok = srv_tokenize_into(s, t, "Assistant: ", 11, 0, 0);
-    if (!ok) snprintf(err, err_size, "cannot tokenize the messages: %s", bitnet_last_error());
+    n_msgs = msgs->count;
+    cm = (bitnet_chat_message *)calloc(n_msgs, sizeof *cm);
+    owned = (char **)calloc(n_msgs, sizeof *owned);
+    if (!cm || !owned) { snprintf(err, err_size, "out of memory"); ok = 0; }
+    for (i = 0, m = json_first(msgs); ok && i < n_msgs; i++, m = json_next(m))
+        ok = srv_chat_message(m, i, &cm[i], &owned[i], err, err_size);
+    if (ok) ok = srv_chat_ids(s, cm, n_msgs, t, err, err_size);
+    for (i = 0; owned && i < n_msgs; i++) free(owned[i]);
+    free(owned);
+    free(cm);
     return ok;
 }
 

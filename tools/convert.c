@@ -1,10 +1,10 @@
 /* convert.c - see convert.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "convert.h"
+#include "errbuf.h"
 #include "hf_tokenizer.h"
 #include "json.h"
 #include "safetensors.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,15 +54,8 @@ typedef struct cv_state {
     int begun;
 } cv_state;
 
-static int cv_error(cv_state *s, const char *fmt, ...) {
-    va_list ap;
-    if (s->err && s->err_size) {
-        va_start(ap, fmt);
-        vsnprintf(s->err, s->err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+/* The error message into the caller's buffer; returns -1. */
+#define cv_error(s, ...) errbuf_printf((s)->err, (s)->err_size, __VA_ARGS__)
 
 /* ---- config.json ---- */
 

@@ -1,8 +1,8 @@
 /* hf_tokenizer.c - see hf_tokenizer.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "hf_tokenizer.h"
+#include "errbuf.h"
 #include "json.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,15 +21,8 @@ typedef struct hf_ctx {
     size_t cap;
 } hf_ctx;
 
-static int hf_error(hf_ctx *c, const char *fmt, ...) {
-    va_list ap;
-    if (c->err && c->err_size) {
-        va_start(ap, fmt);
-        vsnprintf(c->err, c->err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
+/* The error message into the caller's buffer; returns -1. */
+#define hf_error(c, ...) errbuf_printf((c)->err, (c)->err_size, __VA_ARGS__)
 
 static int hf_parse_file(hf_ctx *c, const char *dir, const char *name, int required, json_doc **out) {
     char path[4096], jerr[200];

@@ -1,10 +1,10 @@
 /* safetensors.c - see safetensors.h. */
 #define _POSIX_C_SOURCE 200809L
 #include "safetensors.h"
+#include "errbuf.h"
 #include "json.h"
 #include "../bitnet.h"
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,16 +27,6 @@ static const struct { const char *name; size_t size; } st_dtypes[ST_DTYPE_COUNT]
 
 const char *st_dtype_name(st_dtype t) { return (unsigned)t < ST_DTYPE_COUNT ? st_dtypes[t].name : "?"; }
 size_t st_dtype_size(st_dtype t) { return (unsigned)t < ST_DTYPE_COUNT ? st_dtypes[t].size : 0; }
-
-static int st_error(char *err, size_t err_size, const char *fmt, ...) {
-    va_list ap;
-    if (err && err_size) {
-        va_start(ap, fmt);
-        vsnprintf(err, err_size, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static int st_mul(uint64_t a, uint64_t b, uint64_t *out) {
     if (a && b > UINT64_MAX / a) return 0;
@@ -70,31 +60,36 @@ static int st_entry(const json_value *v, const char *name, const unsigned char *
     uint64_t b, end, n = 1, bytes;
     uint32_t i;
     int k;
-    if (v->type != JSON_OBJECT) return st_error(err, err_size, "tensor '%s': entry is not an object", name);
-    if (!dt || dt->type != JSON_STRING) return st_error(err, err_size, "tensor '%s': no \"dtype\" string", name);
+    if (v->type != JSON_OBJECT) return errbuf_printf(err, err_size, "tensor '%s': entry is not an object", name);
+    if (!dt || dt->type != JSON_STRING) return errbuf_printf(err, err_size, "tensor '%s': no \"dtype\" string", name);
     for (k = 0; k < ST_DTYPE_COUNT && !json_is_str(dt, st_dtypes[k].name); k++) {}
-    if (k == ST_DTYPE_COUNT) return st_error(err, err_size, "tensor '%s': unknown dtype '%.20s'", name, dt->u.str.s);
+    if (k == ST_DTYPE_COUNT)
+        return errbuf_printf(err, err_size, "tensor '%s': unknown dtype '%.20s'", name, dt->u.str.s);
     t->dtype = (st_dtype)k;
-    if (!shape || shape->type != JSON_ARRAY) return st_error(err, err_size, "tensor '%s': no \"shape\" array", name);
+    if (!shape || shape->type != JSON_ARRAY)
+        return errbuf_printf(err, err_size, "tensor '%s': no \"shape\" array", name);
     if (shape->count > ST_MAX_DIMS)
-        return st_error(err, err_size, "tensor '%s': %u dimensions (at most %d)", name, shape->count, ST_MAX_DIMS);
+        return errbuf_printf(err, err_size, "tensor '%s': %u dimensions (at most %d)", name, shape->count, ST_MAX_DIMS);
     t->n_dims = shape->count;
     for (i = 0, e = json_first(shape); i < shape->count; i++, e = json_next(e)) {
         if (!st_uint(e, UINT64_MAX, &t->shape[i]))
-            return st_error(err, err_size, "tensor '%s': dimension %u is not a whole number >= 0", name, i);
-        if (!st_mul(n, t->shape[i], &n)) return st_error(err, err_size, "tensor '%s': element count overflows", name);
+            return errbuf_printf(err, err_size, "tensor '%s': dimension %u is not a whole number >= 0", name, i);
+        if (!st_mul(n, t->shape[i], &n))
+            return errbuf_printf(err, err_size, "tensor '%s': element count overflows", name);
     }
-    if (!st_mul(n, st_dtypes[k].size, &bytes)) return st_error(err, err_size, "tensor '%s': byte size overflows", name);
+    if (!st_mul(n, st_dtypes[k].size, &bytes))
+        return errbuf_printf(err, err_size, "tensor '%s': byte size overflows", name);
     if (!off || off->type != JSON_ARRAY || off->count != 2 || !st_uint(json_at(off, 0), UINT64_MAX, &b) ||
         !st_uint(json_at(off, 1), UINT64_MAX, &end))
-        return st_error(err, err_size, "tensor '%s': \"data_offsets\" is not [begin, end]", name);
+        return errbuf_printf(err, err_size, "tensor '%s': \"data_offsets\" is not [begin, end]", name);
     if (b > end || end > data_size)
-        return st_error(err, err_size, "tensor '%s': data_offsets [%llu, %llu] outside the %llu data bytes", name,
-                        (unsigned long long)b, (unsigned long long)end, (unsigned long long)data_size);
+        return errbuf_printf(err, err_size, "tensor '%s': data_offsets [%llu, %llu] outside the %llu data bytes", name,
+                             (unsigned long long)b, (unsigned long long)end, (unsigned long long)data_size);
     if (end - b != bytes)
-        return st_error(err, err_size, "tensor '%s': %llu bytes in data_offsets, but %llu elements of %s need %llu",
-                        name, (unsigned long long)(end - b), (unsigned long long)n, st_dtypes[k].name,
-                        (unsigned long long)bytes);
+        return errbuf_printf(err, err_size,
+                             "tensor '%s': %llu bytes in data_offsets, but %llu elements of %s need %llu", name,
+                             (unsigned long long)(end - b), (unsigned long long)n, st_dtypes[k].name,
+                             (unsigned long long)bytes);
     t->n_elements = n;
     t->size = bytes;
     t->data = data + b;
@@ -116,7 +111,7 @@ static int st_check_overlap(st_range *r, size_t n, char *err, size_t err_size) {
     for (i = 0; i < n; i++) {
         if (r[i].begin == r[i].end) continue;
         if (last != (size_t)-1 && r[i].begin < r[last].end)
-            return st_error(err, err_size, "tensors '%s' and '%s' overlap", r[last].name, r[i].name);
+            return errbuf_printf(err, err_size, "tensors '%s' and '%s' overlap", r[last].name, r[i].name);
         last = i;
     }
     return 0;
@@ -129,27 +124,27 @@ static int st_parse_entries(st_model *m, const json_value *root, const unsigned 
     size_t n = 0, first = m->n_tensors;
     uint32_t i;
     int rc = 0;
-    if (!ranges) return st_error(err, err_size, "out of memory");
+    if (!ranges) return errbuf_printf(err, err_size, "out of memory");
     for (i = 0; i < root->count && !rc; i++, k = json_next(k + 1)) {
         st_tensor t;
         uint64_t begin = 0;
         char *name;
         if (json_is_str(k, "__metadata__")) {
-            if (k[1].type != JSON_OBJECT) rc = st_error(err, err_size, "\"__metadata__\" is not an object");
+            if (k[1].type != JSON_OBJECT) rc = errbuf_printf(err, err_size, "\"__metadata__\" is not an object");
             continue;
         }
         if (!k->u.str.len || strlen(k->u.str.s) != k->u.str.len) {
-            rc = st_error(err, err_size, "tensor %u: empty name or a NUL byte in it", i);
+            rc = errbuf_printf(err, err_size, "tensor %u: empty name or a NUL byte in it", i);
             break;
         }
         memset(&t, 0, sizeof t);
         if ((rc = st_entry(k + 1, k->u.str.s, data, data_size, &t, &begin, err, err_size)) != 0) break;
         name = (char *)malloc(k->u.str.len + 1);
-        if (!name) { rc = st_error(err, err_size, "out of memory"); break; }
+        if (!name) { rc = errbuf_printf(err, err_size, "out of memory"); break; }
         memcpy(name, k->u.str.s, k->u.str.len + 1);
         t.name = name;
         t.file = file;
-        if (!st_push(m, &t)) { free(name); rc = st_error(err, err_size, "out of memory"); break; }
+        if (!st_push(m, &t)) { free(name); rc = errbuf_printf(err, err_size, "out of memory"); break; }
         ranges[n].begin = begin;
         ranges[n].end = begin + t.size;
         ranges[n].name = name;
@@ -167,19 +162,20 @@ int st_parse(st_model *m, const unsigned char *data, size_t size, int file, char
     json_limits lim;
     char jerr[160];
     int i, rc;
-    if (size < 8) return st_error(err, err_size, "%zu bytes: too short for the header length", size);
+    if (size < 8) return errbuf_printf(err, err_size, "%zu bytes: too short for the header length", size);
     for (i = 7; i >= 0; i--) n = n << 8 | data[i];
     if (n > size - 8)
-        return st_error(err, err_size, "header length %llu is past the end of the file (%zu bytes)",
-                        (unsigned long long)n, size);
+        return errbuf_printf(err, err_size, "header length %llu is past the end of the file (%zu bytes)",
+                             (unsigned long long)n, size);
     if (n > ST_MAX_HEADER)
-        return st_error(err, err_size, "header length %llu is over the %u-byte limit", (unsigned long long)n, ST_MAX_HEADER);
+        return errbuf_printf(err, err_size, "header length %llu is over the %u-byte limit",
+                             (unsigned long long)n, ST_MAX_HEADER);
     memset(&lim, 0, sizeof lim);
     lim.max_bytes = (size_t)n + 1;
     lim.max_depth = 8;
     if (json_parse(&doc, (const char *)data + 8, (size_t)n, &lim, jerr, sizeof jerr))
-        return st_error(err, err_size, "header JSON: %s", jerr);
-    if (json_root(doc)->type != JSON_OBJECT) rc = st_error(err, err_size, "header is not a JSON object");
+        return errbuf_printf(err, err_size, "header JSON: %s", jerr);
+    if (json_root(doc)->type != JSON_OBJECT) rc = errbuf_printf(err, err_size, "header is not a JSON object");
     else rc = st_parse_entries(m, json_root(doc), data + 8 + n, size - 8 - n, file, err, err_size);
     json_free(doc);
     return rc;
@@ -194,7 +190,7 @@ int st_finish(st_model *m, char *err, size_t err_size) {
     if (m->n_tensors) qsort(m->tensors, m->n_tensors, sizeof *m->tensors, st_tensor_cmp);
     for (i = 1; i < m->n_tensors; i++)
         if (!strcmp(m->tensors[i - 1].name, m->tensors[i].name))
-            return st_error(err, err_size, "tensor '%s' appears twice", m->tensors[i].name);
+            return errbuf_printf(err, err_size, "tensor '%s' appears twice", m->tensors[i].name);
     return 0;
 }
 
@@ -216,25 +212,25 @@ int st_add_file(st_model *m, const char *path, char *err, size_t err_size) {
     void *base;
     int fd = open(path, O_RDONLY), rc;
     char why[400];
-    if (fd < 0) return st_error(err, err_size, "cannot open '%s'", path);
+    if (fd < 0) return errbuf_printf(err, err_size, "cannot open '%s'", path);
     if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0) {
         close(fd);
-        return st_error(err, err_size, "'%s' is not a regular non-empty file", path);
+        return errbuf_printf(err, err_size, "'%s' is not a regular non-empty file", path);
     }
     base = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
-    if (base == MAP_FAILED) return st_error(err, err_size, "cannot map '%s'", path);
+    if (base == MAP_FAILED) return errbuf_printf(err, err_size, "cannot map '%s'", path);
     files = (st_mapping *)realloc(m->files, (size_t)(m->n_files + 1) * sizeof *files);
     if (!files) {
         munmap(base, (size_t)sb.st_size);
-        return st_error(err, err_size, "out of memory");
+        return errbuf_printf(err, err_size, "out of memory");
     }
     m->files = files;
     files[m->n_files].base = base;
     files[m->n_files].size = (size_t)sb.st_size;
     rc = st_parse(m, (const unsigned char *)base, (size_t)sb.st_size, m->n_files, why, sizeof why);
     m->n_files++;
-    return rc ? st_error(err, err_size, "%s: %s", path, why) : 0;
+    return rc ? errbuf_printf(err, err_size, "%s: %s", path, why) : 0;
 }
 
 void st_close(st_model *m) {
@@ -260,27 +256,28 @@ static int st_open_index(st_model *m, const char *dir, const char *text, size_t 
     uint32_t i, q;
     int rc = 0;
     if (json_parse(&doc, text, len, NULL, jerr, sizeof jerr))
-        return st_error(err, err_size, "model.safetensors.index.json: %s", jerr);
+        return errbuf_printf(err, err_size, "model.safetensors.index.json: %s", jerr);
     map = json_get(json_root(doc), "weight_map");
     if (!map || map->type != JSON_OBJECT || !map->count)
-        rc = st_error(err, err_size, "model.safetensors.index.json: no \"weight_map\" object");
+        rc = errbuf_printf(err, err_size, "model.safetensors.index.json: no \"weight_map\" object");
     for (i = 0, k = json_first(map); !rc && i < map->count; i++, k = json_next(k + 1)) {
         int seen = 0;
         if (k[1].type != JSON_STRING || !st_plain_name(k[1].u.str.s, k[1].u.str.len)) {
-            rc = st_error(err, err_size, "model.safetensors.index.json: tensor '%s' maps to no plain file name", k->u.str.s);
+            rc = errbuf_printf(err, err_size, "model.safetensors.index.json: tensor '%s' maps to no plain file name",
+                               k->u.str.s);
             break;
         }
         for (q = 0, j = json_first(map); q < i; q++, j = json_next(j + 1))
             if (!strcmp(j[1].u.str.s, k[1].u.str.s)) { seen = 1; break; }
         if (seen) continue;
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, k[1].u.str.s) >= sizeof path)
-            rc = st_error(err, err_size, "path too long");
+            rc = errbuf_printf(err, err_size, "path too long");
         else rc = st_add_file(m, path, err, err_size);
     }
     if (!rc) rc = st_finish(m, err, err_size);
     for (i = 0, k = json_first(map); !rc && i < map->count; i++, k = json_next(k + 1)) {
         const st_tensor *t = st_find(m, k->u.str.s);
-        if (!t) rc = st_error(err, err_size, "tensor '%s' of the index is not in %s", k->u.str.s, k[1].u.str.s);
+        if (!t) rc = errbuf_printf(err, err_size, "tensor '%s' of the index is not in %s", k->u.str.s, k[1].u.str.s);
     }
     json_free(doc);
     return rc;
@@ -293,7 +290,7 @@ int st_open_dir(st_model *m, const char *dir, char *err, size_t err_size) {
     int rc;
     memset(m, 0, sizeof *m);
     if ((size_t)snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir) >= sizeof path)
-        return st_error(err, err_size, "path too long");
+        return errbuf_printf(err, err_size, "path too long");
     index = json_read_file(path, 64u << 20, &len);
     if (index) {
         rc = st_open_index(m, dir, index, len, err, err_size);
@@ -301,7 +298,7 @@ int st_open_dir(st_model *m, const char *dir, char *err, size_t err_size) {
     } else {
         snprintf(path, sizeof path, "%s/model.safetensors", dir);
         if (access(path, R_OK) != 0)
-            return st_error(err, err_size, "'%s' has no model.safetensors or model.safetensors.index.json", dir);
+            return errbuf_printf(err, err_size, "'%s' has no model.safetensors or model.safetensors.index.json", dir);
         rc = st_add_file(m, path, err, err_size);
         if (!rc) rc = st_finish(m, err, err_size);
     }
