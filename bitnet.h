@@ -4743,56 +4743,13 @@ static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int6
     return bn_hsum256_epi32(acc);
 }
 
-/* Two rows at once: the activation loads are shared, and the plane products gather in 16 bits
-   over 8 blocks (8 * 4 * 2 * 3 * 128 = 24576 < 32767) before widening. Integer sums: the same
-   result as bn_tern_dot_avx2. */
-static BN__AVX2 void bn_tern_dot2_avx2(const uint8_t *c0, const uint8_t *c1, const int8_t *q, int64_t kp,
-                                       int32_t out[2]) {
-    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
-    int64_t b = 0, nb = kp / 128, e;
-    while (b < nb) {
-        __m256i h0 = _mm256_setzero_si256(), h1 = h0;
-        for (e = b + 8 < nb ? b + 8 : nb; b < e; b++) {
-            __m256i v0 = _mm256_loadu_si256((const __m256i *)(c0 + b * 32));
-            __m256i v1 = _mm256_loadu_si256((const __m256i *)(c1 + b * 32));
-            const int8_t *x = q + b * 128;
-            __m256i x0 = _mm256_loadu_si256((const __m256i *)x), x1 = _mm256_loadu_si256((const __m256i *)(x + 32));
-            __m256i x2 = _mm256_loadu_si256((const __m256i *)(x + 64)), x3 = _mm256_loadu_si256((const __m256i *)(x + 96));
-            if (b % 2 == 0) {       /* the two rows are neighbours: one stream, one line ahead each */
-                _mm_prefetch((const char *)c0 + b * 32 + 4096, _MM_HINT_T0);
-                _mm_prefetch((const char *)c1 + b * 32 + 4096, _MM_HINT_T0);
-            }
-            h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 6), m3), x0));
-            h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v1, 6), m3), x0));
-            h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 4), m3), x1));
-            h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v1, 4), m3), x1));
-            h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v0, 2), m3), x2));
-            h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v1, 2), m3), x2));
-            h0 = _mm256_add_epi16(h0, _mm256_maddubs_epi16(_mm256_and_si256(v0, m3), x3));
-            h1 = _mm256_add_epi16(h1, _mm256_maddubs_epi16(_mm256_and_si256(v1, m3), x3));
-        }
-        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(h0, ones));
-        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(h1, ones));
-    }
-    out[0] = bn_hsum256_epi32(acc0);
-    out[1] = bn_hsum256_epi32(acc1);
-}
-
 static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, float s, int32_t sum,
                                           float *y, int64_t r0, int64_t r1) {
-    int64_t r = r0, rb = w->kp / 4;
-    if (w->block_scale) {
-        for (; r < r1; r++) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
-        return;
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
+        else y[r] = bn_tern_out(bn_tern_dot_avx2(w->codes + r * (w->kp / 4), q, w->kp), sum, s, w->alpha);
     }
-    for (; r + 2 <= r1; r += 2) {
-        int32_t d[2];
-        bn_tern_dot2_avx2(w->codes + r * rb, w->codes + (r + 1) * rb, q, w->kp, d);
-        y[r] = bn_tern_out(d[0], sum, s, w->alpha);
-        y[r + 1] = bn_tern_out(d[1], sum, s, w->alpha);
-    }
-    if (r < r1) y[r] = bn_tern_out(bn_tern_dot_avx2(w->codes + r * rb, q, w->kp), sum, s, w->alpha);
 }
 
 /* GEMM: the codes of a row block are decoded once into `dec` in q order (byte i is the code
@@ -4983,26 +4940,30 @@ BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
 BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
 
+/* S(0, A) .. S(NT - 1, A) for NT <= 4, each with a constant token index: per-token arrays then
+   live in registers (a loop over them, even of constant length, may keep them on the stack). */
+#define BN__PER_TOKEN(NT, S, A) do { S(0, A); if ((NT) > 1) S(1, A); if ((NT) > 2) S(2, A); if ((NT) > 3) S(3, A); } while (0)
+
 /* Float GEMM for a few tokens: each 16 weights of a row are loaded and converted once for up to
    4 tokens, over 512-column stretches whose activations stay in L1; the sums wait in `acc`
    between stretches. Every (row, token) takes the GEMV's steps in the GEMV's order (two 8-lane
    sums over 16 columns, then the leftovers one by one), so a GEMM row is the GEMV's bit for bit. */
 #define BN__FGEMM_COLS 512
+#define BN__FG_LOAD(t, u) (a[t] = _mm256_loadu_ps(acc + 16 * (t)), b[t] = _mm256_loadu_ps(acc + 16 * (t) + 8))
+#define BN__FG_FMA(t, u) (a[t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + (t) * ldx + i), a[t]), \
+                          b[t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + (t) * ldx + i + 8), b[t]))
+#define BN__FG_STORE(t, u) (_mm256_storeu_ps(acc + 16 * (t), a[t]), _mm256_storeu_ps(acc + 16 * (t) + 8, b[t]))
 #define BN__FGEMM_ROW_AVX2(name, LOAD8, PREFETCH, NT) \
     static BN__AVX2 void name(const uint8_t *w0, const float *x, int64_t ldx, int64_t i0, int64_t i1, float *acc) { \
-        __m256 a[NT], b[NT]; \
+        __m256 a[4], b[4]; \
         int64_t i; \
-        int t; \
-        for (t = 0; t < (NT); t++) { a[t] = _mm256_loadu_ps(acc + 16 * t); b[t] = _mm256_loadu_ps(acc + 16 * t + 8); } \
+        BN__PER_TOKEN(NT, BN__FG_LOAD, 0); \
         for (i = i0; i < i1; i += 16) { \
             __m256 v0 = LOAD8(w0, i), v1 = LOAD8(w0, i + 8); \
             if (i % 32 == 0) PREFETCH(w0, i); \
-            for (t = 0; t < (NT); t++) { \
-                a[t] = _mm256_fmadd_ps(v0, _mm256_loadu_ps(x + t * ldx + i), a[t]); \
-                b[t] = _mm256_fmadd_ps(v1, _mm256_loadu_ps(x + t * ldx + i + 8), b[t]); \
-            } \
+            BN__PER_TOKEN(NT, BN__FG_FMA, 0); \
         } \
-        for (t = 0; t < (NT); t++) { _mm256_storeu_ps(acc + 16 * t, a[t]); _mm256_storeu_ps(acc + 16 * t + 8, b[t]); } \
+        BN__PER_TOKEN(NT, BN__FG_STORE, 0); \
     }
 
 /* Blocks of up to 8 rows (in cache while the tokens pass) x up to 8 tokens, stretch by stretch. */
@@ -5054,32 +5015,34 @@ BN__FGEMM_AVX2(bn_gemm_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
    maddubs + madd (|pairs| <= 2 * 128 * 127: no saturation, as q stays in [-127, 127]), then
    d_w * d_x into acc. The F16 scale is converted with F16C in place: a call to the scalar
    (SSE-encoded) converter inside this loop cost ~25x in AVX-SSE transitions. */
+#define BN__Q8_TOK(t, acc) do { \
+        __m256i xv_ = _mm256_loadu_si256((const __m256i *)(qx[t].q + bq_ * 32)); \
+        __m256i dot_ = _mm256_madd_epi16(_mm256_maddubs_epi16(aw_, _mm256_sign_epi8(xv_, wv_)), ones); \
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_), _mm256_set1_ps(dw_ * qx[t].d[bq_]), acc[t]); \
+    } while (0)
 #define BN__Q8_STEP_AVX2(acc, NT, blk, b) do { \
         __m256i wv_ = _mm256_loadu_si256((const __m256i *)((blk) + 2)), aw_ = _mm256_sign_epi8(wv_, wv_); \
         float dw_ = _cvtsh_ss(bn_load_u16(blk)); \
-        int t_; \
-        for (t_ = 0; t_ < (NT); t_++) { \
-            __m256i xv_ = _mm256_loadu_si256((const __m256i *)(qx[t_].q + (b) * 32)); \
-            __m256i dot_ = _mm256_madd_epi16(_mm256_maddubs_epi16(aw_, _mm256_sign_epi8(xv_, wv_)), ones); \
-            acc[t_] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_), _mm256_set1_ps(dw_ * qx[t_].d[b]), acc[t_]); \
-        } \
+        int64_t bq_ = (b); \
+        BN__PER_TOKEN(NT, BN__Q8_TOK, acc); \
     } while (0)
 
 /* One row, NT tokens: even and odd blocks in two sums. */
+#define BN__Q8_ZERO(t, u) (a0[t] = a1[t] = _mm256_setzero_ps())
+#define BN__Q8_OUT(t, u) (part[t] = bn_hsum256(_mm256_add_ps(a0[t], a1[t])))
 #define BN__Q8_ROW_AVX2(name, NT) \
     static BN__AVX2 void name(const uint8_t *w, int64_t nb, const bn_qx *qx, float *part) { \
         const __m256i ones = _mm256_set1_epi16(1); \
-        __m256 a0[NT], a1[NT]; \
+        __m256 a0[4], a1[4]; \
         int64_t b; \
-        int t; \
-        for (t = 0; t < (NT); t++) a0[t] = a1[t] = _mm256_setzero_ps(); \
+        BN__PER_TOKEN(NT, BN__Q8_ZERO, 0); \
         for (b = 0; b + 2 <= nb; b += 2) { \
             _mm_prefetch((const char *)w + b * 34 + 1024, _MM_HINT_T0); \
             BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
             BN__Q8_STEP_AVX2(a1, NT, w + b * 34 + 34, b + 1); \
         } \
         if (b < nb) BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
-        for (t = 0; t < (NT); t++) part[t] = bn_hsum256(_mm256_add_ps(a0[t], a1[t])); \
+        BN__PER_TOKEN(NT, BN__Q8_OUT, 0); \
     }
 BN__Q8_ROW_AVX2(bn_q8_0_row1_avx2, 1)
 BN__Q8_ROW_AVX2(bn_q8_0_row2_avx2, 2)
@@ -5110,12 +5073,12 @@ static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
     } while (0)
 
 /* 32 values v of a block (scales 2v, 2v + 1) against every token's q, into isum. */
+#define BN__Q6K_TOK(t, qv) (isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(_mm256_maddubs_epi16(qv, \
+        _mm256_loadu_si256((const __m256i *)(qx[t].q + b * 256 + 32 * v_))), s16_)))
 #define BN__Q6K_GROUP_AVX2(NT, qv, v) do { \
-        const __m256i s16_ = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(pair, _mm_set1_epi8((char)(2 * (v)))))); \
-        int t_; \
-        for (t_ = 0; t_ < (NT); t_++) \
-            isum[t_] = _mm256_add_epi32(isum[t_], _mm256_madd_epi16(_mm256_maddubs_epi16(qv, \
-                _mm256_loadu_si256((const __m256i *)(qx[t_].q + b * 256 + 32 * (v)))), s16_)); \
+        const int v_ = (v); \
+        const __m256i s16_ = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(sc, _mm_add_epi8(pair, _mm_set1_epi8((char)(2 * v_))))); \
+        BN__PER_TOKEN(NT, BN__Q6K_TOK, qv); \
     } while (0)
 
 /* Half h of a block: decoded once, its four 32-value groups against every token (h is a
@@ -5127,36 +5090,37 @@ static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
         BN__Q6K_GROUP_AVX2(NT, q2, 4 * (h) + 2); BN__Q6K_GROUP_AVX2(NT, q3, 4 * (h) + 3); \
     } while (0)
 
+#define BN__Q6K_ZERO(t, u) (acc[t] = _mm256_setzero_ps())
+#define BN__Q6K_IZERO(t, u) (isum[t] = _mm256_setzero_si256())
+#define BN__Q6K_SCALE(t, u) (acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], _mm256_slli_epi32( \
+        _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), _mm256_loadu_si256((const __m256i *)(qx[t].bsum + b * 16))), 5))), \
+        _mm256_set1_ps(d * qx[t].d[b]), acc[t]))
+#define BN__Q6K_OUT(t, u) (part[t] = bn_hsum256(acc[t]))
+
 /* One row of Q6_K blocks, NT tokens. Per 32 values: maddubs of the unsigned values with q, madd
    with the two 16-group scales, in 32 bits; the -32 of every value comes off once per block as
    32 * sum(scale * bsum). All exact integers until the block's d_w * d_x. */
 #define BN__Q6K_ROW_AVX2(name, NT) \
     static BN__AVX2 void name(const uint8_t *w, int64_t nb, const bn_qx *qx, float *part) { \
         const __m128i pair = _mm_set_epi8(1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0); \
-        __m256 acc[NT]; \
+        __m256 acc[4]; \
         int64_t b; \
-        int t; \
-        for (t = 0; t < (NT); t++) acc[t] = _mm256_setzero_ps(); \
+        BN__PER_TOKEN(NT, BN__Q6K_ZERO, 0); \
         for (b = 0; b < nb; b++) { \
             const uint8_t *blk = w + b * 210; \
             const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192)); \
             const float d = _cvtsh_ss(bn_load_u16(blk + 208)); \
-            __m256i isum[NT]; \
+            __m256i isum[4]; \
             _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0); \
             _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0); \
             _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0); \
             _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0); \
-            for (t = 0; t < (NT); t++) isum[t] = _mm256_setzero_si256(); \
+            BN__PER_TOKEN(NT, BN__Q6K_IZERO, 0); \
             BN__Q6K_HALF_AVX2(NT, 0); \
             BN__Q6K_HALF_AVX2(NT, 1); \
-            for (t = 0; t < (NT); t++) { \
-                __m256i off = _mm256_madd_epi16(_mm256_cvtepi8_epi16(sc), \
-                                                _mm256_loadu_si256((const __m256i *)(qx[t].bsum + b * 16))); \
-                acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], _mm256_slli_epi32(off, 5))), \
-                                         _mm256_set1_ps(d * qx[t].d[b]), acc[t]); \
-            } \
+            BN__PER_TOKEN(NT, BN__Q6K_SCALE, 0); \
         } \
-        for (t = 0; t < (NT); t++) part[t] = bn_hsum256(acc[t]); \
+        BN__PER_TOKEN(NT, BN__Q6K_OUT, 0); \
     }
 BN__Q6K_ROW_AVX2(bn_q6_k_row1_avx2, 1)
 BN__Q6K_ROW_AVX2(bn_q6_k_row2_avx2, 2)
