@@ -5044,17 +5044,16 @@ BN__FGEMM_AVX2(bn_gemm_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
         if (b < nb) BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
         BN__PER_TOKEN(NT, BN__Q8_OUT, 0); \
     }
-BN__Q8_ROW_AVX2(bn_q8_0_row1_avx2, 1)
-BN__Q8_ROW_AVX2(bn_q8_0_row2_avx2, 2)
-BN__Q8_ROW_AVX2(bn_q8_0_row3_avx2, 3)
-BN__Q8_ROW_AVX2(bn_q8_0_row4_avx2, 4)
-
-static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
-    if (nt == 1) bn_q8_0_row1_avx2(w, nb, qx, part);
-    else if (nt == 2) bn_q8_0_row2_avx2(w, nb, qx, part);
-    else if (nt == 3) bn_q8_0_row3_avx2(w, nb, qx, part);
-    else bn_q8_0_row4_avx2(w, nb, qx, part);
-}
+/* A bn_qrow_fn `name` over the four token counts of a row kernel generator GEN(name, NT). */
+#define BN__QROW_FN(name, GEN) \
+    GEN(name##_nt1, 1) GEN(name##_nt2, 2) GEN(name##_nt3, 3) GEN(name##_nt4, 4) \
+    static void name(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) { \
+        if (nt == 1) name##_nt1(w, nb, qx, part); \
+        else if (nt == 2) name##_nt2(w, nb, qx, part); \
+        else if (nt == 3) name##_nt3(w, nb, qx, part); \
+        else name##_nt4(w, nb, qx, part); \
+    }
+BN__QROW_FN(bn_q8_0_row_avx2, BN__Q8_ROW_AVX2)
 
 /* Q6_K: the 6-bit values (0..63) of one 128-half of a block as 4 x 32 bytes, in four registers
    (an array would live on the stack): elements [32j, 32j+32) of the half in o_j. ql: 64 bytes,
@@ -5122,17 +5121,7 @@ static void bn_q8_0_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
         } \
         BN__PER_TOKEN(NT, BN__Q6K_OUT, 0); \
     }
-BN__Q6K_ROW_AVX2(bn_q6_k_row1_avx2, 1)
-BN__Q6K_ROW_AVX2(bn_q6_k_row2_avx2, 2)
-BN__Q6K_ROW_AVX2(bn_q6_k_row3_avx2, 3)
-BN__Q6K_ROW_AVX2(bn_q6_k_row4_avx2, 4)
-
-static void bn_q6_k_row_avx2(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part) {
-    if (nt == 1) bn_q6_k_row1_avx2(w, nb, qx, part);
-    else if (nt == 2) bn_q6_k_row2_avx2(w, nb, qx, part);
-    else if (nt == 3) bn_q6_k_row3_avx2(w, nb, qx, part);
-    else bn_q6_k_row4_avx2(w, nb, qx, part);
-}
+BN__QROW_FN(bn_q6_k_row_avx2, BN__Q6K_ROW_AVX2)
 
 static void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
     bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_avx2);
