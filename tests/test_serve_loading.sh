@@ -3,14 +3,10 @@
 # BITNET_SERVE_TEST_LOAD_DELAY_MS): /health and the API answer 503 with an OpenAI-shaped
 # "model_loading" error, then 200 once the model is ready; SIGTERM during the load exits cleanly.
 set -u
-BITNET=${BITNET:-build/bitnet}
-passed=0 failed=0
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-ok()   { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
 check() { local what=$1; shift; if "$@" > /dev/null; then ok; else fail "$what"; fi; }
 report() { echo "test_serve_loading: $passed passed, $failed failed"; }
 for tool in curl jq; do
