@@ -5174,8 +5174,134 @@ static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int6
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, BN__LD_F16_256(x, i), _mm256_loadu_ps(y + i)));
     for (; i < n; i++) y[i] += a * bn_fp16_to_fp32(x[i]);
 }
-BN__ATTN_FROM_DOT(bn_attn_scores_avx2, bn_attn_values_avx2, bn_dot_f32_avx2, bn_dot_f16_avx2, bn_axpy_f32_avx2,
-                  bn_axpy_f16_avx2)
+
+/* Attention: tiles of 4 queries x 2 keys (scores) and 4 queries x 16 lanes (value sums) keep
+   their sums in registers, with 8 FMA chains in flight, and load each key or value row once
+   per tile. Every score and every output lane is summed in one order whatever else its tile
+   holds: a missing query or key repeats the first, and its sums are dropped. */
+static BN__AVX2 __m128 bn_sum4_ps_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+#define BN__ATTN_SCORES_TILE_AVX2(name, LOAD8, AT) \
+    static BN__AVX2 void name(const float *q, int64_t nq, const void *k, int64_t ldk, int64_t p, int64_t nk, \
+                              int64_t d, float scale, float *s, int64_t lds) { \
+        const float *qi[4]; \
+        int64_t ka = p * ldk, kb = (p + (nk > 1)) * ldk, x, i, t; \
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+        float sa[4], sb[4]; \
+        for (i = 0; i < 4; i++) qi[i] = q + (i < nq ? i : 0) * d; \
+        for (x = 0; x + 8 <= d; x += 8) { \
+            __m256 ca = LOAD8(k, ka + x), cb = LOAD8(k, kb + x), qv = _mm256_loadu_ps(qi[0] + x); \
+            a0 = _mm256_fmadd_ps(qv, ca, a0); b0 = _mm256_fmadd_ps(qv, cb, b0); \
+            qv = _mm256_loadu_ps(qi[1] + x); \
+            a1 = _mm256_fmadd_ps(qv, ca, a1); b1 = _mm256_fmadd_ps(qv, cb, b1); \
+            qv = _mm256_loadu_ps(qi[2] + x); \
+            a2 = _mm256_fmadd_ps(qv, ca, a2); b2 = _mm256_fmadd_ps(qv, cb, b2); \
+            qv = _mm256_loadu_ps(qi[3] + x); \
+            a3 = _mm256_fmadd_ps(qv, ca, a3); b3 = _mm256_fmadd_ps(qv, cb, b3); \
+        } \
+        _mm_storeu_ps(sa, bn_sum4_ps_avx2(a0, a1, a2, a3)); \
+        _mm_storeu_ps(sb, bn_sum4_ps_avx2(b0, b1, b2, b3)); \
+        for (i = 0; i < nq; i++) { \
+            for (t = x; t < d; t++) { \
+                sa[i] += qi[i][t] * AT(k, ka + t); \
+                sb[i] += qi[i][t] * AT(k, kb + t); \
+            } \
+            s[i * lds + p] = sa[i] * scale; \
+            if (nk > 1) s[i * lds + p + 1] = sb[i] * scale; \
+        } \
+    }
+BN__ATTN_SCORES_TILE_AVX2(bn_attn_scores_tile_f32_avx2, BN__LD_F32_256, BN__AT_F32)
+BN__ATTN_SCORES_TILE_AVX2(bn_attn_scores_tile_f16_avx2, BN__LD_F16_256, BN__AT_F16)
+
+static BN__AVX2 void bn_attn_scores_avx2(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n,
+                                         int64_t d, float scale, float *s, int64_t lds) {
+    int64_t i, p;
+    for (i = 0; i < nq; i += 4)
+        for (p = 0; p < n; p += 2) {
+            int64_t mq = nq - i < 4 ? nq - i : 4, mk = n - p < 2 ? n - p : 2;
+            if (f16) bn_attn_scores_tile_f16_avx2(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
+            else bn_attn_scores_tile_f32_avx2(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
+        }
+}
+
+/* out rows [0, nq) (nq <= 4) += sum over p in [p0, p1) of a_i[p] v_p (out zeroed when p0 = 0):
+   16 lanes at a time, then 8, then the leftover lanes one by one as the reference sums them. */
+#define BN__ATTN_VALUES_TILE_AVX2(name, LOAD8, AT) \
+    static BN__AVX2 void name(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int64_t ldv, \
+                              int64_t p0, int64_t p1, int64_t d) { \
+        const float *ai[4]; \
+        float *oi[4]; \
+        int64_t x, p, i; \
+        for (i = 0; i < 4; i++) { \
+            ai[i] = a + (i < nq ? i : 0) * lda; \
+            oi[i] = out + (i < nq ? i : 0) * d; \
+        } \
+        for (x = 0; x + 16 <= d; x += 16) { \
+            __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00; \
+            __m256 c20 = c00, c21 = c00, c30 = c00, c31 = c00; \
+            if (p0 > 0) { \
+                c00 = _mm256_loadu_ps(oi[0] + x); c01 = _mm256_loadu_ps(oi[0] + x + 8); \
+                c10 = _mm256_loadu_ps(oi[1] + x); c11 = _mm256_loadu_ps(oi[1] + x + 8); \
+                c20 = _mm256_loadu_ps(oi[2] + x); c21 = _mm256_loadu_ps(oi[2] + x + 8); \
+                c30 = _mm256_loadu_ps(oi[3] + x); c31 = _mm256_loadu_ps(oi[3] + x + 8); \
+            } \
+            for (p = p0; p < p1; p++) { \
+                __m256 va = LOAD8(v, p * ldv + x), vb = LOAD8(v, p * ldv + x + 8); \
+                __m256 w = _mm256_broadcast_ss(ai[0] + p); \
+                c00 = _mm256_fmadd_ps(w, va, c00); c01 = _mm256_fmadd_ps(w, vb, c01); \
+                w = _mm256_broadcast_ss(ai[1] + p); \
+                c10 = _mm256_fmadd_ps(w, va, c10); c11 = _mm256_fmadd_ps(w, vb, c11); \
+                w = _mm256_broadcast_ss(ai[2] + p); \
+                c20 = _mm256_fmadd_ps(w, va, c20); c21 = _mm256_fmadd_ps(w, vb, c21); \
+                w = _mm256_broadcast_ss(ai[3] + p); \
+                c30 = _mm256_fmadd_ps(w, va, c30); c31 = _mm256_fmadd_ps(w, vb, c31); \
+            } \
+            _mm256_storeu_ps(oi[3] + x, c30); _mm256_storeu_ps(oi[3] + x + 8, c31); \
+            _mm256_storeu_ps(oi[2] + x, c20); _mm256_storeu_ps(oi[2] + x + 8, c21); \
+            _mm256_storeu_ps(oi[1] + x, c10); _mm256_storeu_ps(oi[1] + x + 8, c11); \
+            _mm256_storeu_ps(oi[0] + x, c00); _mm256_storeu_ps(oi[0] + x + 8, c01); \
+        } \
+        for (; x + 8 <= d; x += 8) { \
+            __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0; \
+            if (p0 > 0) { \
+                c0 = _mm256_loadu_ps(oi[0] + x); c1 = _mm256_loadu_ps(oi[1] + x); \
+                c2 = _mm256_loadu_ps(oi[2] + x); c3 = _mm256_loadu_ps(oi[3] + x); \
+            } \
+            for (p = p0; p < p1; p++) { \
+                __m256 va = LOAD8(v, p * ldv + x); \
+                c0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai[0] + p), va, c0); \
+                c1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai[1] + p), va, c1); \
+                c2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai[2] + p), va, c2); \
+                c3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai[3] + p), va, c3); \
+            } \
+            _mm256_storeu_ps(oi[3] + x, c3); _mm256_storeu_ps(oi[2] + x, c2); \
+            _mm256_storeu_ps(oi[1] + x, c1); _mm256_storeu_ps(oi[0] + x, c0); \
+        } \
+        for (; x < d; x++) \
+            for (i = 0; i < nq; i++) { \
+                float acc = p0 > 0 ? oi[i][x] : 0.0f; \
+                for (p = p0; p < p1; p++) acc += ai[i][p] * AT(v, p * ldv + x); \
+                oi[i][x] = acc; \
+            } \
+    }
+BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f32_avx2, BN__LD_F32_256, BN__AT_F32)
+BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f16_avx2, BN__LD_F16_256, BN__AT_F16)
+
+static BN__AVX2 void bn_attn_values_avx2(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16,
+                                         int64_t ldv, int64_t n, int64_t d) {
+    int64_t i, p0;
+    for (i = 0; i < nq; i += 4) {
+        int64_t mq = nq - i < 4 ? nq - i : 4;
+        for (p0 = 0; p0 < n || p0 == 0; p0 += 64) {       /* 64 value rows stay in L1 over all lanes */
+            int64_t p1 = p0 + 64 < n ? p0 + 64 : n;
+            if (f16) bn_attn_values_tile_f16_avx2(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
+            else bn_attn_values_tile_f32_avx2(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
+        }
+    }
+}
 /* ---- vector ops (each leftover tail element as the reference computes it) ---- */
 
 static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n, float *out) {

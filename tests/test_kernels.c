@@ -608,10 +608,10 @@ static void test_dispatch(void) {
 }
 
 /* Attention scores and value sums of every table against ref: query counts around the 4-query
-   block, key counts around the 4-key block, head sizes off the 16- and 64-lane steps, F32 and
+   block, key counts around the 4-key block, head sizes off the 8-, 16- and 64-lane steps, F32 and
    F16 rows with a stride wider than the head. */
 static void test_attention(void) {
-    static const int64_t nqs[] = { 1, 2, 4, 5 }, ns[] = { 1, 3, 4, 17, 70 }, ds[] = { 16, 37, 64, 128 };
+    static const int64_t nqs[] = { 1, 2, 4, 5 }, ns[] = { 1, 3, 4, 17, 70 }, ds[] = { 16, 24, 37, 64, 128 };
     enum { LD = 140, NMAX = 70, QMAX = 5 };
     static float q[QMAX * 128], kf[NMAX * LD], vf[NMAX * LD], a[QMAX * NMAX];
     static float s_ref[QMAX * NMAX], s[QMAX * NMAX], o_ref[QMAX * 128];
@@ -629,7 +629,7 @@ static void test_attention(void) {
         for (f16 = 0; f16 < 2; f16++)
             for (qi = 0; qi < 4; qi++)
                 for (ni = 0; ni < 5; ni++)
-                    for (di = 0; di < 4; di++) {
+                    for (di = 0; di < sizeof ds / sizeof *ds; di++) {
                         int64_t nq = nqs[qi], n = ns[ni], d = ds[di], bad = 0;
                         float *o = (float *)malloc(sizeof(float) * (size_t)(nq * d + 16));   /* + a guard */
                         const void *k = f16 ? (const void *)(kh + 3) : (const void *)(kf + 3);
