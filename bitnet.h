@@ -3947,6 +3947,15 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
 
 /* ===== kernels: ref ===== */
 
+/* A loop over constant bounds unrolled, so that arrays of vectors it indexes stay in registers. */
+#if defined(__clang__)
+#  define BN__UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#  define BN__UNROLL _Pragma("GCC unroll 8")
+#else
+#  define BN__UNROLL
+#endif
+
 /* How the model calls the kernels (everything here is internal to the implementation):
 
    Ternary weights (every BitLinear projection) live in one internal layout, bn_tern: the I2_S
@@ -5582,13 +5591,6 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
    tokens past the ends repeat the last valid one (computed, not stored). */
 #define BN__GR 4
 #define BN__GT 6
-#if defined(__clang__)
-#  define BN__UNROLL _Pragma("unroll")
-#elif defined(__GNUC__)
-#  define BN__UNROLL _Pragma("GCC unroll 8")
-#else
-#  define BN__UNROLL
-#endif
 static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                                 int nt, const int64_t *rows,
                                                 int32_t acc_out[BN__GR][BN__GT]) {
@@ -6529,8 +6531,111 @@ static void bn_gemm_q6_k_f32_neon(const bn_fmat *m, const float *x, int64_t ldx,
                                   int64_t ldy, int64_t r0, int64_t r1) {
     bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_neon);
 }
-BN__ATTN_FROM_DOT(bn_attn_scores_neon, bn_attn_values_neon, bn_dot_f32_neon, bn_dot_f16_neon, bn_axpy_f32_neon,
-                  bn_axpy_f16_neon)
+
+/* Attention as on AVX2 (4-query tiles, sums in registers, each row loaded once per tile), with
+   4 keys per score tile and 16 lanes per value tile in NEON's 32 registers. */
+#define BN__ATTN_SCORES_TILE_NEON(name, LOAD4, AT) \
+    static void name(const float *q, int64_t nq, const void *k, int64_t ldk, int64_t p, int64_t nk, int64_t d, \
+                     float scale, float *s, int64_t lds) { \
+        const float *qi[4]; \
+        int64_t kr[4], x, i, j, t; \
+        float32x4_t acc[4][4]; \
+        float sum[4][4]; \
+        for (i = 0; i < 4; i++) { \
+            qi[i] = q + (i < nq ? i : 0) * d; \
+            kr[i] = (p + (i < nk ? i : 0)) * ldk; \
+            for (j = 0; j < 4; j++) acc[i][j] = vdupq_n_f32(0.0f); \
+        } \
+        for (x = 0; x + 4 <= d; x += 4) { \
+            float32x4_t k0 = LOAD4(k, kr[0] + x), k1 = LOAD4(k, kr[1] + x); \
+            float32x4_t k2 = LOAD4(k, kr[2] + x), k3 = LOAD4(k, kr[3] + x); \
+            BN__UNROLL for (i = 0; i < 4; i++) { \
+                float32x4_t qv = vld1q_f32(qi[i] + x); \
+                acc[i][0] = vfmaq_f32(acc[i][0], qv, k0); acc[i][1] = vfmaq_f32(acc[i][1], qv, k1); \
+                acc[i][2] = vfmaq_f32(acc[i][2], qv, k2); acc[i][3] = vfmaq_f32(acc[i][3], qv, k3); \
+            } \
+        } \
+        BN__UNROLL for (i = 0; i < 4; i++)      /* constant indices keep acc in registers */ \
+            BN__UNROLL for (j = 0; j < 4; j++) sum[i][j] = vaddvq_f32(acc[i][j]); \
+        for (i = 0; i < nq; i++) \
+            for (j = 0; j < nk; j++) { \
+                for (t = x; t < d; t++) sum[i][j] += qi[i][t] * AT(k, kr[j] + t); \
+                s[i * lds + p + j] = sum[i][j] * scale; \
+            } \
+    }
+
+/* out rows [0, nq) (nq <= 4) += sum over p in [p0, p1) of a_i[p] v_p (zeroed first when p0 = 0). */
+#define BN__ATTN_VALUES_TILE_NEON(name, LOAD4, AT) \
+    static void name(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int64_t ldv, int64_t p0, \
+                     int64_t p1, int64_t d) { \
+        const float *ai[4]; \
+        float *oi[4]; \
+        int64_t x, p, i, c; \
+        for (i = 0; i < 4; i++) { \
+            ai[i] = a + (i < nq ? i : 0) * lda; \
+            oi[i] = out + (i < nq ? i : 0) * d; \
+        } \
+        for (x = 0; x + 16 <= d; x += 16) { \
+            float32x4_t acc[4][4]; \
+            BN__UNROLL for (i = 0; i < 4; i++) \
+                BN__UNROLL for (c = 0; c < 4; c++) \
+                    acc[i][c] = p0 > 0 ? vld1q_f32(oi[i] + x + 4 * c) : vdupq_n_f32(0.0f); \
+            for (p = p0; p < p1; p++) { \
+                float32x4_t v0 = LOAD4(v, p * ldv + x), v1 = LOAD4(v, p * ldv + x + 4); \
+                float32x4_t v2 = LOAD4(v, p * ldv + x + 8), v3 = LOAD4(v, p * ldv + x + 12); \
+                BN__UNROLL for (i = 0; i < 4; i++) { \
+                    float32x4_t w = vld1q_dup_f32(ai[i] + p); \
+                    acc[i][0] = vfmaq_f32(acc[i][0], w, v0); acc[i][1] = vfmaq_f32(acc[i][1], w, v1); \
+                    acc[i][2] = vfmaq_f32(acc[i][2], w, v2); acc[i][3] = vfmaq_f32(acc[i][3], w, v3); \
+                } \
+            } \
+            BN__UNROLL for (i = 3; i >= 0; i--)   /* row 0 last: missing rows alias it */ \
+                BN__UNROLL for (c = 0; c < 4; c++) vst1q_f32(oi[i] + x + 4 * c, acc[i][c]); \
+        } \
+        for (; x + 4 <= d; x += 4) { \
+            float32x4_t acc[4]; \
+            BN__UNROLL for (i = 0; i < 4; i++) acc[i] = p0 > 0 ? vld1q_f32(oi[i] + x) : vdupq_n_f32(0.0f); \
+            for (p = p0; p < p1; p++) { \
+                float32x4_t v0 = LOAD4(v, p * ldv + x); \
+                BN__UNROLL for (i = 0; i < 4; i++) acc[i] = vfmaq_f32(acc[i], vld1q_dup_f32(ai[i] + p), v0); \
+            } \
+            BN__UNROLL for (i = 3; i >= 0; i--) vst1q_f32(oi[i] + x, acc[i]); \
+        } \
+        for (; x < d; x++) \
+            for (i = 0; i < nq; i++) { \
+                float acc = p0 > 0 ? oi[i][x] : 0.0f; \
+                for (p = p0; p < p1; p++) acc += ai[i][p] * AT(v, p * ldv + x); \
+                oi[i][x] = acc; \
+            } \
+    }
+BN__ATTN_SCORES_TILE_NEON(bn_attn_scores_tile_f32_neon, BN__LD_F32_128, BN__AT_F32N)
+BN__ATTN_SCORES_TILE_NEON(bn_attn_scores_tile_f16_neon, BN__LD_F16_128, BN__AT_F16N)
+BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f32_neon, BN__LD_F32_128, BN__AT_F32N)
+BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f16_neon, BN__LD_F16_128, BN__AT_F16N)
+
+static void bn_attn_scores_neon(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n, int64_t d,
+                                float scale, float *s, int64_t lds) {
+    int64_t i, p;
+    for (i = 0; i < nq; i += 4)
+        for (p = 0; p < n; p += 4) {
+            int64_t mq = nq - i < 4 ? nq - i : 4, mk = n - p < 4 ? n - p : 4;
+            if (f16) bn_attn_scores_tile_f16_neon(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
+            else bn_attn_scores_tile_f32_neon(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
+        }
+}
+
+static void bn_attn_values_neon(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16,
+                                int64_t ldv, int64_t n, int64_t d) {
+    int64_t i, p0;
+    for (i = 0; i < nq; i += 4) {
+        int64_t mq = nq - i < 4 ? nq - i : 4;
+        for (p0 = 0; p0 < n || p0 == 0; p0 += 64) {
+            int64_t p1 = p0 + 64 < n ? p0 + 64 : n;
+            if (f16) bn_attn_values_tile_f16_neon(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
+            else bn_attn_values_tile_f32_neon(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
+        }
+    }
+}
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
