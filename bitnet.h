@@ -3947,13 +3947,24 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
 
 /* ===== kernels: ref ===== */
 
-/* A loop over constant bounds unrolled, so that arrays of vectors it indexes stay in registers. */
+/* BN__UNROLL: a loop over constant bounds unrolled, so that arrays of vectors it indexes stay
+   in registers. BN__UNROLL2: a hot loop unrolled twice. BN__NO_PRE: GCC's partial redundancy
+   elimination off, which in loops of many accumulators adds a register copy per accumulator
+   (and spills) to every iteration. */
 #if defined(__clang__)
 #  define BN__UNROLL _Pragma("unroll")
+#  define BN__UNROLL2 _Pragma("unroll 2")
 #elif defined(__GNUC__)
 #  define BN__UNROLL _Pragma("GCC unroll 8")
+#  define BN__UNROLL2 _Pragma("GCC unroll 2")
 #else
 #  define BN__UNROLL
+#  define BN__UNROLL2
+#endif
+#if defined(__GNUC__) && !defined(__clang__)
+#  define BN__NO_PRE __attribute__((optimize("no-tree-pre")))
+#else
+#  define BN__NO_PRE
 #endif
 
 /* How the model calls the kernels (everything here is internal to the implementation):
@@ -4805,8 +4816,8 @@ static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8
 /* Without VNNI the widening madd is half the multiplier work: the u8 x s8 pair sums (|.| <= 768)
    gather in 16 bits over 256 columns (8 x 768 < 32767) and widen once per stretch. Integer
    sums, so the result is exactly the GEMV's. */
-static BN__AVX2 void bn_gemm_tile_u8_avx2(const uint8_t *dec, int64_t kp, const int8_t *q0, const int8_t *q1,
-                                          int32_t acc_out[4][2]) {
+static BN__AVX2 BN__NO_PRE void bn_gemm_tile_u8_avx2(const uint8_t *dec, int64_t kp, const int8_t *q0,
+                                                     const int8_t *q1, int32_t acc_out[4][2]) {
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i wide[8];
     int64_t i, j, e;
@@ -4815,7 +4826,7 @@ static BN__AVX2 void bn_gemm_tile_u8_avx2(const uint8_t *dec, int64_t kp, const 
         __m256i h00 = _mm256_setzero_si256(), h01 = h00, h10 = h00, h11 = h00;
         __m256i h20 = h00, h21 = h00, h30 = h00, h31 = h00;
         e = i + 256 < kp ? i + 256 : kp;
-        for (; i < e; i += 32) {
+        BN__UNROLL2 for (; i < e; i += 32) {
             __m256i x0 = _mm256_loadu_si256((const __m256i *)(q0 + i));
             __m256i x1 = _mm256_loadu_si256((const __m256i *)(q1 + i));
             __m256i p = _mm256_loadu_si256((const __m256i *)(dec + i));
@@ -5440,11 +5451,6 @@ static BN__AVX2 void bn_rmsnorm_avx2(const float *x, const float *w, int64_t n, 
 #if BN__X86
 #include <immintrin.h>
 #define BN__AVX512 BN__TARGET("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")
-#if defined(__GNUC__) && !defined(__clang__)
-#  define BN__NO_PRE __attribute__((optimize("no-tree-pre")))
-#else
-#  define BN__NO_PRE
-#endif
 
 /* Lanes [0, left) of 16: the mask of a loop's last, partial step (0 when nothing is left). */
 static BN__AVX512 __mmask16 bn_tail_mask16(int64_t left) {
