@@ -4821,7 +4821,7 @@ static BN__AVX2 BN__NO_PRE void bn_gemm_tile_u8_avx2(const uint8_t *dec, int64_t
     const __m256i ones = _mm256_set1_epi16(1);
     __m256i wide[8];
     int64_t i, j, e;
-    for (j = 0; j < 8; j++) wide[j] = _mm256_setzero_si256();
+    BN__UNROLL for (j = 0; j < 8; j++) wide[j] = _mm256_setzero_si256();    /* not a rep stos */
     for (i = 0; i < kp; i = e) {
         __m256i h00 = _mm256_setzero_si256(), h01 = h00, h10 = h00, h11 = h00;
         __m256i h20 = h00, h21 = h00, h30 = h00, h31 = h00;
@@ -4865,13 +4865,19 @@ static BN__AVX2 void bn_gemm_tern_tiled_avx2(const bn_tern *w, const int8_t *q, 
     int64_t kp = w->kp, rblk = BN__DEC2_BYTES / kp / 4 * 4, b0, r, t0;
     int32_t acc[4][2];
     for (b0 = r0; b0 < r1; b0 += rblk) {
-        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1;
+        int64_t b1 = b0 + rblk < r1 ? b0 + rblk : r1, b2 = b1 + rblk < r1 ? b1 + rblk : r1;
+        /* the next block's codes are fetched while this one computes, a few lines per tile: else
+           a batch of a few tokens waits for memory at each decode, then computes with none */
+        const char *next = (const char *)(w->codes + b1 * (kp / 4));
+        int64_t next_bytes = (b2 - b1) * (kp / 4), tiles = (n + 1) / 2 * ((b1 - b0 + 3) / 4);
+        int64_t per = (next_bytes / tiles + 63) / 64 * 64, pf = 0;
         for (r = b0; r < b1; r++) bn_tern_decode_row_avx2(w->codes + r * (kp / 4), kp, dec + (r - b0) * kp);
         for (t0 = 0; t0 < n; t0 += 2) {
             const int8_t *qa = q + t0 * ldq, *qb = t0 + 1 < n ? qa + ldq : qa;
             for (r = b0; r < b1; r += 4) {
-                int64_t rr = r + 4 <= b1 ? r : b1 - 4, i, t;
+                int64_t rr = r + 4 <= b1 ? r : b1 - 4, i, t, pf_end = pf + per < next_bytes ? pf + per : next_bytes;
                 if (rr < b0) rr = b0;                  /* fewer than 4 rows: extra rows unused */
+                for (; pf < pf_end; pf += 64) _mm_prefetch(next + pf, _MM_HINT_T0);
                 tile(dec + (rr - b0) * kp, kp, qa, qb, acc);
                 for (i = 0; i < 4 && rr + i < b1; i++)
                     for (t = 0; t < 2 && t0 + t < n; t++)
