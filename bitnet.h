@@ -5003,7 +5003,13 @@ BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
         float acc[8][8][16]; \
         int64_t k = m->cols, k16 = k / 16 * 16, rb, re, r, t0, nt, t, c0, c1, j; \
         for (rb = r0; rb < r1; rb = re) { \
+            /* the next block's rows fetched while this one computes, a few lines per row stretch */ \
+            const char *next; \
+            size_t next_bytes, per, pf = 0; \
             re = rb + 8 < r1 ? rb + 8 : r1; \
+            next = (const char *)m->data + (size_t)re * m->row_bytes; \
+            next_bytes = (size_t)((re + 8 < r1 ? re + 8 : r1) - re) * m->row_bytes; \
+            per = (next_bytes / (size_t)((re - rb) * ((k16 + BN__FGEMM_COLS - 1) / BN__FGEMM_COLS + 1)) + 63) / 64 * 64; \
             for (t0 = 0; t0 < n; t0 += 8) { \
                 nt = n - t0 < 8 ? n - t0 : 8; \
                 memset(acc, 0, sizeof acc); \
@@ -5011,6 +5017,8 @@ BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
                     c1 = c0 + BN__FGEMM_COLS < k16 ? c0 + BN__FGEMM_COLS : k16; \
                     for (r = rb; r < re; r++) { \
                         const uint8_t *w = m->data + (size_t)r * m->row_bytes; \
+                        size_t pf_end = pf + per < next_bytes ? pf + per : next_bytes; \
+                        for (; pf < pf_end; pf += 64) _mm_prefetch(next + pf, _MM_HINT_T0); \
                         for (t = 0; t < nt; t += 4) { \
                             const float *xt = x + (t0 + t) * ldx; \
                             float *at = acc[r - rb][t]; \
