@@ -32,4 +32,8 @@ dtps1=$(sed -n 's/^summary: .*dtps_1=\([0-9.]*\).*/\1/p' "$B/bench-serve.txt")
 awk -v a="$dtps1" -v b="$tg" 'BEGIN { if (b > 0) printf "1 stream decode (first to last token) / bitnet bench generation: %.3f (%.2f / %.2f tok/s)\n", a / b, a, b }'
 kill -INT $pid; wait $pid
 trap - EXIT
+# the host's speed drifts (a shared machine): `bitnet bench` again after the server shows by how much
+"$B/bitnet" bench -m "$model" -p 16 -n "$n" -r 2 ${BENCH_THREADS:+-t $BENCH_THREADS} > "$B/bench-serve-ref2.txt"
+tg2=$(sed -n 's/^summary: .*tg_tps=\([0-9.]*\).*/\1/p' "$B/bench-serve-ref2.txt")
+awk -v a="$tg" -v b="$tg2" 'BEGIN { if (a > 0) printf "bitnet bench generation after the server: %.2f tok/s (%.3f of the one before: the drift of this host)\n", b, b / a }'
 grep '^summary' "$B/bench-serve.txt"
