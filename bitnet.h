@@ -1051,8 +1051,9 @@ BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_
    bitnet_gen_step would return (1 more to do, 0 finished, < 0 a bitnet_status); any of the
    three arrays may be NULL. While any gen is past its prompt, the prompt chunks together take
    at most bitnet_ctx_params.prefill_budget tokens (chunked prefill), handed out in the order of
-   `gens`; the tokens and logits of every gen are the same for any budget. A finished gen is skipped (result 0, empty text). A gen whose last
-   prompt chunk runs in this step also samples its first token in it. The gens must share one
+   `gens`; the tokens and logits of every gen are the same for any budget. A finished gen is
+   skipped (result 0, empty text). A gen whose last prompt chunk runs in this step also samples
+   its first token in it. The gens must share one
    context and use distinct sequences (else BITNET_ERR_ARGS, nothing done). Allocates nothing.
    Returns BITNET_OK or the error of the decode (then results[i] of the gens in it); after
    BITNET_ERR_CANCELLED (bitnet_ctx_cancel) the gens in the batch are as before the call and
