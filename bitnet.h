@@ -85,7 +85,8 @@
        next   bitnet_chat_tokenize (message text never becomes control tokens); logit bias and a
               custom sampler in bitnet_gen_params; BitNetConfig.seed; bitnet_ctx_get_memory,
               bitnet_gen_get_stats, bitnet_gguf_free; GGUF names indexed by hash (linear-time
-              parsing of hostile files); a FIFO model path is refused.
+              parsing of hostile files); a FIFO model path is refused; chunked prefill in
+              bitnet_gen_step_batch (bitnet_ctx_params.prefill_budget).
        0.1.0  first release: GGUF reader/writer, quantizers, SIMD kernels, model runtime,
               tokenizers, sampler, generation API.
 */
@@ -564,6 +565,13 @@ typedef struct bitnet_ctx_params {
                                      context starts its own pool of n_threads. */
     int device;                   /* bitnet_device: AUTO (0), CPU or CUDA (see "api: cuda") */
     int32_t device_index;         /* which GPU for CUDA / AUTO (0 = the first) */
+    int32_t prefill_budget;       /* chunked prefill: most prompt tokens one bitnet_gen_step_batch
+                                     adds to a batch while any of its generations is past its
+                                     prompt, so a long prompt that arrives goes in pieces, one per
+                                     step, and the generating sequences get a token every step
+                                     instead of waiting for a whole n_batch chunk. A step where no
+                                     generation is past its prompt still fills n_batch. The tokens
+                                     and logits do not depend on it. 0 = n_batch (no limit) */
 } bitnet_ctx_params;
 
 typedef struct bitnet_ctx bitnet_ctx;
@@ -1041,8 +1049,11 @@ BITNET_API bitnet_status bitnet_generate_text(bitnet_ctx *ctx, const bitnet_gen_
    prefilling (as many prompt tokens as fit in n_batch after the generating ones). For each i,
    texts[i] and lens[i] receive gen i's new text (valid until its next step) and results[i] what
    bitnet_gen_step would return (1 more to do, 0 finished, < 0 a bitnet_status); any of the
-   three arrays may be NULL. A finished gen is skipped (result 0, empty text). A gen whose last
-   prompt chunk runs in this step also samples its first token in it. The gens must share one
+   three arrays may be NULL. While any gen is past its prompt, the prompt chunks together take
+   at most bitnet_ctx_params.prefill_budget tokens (chunked prefill), handed out in the order of
+   `gens`; the tokens and logits of every gen are the same for any budget. A finished gen is
+   skipped (result 0, empty text). A gen whose last prompt chunk runs in this step also samples
+   its first token in it. The gens must share one
    context and use distinct sequences (else BITNET_ERR_ARGS, nothing done). Allocates nothing.
    Returns BITNET_OK or the error of the decode (then results[i] of the gens in it); after
    BITNET_ERR_CANCELLED (bitnet_ctx_cancel) the gens in the batch are as before the call and
@@ -7876,6 +7887,7 @@ struct bitnet_ctx {
     bitnet_threadpool *threads;
     int owns_threads;                       /* 0: a pool shared through bitnet_ctx_params.threads */
     int32_t n_ctx, n_batch, n_seq, n_outputs;   /* n_ctx: positions of each sequence */
+    int32_t prefill_budget;                 /* prompt tokens per bitnet_gen_step_batch beside generating ones */
     int32_t n_last;                         /* tokens in the last batch (0: none yet) */
     int all_logits, kv_f16;
     int cancel;                             /* bitnet_ctx_cancel's request, read and written atomically */
@@ -8028,6 +8040,7 @@ static bitnet_ctx_params bn_ctx_resolve(const bitnet_model *m, const bitnet_ctx_
     if (p.n_seq <= 0) p.n_seq = 1;
     if (p.n_outputs <= 0) p.n_outputs = p.all_logits ? p.n_batch : p.n_seq;
     if (p.n_outputs > p.n_batch) p.n_outputs = p.n_batch;
+    if (p.prefill_budget <= 0 || p.prefill_budget > p.n_batch) p.prefill_budget = p.n_batch;
     return p;
 }
 
@@ -8195,6 +8208,7 @@ bitnet_status bitnet_ctx_new(bitnet_ctx **out, const bitnet_model *m, const bitn
     c->n_batch = p.n_batch;
     c->n_seq = p.n_seq;
     c->n_outputs = p.n_outputs;
+    c->prefill_budget = p.prefill_budget;
     c->all_logits = p.all_logits;
     c->kv_f16 = p.kv_f16 != 0;
     c->abort_fn = p.abort_fn;
@@ -11442,6 +11456,8 @@ static bitnet_status bn_gen_batch_check(bitnet_gen *const *gens, int n) {
 typedef struct bn_gen_batch {
     bitnet_ctx *c;
     int32_t n, rows;
+    int32_t generating;                     /* gens past their prompt that go on after this step */
+    int32_t prompt_room;                    /* prompt tokens that may still join the batch */
 } bn_gen_batch;
 
 static void bn_gen_batch_add(bn_gen_batch *b, int32_t token, int32_t seq, int logits) {
@@ -11469,14 +11485,22 @@ static int bn_gen_batch_generating(bitnet_gen *g, bn_gen_batch *b, const char **
 
 /* A prefilling gen's next chunk, as much as fits; its last prompt token asks for logits. */
 static void bn_gen_batch_prefilling(bitnet_gen *g, bn_gen_batch *b) {
-    int32_t n = bn_gen_chunk(g, b->c->n_batch - b->n), i;
+    int32_t n = bn_gen_chunk(g, b->prompt_room), i;
     int last = g->n_prefilled + n == g->n_prompt;
     if (last && b->rows >= b->c->n_outputs) { n--; last = 0; }     /* no row left: stop one short */
     if (n <= 0) return;
     if (g->n_prefilled == 0) g->t_begin = bitnet_time_ms();
     g->batch_at = b->n;
     g->batch_n = n;
+    b->prompt_room -= n;
     for (i = 0; i < n; i++) bn_gen_batch_add(b, g->prompt[g->n_prefilled + i], g->seq, last && i == n - 1);
+}
+
+/* Room for prompt chunks once the generating gens are in: the rest of n_batch, at most the
+   context's prefill budget while any gen waits on this step for its next token. */
+static void bn_gen_batch_prompt_room(bn_gen_batch *b) {
+    b->prompt_room = b->c->n_batch - b->n;
+    if (b->generating > 0 && b->prompt_room > b->c->prefill_budget) b->prompt_room = b->c->prefill_budget;
 }
 
 /* After the decode: prefill progress, then a token sampled for each gen with logits. */
@@ -11500,7 +11524,7 @@ bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char *
     int i, pass;
     if ((st = bn_gen_batch_check(gens, n)) != BITNET_OK) return st;
     b.c = gens[0]->ctx;
-    b.n = b.rows = 0;
+    b.n = b.rows = b.generating = b.prompt_room = 0;
     for (i = 0; i < n; i++) {
         const char *t_dummy, **text = texts ? &texts[i] : NULL;
         size_t l_dummy, *len = lens ? &lens[i] : NULL;
@@ -11508,7 +11532,8 @@ bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char *
         gens[i]->batch_n = 0;
         if (results) results[i] = 0;
     }
-    for (pass = 0; pass < 2; pass++)            /* generating gens first, then prompt chunks */
+    for (pass = 0; pass < 2; pass++) {         /* generating gens first, then prompt chunks */
+        if (pass == 1) bn_gen_batch_prompt_room(&b);
         for (i = 0; i < n; i++) {
             bitnet_gen *g = gens[i];
             const char *t_dummy, **text = texts ? &texts[i] : &t_dummy;
@@ -11516,11 +11541,14 @@ bitnet_status bitnet_gen_step_batch(bitnet_gen *const *gens, int n, const char *
             int rc = 1;
             if (g->finished) continue;
             if (pass == 0 && BN__ATOMIC_LOAD(&g->cancelled)) rc = bn_gen_finish(g, BITNET_STOP_CANCELLED, text, len);
-            else if (pass == 0 && g->n_prefilled == g->n_prompt) rc = bn_gen_batch_generating(g, &b, text, len);
-            else if (pass == 1 && g->n_prefilled < g->n_prompt) bn_gen_batch_prefilling(g, &b);
+            else if (pass == 0 && g->n_prefilled == g->n_prompt) {
+                rc = bn_gen_batch_generating(g, &b, text, len);
+                b.generating += rc > 0;
+            } else if (pass == 1 && g->n_prefilled < g->n_prompt) bn_gen_batch_prefilling(g, &b);
             else continue;
             if (results) results[i] = rc;
         }
+    }
     if (b.n == 0) return BITNET_OK;
     memset(&in, 0, sizeof in);
     in.n = b.n;

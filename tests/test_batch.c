@@ -3,7 +3,8 @@
    gets alone, bit for bit, for 1 and 2 threads and both cache types; truncate, clear and copy
    of one sequence while the others go on; bad batches leave the context unchanged; no
    allocation per call; bitnet_gen_step_batch and bitnet_generate_batch give the text of
-   single generations. */
+   single generations; chunked prefill (prefill_budget) runs exactly its budget of prompt tokens
+   beside generating streams and changes no logits. */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
 #include "check.h"
@@ -456,6 +457,127 @@ done:
     bitnet_model_free(m);
 }
 
+
+/* Chunked prefill: what a generation sees, hashed token by token (its logits bit for bit). */
+typedef struct seen {
+    uint64_t hash[16];
+    int32_t ids[16];
+    int n;
+    gen_out out;
+} seen;
+
+static int32_t seen_greedy(float *logits, int32_t n_vocab, void *user) {
+    seen *s = (seen *)user;
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *b = (const unsigned char *)logits;
+    size_t i;
+    int32_t best = 0, k;
+    for (i = 0; i < (size_t)n_vocab * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ull;
+    for (k = 1; k < n_vocab; k++)
+        if (logits[k] > logits[best]) best = k;
+    if (s->n < 16) { s->hash[s->n] = h; s->ids[s->n] = best; }
+    s->n++;
+    return best;
+}
+
+static int seen_piece(const char *text, size_t len, void *user) { gen_out_add(&((seen *)user)->out, text, len); return 0; }
+
+#define N_BUDGET_GENS 3
+/* One stream generating while two longer prompts join (the second a few steps later): with
+   prefill_budget B, every step that carries a generating stream runs exactly min(B, prompt
+   tokens left) prompt tokens (never more: the stream is not stalled; never fewer: no step is
+   wasted), steps with nobody generating fill n_batch, nothing is allocated, and every stream's
+   logits (hashed), ids and text equal those of the same prompt generated alone in one chunk. */
+static void test_prefill_budget(const char *name, int budget) {
+    static const int32_t first[3] = { 1, 343, 452 };
+    const int32_t *prompts[N_BUDGET_GENS] = { first, P, R };
+    const int32_t n_prompt[N_BUDGET_GENS] = { 3, N_P, 9 };
+    const int join_step[N_BUDGET_GENS] = { 0, 1, 3 };     /* the step a gen enters the batch */
+    check_allocator counter = { 0, 0, 0, 0 };
+    bitnet_model *m = check_load_model(name);
+    bitnet_ctx *c = NULL, *alone = NULL;
+    bitnet_ctx_params cp;
+    bitnet_gen_params gp;
+    bitnet_gen *g[N_BUDGET_GENS] = { NULL, NULL, NULL }, *batch[N_BUDGET_GENS];
+    static seen ref[N_BUDGET_GENS], got[N_BUDGET_GENS];
+    int i, step, running = 1, most = 0, budget_steps = 0, results[N_BUDGET_GENS], done[N_BUDGET_GENS] = { 0, 0, 0 };
+    const char *texts[N_BUDGET_GENS];
+    size_t lens[N_BUDGET_GENS];
+    if (!m) return;
+    memset(&cp, 0, sizeof cp);
+    cp.n_ctx = 64; cp.n_batch = 32; cp.n_threads = 1;
+    CHECK(bitnet_ctx_new(&alone, m, &cp) == BITNET_OK);
+    cp.n_seq = N_BUDGET_GENS; cp.n_outputs = N_BUDGET_GENS; cp.prefill_budget = budget;
+    cp.allocator = check_allocator_hooks(&counter);
+    CHECK(bitnet_ctx_new(&c, m, &cp) == BITNET_OK);
+    if (!c || !alone) goto done;
+    for (i = 0; i < N_BUDGET_GENS; i++) {
+        memset(&gp, 0, sizeof gp);
+        gp.prompt_ids = prompts[i];
+        gp.n_prompt_ids = n_prompt[i];
+        gp.max_tokens = 8;
+        gp.ignore_eog = 1;
+        gp.sample = seen_greedy;
+        memset(&ref[i], 0, sizeof ref[i]);
+        memset(&got[i], 0, sizeof got[i]);
+        gp.sample_user = &ref[i];
+        gp.on_piece = seen_piece;
+        gp.user = &ref[i];
+        bitnet_ctx_truncate(alone, 0);
+        CHECK(bitnet_generate_text(alone, &gp, NULL) == BITNET_OK && ref[i].n == 8);
+        gp.sample_user = &got[i];
+        gp.seq = i;
+        CHECK(bitnet_gen_new(&g[i], c, &gp) == BITNET_OK);
+    }
+    if (!g[0] || !g[1] || !g[2]) goto done;
+    {
+        check_allocator before = counter;
+        for (step = 0; running && step < 100; step++) {
+            int32_t pos[N_BUDGET_GENS], left = 0, taken = 0, want;
+            int n = 0, generating = 0, prefilling[N_BUDGET_GENS], slot[N_BUDGET_GENS];
+            for (i = 0; i < N_BUDGET_GENS; i++) {
+                if (step < join_step[i] || done[i]) continue;
+                pos[i] = bitnet_ctx_seq_pos(c, i);
+                prefilling[i] = bitnet_gen_last_token(g[i]) < 0;
+                if (prefilling[i]) left += n_prompt[i] - pos[i];
+                else generating += bitnet_gen_get_stats(g[i])->n_generated < 8;   /* else it ends now */
+                slot[n] = i;
+                batch[n++] = g[i];
+            }
+            CHECK(bitnet_gen_step_batch(batch, n, texts, lens, results) == BITNET_OK);
+            for (running = 0, i = 0; i < n; i++) {
+                int k = slot[i];
+                CHECK(results[i] >= 0);
+                gen_out_add(&got[k].out, texts[i], lens[i]);
+                if (prefilling[k]) taken += bitnet_ctx_seq_pos(c, k) - pos[k];
+                if (results[i] == 0) done[k] = 1;
+            }
+            for (i = 0; i < N_BUDGET_GENS; i++) running += !done[i];
+            want = generating && budget > 0 && budget < left ? budget : left < cp.n_batch ? left : cp.n_batch;
+            CHECKF(taken == want, "%s budget %d step %d: %d prompt tokens run beside %d generating, want %d", name,
+                   budget, step, taken, generating, want);
+            if (generating && taken > most) most = taken;
+            budget_steps += generating && taken > 0;
+        }
+        CHECKF(counter.total == before.total, "%s budget %d: %ld allocations while stepping", name, budget,
+               counter.total - before.total);
+    }
+    for (i = 0; i < N_BUDGET_GENS; i++) {
+        CHECKF(got[i].n == 8 && memcmp(got[i].hash, ref[i].hash, sizeof ref[i].hash) == 0,
+               "%s budget %d stream %d: %d tokens, logits differ from the prompt alone", name, budget, i, got[i].n);
+        CHECK(memcmp(got[i].ids, ref[i].ids, sizeof ref[i].ids) == 0);
+        CHECKF(strcmp(got[i].out.text, ref[i].out.text) == 0, "%s budget %d stream %d: \"%s\" alone, \"%s\"", name,
+               budget, i, ref[i].out.text, got[i].out.text);
+    }
+    printf("  %-34s prefill_budget %2d: %d steps, %d of them prefilling beside a stream (at most %d prompt tokens)\n",
+           name, budget, step, budget_steps, most);
+done:
+    for (i = 0; i < N_BUDGET_GENS; i++) bitnet_gen_free(g[i]);
+    bitnet_ctx_free(c);
+    bitnet_ctx_free(alone);
+    bitnet_model_free(m);
+}
+
 int main(void) {
     char names[MAX_MODELS][128];
     int n, i;
@@ -472,5 +594,10 @@ int main(void) {
     test_no_alloc();
     test_gen_step_batch("tiny-b158-i2_s");
     test_gen_step_batch("tiny-llama-ternary-tq2_0");
+    for (i = 0; i < 4; i++) {
+        static const int budgets[4] = { 1, 3, 7, 0 };
+        test_prefill_budget("tiny-b158-i2_s", budgets[i]);
+        test_prefill_budget("tiny-llama-ternary-tq2_0", budgets[i]);
+    }
     return check_report("batch");
 }

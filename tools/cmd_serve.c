@@ -36,11 +36,15 @@
 #define SRV_MAX_STOP 4
 #define SRV_MAX_CONNS 256
 #define SRV_OUT_INITIAL 4096
+/* Prompt tokens per step while other streams are generating (chunked prefill): a step then costs
+   about one decode plus this many prompt tokens, so a long prompt arriving delays the running
+   streams by that much per token instead of by a whole n_batch (512) chunk. */
+#define SRV_PREFILL_BUDGET 32
 
 typedef struct srv_opts {
     const char *model, *host, *api_key, *alias;
     int port, n_slots, n_ctx, threads, queue, timeout_s, max_body_mb;
-    int kv_f16;
+    int kv_f16, prefill_budget;
 } srv_opts;
 
 enum { JOB_QUEUED, JOB_RUNNING, JOB_DONE };
@@ -72,6 +76,8 @@ typedef struct srv_slot {
     bitnet_gen *gen;
     int32_t *tokens, n_tokens;         /* (n_ctx_slot) what this sequence's KV cache holds */
     int32_t n_gen_seen;
+    int32_t step_pos;                  /* the sequence's length before the step running now */
+    int step_prefilling;               /* its prompt was not all in before that step */
 } srv_slot;
 
 typedef struct srv {
@@ -93,6 +99,7 @@ typedef struct srv {
     /* metrics, under mu */
     unsigned long long m_requests, m_prompt_tokens, m_cached_tokens, m_gen_tokens, m_errors, m_cancelled;
     double m_busy_ms;
+    int32_t m_prefill_beside_max;      /* most prompt tokens one step ran beside streams it gave a token */
     long long created;                 /* when the server started (for /v1/models) */
 } srv;
 
@@ -122,15 +129,18 @@ static int srv_parse(int argc, char **argv, srv_opts *o) {
     o->n_slots = 1;
     o->timeout_s = 30;
     o->max_body_mb = 8;
+    o->prefill_budget = SRV_PREFILL_BUDGET;
     if ((env = getenv("BITNET_MODEL_PATH")) && *env) o->model = env;
     for (i = 1; i < argc; i++) {
         const char *f = argv[i], *v;
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             printf("usage: bitnet serve -m MODEL [--host 127.0.0.1] [--port 8080] [-np SLOTS] [-c CTX]\n"
                    "       [--api-key KEY] [-t THREADS] [--alias NAME] [--queue N] [--timeout S]\n"
-                   "       [--max-body-mb N] [--cache-type f32|f16]\n"
+                   "       [--max-body-mb N] [--cache-type f32|f16] [--prefill-budget N]\n"
                    "  -c is the context of all slots together (each gets CTX / SLOTS positions);\n"
-                   "  --port 0 picks a free port (printed on stderr).\n");
+                   "  --port 0 picks a free port (printed on stderr);\n"
+                   "  --prefill-budget N: most prompt tokens per step while other streams generate\n"
+                   "  (chunked prefill; default %d, 0 = no limit but the 512-token batch).\n", SRV_PREFILL_BUDGET);
             exit(0);
         }
         if (i + 1 >= argc) {
@@ -149,6 +159,7 @@ static int srv_parse(int argc, char **argv, srv_opts *o) {
         else if (!strcmp(f, "--queue")) { if (!srv_int_arg(f, v, 1, 1 << 16, &o->queue)) return 0; }
         else if (!strcmp(f, "--timeout")) { if (!srv_int_arg(f, v, 1, 3600, &o->timeout_s)) return 0; }
         else if (!strcmp(f, "--max-body-mb")) { if (!srv_int_arg(f, v, 1, 1024, &o->max_body_mb)) return 0; }
+        else if (!strcmp(f, "--prefill-budget")) { if (!srv_int_arg(f, v, 0, 1 << 16, &o->prefill_budget)) return 0; }
         else if (!strcmp(f, "--cache-type")) {
             if (strcmp(v, "f32") && strcmp(v, "f16")) {
                 fprintf(stderr, "bitnet serve: --cache-type wants f32 or f16, got '%s'\n", v);
@@ -588,6 +599,29 @@ static void srv_append(srv_job *j, const char *text, size_t len) {
     j->out_len += len;
 }
 
+/* Before a step: where each slot's sequence stands and whether it is still on its prompt. */
+static void srv_before_step(srv *s, const int *which, int n) {
+    int i;
+    for (i = 0; i < n; i++) {
+        srv_slot *sl = &s->slots[which[i]];
+        sl->step_pos = bitnet_ctx_seq_pos(s->ctx, which[i]);
+        sl->step_prefilling = bitnet_gen_last_token(sl->gen) < 0;
+    }
+}
+
+/* After a step (before srv_after_step): the prompt tokens it ran, if it also gave a token to a
+   stream that was generating before it, for the chunked-prefill gauge. */
+static void srv_note_prefill(srv *s, const int *which, int n) {
+    int32_t prompt = 0;
+    int i, beside = 0;
+    for (i = 0; i < n; i++) {
+        srv_slot *sl = &s->slots[which[i]];
+        if (sl->step_prefilling) prompt += bitnet_ctx_seq_pos(s->ctx, which[i]) - sl->step_pos;
+        else beside += bitnet_gen_stats_get(sl->gen)->n_generated > sl->n_gen_seen;
+    }
+    if (beside && prompt > s->m_prefill_beside_max) s->m_prefill_beside_max = prompt;
+}
+
 /* Records the step's results of slot i: its text, a new token in the slot's cache list. */
 static void srv_after_step(srv *s, int i, const char *text, size_t len, int result) {
     srv_slot *sl = &s->slots[i];
@@ -649,11 +683,13 @@ static void srv_loop(srv *s) {
             pthread_cond_timedwait(&s->loop_cv, &s->mu, &ts);
             continue;
         }
+        srv_before_step(s, which, n);
         pthread_mutex_unlock(&s->mu);
         t0 = srv_now_ms();
         st = bitnet_gen_step_batch(gens, n, texts, lens, results);
         pthread_mutex_lock(&s->mu);
         s->m_busy_ms += srv_now_ms() - t0;
+        if (st == BITNET_OK) srv_note_prefill(s, which, n);
         for (i = 0; i < n; i++) {
             if (st != BITNET_OK) srv_finish(s, which[i], 500, bitnet_last_error());
             else srv_after_step(s, which[i], texts[i], lens[i], results[i]);
@@ -912,7 +948,7 @@ static int srv_models(const srv *s, int fd, json_writer *w, int keep_alive, cons
 }
 
 static int srv_metrics(srv *s, int fd, json_writer *w, int keep_alive) {
-    char buf[2048];
+    char buf[4096];
     int n, busy = 0, i;
     pthread_mutex_lock(&s->mu);
     for (i = 0; i < s->o.n_slots; i++) busy += s->slots && s->slots[i].job != NULL;
@@ -934,9 +970,14 @@ static int srv_metrics(srv *s, int fd, json_writer *w, int keep_alive) {
                  "# HELP bitnet_slots_busy Slots generating now.\n# TYPE bitnet_slots_busy gauge\nbitnet_slots_busy %d\n"
                  "# HELP bitnet_slots_total Slots.\n# TYPE bitnet_slots_total gauge\nbitnet_slots_total %d\n"
                  "# HELP bitnet_requests_queued Requests waiting for a slot.\n# TYPE bitnet_requests_queued gauge\n"
-                 "bitnet_requests_queued %d\n",
+                 "bitnet_requests_queued %d\n"
+                 "# HELP bitnet_prefill_budget Most prompt tokens per step while streams generate (--prefill-budget).\n"
+                 "# TYPE bitnet_prefill_budget gauge\nbitnet_prefill_budget %d\n"
+                 "# HELP bitnet_prefill_beside_max Most prompt tokens one step ran beside generating streams.\n"
+                 "# TYPE bitnet_prefill_beside_max gauge\nbitnet_prefill_beside_max %d\n",
                  s->m_requests, s->m_prompt_tokens, s->m_cached_tokens, s->m_gen_tokens, s->m_errors, s->m_cancelled,
-                 s->m_busy_ms > 0 ? (double)s->m_gen_tokens * 1000.0 / s->m_busy_ms : 0.0, busy, s->o.n_slots, s->q_len);
+                 s->m_busy_ms > 0 ? (double)s->m_gen_tokens * 1000.0 / s->m_busy_ms : 0.0, busy, s->o.n_slots, s->q_len,
+                 s->o.prefill_budget, (int)s->m_prefill_beside_max);
     pthread_mutex_unlock(&s->mu);
     (void)w;
     return http_send(fd, 200, "text/plain; version=0.0.4", buf, (size_t)n, keep_alive, NULL) ? 0 : keep_alive;
@@ -1160,6 +1201,7 @@ static int srv_load(srv *s) {
     cp.n_seq = s->o.n_slots;
     cp.n_threads = s->o.threads;
     cp.kv_f16 = s->o.kv_f16;
+    cp.prefill_budget = s->o.prefill_budget;
     if (bitnet_ctx_new(&s->ctx, s->model, &cp) != BITNET_OK) return !cli_fail("cannot create context");
     s->slots = (srv_slot *)calloc((size_t)s->o.n_slots, sizeof *s->slots);
     if (!s->slots) return 0;
