@@ -5016,11 +5016,12 @@ BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
         for (rb = r0; rb < r1; rb = re) { \
             /* the next block's rows fetched while this one computes, a few lines per row stretch */ \
             const char *next; \
-            size_t next_bytes, per, pf = 0; \
+            size_t next_bytes, calls, per, pf = 0; \
             re = rb + 8 < r1 ? rb + 8 : r1; \
             next = (const char *)m->data + (size_t)re * m->row_bytes; \
             next_bytes = (size_t)((re + 8 < r1 ? re + 8 : r1) - re) * m->row_bytes; \
-            per = (next_bytes / (size_t)((re - rb) * ((k16 + BN__FGEMM_COLS - 1) / BN__FGEMM_COLS + 1)) + 63) / 64 * 64; \
+            calls = (size_t)((re - rb) * ((k16 + BN__FGEMM_COLS - 1) / BN__FGEMM_COLS + 1)); \
+            per = (next_bytes / calls + 63) / 64 * 64; \
             for (t0 = 0; t0 < n; t0 += 8) { \
                 nt = n - t0 < 8 ? n - t0 : 8; \
                 memset(acc, 0, sizeof acc); \
