@@ -4883,7 +4883,7 @@ static BN__AVX2 void bn_gemm_tern_tiled_avx2(const bn_tern *w, const int8_t *q, 
            a batch of a few tokens waits for memory at each decode, then computes with none */
         const char *next = (const char *)(w->codes + b1 * (kp / 4));
         int64_t next_bytes = (b2 - b1) * (kp / 4), tiles = (n + 1) / 2 * ((b1 - b0 + 3) / 4);
-        int64_t per = (next_bytes / tiles + 63) / 64 * 64, pf = 0;
+        int64_t per = (next_bytes / (tiles > 0 ? tiles : 1) + 63) / 64 * 64, pf = 0;
         for (r = b0; r < b1; r++) bn_tern_decode_row_avx2(w->codes + r * (kp / 4), kp, dec + (r - b0) * kp);
         for (t0 = 0; t0 < n; t0 += 2) {
             const int8_t *qa = q + t0 * ldq, *qb = t0 + 1 < n ? qa + ldq : qa;

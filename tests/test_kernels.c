@@ -208,6 +208,9 @@ static void check_tern(const bn_tern *w, const char *what, int n_tok) {
         kt->gemm_tern(w, q, kp, s, sum, n_tok, y, m, m - m / 2, m);
         CHECKF(memcmp(y, yr, sizeof(float) * (size_t)(m * n_tok)) == 0, "%s gemm %s (%lld x %lld, %d tokens)",
                bitnet_isa_name(kt->isa), what, (long long)m, (long long)k, n_tok);
+        kt->gemm_tern(w, q, kp, s, sum, 0, y, m, 0, m);          /* no tokens: nothing written */
+        CHECKF(memcmp(y, yr, sizeof(float) * (size_t)(m * n_tok)) == 0, "%s gemm %s with 0 tokens wrote",
+               bitnet_isa_name(kt->isa), what);
     }
     free(x); free(qb); free(qref); free(yr); free(y);
 }
