@@ -4695,6 +4695,52 @@ static void bn_axpy_f16_ref(float *y, float a, const uint16_t *x, int64_t n) {
 BN__ATTN_FROM_DOT(bn_attn_scores_ref, bn_attn_values_ref, bn_dot_f32_ref, bn_dot_f16_ref, bn_axpy_f32_ref,
                   bn_axpy_f16_ref)
 
+/* The drivers of the SIMD attention tiles (AVX2, NEON), one function per ISA each. Queries go 4
+   at a time; a score tile takes KEYS keys. A value tile runs over 64-row stretches, so the rows
+   stay in L1 over all its lanes, and covers the lanes up to a multiple of LANES; the rest are
+   summed by bn_attn_values_lanes one by one, as the reference sums them. Macros rather than
+   a function taking the tile: inlined through a pointer, GCC spilled the score tile's sums. */
+#define BN__ATTN_SCORES_TILED(name, TARGET, KEYS, tile_f16, tile_f32) \
+    static TARGET void name(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n, \
+                            int64_t d, float scale, float *s, int64_t lds) { \
+        int64_t i, p; \
+        for (i = 0; i < nq; i += 4) \
+            for (p = 0; p < n; p += KEYS) { \
+                int64_t mq = nq - i < 4 ? nq - i : 4, mk = n - p < KEYS ? n - p : KEYS; \
+                if (f16) tile_f16(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds); \
+                else tile_f32(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds); \
+            } \
+    }
+#define BN__ATTN_VALUES_TILED(name, TARGET, LANES, tile_f16, tile_f32) \
+    static TARGET void name(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16, \
+                            int64_t ldv, int64_t n, int64_t d) { \
+        int64_t i, p0; \
+        for (i = 0; i < nq; i += 4) { \
+            int64_t mq = nq - i < 4 ? nq - i : 4; \
+            for (p0 = 0; p0 < n || p0 == 0; p0 += 64) { \
+                int64_t p1 = p0 + 64 < n ? p0 + 64 : n; \
+                if (f16) tile_f16(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d); \
+                else tile_f32(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d); \
+            } \
+        } \
+        bn_attn_values_lanes(out, nq, a, lda, v, f16, ldv, n, d, d / (LANES) * (LANES)); \
+    }
+
+/* Lanes [x0, d) of the value sums, one by one over the rows in order. */
+static BN__UNUSED void bn_attn_values_lanes(float *out, int64_t nq, const float *a, int64_t lda, const void *v,
+                                            int f16, int64_t ldv, int64_t n, int64_t d, int64_t x0) {
+    int64_t i, p, x;
+    for (x = x0; x < d; x++)
+        for (i = 0; i < nq; i++) {
+            float acc = 0.0f;
+            for (p = 0; p < n; p++) {
+                const uint8_t *e = (const uint8_t *)v + (size_t)(p * ldv + x) * (f16 ? 2 : 4);
+                acc += a[i * lda + p] * (f16 ? bn_fp16_to_fp32(bn_load_u16(e)) : bn_load_f32(e));
+            }
+            out[i * d + x] = acc;
+        }
+}
+
 /* ===== kernels: avx2 ===== */
 
 #if BN__X86
@@ -5264,20 +5310,11 @@ static BN__AVX2 __m128 bn_sum4_ps_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
 BN__ATTN_SCORES_TILE_AVX2(bn_attn_scores_tile_f32_avx2, BN__LD_F32_256, BN__AT_F32)
 BN__ATTN_SCORES_TILE_AVX2(bn_attn_scores_tile_f16_avx2, BN__LD_F16_256, BN__AT_F16)
 
-static BN__AVX2 void bn_attn_scores_avx2(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n,
-                                         int64_t d, float scale, float *s, int64_t lds) {
-    int64_t i, p;
-    for (i = 0; i < nq; i += 4)
-        for (p = 0; p < n; p += 2) {
-            int64_t mq = nq - i < 4 ? nq - i : 4, mk = n - p < 2 ? n - p : 2;
-            if (f16) bn_attn_scores_tile_f16_avx2(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
-            else bn_attn_scores_tile_f32_avx2(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
-        }
-}
+BN__ATTN_SCORES_TILED(bn_attn_scores_avx2, BN__AVX2, 2, bn_attn_scores_tile_f16_avx2, bn_attn_scores_tile_f32_avx2)
 
 /* out rows [0, nq) (nq <= 4) += sum over p in [p0, p1) of a_i[p] v_p (out zeroed when p0 = 0):
-   16 lanes at a time, then 8, then the leftover lanes one by one as the reference sums them. */
-#define BN__ATTN_VALUES_TILE_AVX2(name, LOAD8, AT) \
+   16 lanes at a time, then 8; bn_attn_values_tiled sums the leftover lanes. */
+#define BN__ATTN_VALUES_TILE_AVX2(name, LOAD8) \
     static BN__AVX2 void name(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int64_t ldv, \
                               int64_t p0, int64_t p1, int64_t d) { \
         const float *ai[4]; \
@@ -5328,28 +5365,11 @@ static BN__AVX2 void bn_attn_scores_avx2(const float *q, int64_t nq, const void 
             _mm256_storeu_ps(oi[3] + x, c3); _mm256_storeu_ps(oi[2] + x, c2); \
             _mm256_storeu_ps(oi[1] + x, c1); _mm256_storeu_ps(oi[0] + x, c0); \
         } \
-        for (; x < d; x++) \
-            for (i = 0; i < nq; i++) { \
-                float acc = p0 > 0 ? oi[i][x] : 0.0f; \
-                for (p = p0; p < p1; p++) acc += ai[i][p] * AT(v, p * ldv + x); \
-                oi[i][x] = acc; \
-            } \
     }
-BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f32_avx2, BN__LD_F32_256, BN__AT_F32)
-BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f16_avx2, BN__LD_F16_256, BN__AT_F16)
+BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f32_avx2, BN__LD_F32_256)
+BN__ATTN_VALUES_TILE_AVX2(bn_attn_values_tile_f16_avx2, BN__LD_F16_256)
 
-static BN__AVX2 void bn_attn_values_avx2(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16,
-                                         int64_t ldv, int64_t n, int64_t d) {
-    int64_t i, p0;
-    for (i = 0; i < nq; i += 4) {
-        int64_t mq = nq - i < 4 ? nq - i : 4;
-        for (p0 = 0; p0 < n || p0 == 0; p0 += 64) {       /* 64 value rows stay in L1 over all lanes */
-            int64_t p1 = p0 + 64 < n ? p0 + 64 : n;
-            if (f16) bn_attn_values_tile_f16_avx2(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
-            else bn_attn_values_tile_f32_avx2(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
-        }
-    }
-}
+BN__ATTN_VALUES_TILED(bn_attn_values_avx2, BN__AVX2, 8, bn_attn_values_tile_f16_avx2, bn_attn_values_tile_f32_avx2)
 /* ---- vector ops (each leftover tail element as the reference computes it) ---- */
 
 static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n, float *out) {
@@ -6598,8 +6618,9 @@ static void bn_gemm_q6_k_f32_neon(const bn_fmat *m, const float *x, int64_t ldx,
             } \
     }
 
-/* out rows [0, nq) (nq <= 4) += sum over p in [p0, p1) of a_i[p] v_p (zeroed first when p0 = 0). */
-#define BN__ATTN_VALUES_TILE_NEON(name, LOAD4, AT) \
+/* out rows [0, nq) (nq <= 4) += sum over p in [p0, p1) of a_i[p] v_p (zeroed first when p0 = 0),
+   16 lanes at a time, then 4; bn_attn_values_tiled sums the leftover lanes. */
+#define BN__ATTN_VALUES_TILE_NEON(name, LOAD4) \
     static void name(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int64_t ldv, int64_t p0, \
                      int64_t p1, int64_t d) { \
         const float *ai[4]; \
@@ -6635,41 +6656,15 @@ static void bn_gemm_q6_k_f32_neon(const bn_fmat *m, const float *x, int64_t ldx,
             } \
             BN__UNROLL for (i = 3; i >= 0; i--) vst1q_f32(oi[i] + x, acc[i]); \
         } \
-        for (; x < d; x++) \
-            for (i = 0; i < nq; i++) { \
-                float acc = p0 > 0 ? oi[i][x] : 0.0f; \
-                for (p = p0; p < p1; p++) acc += ai[i][p] * AT(v, p * ldv + x); \
-                oi[i][x] = acc; \
-            } \
     }
 BN__ATTN_SCORES_TILE_NEON(bn_attn_scores_tile_f32_neon, BN__LD_F32_128, BN__AT_F32N)
 BN__ATTN_SCORES_TILE_NEON(bn_attn_scores_tile_f16_neon, BN__LD_F16_128, BN__AT_F16N)
-BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f32_neon, BN__LD_F32_128, BN__AT_F32N)
-BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f16_neon, BN__LD_F16_128, BN__AT_F16N)
+BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f32_neon, BN__LD_F32_128)
+BN__ATTN_VALUES_TILE_NEON(bn_attn_values_tile_f16_neon, BN__LD_F16_128)
 
-static void bn_attn_scores_neon(const float *q, int64_t nq, const void *k, int f16, int64_t ldk, int64_t n, int64_t d,
-                                float scale, float *s, int64_t lds) {
-    int64_t i, p;
-    for (i = 0; i < nq; i += 4)
-        for (p = 0; p < n; p += 4) {
-            int64_t mq = nq - i < 4 ? nq - i : 4, mk = n - p < 4 ? n - p : 4;
-            if (f16) bn_attn_scores_tile_f16_neon(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
-            else bn_attn_scores_tile_f32_neon(q + i * d, mq, k, ldk, p, mk, d, scale, s + i * lds, lds);
-        }
-}
+BN__ATTN_SCORES_TILED(bn_attn_scores_neon, , 4, bn_attn_scores_tile_f16_neon, bn_attn_scores_tile_f32_neon)
 
-static void bn_attn_values_neon(float *out, int64_t nq, const float *a, int64_t lda, const void *v, int f16,
-                                int64_t ldv, int64_t n, int64_t d) {
-    int64_t i, p0;
-    for (i = 0; i < nq; i += 4) {
-        int64_t mq = nq - i < 4 ? nq - i : 4;
-        for (p0 = 0; p0 < n || p0 == 0; p0 += 64) {
-            int64_t p1 = p0 + 64 < n ? p0 + 64 : n;
-            if (f16) bn_attn_values_tile_f16_neon(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
-            else bn_attn_values_tile_f32_neon(out + i * d, mq, a + i * lda, lda, v, ldv, p0, p1, d);
-        }
-    }
-}
+BN__ATTN_VALUES_TILED(bn_attn_values_neon, , 4, bn_attn_values_tile_f16_neon, bn_attn_values_tile_f32_neon)
 #endif /* BN__ARM64 */
 
 /* ===== dispatch ===== */
