@@ -57,6 +57,13 @@ static CHECK_UNUSED const char *check_shared(const char *rel) {
     return out;
 }
 
+/* The path of models/NAME.gguf in the shared test data (a check_shared buffer). */
+static CHECK_UNUSED const char *check_shared_model(const char *name) {
+    char rel[256];
+    snprintf(rel, sizeof rel, "models/%s.gguf", name);
+    return check_shared(rel);
+}
+
 /* Whether the shared test data is there; the first call without it prints which directory is
    missing, so a clone without ../shared skips those suites with a clear notice instead of failing. */
 static CHECK_UNUSED int check_have_shared(void) {
@@ -90,12 +97,10 @@ static CHECK_UNUSED unsigned char *check_read_file(const char *path, size_t *siz
 /* Loads models/NAME.gguf of the shared test data with the given kernels; a failed load is a
    failed check (with the library's reason) and NULL. check_load_model: the best kernels here. */
 static CHECK_UNUSED bitnet_model *check_load_model_isa(const char *name, bitnet_isa isa) {
-    char rel[256];
     bitnet_model *m = NULL;
     bitnet_model_params p;
     memset(&p, 0, sizeof p);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    p.path = check_shared(rel);
+    p.path = check_shared_model(name);
     p.isa = isa;
     CHECKF(bitnet_model_load(&m, &p) == BITNET_OK, "%s: %s", name, bitnet_last_error());
     return m;

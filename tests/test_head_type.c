@@ -11,12 +11,10 @@
 #define MAX_SEQ 96
 
 static bitnet_model *load(const char *name, bitnet_head_type h, bitnet_status *st) {
-    char rel[256];
     bitnet_model *m = NULL;
     bitnet_model_params p;
     memset(&p, 0, sizeof p);
-    snprintf(rel, sizeof rel, "models/%s.gguf", name);
-    p.path = check_shared(rel);
+    p.path = check_shared_model(name);
     p.head_type = h;
     *st = bitnet_model_load(&m, &p);
     return m;
