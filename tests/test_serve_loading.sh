@@ -7,11 +7,7 @@ set -u
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-check() { local what=$1; shift; if "$@" > /dev/null; then ok; else fail "$what"; fi; }
-report() { echo "test_serve_loading: $passed passed, $failed failed"; }
-for tool in curl jq; do
-    command -v $tool >/dev/null 2>&1 || { echo "test_serve_loading: $tool not found, skipped"; report; exit 0; }
-done
+need_tools curl jq
 "$BITNET" make-model "$tmp/tiny.gguf" > /dev/null 2>&1 || { fail "make-model"; report; exit 1; }
 
 # start DELAY_MS: a server that is listening but still loading

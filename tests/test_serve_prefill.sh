@@ -9,11 +9,7 @@ set -u
 pid="" bg=""
 cleanup() { [ -n "$bg" ] && kill "$bg" 2>/dev/null; [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-check() { local what=$1; shift; if "$@" > /dev/null; then ok; else fail "$what"; fi; }
-report() { echo "test_serve_prefill: $passed passed, $failed failed"; }
-for tool in curl jq; do
-    command -v $tool >/dev/null 2>&1 || { echo "test_serve_prefill: $tool not found, skipped"; report; exit 0; }
-done
+need_tools curl jq
 "$BITNET" make-model "$tmp/tiny.gguf" > /dev/null 2>&1 || { fail "make-model"; report; exit 1; }
 
 start() {   # start ARGS...: a ready server with 2 slots; sets pid and URL
