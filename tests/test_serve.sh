@@ -37,6 +37,7 @@ AUTH="Authorization: Bearer $KEY"
 # start_server LOG ARGS...: starts a server, waits until it is ready, sets pid, port and URL
 start_server() {
     local log=$1 i; shift
+    : > "$log"   # the file exists before the server opens it: the wait below greps it at once
     "$BITNET" serve -m "$tmp/tiny.gguf" --port 0 -t 2 "$@" > "$log" 2>&1 &
     pid=$!
     for i in $(seq 200); do grep -q ' ready: ' "$log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done

@@ -78,6 +78,7 @@ typedef struct srv_slot {
     int32_t n_gen_seen;
     int32_t step_pos;                  /* the sequence's length before the step running now */
     int step_prefilling;               /* its prompt was not all in before that step */
+    unsigned long long admitted;       /* admission number: the batch lists slots in this order */
 } srv_slot;
 
 typedef struct srv {
@@ -97,6 +98,7 @@ typedef struct srv {
     int n_conns;
     unsigned long long id_counter;
     /* metrics, under mu */
+    unsigned long long n_admitted;     /* requests given a slot so far */
     unsigned long long m_requests, m_prompt_tokens, m_cached_tokens, m_gen_tokens, m_errors, m_cancelled;
     double m_busy_ms;
     int32_t m_prefill_beside_max;      /* most prompt tokens one step ran beside streams it gave a token */
@@ -555,6 +557,7 @@ static void srv_admit(srv *s) {
         sl = &s->slots[best];
         keep = best_lcp < j->n_prompt ? best_lcp : j->n_prompt - 1;   /* at least one token to decode */
         sl->job = j;
+        sl->admitted = ++s->n_admitted;
         sl->n_gen_seen = 0;
         j->state = JOB_RUNNING;
         j->n_cached = keep;
@@ -637,6 +640,19 @@ static void srv_after_step(srv *s, int i, const char *text, size_t len, int resu
     else if (result == 0) srv_finish(s, i, 0, NULL);
 }
 
+/* Puts slot i into the first n of the batch lists, kept in admission order: the step hands its
+   prompt budget out in list order, so the request that came first is prefilled first. */
+static void srv_list_by_admission(const srv *s, int *which, bitnet_gen **gens, int n, int i) {
+    int at = n;
+    while (at > 0 && s->slots[which[at - 1]].admitted > s->slots[i].admitted) {
+        which[at] = which[at - 1];
+        gens[at] = gens[at - 1];
+        at--;
+    }
+    which[at] = i;
+    gens[at] = s->slots[i].gen;
+}
+
 static void srv_loop(srv *s) {
     bitnet_gen **gens = (bitnet_gen **)calloc((size_t)s->o.n_slots, sizeof *gens);
     const char **texts = (const char **)calloc((size_t)s->o.n_slots, sizeof *texts);
@@ -673,8 +689,7 @@ static void srv_loop(srv *s) {
                 srv_finish(s, i, 0, NULL);
                 continue;
             }
-            which[n] = i;
-            gens[n++] = s->slots[i].gen;
+            srv_list_by_admission(s, which, gens, n++, i);
         }
         if (n == 0) {
             struct timespec ts;
