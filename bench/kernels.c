@@ -101,7 +101,7 @@ int main(void) {
     head = (uint16_t *)bn_huge_alloc(head_bytes * 2);    /* 2 copies of the F16 head */
     if (!arena) arena = (uint8_t *)alloc64(ARENA_BYTES), arena_huge = 0;
     if (!head) head = (uint16_t *)alloc64(head_bytes * 2), head_huge = 0;
-    x = (float *)malloc(sizeof(float) * 6912 * 128);
+    x = (float *)alloc64(sizeof(float) * 6912 * 128);     /* 64-byte aligned, as the model's activations are */
     y8 = (float *)malloc(sizeof(float) * (size_t)head_m * 8);
     f32head = (uint8_t *)alloc64(f32head_bytes);      /* NULL: the F32 line is left out */
     for (i = 0; f32head && i < f32head_bytes / 4; i++) {
