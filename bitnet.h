@@ -5641,42 +5641,57 @@ static BN__AVX512 void bn_gemv_tern_i8_avx512(const bn_tern *w, const int8_t *q,
 
 /* GEMM tile: BN__GR rows x BN__GT tokens of int32 accumulators in registers. Per 256 codes
    and plane j, the plane of each row is decoded once (shift + mask, the load folded into the
-   shift) and used by every token; each activation load feeds BN__GR dot products. Rows and
-   tokens past the ends repeat the last valid one (computed, not stored). */
+   shift) and used by every token; each activation load feeds BN__GR dot products. Rows past
+   the end repeat the last valid one (computed, not stored). One function per token count NT. */
 #define BN__GR 4
 #define BN__GT 6
-static BN__AVX512 void bn_gemm_tern_tile_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
-                                                int nt, const int64_t *rows,
-                                                int32_t acc_out[BN__GR][BN__GT]) {
-    const __m512i m3 = _mm512_set1_epi8(3);
-    __m512i acc[BN__GR][BN__GT];
-    const uint8_t *c[BN__GR];
-    const int8_t *qt[BN__GT];
-    int64_t rs = w->kp / 4, nch = w->kp / 256, ch;
-    int t, r, j;
-    BN__UNROLL for (r = 0; r < BN__GR; r++) {
-        c[r] = w->codes + rows[r] * rs;
-        BN__UNROLL for (t = 0; t < BN__GT; t++) acc[r][t] = _mm512_setzero_si512();
+#define BN__TILE_AVX512(name, NT) \
+    static BN__AVX512 void name(const bn_tern *w, const int8_t *q, int64_t ldq, const int64_t *rows, \
+                                int32_t acc_out[BN__GR][BN__GT]) { \
+        enum { tile_nt = NT }; \
+        const __m512i m3 = _mm512_set1_epi8(3); \
+        __m512i acc[BN__GR][tile_nt]; \
+        const uint8_t *c[BN__GR]; \
+        const int8_t *qt[tile_nt]; \
+        int64_t rs = w->kp / 4, nch = w->kp / 256, ch; \
+        int t, r, j; \
+        BN__UNROLL for (r = 0; r < BN__GR; r++) { \
+            c[r] = w->codes + rows[r] * rs; \
+            BN__UNROLL for (t = 0; t < tile_nt; t++) acc[r][t] = _mm512_setzero_si512(); \
+        } \
+        BN__UNROLL for (t = 0; t < tile_nt; t++) qt[t] = q + t * ldq; \
+        for (ch = 0; ch < nch; ch++) { \
+            /* the next row group's line, one group ahead: the 4 row streams defeat the hardware's */ \
+            BN__UNROLL for (r = 0; r < BN__GR; r++) \
+                _mm_prefetch((const char *)c[r] + BN__GR * rs + ch * 64, _MM_HINT_T0); \
+            BN__UNROLL for (j = 0; j < 4; j++) { \
+                __m512i p[BN__GR]; \
+                BN__UNROLL for (r = 0; r < BN__GR; r++) \
+                    p[r] = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(c[r] + ch * 64), 6 - 2 * j), m3); \
+                BN__UNROLL for (t = 0; t < tile_nt; t++) { \
+                    __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64); \
+                    BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv); \
+                } \
+            } \
+        } \
+        BN__UNROLL for (r = 0; r < BN__GR; r++) \
+            BN__UNROLL for (t = 0; t < tile_nt; t++) { \
+                acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]); \
+                if (w->kp % 256) acc_out[r][t] += bn_tern_tail_avx512(c[r] + nch * 64, qt[t] + nch * 256); \
+            } \
     }
-    BN__UNROLL for (t = 0; t < BN__GT; t++) qt[t] = q + (t < nt ? t : 0) * ldq;
-    for (ch = 0; ch < nch; ch++) {
-        BN__UNROLL for (j = 0; j < 4; j++) {
-            __m512i p[BN__GR];
-            BN__UNROLL for (r = 0; r < BN__GR; r++)
-                p[r] = _mm512_and_si512(_mm512_srli_epi16(_mm512_loadu_si512(c[r] + ch * 64), 6 - 2 * j), m3);
-            BN__UNROLL for (t = 0; t < BN__GT; t++) {
-                __m512i xv = _mm512_loadu_si512(qt[t] + ch * 256 + j * 64);
-                BN__UNROLL for (r = 0; r < BN__GR; r++) acc[r][t] = _mm512_dpbusd_epi32(acc[r][t], p[r], xv);
-            }
-        }
-    }
-    BN__UNROLL for (r = 0; r < BN__GR; r++)
-        BN__UNROLL for (t = 0; t < BN__GT; t++) {
-            acc_out[r][t] = _mm512_reduce_add_epi32(acc[r][t]);
-            if (w->kp % 256 && t < nt)
-                acc_out[r][t] += bn_tern_tail_avx512(c[r] + nch * 64, qt[t] + nch * 256);
-        }
-}
+BN__TILE_AVX512(bn_gemm_tern_tile1_avx512, 1)
+BN__TILE_AVX512(bn_gemm_tern_tile2_avx512, 2)
+BN__TILE_AVX512(bn_gemm_tern_tile3_avx512, 3)
+BN__TILE_AVX512(bn_gemm_tern_tile4_avx512, 4)
+BN__TILE_AVX512(bn_gemm_tern_tile5_avx512, 5)
+BN__TILE_AVX512(bn_gemm_tern_tile6_avx512, 6)
+typedef void (*bn_tile_fn)(const bn_tern *w, const int8_t *q, int64_t ldq, const int64_t *rows,
+                           int32_t acc_out[BN__GR][BN__GT]);
+static const bn_tile_fn bn_gemm_tern_tile_avx512[BN__GT + 1] = {
+    NULL, bn_gemm_tern_tile1_avx512, bn_gemm_tern_tile2_avx512, bn_gemm_tern_tile3_avx512,
+    bn_gemm_tern_tile4_avx512, bn_gemm_tern_tile5_avx512, bn_gemm_tern_tile6_avx512
+};
 
 static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int8_t *q, int64_t ldq,
                                               const float *s, const int32_t *sum, int64_t n,
@@ -5696,7 +5711,7 @@ static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int
             for (r = b0; r < b1; r += BN__GR) {
                 int64_t rows[BN__GR];
                 for (i = 0; i < BN__GR; i++) rows[i] = r + i < b1 ? r + i : r;
-                bn_gemm_tern_tile_avx512(w, q + t0 * ldq, ldq, nt, rows, acc);
+                bn_gemm_tern_tile_avx512[nt](w, q + t0 * ldq, ldq, rows, acc);
                 if (BN__GR == 4 && r + 4 <= b1) {       /* the same IEEE operations, 4 rows at once */
                     for (t = 0; t < nt; t++) {
                         __m128 v = _mm_cvtepi32_ps(_mm_setr_epi32(acc[0][t], acc[1][t], acc[2][t], acc[3][t]));
@@ -5726,31 +5741,45 @@ static BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i
 
 /* The same tile on planes decoded once per row block into `dec` (rows kp bytes apart, in q
    order: byte i is the code of the weight that meets q[i]); the decode is shared by all token
-   tiles. nch chunks of 256.
+   tiles. nch chunks of 256. One function per token count NT (1..BN__GT): a batch of 2 tokens
+   (two streams, a 2-token draft) then does 2 tokens' dot products, not 6.
    The 24 accumulators, 4 planes and 1 activation take 29 of the 32 registers; gcc's partial
    redundancy elimination hoists enough out of the loop to spill them (20% slower), hence
    BN__NO_PRE. */
 #define BN__EACH_T(X) X(0) X(1) X(2) X(3) X(4) X(5)
 #define BN__TILE_DECL(t) __m512i a0##t = z, a1##t = z, a2##t = z, a3##t = z; \
-    const int8_t *q##t = q + (t < nt ? t : 0) * ldq;
-#define BN__TILE_STEP(t) x = _mm512_loadu_si512(q##t + i); \
+    const int8_t *q##t = q + (t < tile_nt ? t : 0) * ldq;
+#define BN__TILE_STEP(t) if (t < tile_nt) { x = _mm512_loadu_si512(q##t + i); \
     a0##t = _mm512_dpbusd_epi32(a0##t, p0, x); a1##t = _mm512_dpbusd_epi32(a1##t, p1, x); \
-    a2##t = _mm512_dpbusd_epi32(a2##t, p2, x); a3##t = _mm512_dpbusd_epi32(a3##t, p3, x);
-#define BN__TILE_OUT(t) acc_out[t] = bn_sum4_epi32(a0##t, a1##t, a2##t, a3##t);
-static BN__AVX512 BN__NO_PRE void bn_gemm_tern_tile_pd_avx512(const uint8_t *dec, int64_t kp, const int8_t *q,
-                                                   int64_t ldq, int nt, int64_t nch,
-                                                   __m128i acc_out[BN__GT]) {
-    const __m512i z = _mm512_setzero_si512();
-    const uint8_t *d0 = dec, *d1 = dec + kp, *d2 = d1 + kp, *d3 = d2 + kp;
-    int64_t i;
-    BN__EACH_T(BN__TILE_DECL)
-    for (i = 0; i < nch * 256; i += 64) {
-        __m512i p0 = _mm512_loadu_si512(d0 + i), p1 = _mm512_loadu_si512(d1 + i);
-        __m512i p2 = _mm512_loadu_si512(d2 + i), p3 = _mm512_loadu_si512(d3 + i), x;
-        BN__EACH_T(BN__TILE_STEP)
+    a2##t = _mm512_dpbusd_epi32(a2##t, p2, x); a3##t = _mm512_dpbusd_epi32(a3##t, p3, x); }
+#define BN__TILE_OUT(t) if (t < tile_nt) acc_out[t] = bn_sum4_epi32(a0##t, a1##t, a2##t, a3##t);
+#define BN__TILE_PD_AVX512(name, NT) \
+    static BN__AVX512 BN__NO_PRE void name(const uint8_t *dec, int64_t kp, const int8_t *q, int64_t ldq, \
+                                           int64_t nch, __m128i acc_out[BN__GT]) { \
+        enum { tile_nt = NT }; \
+        const __m512i z = _mm512_setzero_si512(); \
+        const uint8_t *d0 = dec, *d1 = dec + kp, *d2 = d1 + kp, *d3 = d2 + kp; \
+        int64_t i; \
+        BN__EACH_T(BN__TILE_DECL) \
+        for (i = 0; i < nch * 256; i += 64) { \
+            __m512i p0 = _mm512_loadu_si512(d0 + i), p1 = _mm512_loadu_si512(d1 + i); \
+            __m512i p2 = _mm512_loadu_si512(d2 + i), p3 = _mm512_loadu_si512(d3 + i), x; \
+            BN__EACH_T(BN__TILE_STEP) \
+        } \
+        BN__EACH_T(BN__TILE_OUT) \
     }
-    BN__EACH_T(BN__TILE_OUT)
-}
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd1_avx512, 1)
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd2_avx512, 2)
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd3_avx512, 3)
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd4_avx512, 4)
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd5_avx512, 5)
+BN__TILE_PD_AVX512(bn_gemm_tern_tile_pd6_avx512, 6)
+typedef void (*bn_tile_pd_fn)(const uint8_t *dec, int64_t kp, const int8_t *q, int64_t ldq, int64_t nch,
+                              __m128i acc_out[BN__GT]);
+static const bn_tile_pd_fn bn_gemm_tern_tile_pd_avx512[BN__GT + 1] = {
+    NULL, bn_gemm_tern_tile_pd1_avx512, bn_gemm_tern_tile_pd2_avx512, bn_gemm_tern_tile_pd3_avx512,
+    bn_gemm_tern_tile_pd4_avx512, bn_gemm_tern_tile_pd5_avx512, bn_gemm_tern_tile_pd6_avx512
+};
 
 /* Decodes chunks [c0, c1) of rows [b0, b1) into planes in q order (see the tile above), a row
    every (c1 - c0) * 256 bytes. */
@@ -5799,6 +5828,9 @@ static BN__AVX512 void bn_pf_step(bn_pf_cursor *p, int64_t lines) {
    Integer partial sums carry between segments (16.5 KiB on the stack); the next segment's codes
    are prefetched into L2 meanwhile. Rows with a final half chunk or per-block scales take the
    direct path. */
+#ifndef BN__FEW_TOKENS
+#define BN__FEW_TOKENS 24               /* up to this many tokens the direct tiles run: below it, writing and reading the planes (4x the codes' bytes) costs more than they save */
+#endif
 #define BN__DEC_BYTES 65536
 #define BN__SEG_CHUNKS 10
 #define BN__BLK_ROWS 32                 /* most rows per block */
@@ -5845,7 +5877,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
     int64_t nch = w->kp / 256, nseg = (nch + BN__SEG_CHUNKS - 1) / BN__SEG_CHUNKS;
     int64_t seg = (nch + nseg - 1) / (nseg ? nseg : 1), rblk = BN__DEC_BYTES / (seg * 256) / BN__GR * BN__GR;
     int64_t b0, p0, c0;
-    if (w->block_scale || w->kp % 256 || nch == 0) {
+    if (w->block_scale || w->kp % 256 || nch == 0 || n <= BN__FEW_TOKENS) {
         bn_gemm_tern_i8_direct_avx512(w, q, ldq, s, sum, n, y, ldy, r0, r1);
         return;
     }
@@ -5873,8 +5905,8 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
                         __m128i acc[BN__GT];
                         if (rr < b0) rr = b0;
                         bn_pf_step(&pf, pf_per_call);
-                        bn_gemm_tern_tile_pd_avx512(dec + (rr - b0) * (c1 - c0) * 256, (c1 - c0) * 256,
-                                                    q + t0 * ldq + c0 * 256, ldq, nt, c1 - c0, acc);
+                        bn_gemm_tern_tile_pd_avx512[nt](dec + (rr - b0) * (c1 - c0) * 256, (c1 - c0) * 256,
+                                                        q + t0 * ldq + c0 * 256, ldq, c1 - c0, acc);
                         if (!(c0 == 0 && last)) bn_gemm_part_carry(pt, rblk, acc, nt, rr, r, b1, c0 == 0, last);
                         if (last) bn_gemm_tile_out(acc, w, s, sum, t0, nt, y, ldy, rr, r, b1);
                     }
