@@ -3974,6 +3974,9 @@ bitnet_status bitnet_ternarize(bitnet_type type, const void *src, uint64_t n, in
 #  define BN__UNROLL
 #  define BN__UNROLL2
 #endif
+/* S(0, A) .. S(NT - 1, A) for NT <= 4, each with a constant token index: per-token arrays then
+   live in registers (a loop over them, even of constant length, may keep them on the stack). */
+#define BN__PER_TOKEN(NT, S, A) do { S(0, A); if ((NT) > 1) S(1, A); if ((NT) > 2) S(2, A); if ((NT) > 3) S(3, A); } while (0)
 #if defined(__GNUC__) && !defined(__clang__)
 #  define BN__NO_PRE __attribute__((optimize("no-tree-pre")))
 #else
@@ -4831,10 +4834,68 @@ static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, flo
     }
 }
 
+/* GEMM for a few tokens: bn_tern_dot_avx2 for NT (1..4) tokens at once, each 128 codes' planes
+   decoded once in registers for all of them; a row's codes stay in L1 for the next 4 tokens.
+   Writing the planes out, as the tiles below do, costs more than it saves for so few tokens. */
+#define BN__TD_ZERO(t, u) (acc[t] = _mm256_setzero_si256())
+#define BN__TD_TOK(t, u) do { \
+        const int8_t *x_ = q + (t) * ldq + b * 128; \
+        __m256i s_ = _mm256_maddubs_epi16(p0, _mm256_loadu_si256((const __m256i *)x_)); \
+        s_ = _mm256_add_epi16(s_, _mm256_maddubs_epi16(p1, _mm256_loadu_si256((const __m256i *)(x_ + 32)))); \
+        s_ = _mm256_add_epi16(s_, _mm256_maddubs_epi16(p2, _mm256_loadu_si256((const __m256i *)(x_ + 64)))); \
+        s_ = _mm256_add_epi16(s_, _mm256_maddubs_epi16(p3, _mm256_loadu_si256((const __m256i *)(x_ + 96)))); \
+        acc[t] = _mm256_add_epi32(acc[t], _mm256_madd_epi16(s_, ones)); \
+    } while (0)
+#define BN__TD_OUT(t, u) (out[t] = bn_hsum256_epi32(acc[t]))
+#define BN__TERN_DOTS_AVX2(name, NT) \
+    static BN__AVX2 void name(const uint8_t *c, const int8_t *q, int64_t ldq, int64_t kp, int32_t *out) { \
+        const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1); \
+        __m256i acc[4]; \
+        int64_t b; \
+        BN__PER_TOKEN(NT, BN__TD_ZERO, 0); \
+        for (b = 0; b < kp / 128; b++) { \
+            __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32)); \
+            __m256i p0 = _mm256_and_si256(_mm256_srli_epi16(v, 6), m3), p1 = _mm256_and_si256(_mm256_srli_epi16(v, 4), m3); \
+            __m256i p2 = _mm256_and_si256(_mm256_srli_epi16(v, 2), m3), p3 = _mm256_and_si256(v, m3); \
+            if (b % 2 == 0) { \
+                _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0); \
+                _mm_prefetch((const char *)c + b * 32 + 12288, _MM_HINT_T1); \
+            } \
+            BN__PER_TOKEN(NT, BN__TD_TOK, 0); \
+        } \
+        BN__PER_TOKEN(NT, BN__TD_OUT, 0); \
+    }
+BN__TERN_DOTS_AVX2(bn_tern_dots1_avx2, 1)
+BN__TERN_DOTS_AVX2(bn_tern_dots2_avx2, 2)
+BN__TERN_DOTS_AVX2(bn_tern_dots3_avx2, 3)
+BN__TERN_DOTS_AVX2(bn_tern_dots4_avx2, 4)
+
+static BN__AVX2 void bn_gemm_tern_few_avx2(const bn_tern *w, const int8_t *q, int64_t ldq, const float *s,
+                                           const int32_t *sum, int64_t n, float *y, int64_t ldy,
+                                           int64_t r0, int64_t r1) {
+    int64_t r, t0, t;
+    int32_t acc[4];
+    for (r = r0; r < r1; r++) {
+        const uint8_t *c = w->codes + r * (w->kp / 4);
+        for (t0 = 0; t0 < n; t0 += 4) {
+            int64_t nt = n - t0 < 4 ? n - t0 : 4;
+            const int8_t *qt = q + t0 * ldq;
+            if (nt == 4) bn_tern_dots4_avx2(c, qt, ldq, w->kp, acc);
+            else if (nt == 3) bn_tern_dots3_avx2(c, qt, ldq, w->kp, acc);
+            else if (nt == 2) bn_tern_dots2_avx2(c, qt, ldq, w->kp, acc);
+            else bn_tern_dots1_avx2(c, qt, ldq, w->kp, acc);
+            for (t = 0; t < nt; t++) y[(t0 + t) * ldy + r] = bn_tern_out(acc[t], sum[t0 + t], s[t0 + t], w->alpha);
+        }
+    }
+}
+
 /* GEMM: the codes of a row block are decoded once into `dec` in q order (byte i is the code
    that meets q[i]), then tiles of 4 rows x 2 tokens run a plain u8 x s8 product over them:
    maddubs summed in 16 bits on AVX2 (bn_gemm_tile_u8_avx2), one vpdpbusd with AVX-VNNI. */
 #define BN__DEC2_BYTES 65536
+#ifndef BN__FEW_TOKENS_AVX2
+#define BN__FEW_TOKENS_AVX2 8           /* up to this many tokens bn_gemm_tern_few_avx2 runs (no VNNI) */
+#endif
 static BN__AVX2 void bn_tern_decode_row_avx2(const uint8_t *c, int64_t kp, uint8_t *dec) {
     const __m256i m3 = _mm256_set1_epi8(3);
     int64_t b;
@@ -4963,6 +5024,8 @@ static BN__AVX2 void bn_gemm_tern_i8_avx2(const bn_tern *w, const int8_t *q, int
                                           int64_t ldy, int64_t r0, int64_t r1) {
     if (w->block_scale || w->kp * 4 > BN__DEC2_BYTES)
         bn_gemm_tern_rows_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
+    else if (n <= BN__FEW_TOKENS_AVX2)
+        bn_gemm_tern_few_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1);
     else
         bn_gemm_tern_tiled_avx2(w, q, ldq, s, sum, n, y, ldy, r0, r1, bn_gemm_tile_u8_avx2);
 }
@@ -5024,10 +5087,6 @@ static BN__AVX2 void bn_gemm_tern_i8_avxvnni(const bn_tern *w, const int8_t *q, 
 BN__FGEMV_AVX2(bn_gemv_f32_f32_avx2, BN__LD_F32_256, BN__AT_F32, BN__PF32_256)
 BN__FGEMV_AVX2(bn_gemv_f16_f32_avx2, BN__LD_F16_256, BN__AT_F16, BN__PF16_256)
 BN__FGEMV_AVX2(bn_gemv_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256)
-
-/* S(0, A) .. S(NT - 1, A) for NT <= 4, each with a constant token index: per-token arrays then
-   live in registers (a loop over them, even of constant length, may keep them on the stack). */
-#define BN__PER_TOKEN(NT, S, A) do { S(0, A); if ((NT) > 1) S(1, A); if ((NT) > 2) S(2, A); if ((NT) > 3) S(3, A); } while (0)
 
 /* Float GEMM for a few tokens: each 16 weights of a row are loaded and converted once for up to
    4 tokens, over 512-column stretches whose activations stay in L1; the sums wait in `acc`
