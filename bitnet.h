@@ -1279,11 +1279,16 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 #  endif
 /* Kernels are compiled for their ISA one function at a time; MSVC needs no attribute. */
 #  define BN__TARGET(isa) __attribute__((target(isa)))
+/* Helpers that take or return vectors are always inlined: mingw-w64's GCC passes vectors to a
+   call through stack slots it cannot align to 32 or 64 bytes (GCC bug 54412), and the aligned
+   spill of a 512-bit value around such a call faults. */
+#  define BN__VEC __attribute__((always_inline)) inline
 #elif defined(_MSC_VER)
 #  define BN__THREAD_LOCAL __declspec(thread)
 #  define BN__UNUSED
 #  define BN__PRINTF(a, b)
 #  define BN__TARGET(isa)
+#  define BN__VEC __inline
 #else
 #  if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #    define BN__THREAD_LOCAL _Thread_local
@@ -1293,6 +1298,7 @@ extern void bitnet_cuda_register(void);      /* plain extern: not affected by BI
 #  define BN__UNUSED
 #  define BN__PRINTF(a, b)
 #  define BN__TARGET(isa)
+#  define BN__VEC
 #endif
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
@@ -3417,7 +3423,7 @@ static size_t bn_bf16_to_fp32_avx512(const uint16_t *src, float *dst, size_t n) 
 /* bn_fp32_to_bf16 on 8 lanes: (x + 0x7fff + lsb) >> 16, NaN -> (x >> 16) | 0x40. Values
    end up in 0..0xffff, so an unsigned-saturating pack keeps them. */
 BN__TARGET("avx2")
-static __m256i bn_bf16_round8_avx2(__m256i x) {
+static BN__VEC __m256i bn_bf16_round8_avx2(__m256i x) {
     __m256i hi = _mm256_srli_epi32(x, 16);
     __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
     __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(x, _mm256_set1_epi32(0x7fff)), lsb), 16);
@@ -4752,14 +4758,14 @@ static BN__UNUSED void bn_attn_values_lanes(float *out, int64_t nq, const float 
 #include <immintrin.h>
 #define BN__AVX2 BN__TARGET("avx2,fma,f16c")
 
-static BN__AVX2 float bn_hsum256(__m256 v) {
+static BN__VEC BN__AVX2 float bn_hsum256(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
 
-static BN__AVX2 int32_t bn_hsum256_epi32(__m256i v) {
+static BN__VEC BN__AVX2 int32_t bn_hsum256_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
     s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
@@ -5334,7 +5340,7 @@ static BN__AVX2 void bn_axpy_f16_avx2(float *y, float a, const uint16_t *x, int6
    their sums in registers, with 8 FMA chains in flight, and load each key or value row once
    per tile. Every score and every output lane is summed in one order whatever else its tile
    holds: a missing query or key repeats the first, and its sums are dropped. */
-static BN__AVX2 __m128 bn_sum4_ps_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
+static BN__VEC BN__AVX2 __m128 bn_sum4_ps_avx2(__m256 a, __m256 b, __m256 c, __m256 d) {
     __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
     return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
 }
@@ -5444,7 +5450,7 @@ static BN__AVX2 void bn_relu2_mul_avx2(const float *g, const float *u, int64_t n
 
 /* e^x for 8 lanes (~1 ulp): 2^n * p(r) with 2^n built in the exponent field; below -87.34
    gives 0, above 88.3 gives inf. */
-static BN__AVX2 __m256 bn_exp_avx2(__m256 x) {
+static BN__VEC BN__AVX2 __m256 bn_exp_avx2(__m256 x) {
     const __m256 hi = _mm256_set1_ps(88.3f), lo = _mm256_set1_ps(-87.3365f);
     __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ), over = _mm256_cmp_ps(x, hi, _CMP_GT_OQ);
     __m256 n, r, p, pow2n;
@@ -5617,7 +5623,7 @@ static BN__AVX512 int32_t bn_tern_tail_avx512(const uint8_t *c, const int8_t *q)
 }
 
 /* Sum of the four plane accumulators, each lane scaled back by its plane's power of 4. */
-static BN__AVX512 int32_t bn_tern_planes_sum(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+static BN__VEC BN__AVX512 int32_t bn_tern_planes_sum(__m512i a0, __m512i a1, __m512i a2, __m512i a3) {
     __m512i t = _mm512_add_epi32(_mm512_srai_epi32(a0, 6), _mm512_srai_epi32(a1, 4));
     t = _mm512_add_epi32(t, _mm512_add_epi32(_mm512_srai_epi32(a2, 2), a3));
     return _mm512_reduce_add_epi32(t);
@@ -5792,7 +5798,7 @@ static BN__AVX512 void bn_gemm_tern_i8_direct_avx512(const bn_tern *w, const int
 /* The four row sums of one token's accumulators, lanes [r0 r1 r2 r3]: two rounds of
    interleave-and-add leave each 128-bit lane holding the four rows' partial sums, then the
    lanes are added (integers: the order does not matter). */
-static BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
+static BN__VEC BN__AVX512 __m128i bn_sum4_epi32(__m512i a, __m512i b, __m512i c, __m512i d) {
     __m512i ab = _mm512_add_epi32(_mm512_unpacklo_epi32(a, b), _mm512_unpackhi_epi32(a, b));
     __m512i cd = _mm512_add_epi32(_mm512_unpacklo_epi32(c, d), _mm512_unpackhi_epi32(c, d));
     __m512i abcd = _mm512_add_epi32(_mm512_unpacklo_epi64(ab, cd), _mm512_unpackhi_epi64(ab, cd));
@@ -6294,13 +6300,13 @@ static BN__AVX512 void bn_axpy_f16_avx512(float *y, float a, const uint16_t *x, 
 }
 
 /* 16 lanes of a cached row (F32 or F16) from element off, lanes outside mk zero. */
-static BN__AVX512 __m512 bn_attn_load_avx512(const void *row, int f16, int64_t off, __mmask16 mk) {
+static BN__VEC BN__AVX512 __m512 bn_attn_load_avx512(const void *row, int f16, int64_t off, __mmask16 mk) {
     if (f16) return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, (const uint16_t *)row + off));
     return _mm512_maskz_loadu_ps(mk, (const float *)row + off);
 }
 
 /* The four sums of a, b, c, d (lanes [a b c d]), by the interleave-and-add of bn_sum4_epi32. */
-static BN__AVX512 __m128 bn_sum4_ps(__m512 a, __m512 b, __m512 c, __m512 d) {
+static BN__VEC BN__AVX512 __m128 bn_sum4_ps(__m512 a, __m512 b, __m512 c, __m512 d) {
     __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
     __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
     __m512 abcd = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(ab), _mm512_castps_pd(cd))),
@@ -6397,7 +6403,7 @@ static BN__AVX512 void bn_relu2_mul_avx512(const float *g, const float *u, int64
 
 /* e^x for 16 lanes: 2^n * p(r), r = x - n ln2 in [-ln2/2, ln2/2], degree-6 polynomial (~1 ulp);
    x below -87.3 gives 0, above 88.7 gives inf. */
-static BN__AVX512 __m512 bn_exp_avx512(__m512 x) {
+static BN__VEC BN__AVX512 __m512 bn_exp_avx512(__m512 x) {
     const __m512 hi = _mm512_set1_ps(88.7228f), lo = _mm512_set1_ps(-87.3365f);
     __m512 n, r, p;
     __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ), over = _mm512_cmp_ps_mask(x, hi, _CMP_GT_OQ);
