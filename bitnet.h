@@ -4512,6 +4512,16 @@ static void bn_gemm_qx(const bn_fmat *m, const float *x, int64_t ldx, int64_t n,
     }
 }
 
+/* The kernel table's GEMV and GEMM entries `gemv` / `gemm` over row kernel `row`. */
+#define BN__QX_ENTRIES(gemv, gemm, row) \
+    static void gemv(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) { \
+        bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, row); \
+    } \
+    static void gemm(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y, int64_t ldy, \
+                     int64_t r0, int64_t r1) { \
+        bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, row); \
+    }
+
 /* Q6_K block values minus 32, in element order. */
 static void bn_q6k_values(const uint8_t *blk, int8_t *v) {
     const uint8_t *ql = blk, *qh = blk + 128;
@@ -4806,45 +4816,11 @@ static BN__AVX2 void bn_quant_i8_avx2(const float *x, int64_t k, int8_t *q, floa
     *sum_out = bn_hsum256_epi32(sum) + tail;
 }
 
-/* acc of one row: per 128-block, planes (v >> 2j) & 3 times 32 activations with maddubs
-   (|code*q| pairs <= 762, no saturation), four planes summed in 16 bits, then widened. */
-static BN__AVX2 int32_t bn_tern_dot_avx2(const uint8_t *c, const int8_t *q, int64_t kp) {
-    const __m256i m3 = _mm256_set1_epi8(3), ones = _mm256_set1_epi16(1);
-    __m256i acc = _mm256_setzero_si256();
-    int64_t b;
-    for (b = 0; b < kp / 128; b++) {
-        __m256i v = _mm256_loadu_si256((const __m256i *)(c + b * 32));
-        const int8_t *x = q + b * 128;
-        __m256i s;
-        if (b % 2 == 0) {       /* into L1 near, into L2 further ahead: more lines in flight */
-            _mm_prefetch((const char *)c + b * 32 + 4096, _MM_HINT_T0);
-            _mm_prefetch((const char *)c + b * 32 + 12288, _MM_HINT_T1);
-        }
-        s = _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 6), m3),
-                                         _mm256_loadu_si256((const __m256i *)x));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 4), m3),
-                                                     _mm256_loadu_si256((const __m256i *)(x + 32))));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(v, 2), m3),
-                                                     _mm256_loadu_si256((const __m256i *)(x + 64))));
-        s = _mm256_add_epi16(s, _mm256_maddubs_epi16(_mm256_and_si256(v, m3),
-                                                     _mm256_loadu_si256((const __m256i *)(x + 96))));
-        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(s, ones));
-    }
-    return bn_hsum256_epi32(acc);
-}
-
-static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, float s, int32_t sum,
-                                          float *y, int64_t r0, int64_t r1) {
-    int64_t r;
-    for (r = r0; r < r1; r++) {
-        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
-        else y[r] = bn_tern_out(bn_tern_dot_avx2(w->codes + r * (w->kp / 4), q, w->kp), sum, s, w->alpha);
-    }
-}
-
-/* GEMM for a few tokens: bn_tern_dot_avx2 for NT (1..4) tokens at once, each 128 codes' planes
-   decoded once in registers for all of them; a row's codes stay in L1 for the next 4 tokens.
-   Writing the planes out, as the tiles below do, costs more than it saves for so few tokens. */
+/* The integer dots of one row with NT (1..4) tokens: per 128 codes, planes (v >> 2j) & 3 decoded
+   once in registers, times 32 activations each with maddubs (|code*q| pairs <= 762, no
+   saturation), the four planes summed in 16 bits, then widened. NT = 1 is the GEMV. For a few
+   tokens a row's codes stay in L1 for the next 4; writing the planes out, as the tiles below
+   do, costs more than it saves. */
 #define BN__TD_ZERO(t, u) (acc[t] = _mm256_setzero_si256())
 #define BN__TD_TOK(t, u) do { \
         const int8_t *x_ = q + (t) * ldq + b * 128; \
@@ -4877,6 +4853,19 @@ BN__TERN_DOTS_AVX2(bn_tern_dots1_avx2, 1)
 BN__TERN_DOTS_AVX2(bn_tern_dots2_avx2, 2)
 BN__TERN_DOTS_AVX2(bn_tern_dots3_avx2, 3)
 BN__TERN_DOTS_AVX2(bn_tern_dots4_avx2, 4)
+
+static BN__AVX2 void bn_gemv_tern_i8_avx2(const bn_tern *w, const int8_t *q, float s, int32_t sum,
+                                          float *y, int64_t r0, int64_t r1) {
+    int64_t r;
+    for (r = r0; r < r1; r++) {
+        if (w->block_scale) y[r] = bn_tern_row_blocked(w, r, q, 0, s);
+        else {
+            int32_t acc;
+            bn_tern_dots1_avx2(w->codes + r * (w->kp / 4), q, 0, w->kp, &acc);
+            y[r] = bn_tern_out(acc, sum, s, w->alpha);
+        }
+    }
+}
 
 static BN__AVX2 void bn_gemm_tern_few_avx2(const bn_tern *w, const int8_t *q, int64_t ldq, const float *s,
                                            const int32_t *sum, int64_t n, float *y, int64_t ldy,
@@ -5250,6 +5239,10 @@ BN__QROW_FN(bn_q8_0_row_avx2, BN__Q8_ROW_AVX2)
         BN__Q6K_GROUP_AVX2(NT, q2, 4 * (h) + 2); BN__Q6K_GROUP_AVX2(NT, q3, 4 * (h) + 3); \
     } while (0)
 
+/* The block 1 KiB ahead of blk, into L1 (4 lines: a 210-byte block may straddle 4). */
+#define BN__Q6K_PREFETCH(blk) do { const char *pf_ = (const char *)(blk) + 1024; \
+        _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); \
+        _mm_prefetch(pf_ + 128, _MM_HINT_T0); _mm_prefetch(pf_ + 192, _MM_HINT_T0); } while (0)
 #define BN__Q6K_ZERO(t, u) (acc[t] = _mm256_setzero_ps())
 #define BN__Q6K_IZERO(t, u) (isum[t] = _mm256_setzero_si256())
 #define BN__Q6K_SCALE(t, u) (acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(isum[t], _mm256_slli_epi32( \
@@ -5271,10 +5264,7 @@ BN__QROW_FN(bn_q8_0_row_avx2, BN__Q8_ROW_AVX2)
             const __m128i sc = _mm_loadu_si128((const __m128i *)(blk + 192)); \
             const float d = _cvtsh_ss(bn_load_u16(blk + 208)); \
             __m256i isum[4]; \
-            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0); \
+            BN__Q6K_PREFETCH(blk); \
             BN__PER_TOKEN(NT, BN__Q6K_IZERO, 0); \
             BN__Q6K_HALF_AVX2(NT, 0); \
             BN__Q6K_HALF_AVX2(NT, 1); \
@@ -5284,20 +5274,8 @@ BN__QROW_FN(bn_q8_0_row_avx2, BN__Q8_ROW_AVX2)
     }
 BN__QROW_FN(bn_q6_k_row_avx2, BN__Q6K_ROW_AVX2)
 
-static void bn_gemv_q8_0_f32_avx2(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_avx2);
-}
-static void bn_gemm_q8_0_f32_avx2(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                  int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q8_0_row_avx2);
-}
-static void bn_gemv_q6_k_f32_avx2(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q6_k_row_avx2);
-}
-static void bn_gemm_q6_k_f32_avx2(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                  int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_avx2);
-}
+BN__QX_ENTRIES(bn_gemv_q8_0_f32_avx2, bn_gemm_q8_0_f32_avx2, bn_q8_0_row_avx2)
+BN__QX_ENTRIES(bn_gemv_q6_k_f32_avx2, bn_gemm_q6_k_f32_avx2, bn_q6_k_row_avx2)
 
 
 static BN__AVX2 float bn_dot_f32_avx2(const float *a, const float *b, int64_t n) {
@@ -6069,10 +6047,7 @@ static const int16_t bn_q6k_scale_lane[32] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 
             const float d = _cvtsh_ss(bn_load_u16(blk + 208)); \
             __m512i z0, z1, z2, z3; \
             __m256i isum[4]; \
-            _mm_prefetch((const char *)blk + 1024, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 64, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 128, _MM_HINT_T0); \
-            _mm_prefetch((const char *)blk + 1024 + 192, _MM_HINT_T0); \
+            BN__Q6K_PREFETCH(blk); \
             BN__Q6K_DECODE2_AVX512(blk, blk + 128, z0, z1); \
             BN__Q6K_DECODE2_AVX512(blk + 64, blk + 160, z2, z3); \
             BN__PER_TOKEN(NT, BN__Q6K_TOK512, 0); \
@@ -6082,20 +6057,8 @@ static const int16_t bn_q6k_scale_lane[32] = { 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 
     }
 BN__QROW_FN(bn_q6_k_row_avx512, BN__Q6K_ROW_AVX512)
 
-static void bn_gemv_q8_0_f32_avx512(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_avx512);
-}
-static void bn_gemm_q8_0_f32_avx512(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                    int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q8_0_row_avx512);
-}
-static void bn_gemv_q6_k_f32_avx512(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q6_k_row_avx512);
-}
-static void bn_gemm_q6_k_f32_avx512(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                    int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_avx512);
-}
+BN__QX_ENTRIES(bn_gemv_q8_0_f32_avx512, bn_gemm_q8_0_f32_avx512, bn_q8_0_row_avx512)
+BN__QX_ENTRIES(bn_gemv_q6_k_f32_avx512, bn_gemm_q6_k_f32_avx512, bn_q6_k_row_avx512)
 
 /* Float GEMV: per row two 16-lane accumulators over 32 columns, the last partial step masked;
    4 rows share each x load. Every row sees the same operation order in both loops. */
@@ -6733,13 +6696,7 @@ static void bn_q8_0_row_neon(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
     for (t = 0; t < nt; t++) part[t] = a0[t] + a1[t];
 }
 
-static void bn_gemv_q8_0_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q8_0_row_neon);
-}
-static void bn_gemm_q8_0_f32_neon(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                  int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q8_0_row_neon);
-}
+BN__QX_ENTRIES(bn_gemv_q8_0_f32_neon, bn_gemm_q8_0_f32_neon, bn_q8_0_row_neon)
 
 static void bn_relu2_mul_neon(const float *g, const float *u, int64_t n, float *out) {
     int64_t i;
@@ -6882,13 +6839,7 @@ static void bn_q6_k_row_neon(const uint8_t *w, int64_t nb, const bn_qx *qx, int 
     for (t = 0; t < nt; t++) part[t] = acc[t];
 }
 
-static void bn_gemv_q6_k_f32_neon(const bn_fmat *m, const float *x, float *y, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, 0, 1, y, 0, r0, r1, bn_q6_k_row_neon);
-}
-static void bn_gemm_q6_k_f32_neon(const bn_fmat *m, const float *x, int64_t ldx, int64_t n, float *y,
-                                  int64_t ldy, int64_t r0, int64_t r1) {
-    bn_gemm_qx(m, x, ldx, n, y, ldy, r0, r1, bn_q6_k_row_neon);
-}
+BN__QX_ENTRIES(bn_gemv_q6_k_f32_neon, bn_gemm_q6_k_f32_neon, bn_q6_k_row_neon)
 
 /* Attention as on AVX2 (4-query tiles, sums in registers, each row loaded once per tile), with
    4 keys per score tile and 16 lanes per value tile in NEON's 32 registers. */
