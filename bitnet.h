@@ -4485,10 +4485,13 @@ static void bn_quant_qx(const float *x, int64_t n, int64_t bs, bn_qx *o) {
         }
 }
 
-/* A row kernel: `nb` blocks of one row against nt (1..4) quantized tokens, one float per token. */
-#ifndef BN__PF_QX
-#define BN__PF_QX 4096            /* bytes of Q8_0 / Q6_K blocks prefetched into L1 ahead of use */
+#ifndef BN__PF_STREAM
+#define BN__PF_STREAM 4096        /* bytes prefetched into L1 ahead in one weight stream read row
+                                     after row (float GEMV, Q8_0/Q6_K rows): on Zen 5, 1 KiB read
+                                     0.65-0.79 of the bandwidth at 1 thread, 4 KiB 0.85-0.96 */
 #endif
+
+/* A row kernel: `nb` blocks of one row against nt (1..4) quantized tokens, one float per token. */
 typedef void (*bn_qrow_fn)(const uint8_t *w, int64_t nb, const bn_qx *qx, int nt, float *part);
 
 /* The Q8_0 / Q6_K GEMM of every ISA. Each row meets all tokens of a group while it is in cache,
@@ -5191,7 +5194,7 @@ BN__FGEMM_AVX2(bn_gemm_bf16_f32_avx2, BN__LD_BF16_256, BN__AT_BF16, BN__PF16_256
         int64_t b; \
         BN__PER_TOKEN(NT, BN__Q8_ZERO, 0); \
         for (b = 0; b + 2 <= nb; b += 2) { \
-            _mm_prefetch((const char *)w + b * 34 + BN__PF_QX, _MM_HINT_T0); \
+            _mm_prefetch((const char *)w + b * 34 + BN__PF_STREAM, _MM_HINT_T0); \
             BN__Q8_STEP_AVX2(a0, NT, w + b * 34, b); \
             BN__Q8_STEP_AVX2(a1, NT, w + b * 34 + 34, b + 1); \
         } \
@@ -5243,8 +5246,8 @@ BN__QROW_FN(bn_q8_0_row_avx2, BN__Q8_ROW_AVX2)
         BN__Q6K_GROUP_AVX2(NT, q2, 4 * (h) + 2); BN__Q6K_GROUP_AVX2(NT, q3, 4 * (h) + 3); \
     } while (0)
 
-/* The block BN__PF_QX bytes ahead of blk, into L1 (4 lines: a 210-byte block may straddle 4). */
-#define BN__Q6K_PREFETCH(blk) do { const char *pf_ = (const char *)(blk) + BN__PF_QX; \
+/* The block BN__PF_STREAM bytes ahead of blk, into L1 (4 lines: a 210-byte block may straddle 4). */
+#define BN__Q6K_PREFETCH(blk) do { const char *pf_ = (const char *)(blk) + BN__PF_STREAM; \
         _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); \
         _mm_prefetch(pf_ + 128, _MM_HINT_T0); _mm_prefetch(pf_ + 192, _MM_HINT_T0); } while (0)
 #define BN__Q6K_ZERO(t, u) (acc[t] = _mm256_setzero_ps())
@@ -6002,7 +6005,7 @@ static BN__AVX512 void bn_gemm_tern_i8_avx512(const bn_tern *w, const int8_t *q,
         int64_t b; \
         BN__PER_TOKEN(NT, BN__Q8_ZERO512, 0); \
         for (b = 0; b + 2 <= nb; b += 2) { \
-            _mm_prefetch((const char *)w + b * 34 + BN__PF_QX, _MM_HINT_T0); \
+            _mm_prefetch((const char *)w + b * 34 + BN__PF_STREAM, _MM_HINT_T0); \
             BN__Q8_STEP512(acc, NT, w + b * 34, b); \
         } \
         BN__PER_TOKEN(NT, BN__Q8_SPLIT512, 0); \
@@ -6103,9 +6106,6 @@ BN__QX_ENTRIES(bn_gemv_q6_k_f32_avx512, bn_gemm_q6_k_f32_avx512, bn_q6_k_row_avx
 #endif
 #define BN__PF16_512(p, i) do { _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW, _MM_HINT_T0); \
     _mm_prefetch((const char *)(p) + (i) * 2 + BN__PF_ROW2, _MM_HINT_T1); } while (0)
-#ifndef BN__PF_STREAM
-#define BN__PF_STREAM 4096     /* bytes ahead in a GEMV's one weight stream, into L1 */
-#endif
 /* The GEMV's prefetch: the rows follow each other, so the stream runs on into the next row. */
 #define BN__PF32_STREAM(p, i) do { const char *pf_ = (const char *)(p) + (i) * 4 + BN__PF_STREAM; \
     _mm_prefetch(pf_, _MM_HINT_T0); _mm_prefetch(pf_ + 64, _MM_HINT_T0); } while (0)
