@@ -73,20 +73,21 @@ stop
 
 # First come, first prefilled: the budget goes to the request that came first, even when it sits
 # in a later slot. X and Y leave their prompts cached in slots 0 and 1 and the stream takes slot
-# 2; then E (Y's prompt and 600 more tokens) goes to slot 1 by its cached prefix, and L (X's and
-# 600 more), sent once E runs, to slot 0. Budget by slot would answer L first.
+# 2; then E (Y's prompt and 1000 more tokens) goes to slot 1 by its cached prefix, and L (X's and
+# 1000 more), sent once E runs, to slot 0. Budget by slot would answer L first. One token a step
+# keeps E prefilling for a thousand steps, long enough to see L admitted beside it on a fast CPU.
 ids_prompt() { jq -cn --argjson p "[$(seq -s, "$1" "$2")${3:+,$(seq -s, "$3" "$4")}]" '{prompt:$p,max_tokens:1,temperature:0}'; }
 answered_at() { curl -s "$URL/v1/completions" -d "$1" > "$tmp/$2.json"; date +%s%N > "$tmp/$2.t"; }
-check "budget 2, 4 slots: server starts" start --prefill-budget 2 -np 4 -c 8192
+check "budget 1, 4 slots: server starts" start --prefill-budget 1 -np 4 -c 8192
 complete "$(ids_prompt 10 14)" > /dev/null
 complete "$(ids_prompt 20 24)" > /dev/null
 check "a stream is generating" stream_on
-answered_at "$(ids_prompt 20 24 100 699)" e & e_pid=$!
+answered_at "$(ids_prompt 20 24 24 1023)" e & e_pid=$!
 check "E admitted" busy 2
-answered_at "$(ids_prompt 10 14 100 699)" l & l_pid=$!
+answered_at "$(ids_prompt 10 14 24 1023)" l & l_pid=$!
 check "L admitted" busy 3
 wait "$e_pid" "$l_pid"
-check "E and L answered" jq -e '.usage.prompt_tokens > 600' "$tmp/e.json" "$tmp/l.json"
+check "E and L answered" jq -e '.usage.prompt_tokens > 1000' "$tmp/e.json" "$tmp/l.json"
 check "E, which came first, is answered first" [ "$(cat "$tmp/e.t")" -lt "$(cat "$tmp/l.t")" ]
 check "stream stopped" stream_off
 stop
