@@ -1,6 +1,7 @@
 /* bench/batch.c - generation speed with several sequences in one forward pass: aggregate
    tokens/s at 1, 2, 4 and 8 sequences, each generating one token per bitnet_decode_batch, as a
-   ratio to 1 sequence measured in the same run.
+   ratio to 1 sequence measured in the same run, then where a step's time goes (ms per step and
+   part, from the library's profile) at each count.
    Usage: build/bench/batch MODEL.gguf [STEPS] [THREADS]   (e.g. build/bitnet-2b4t-shape.gguf from bench/model.sh) */
 #define BITNET_IMPLEMENTATION
 #include "bitnet.h"
@@ -27,6 +28,7 @@ static double time_steps(bitnet_ctx *ctx, int n_seq, int steps) {
     }
     memset(&b, 0, sizeof b);
     b.n_tokens = n_seq; b.token = tok; b.seq = seq;
+    bitnet_ctx_set_profile(ctx, 1);             /* zeroes the counters: the steps alone */
     t0 = bitnet_time_ms();
     for (i = 0; i < steps; i++) {
         for (s = 0; s < n_seq; s++) { tok[s] = 100 + 7 * i + s; seq[s] = s; }
@@ -41,7 +43,8 @@ int main(int argc, char **argv) {
     bitnet_model *model = NULL;
     bitnet_ctx *ctx = NULL;
     int steps = argc > 2 ? atoi(argv[2]) : 16, n, i;
-    double tps1 = 0;
+    double tps1 = 0, step_ms[4][BITNET_PROF_COUNT + 1];
+    bitnet_prof_part part;
     if (argc < 2) { fprintf(stderr, "usage: %s MODEL.gguf [STEPS] [THREADS]\n", argv[0]); return 1; }
     memset(&mp, 0, sizeof mp);
     memset(&cp, 0, sizeof cp);
@@ -58,9 +61,24 @@ int main(int argc, char **argv) {
     time_steps(ctx, 1, 2);                                      /* warm-up: pages, caches */
     printf("sequences  tok/s (aggregate)  x 1 sequence\n");
     for (n = 1, i = 0; n <= MAX_SEQ; n *= 2, i++) {
-        double s = time_steps(ctx, n, steps), tps = s > 0 ? n * steps / s : 0;
+        bitnet_profile prof;
+        double s, tps;
+        s = time_steps(ctx, n, steps);
+        tps = s > 0 ? n * steps / s : 0;
+        prof = bitnet_ctx_get_profile(ctx);
+        bitnet_ctx_set_profile(ctx, 0);
+        for (part = 0; part < BITNET_PROF_COUNT; part++) step_ms[i][part] = prof.ms[part] / steps;
+        step_ms[i][BITNET_PROF_COUNT] = 1e3 * s / steps;
         if (n == 1) tps1 = tps;
         printf("%9d  %17.2f  %12.2f\n", n, tps, tps1 > 0 ? tps / tps1 : 0);
+    }
+    printf("\nms per step and part, from the library's profile\n%-22s", "part");
+    for (n = 1; n <= MAX_SEQ; n *= 2) printf("  %7d seq", n);
+    printf("\n");
+    for (part = 0; part <= BITNET_PROF_COUNT; part++) {
+        printf("%-22s", part < BITNET_PROF_COUNT ? bitnet_prof_part_name(part) : "step (wall)");
+        for (i = 0; i < 4; i++) printf("  %11.2f", step_ms[i][part]);
+        printf("\n");
     }
     bitnet_ctx_free(ctx);
     bitnet_model_free(model);
