@@ -10,9 +10,11 @@
 #include <string.h>
 
 #define MAX_SEQ 8
+#define N_COUNTS 4                              /* sequence counts 1, 2, 4, ..., MAX_SEQ */
 
-/* Seconds for `steps` decode calls of n_seq tokens, one per sequence, after a 16-token prompt each. */
-static double time_steps(bitnet_ctx *ctx, int n_seq, int steps) {
+/* Seconds for `steps` decode calls of n_seq tokens, one per sequence, after a 16-token prompt
+   each; *prof gets the library's profile of those steps alone. */
+static double time_steps(bitnet_ctx *ctx, int n_seq, int steps, bitnet_profile *prof) {
     int32_t tok[MAX_SEQ], seq[MAX_SEQ], prompt[16];
     bitnet_batch b;
     double t0;
@@ -28,13 +30,16 @@ static double time_steps(bitnet_ctx *ctx, int n_seq, int steps) {
     }
     memset(&b, 0, sizeof b);
     b.n_tokens = n_seq; b.token = tok; b.seq = seq;
-    bitnet_ctx_set_profile(ctx, 1);             /* zeroes the counters: the steps alone */
+    bitnet_ctx_set_profile(ctx, 1);             /* zeroes the counters */
     t0 = bitnet_time_ms();
     for (i = 0; i < steps; i++) {
         for (s = 0; s < n_seq; s++) { tok[s] = 100 + 7 * i + s; seq[s] = s; }
         if (bitnet_decode_batch(ctx, &b) != BITNET_OK) return -1;
     }
-    return (bitnet_time_ms() - t0) / 1e3;
+    t0 = bitnet_time_ms() - t0;
+    *prof = bitnet_ctx_get_profile(ctx);
+    bitnet_ctx_set_profile(ctx, 0);
+    return t0 / 1e3;
 }
 
 int main(int argc, char **argv) {
@@ -43,8 +48,9 @@ int main(int argc, char **argv) {
     bitnet_model *model = NULL;
     bitnet_ctx *ctx = NULL;
     int steps = argc > 2 ? atoi(argv[2]) : 16, n, i;
-    double tps1 = 0, step_ms[4][BITNET_PROF_COUNT + 1];
+    double tps1 = 0, step_ms[N_COUNTS][BITNET_PROF_COUNT + 1];
     bitnet_prof_part part;
+    bitnet_profile prof;
     if (argc < 2) { fprintf(stderr, "usage: %s MODEL.gguf [STEPS] [THREADS]\n", argv[0]); return 1; }
     memset(&mp, 0, sizeof mp);
     memset(&cp, 0, sizeof cp);
@@ -58,15 +64,10 @@ int main(int argc, char **argv) {
         bitnet_model_free(model);
         return 1;
     }
-    time_steps(ctx, 1, 2);                                      /* warm-up: pages, caches */
+    time_steps(ctx, 1, 2, &prof);                                    /* warm-up: pages, caches */
     printf("sequences  tok/s (aggregate)  x 1 sequence\n");
     for (n = 1, i = 0; n <= MAX_SEQ; n *= 2, i++) {
-        bitnet_profile prof;
-        double s, tps;
-        s = time_steps(ctx, n, steps);
-        tps = s > 0 ? n * steps / s : 0;
-        prof = bitnet_ctx_get_profile(ctx);
-        bitnet_ctx_set_profile(ctx, 0);
+        double s = time_steps(ctx, n, steps, &prof), tps = s > 0 ? n * steps / s : 0;
         for (part = 0; part < BITNET_PROF_COUNT; part++) step_ms[i][part] = prof.ms[part] / steps;
         step_ms[i][BITNET_PROF_COUNT] = 1e3 * s / steps;
         if (n == 1) tps1 = tps;
@@ -77,7 +78,7 @@ int main(int argc, char **argv) {
     printf("\n");
     for (part = 0; part <= BITNET_PROF_COUNT; part++) {
         printf("%-22s", part < BITNET_PROF_COUNT ? bitnet_prof_part_name(part) : "step (wall)");
-        for (i = 0; i < 4; i++) printf("  %11.2f", step_ms[i][part]);
+        for (i = 0; i < N_COUNTS; i++) printf("  %11.2f", step_ms[i][part]);
         printf("\n");
     }
     bitnet_ctx_free(ctx);
